@@ -1,0 +1,169 @@
+#include "util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+static void oom(void) {
+        static const char msg[] = "<2>kprobe-exporter: out of memory\n";
+        (void) !fwrite(msg, 1, sizeof(msg) - 1, stderr);
+        abort();
+}
+
+void *xmalloc(size_t n) {
+        void *p = malloc(n ? n : 1);
+        if (!p)
+                oom();
+        return p;
+}
+
+void *xcalloc(size_t n, size_t m) {
+        void *p = calloc(n ? n : 1, m ? m : 1);
+        if (!p)
+                oom();
+        return p;
+}
+
+void *xrealloc(void *p, size_t n) {
+        p = realloc(p, n ? n : 1);
+        if (!p)
+                oom();
+        return p;
+}
+
+char *xstrdup(const char *s) {
+        return xstrndup(s, strlen(s));
+}
+
+char *xstrndup(const char *s, size_t n) {
+        char *p = xmalloc(n + 1);
+        memcpy(p, s, n);
+        p[n] = 0;
+        return p;
+}
+
+void buf_reserve(Buf *b, size_t extra) {
+        size_t need = b->len + extra + 1;
+        if (need <= b->cap)
+                return;
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < need)
+                cap *= 2;
+        b->data = xrealloc(b->data, cap);
+        b->cap = cap;
+}
+
+void buf_append(Buf *b, const void *p, size_t n) {
+        buf_reserve(b, n);
+        if (n)
+                memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = 0;
+}
+
+void buf_puts(Buf *b, const char *s) {
+        buf_append(b, s, strlen(s));
+}
+
+void buf_putc(Buf *b, char c) {
+        buf_reserve(b, 1);
+        b->data[b->len++] = c;
+        b->data[b->len] = 0;
+}
+
+void buf_printf(Buf *b, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        char tmp[256];
+        int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return;
+        if ((size_t) n < sizeof(tmp)) {
+                buf_append(b, tmp, (size_t) n);
+                return;
+        }
+        buf_reserve(b, (size_t) n);
+        va_start(ap, fmt);
+        vsnprintf(b->data + b->len, (size_t) n + 1, fmt, ap);
+        va_end(ap);
+        b->len += (size_t) n;
+}
+
+void buf_put_u64(Buf *b, uint64_t v) {
+        char tmp[24];
+        size_t i = sizeof(tmp);
+        do {
+                tmp[--i] = (char) ('0' + v % 10);
+                v /= 10;
+        } while (v);
+        buf_append(b, tmp + i, sizeof(tmp) - i);
+}
+
+void buf_put_i64(Buf *b, int64_t v) {
+        if (v < 0) {
+                buf_putc(b, '-');
+                buf_put_u64(b, (uint64_t) 0 - (uint64_t) v);
+        } else
+                buf_put_u64(b, (uint64_t) v);
+}
+
+void buf_free(Buf *b) {
+        free(b->data);
+        *b = (Buf){ 0 };
+}
+
+char *buf_steal(Buf *b) {
+        char *s = b->data ? b->data : xstrdup("");
+        *b = (Buf){ 0 };
+        return s;
+}
+
+int parse_u64(StrView s, uint64_t *ret) {
+        unsigned base = 10;
+        size_t i = 0;
+        if (s.n > 2 && s.p[0] == '0' && (s.p[1] == 'x' || s.p[1] == 'X')) {
+                base = 16;
+                i = 2;
+        }
+        if (i >= s.n)
+                return -EINVAL;
+        uint64_t v = 0;
+        for (; i < s.n; i++) {
+                unsigned d;
+                char c = s.p[i];
+                if (c >= '0' && c <= '9')
+                        d = (unsigned) (c - '0');
+                else if (base == 16 && c >= 'a' && c <= 'f')
+                        d = (unsigned) (c - 'a' + 10);
+                else if (base == 16 && c >= 'A' && c <= 'F')
+                        d = (unsigned) (c - 'A' + 10);
+                else
+                        return -EINVAL;
+                if (v > (UINT64_MAX - d) / base)
+                        return -ERANGE;
+                v = v * base + d;
+        }
+        *ret = v;
+        return 0;
+}
+
+int parse_i64(StrView s, int64_t *ret) {
+        bool neg = s.n > 0 && s.p[0] == '-';
+        uint64_t u;
+        int r = parse_u64(neg ? (StrView){ s.p + 1, s.n - 1 } : s, &u);
+        if (r < 0)
+                return r;
+        if (neg) {
+                if (u > (uint64_t) INT64_MAX + 1)
+                        return -ERANGE;
+                *ret = (int64_t) (0 - u);
+        } else if (u > (uint64_t) INT64_MAX) {
+                bool hex = s.n > 2 && s.p[0] == '0' && (s.p[1] == 'x' || s.p[1] == 'X');
+                if (!hex)
+                        return -ERANGE;
+                *ret = (int64_t) u; /* two's complement, as the kernel printed it */
+        } else
+                *ret = (int64_t) u;
+        return 0;
+}

@@ -1,0 +1,87 @@
+/* Small shared helpers: string views, a growable buffer, cleanup attributes. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _unused_ __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _likely_(x) __builtin_expect(!!(x), 1)
+#define _unlikely_(x) __builtin_expect(!!(x), 0)
+
+/* A borrowed, not NUL-terminated, slice of bytes. */
+typedef struct StrView {
+        const char *p;
+        size_t n;
+} StrView;
+
+#define SV(s) ((StrView){ (s), sizeof(s) - 1 })
+
+static inline StrView sv_from(const char *s) {
+        return (StrView){ s, s ? strlen(s) : 0 };
+}
+
+static inline bool sv_eq(StrView a, StrView b) {
+        return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
+}
+
+static inline bool sv_eq_str(StrView a, const char *s) {
+        return sv_eq(a, sv_from(s));
+}
+
+/* A growable byte buffer, always NUL-terminated when data != NULL.
+ * Out-of-memory aborts (see buf.c): a monitoring daemon cannot do
+ * anything useful without memory, and it keeps every caller simple. */
+typedef struct Buf {
+        char *data;
+        size_t len;
+        size_t cap;
+} Buf;
+
+void buf_reserve(Buf *b, size_t extra);
+void buf_append(Buf *b, const void *p, size_t n);
+void buf_puts(Buf *b, const char *s);
+void buf_putc(Buf *b, char c);
+void buf_printf(Buf *b, const char *fmt, ...) _printf_(2, 3);
+void buf_put_u64(Buf *b, uint64_t v);
+void buf_put_i64(Buf *b, int64_t v);
+static inline void buf_put_sv(Buf *b, StrView v) { buf_append(b, v.p, v.n); }
+static inline void buf_clear(Buf *b) { b->len = 0; if (b->data) b->data[0] = 0; }
+/* Frees the storage; the Buf can be reused afterwards. */
+void buf_free(Buf *b);
+/* Hands the string to the caller (who frees it) and empties the buffer. */
+char *buf_steal(Buf *b);
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+static inline void freep(void *p) { free(*(void **)p); }
+#define _cleanup_free_ _cleanup_(freep)
+static inline void buf_freep(Buf *b) { buf_free(b); }
+#define _cleanup_buf_ _cleanup_(buf_freep)
+
+/* Parses an unsigned decimal, or hex with 0x, covering the whole view.
+ * Returns 0, or -EINVAL / -ERANGE. */
+int parse_u64(StrView s, uint64_t *ret);
+/* Same for an optional leading '-'. Hex values above INT64_MAX are taken as
+ * two's complement (the kernel prints x64 and untyped values that way). */
+int parse_i64(StrView s, int64_t *ret);
+
+/* 64-bit FNV-1a; cheap and good enough for label-set hashing. */
+static inline uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
+        const unsigned char *c = p;
+        for (size_t i = 0; i < n; i++) {
+                h ^= c[i];
+                h *= 0x100000001b3ULL;
+        }
+        return h;
+}
+#define HASH_INIT 0xcbf29ce484222325ULL
