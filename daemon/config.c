@@ -1,0 +1,983 @@
+/* The YAML config: libyaml builds a document tree (it keeps each node's
+ * position), and we walk it along the schema, collecting every error with
+ * its line:column instead of stopping at the first. */
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "util.h"
+
+/* Bounds on what a config may ask for: the config is trusted (root-owned),
+ * but the duplicate checks are quadratic and libyaml's composer recurses,
+ * so a typo'd or generated file must not make the daemon hang or crash. */
+#define CONFIG_FILE_MAX (4u * 1024u * 1024u)
+#define CONFIG_DEPTH_MAX 32u
+#define CONFIG_STRING_MAX 4096u
+#define CONFIG_PROBES_MAX 1024u
+#define CONFIG_FETCH_MAX 128u   /* the kernel's MAX_TRACE_ARGS */
+#define CONFIG_FETCHARG_MAX 63u /* the kernel's MAX_ARGSTR_LEN */
+#define CONFIG_DECODERS_MAX 256u
+#define CONFIG_MAP_MAX 4096u
+#define CONFIG_METRICS_MAX 64u
+#define CONFIG_LABELS_MAX 64u
+
+static const char *const probe_type_table[_PROBE_TYPE_MAX] = {
+        [PROBE_KPROBE] = "kprobe",
+        [PROBE_KRETPROBE] = "kretprobe",
+        [PROBE_UPROBE] = "uprobe",
+        [PROBE_URETPROBE] = "uretprobe",
+        [PROBE_TRACEPOINT] = "tracepoint",
+};
+
+static const char *const decoder_kind_table[_DECODER_KIND_MAX] = {
+        [DECODER_NONE] = "none",
+        [DECODER_NTOHS] = "ntohs",
+        [DECODER_NTOHL] = "ntohl",
+        [DECODER_IPV4] = "ipv4",
+        [DECODER_IPV6] = "ipv6",
+        [DECODER_HEX] = "hex",
+        [DECODER_ERRNO] = "errno",
+        [DECODER_STRING] = "string",
+        [DECODER_MAP] = "map",
+};
+
+static const char *const builtin_labels[] = { "comm", "pid", "tgid", "cpu" };
+
+const char *probe_type_to_string(ProbeType t) {
+        if ((unsigned) t >= _PROBE_TYPE_MAX)
+                return NULL;
+        return probe_type_table[t];
+}
+
+const char *decoder_kind_to_string(DecoderKind k) {
+        if ((unsigned) k >= _DECODER_KIND_MAX)
+                return NULL;
+        return decoder_kind_table[k];
+}
+
+bool label_is_builtin(const char *name) {
+        if (!name)
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(builtin_labels); i++)
+                if (strcmp(name, builtin_labels[i]) == 0)
+                        return true;
+        return false;
+}
+
+static bool char_is_name_start(char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+
+static bool char_is_name(char c) {
+        return char_is_name_start(c) || (c >= '0' && c <= '9');
+}
+
+static bool span_is_name(const char *s, size_t n) {
+        if (n == 0 || n > CONFIG_NAME_MAX || !char_is_name_start(s[0]))
+                return false;
+        for (size_t i = 1; i < n; i++)
+                if (!char_is_name(s[i]))
+                        return false;
+        return true;
+}
+
+bool name_is_valid(const char *s) {
+        return s && span_is_name(s, strlen(s));
+}
+
+bool metric_name_is_valid(const char *s) {
+        if (!s || !char_is_name_start(s[0]))
+                return false;
+        for (const char *p = s + 1; *p; p++)
+                if (!char_is_name(*p))
+                        return false;
+        return true;
+}
+
+const Decoder *probe_find_decoder(const ProbeConfig *p, const char *field) {
+        if (!p || !field)
+                return NULL;
+        for (size_t i = 0; i < p->n_decoders; i++)
+                if (p->decoders[i].field && strcmp(p->decoders[i].field, field) == 0)
+                        return &p->decoders[i];
+        return NULL;
+}
+
+static void probe_config_done(ProbeConfig *p) {
+        free(p->name);
+        free(p->target);
+        for (size_t i = 0; i < p->n_fetch; i++)
+                free(p->fetch[i]);
+        free(p->fetch);
+        for (size_t i = 0; i < p->n_fields; i++)
+                free(p->fields[i]);
+        free(p->fields);
+        free(p->field_is_string);
+        free(p->filter);
+        for (size_t i = 0; i < p->n_decoders; i++) {
+                Decoder *d = &p->decoders[i];
+                free(d->field);
+                for (size_t j = 0; j < d->n_map; j++) {
+                        free(d->map[j].from);
+                        free(d->map[j].to);
+                }
+                free(d->map);
+        }
+        free(p->decoders);
+        for (size_t i = 0; i < p->n_metrics; i++) {
+                MetricConfig *m = &p->metrics[i];
+                free(m->name);
+                free(m->help);
+                for (size_t j = 0; j < m->n_labels; j++)
+                        free(m->labels[j]);
+                free(m->labels);
+        }
+        free(p->metrics);
+}
+
+Config *config_free(Config *c) {
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < c->n_probes; i++)
+                probe_config_done(&c->probes[i]);
+        free(c->probes);
+        free(c->path);
+        free(c->listen);
+        free(c);
+        return NULL;
+}
+
+static void config_errors_addv(ConfigErrors *errs, unsigned line, unsigned column, const char *fmt, va_list ap) {
+        _cleanup_buf_ Buf b = { 0 };
+        va_list aq;
+
+        va_copy(aq, ap);
+        int n = vsnprintf(NULL, 0, fmt, aq);
+        va_end(aq);
+        if (n < 0)
+                n = 0;
+        buf_reserve(&b, (size_t) n);
+        vsnprintf(b.data, (size_t) n + 1, fmt, ap);
+        b.len = (size_t) n;
+
+        errs->items = xrealloc(errs->items, (errs->n + 1) * sizeof(ConfigError));
+        errs->items[errs->n++] = (ConfigError){ .line = line, .column = column, .message = buf_steal(&b) };
+}
+
+void config_errors_add(ConfigErrors *errs, unsigned line, unsigned column, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        config_errors_addv(errs, line, column, fmt, ap);
+        va_end(ap);
+}
+
+void config_errors_clear(ConfigErrors *errs) {
+        if (!errs)
+                return;
+        for (size_t i = 0; i < errs->n; i++)
+                free(errs->items[i].message);
+        free(errs->items);
+        *errs = (ConfigErrors){ 0 };
+}
+
+/* Finds the 1-based line `line` of text; false when the text is shorter. */
+static bool find_line(const char *text, size_t len, unsigned line, StrView *ret) {
+        size_t start = 0;
+        for (unsigned l = 1; l < line; l++) {
+                const char *nl = memchr(text + start, '\n', len - start);
+                if (!nl)
+                        return false;
+                start = (size_t) (nl - text) + 1;
+        }
+        if (start > len)
+                return false;
+        const char *nl = memchr(text + start, '\n', len - start);
+        size_t end = nl ? (size_t) (nl - text) : len;
+        if (end > start && text[end - 1] == '\r')
+                end--;
+        *ret = (StrView){ text + start, end - start };
+        return true;
+}
+
+void config_errors_write(const ConfigErrors *errs, const char *file, const char *text, size_t len, FILE *f) {
+        if (!errs)
+                return;
+        for (size_t i = 0; i < errs->n; i++) {
+                const ConfigError *e = &errs->items[i];
+                StrView src;
+
+                if (e->line == 0) {
+                        fprintf(f, "%s: %s\n", file, e->message);
+                        continue;
+                }
+                fprintf(f, "%s:%u:%u: %s\n", file, e->line, e->column, e->message);
+                if (!text || !find_line(text, len, e->line, &src))
+                        continue;
+
+                fputs("    ", f);
+                fwrite(src.p, 1, src.n, f);
+                fputs("\n    ", f);
+                /* libyaml counts columns in characters: step over UTF-8
+                 * continuation bytes, and keep tabs so the caret lines up. */
+                unsigned col = 1;
+                for (size_t j = 0; j < src.n && col < e->column; j++) {
+                        unsigned char c = (unsigned char) src.p[j];
+                        if ((c & 0xc0) == 0x80)
+                                continue;
+                        fputc(c == '\t' ? '\t' : ' ', f);
+                        col++;
+                }
+                for (; col < e->column; col++)
+                        fputc(' ', f);
+                fputs("^\n", f);
+        }
+}
+
+int config_read_file(const char *path, char **ret_text, size_t *ret_len) {
+        _cleanup_buf_ Buf b = { 0 };
+        int fd, r = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        for (;;) {
+                buf_reserve(&b, 64 * 1024);
+                ssize_t n = read(fd, b.data + b.len, b.cap - b.len - 1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        r = n < 0 ? -errno : 0; /* a directory gives EISDIR here */
+                        break;
+                }
+                b.len += (size_t) n;
+                b.data[b.len] = 0;
+                if (b.len > CONFIG_FILE_MAX) {
+                        r = -EFBIG;
+                        break;
+                }
+        }
+        close(fd);
+        if (r < 0)
+                return r;
+        *ret_len = b.len;
+        *ret_text = buf_steal(&b);
+        return 0;
+}
+
+int config_load_file(const char *path, Config **ret, ConfigErrors *errs) {
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        int r;
+
+        r = config_read_file(path, &text, &len);
+        if (r < 0) {
+                if (errs)
+                        config_errors_add(errs, 0, 0, "cannot read: %s", strerror(-r));
+                return r;
+        }
+        return config_load_string(path, text, len, ret, errs);
+}
+
+/* ---- the loader ---- */
+
+/* A name already taken, and where (for "first at line N"). */
+typedef struct Seen {
+        const char *name;
+        const char *target; /* tracepoint events: the full target; else NULL */
+        unsigned line;
+} Seen;
+
+typedef struct SeenList {
+        Seen *items;
+        size_t n;
+} SeenList;
+
+typedef struct Loader {
+        yaml_document_t *doc;
+        ConfigErrors *errs;
+        SeenList probe_names, events, metric_names;
+} Loader;
+
+static const Seen *seen_find(const SeenList *l, const char *name) {
+        for (size_t i = 0; i < l->n; i++)
+                if (strcmp(l->items[i].name, name) == 0)
+                        return &l->items[i];
+        return NULL;
+}
+
+static void seen_add(SeenList *l, const char *name, const char *target, unsigned line) {
+        l->items = xrealloc(l->items, (l->n + 1) * sizeof(Seen));
+        l->items[l->n++] = (Seen){ name, target, line };
+}
+
+static unsigned node_line(const yaml_node_t *n) {
+        return (unsigned) n->start_mark.line + 1;
+}
+
+static unsigned node_column(const yaml_node_t *n) {
+        return (unsigned) n->start_mark.column + 1;
+}
+
+/* Records an error at the node; returns false so that checks can say
+ * "return node_error(...)". */
+static bool node_error(Loader *l, const yaml_node_t *n, const char *fmt, ...) _printf_(3, 4);
+static bool node_error(Loader *l, const yaml_node_t *n, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        config_errors_addv(l->errs, node_line(n), node_column(n), fmt, ap);
+        va_end(ap);
+        return false;
+}
+
+static yaml_node_t *doc_node(Loader *l, int index) {
+        return yaml_document_get_node(l->doc, index);
+}
+
+static const char *scalar_value(const yaml_node_t *n) {
+        return (const char *) n->data.scalar.value;
+}
+
+/* A plain empty, "~" or "null" scalar is YAML's null, not a string. */
+static bool scalar_is_null(const yaml_node_t *n) {
+        if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+                return false;
+        const char *v = scalar_value(n);
+        return v[0] == 0 || strcmp(v, "~") == 0 || strcasecmp(v, "null") == 0;
+}
+
+/* A scalar usable as a C string: no embedded NUL ("\0" escapes). */
+static bool scalar_is_text(const yaml_node_t *n) {
+        return n->type == YAML_SCALAR_NODE && strlen(scalar_value(n)) == n->data.scalar.length;
+}
+
+static const char *get_string(Loader *l, const yaml_node_t *n, const char *what) {
+        if (!scalar_is_text(n) || scalar_is_null(n))
+                return node_error(l, n, "'%s' must be a string", what), NULL;
+        if (n->data.scalar.length > CONFIG_STRING_MAX)
+                return node_error(l, n, "'%s' is longer than %u characters", what, CONFIG_STRING_MAX), NULL;
+        return scalar_value(n);
+}
+
+static void get_uint(Loader *l, const yaml_node_t *n, const char *what, unsigned min, unsigned max, unsigned *ret) {
+        int64_t v;
+
+        /* Quoted scalars are strings in YAML, so "4096" is not an integer. */
+        if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
+            parse_i64(sv_from(scalar_value(n)), &v) < 0)
+                node_error(l, n, "'%s' must be an integer", what);
+        else if (v < (int64_t) min || v > (int64_t) max)
+                node_error(l, n, "'%s' must be between %u and %u", what, min, max);
+        else
+                *ret = (unsigned) v;
+}
+
+static void get_bool(Loader *l, const yaml_node_t *n, const char *what, bool *ret) {
+        const char *v = n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ?
+                scalar_value(n) : "";
+
+        if (strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0)
+                *ret = true;
+        else if (strcasecmp(v, "false") == 0 || strcasecmp(v, "no") == 0)
+                *ret = false;
+        else
+                node_error(l, n, "'%s' must be a boolean (true or false)", what);
+}
+
+/* One expected key of a mapping, filled in by collect_keys(). */
+typedef struct KeySlot {
+        const char *name;
+        yaml_node_t *key;
+        yaml_node_t *value;
+} KeySlot;
+
+/* Sorts the pairs of a mapping into slots; reports unknown and duplicate
+ * keys. Returns false if `map` is not a mapping. */
+static bool collect_keys(Loader *l, yaml_node_t *map, const char *what, KeySlot *slots, size_t n_slots) {
+        if (map->type != YAML_MAPPING_NODE)
+                return node_error(l, map, "%s must be a mapping", what);
+        for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+                yaml_node_t *k = doc_node(l, pair->key);
+                KeySlot *slot = NULL;
+
+                if (!scalar_is_text(k)) {
+                        node_error(l, k, "keys must be strings");
+                        continue;
+                }
+                for (size_t i = 0; i < n_slots; i++)
+                        if (strcmp(slots[i].name, scalar_value(k)) == 0)
+                                slot = &slots[i];
+                if (!slot)
+                        node_error(l, k, "unknown key '%s'", scalar_value(k));
+                else if (slot->key)
+                        node_error(l, k, "duplicate key '%s' (first at line %u)", slot->name, node_line(slot->key));
+                else {
+                        slot->key = k;
+                        slot->value = doc_node(l, pair->value);
+                }
+        }
+        return true;
+}
+
+/* For mappings with free-form keys: reports a key equal to an earlier one. */
+static bool key_is_duplicate(Loader *l, yaml_node_t *map, yaml_node_pair_t *pair) {
+        yaml_node_t *k = doc_node(l, pair->key);
+        for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < pair; p++) {
+                yaml_node_t *o = doc_node(l, p->key);
+                if (o->type == YAML_SCALAR_NODE && strcmp(scalar_value(o), scalar_value(k)) == 0)
+                        return !node_error(l, k, "duplicate key '%s' (first at line %u)", scalar_value(k), node_line(o));
+        }
+        return false;
+}
+
+/* Checks that n is a sequence of at most max items; returns the count, or
+ * -1 after reporting why not. */
+static ssize_t sequence_check(Loader *l, const yaml_node_t *n, const char *what, size_t max) {
+        if (n->type != YAML_SEQUENCE_NODE)
+                return node_error(l, n, "'%s' must be a sequence", what), -1;
+        size_t count = (size_t) (n->data.sequence.items.top - n->data.sequence.items.start);
+        if (count > max)
+                return node_error(l, n, "'%s' has too many entries (%zu, at most %zu)", what, count, max), -1;
+        return (ssize_t) count;
+}
+
+static ssize_t mapping_check(Loader *l, const yaml_node_t *n, const char *what, size_t max) {
+        if (n->type != YAML_MAPPING_NODE)
+                return node_error(l, n, "'%s' must be a mapping", what), -1;
+        size_t count = (size_t) (n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+        if (count > max)
+                return node_error(l, n, "'%s' has too many entries (%zu, at most %zu)", what, count, max), -1;
+        return (ssize_t) count;
+}
+
+static bool has_space(const char *s) {
+        return strpbrk(s, " \t\n\r\v\f");
+}
+
+/* SYM[+OFFS]: symbol chars [A-Za-z0-9_.], offset decimal or 0xhex. */
+static bool kprobe_target_is_valid(const char *s) {
+        size_t i = 0;
+        uint64_t u;
+
+        while (char_is_name(s[i]) || s[i] == '.')
+                i++;
+        return i > 0 && (s[i] == 0 || (s[i] == '+' && parse_u64(sv_from(s + i + 1), &u) >= 0));
+}
+
+/* /abs/path:0xOFFSET */
+static bool uprobe_target_is_valid(const char *s) {
+        const char *colon = strrchr(s, ':');
+        uint64_t u;
+
+        return s[0] == '/' && colon && colon > s + 1 && !has_space(s) && colon[1] == '0' &&
+                (colon[2] == 'x' || colon[2] == 'X') && parse_u64(sv_from(colon + 1), &u) >= 0;
+}
+
+/* subsystem/event */
+static bool tracepoint_target_is_valid(const char *s) {
+        const char *slash = strchr(s, '/');
+        return slash && span_is_name(s, (size_t) (slash - s)) && name_is_valid(slash + 1);
+}
+
+static bool check_target(Loader *l, const yaml_node_t *n, ProbeType t, const char *s) {
+        if (t == PROBE_TRACEPOINT)
+                return tracepoint_target_is_valid(s) ||
+                        node_error(l, n, "invalid tracepoint target '%s': expected SUBSYSTEM/EVENT", s);
+        if (t == PROBE_UPROBE || t == PROBE_URETPROBE)
+                return uprobe_target_is_valid(s) ||
+                        node_error(l, n, "invalid %s target '%s': expected /ABSOLUTE/PATH:0xOFFSET",
+                                   probe_type_to_string(t), s);
+        return kprobe_target_is_valid(s) ||
+                node_error(l, n, "invalid %s target '%s': expected SYMBOL[+OFFSET]", probe_type_to_string(t), s);
+}
+
+static bool probe_has_field(const ProbeConfig *p, const char *name) {
+        for (size_t i = 0; i < p->n_fields; i++)
+                if (strcmp(p->fields[i], name) == 0)
+                        return true;
+        return false;
+}
+
+/* NAME=FETCHARG[:TYPE]. The kernel checks the FETCHARG itself; we catch what
+ * would make it fail in a confusing way or break our own parsing. */
+static bool parse_fetch_arg(Loader *l, const yaml_node_t *n, ProbeConfig *p, bool type_known, const char *s) {
+        const char *eq = strchr(s, '='), *arg, *colon;
+
+        if (!eq || eq == s)
+                return node_error(l, n, "fetch arg '%s' must be NAME=FETCHARG[:TYPE]", s);
+        if (has_space(s))
+                return node_error(l, n, "fetch arg '%s' must not contain whitespace", s);
+        arg = eq + 1;
+        /* The kernel splits the type off at the first ':' too. */
+        colon = strchr(arg, ':');
+        if (arg[0] == 0 || colon == arg)
+                return node_error(l, n, "fetch arg '%s' has an empty FETCHARG", s);
+        if (strlen(arg) > CONFIG_FETCHARG_MAX)
+                return node_error(l, n, "fetch arg '%s': FETCHARG is longer than %u characters", s, CONFIG_FETCHARG_MAX);
+        if (colon && colon[1] == 0)
+                return node_error(l, n, "fetch arg '%s' has an empty type", s);
+        if (type_known && p->type != PROBE_KRETPROBE && p->type != PROBE_URETPROBE && strstr(arg, "$retval"))
+                return node_error(l, n, "fetch arg '%s': $retval is only available in kretprobe and uretprobe probes", s);
+
+        char *name = xstrndup(s, (size_t) (eq - s));
+        const char *type = colon ? colon + 1 : "";
+        p->fetch[p->n_fetch++] = xstrdup(s);
+        p->field_is_string[p->n_fields] =
+                strcmp(type, "string") == 0 || strcmp(type, "ustring") == 0 || strcmp(type, "symstr") == 0;
+        /* Stored before the name checks: any error discards the Config. */
+        p->fields[p->n_fields++] = name;
+
+        if (!name_is_valid(name))
+                return node_error(l, n, "invalid fetch arg name '%s': must match [A-Za-z_][A-Za-z0-9_]* "
+                                  "and be at most %d characters", name, CONFIG_NAME_MAX);
+        if (strncmp(name, "common_", 7) == 0)
+                return node_error(l, n, "fetch arg name '%s' is reserved: common_* are the kernel's common fields", name);
+        for (size_t i = 0; i + 1 < p->n_fields; i++)
+                if (strcmp(p->fields[i], name) == 0)
+                        return node_error(l, n, "duplicate fetch arg name '%s'", name);
+        return true;
+}
+
+static void parse_fetch(Loader *l, yaml_node_t *n, ProbeConfig *p, bool type_known) {
+        ssize_t count = sequence_check(l, n, "fetch", CONFIG_FETCH_MAX);
+        if (count < 0)
+                return;
+        p->fetch = xcalloc((size_t) count, sizeof(char *));
+        p->fields = xcalloc((size_t) count, sizeof(char *));
+        p->field_is_string = xcalloc((size_t) count, sizeof(bool));
+        for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
+                yaml_node_t *item = doc_node(l, *i);
+                const char *s = get_string(l, item, "fetch");
+                if (s)
+                        parse_fetch_arg(l, item, p, type_known, s);
+        }
+}
+
+/* {map: {KEY: VALUE, ...}}; entries are kept as written. */
+static void parse_decoder_map(Loader *l, yaml_node_t *n, Decoder *d) {
+        KeySlot slots[] = { { .name = "map" } };
+        ssize_t count;
+
+        d->kind = DECODER_MAP;
+        if (!collect_keys(l, n, "a decoder", slots, ELEMENTSOF(slots)))
+                return;
+        if (!slots[0].value) {
+                /* Other keys were reported as unknown already. */
+                if (n->data.mapping.pairs.top == n->data.mapping.pairs.start)
+                        node_error(l, n, "decoder mapping is missing 'map'");
+                return;
+        }
+        yaml_node_t *m = slots[0].value;
+        count = mapping_check(l, m, "map", CONFIG_MAP_MAX);
+        if (count < 0)
+                return;
+        if (count == 0) {
+                node_error(l, m, "'map' must not be empty");
+                return;
+        }
+        d->map = xcalloc((size_t) count, sizeof(MapEntry));
+        for (yaml_node_pair_t *pair = m->data.mapping.pairs.start; pair < m->data.mapping.pairs.top; pair++) {
+                yaml_node_t *k = doc_node(l, pair->key), *v = doc_node(l, pair->value);
+
+                if (!scalar_is_text(k))
+                        node_error(l, k, "'map' keys must be scalars");
+                else if (!scalar_is_text(v))
+                        node_error(l, v, "'map' values must be scalars");
+                else if (!key_is_duplicate(l, m, pair))
+                        d->map[d->n_map++] = (MapEntry){ xstrdup(scalar_value(k)), xstrdup(scalar_value(v)) };
+        }
+}
+
+static void parse_decode(Loader *l, yaml_node_t *n, ProbeConfig *p, bool type_known) {
+        ssize_t count = mapping_check(l, n, "decode", CONFIG_DECODERS_MAX);
+        if (count < 0)
+                return;
+        p->decoders = xcalloc((size_t) count, sizeof(Decoder));
+        for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
+                yaml_node_t *k = doc_node(l, pair->key), *v = doc_node(l, pair->value);
+
+                if (!scalar_is_text(k)) {
+                        node_error(l, k, "'decode' keys must be field names");
+                        continue;
+                }
+                const char *field = scalar_value(k);
+                Decoder *d = &p->decoders[p->n_decoders++];
+                *d = (Decoder){ .field = xstrdup(field), .line = node_line(k), .column = node_column(k) };
+
+                if (key_is_duplicate(l, n, pair))
+                        ;
+                else if (!name_is_valid(field))
+                        node_error(l, k, "invalid field name '%s' in 'decode'", field);
+                else if (type_known && p->type != PROBE_TRACEPOINT && !probe_has_field(p, field))
+                        /* Tracepoint fields are only known from the kernel's
+                         * format file: the daemon checks those later. */
+                        node_error(l, k, "decode: '%s' is not a field of probe '%s' (fields are the fetch names)",
+                                   field, p->name ? p->name : "?");
+
+                if (v->type == YAML_MAPPING_NODE)
+                        parse_decoder_map(l, v, d);
+                else if (!scalar_is_text(v) || scalar_is_null(v))
+                        node_error(l, v, "decoder for '%s' must be a name or {map: {...}}", field);
+                else {
+                        for (DecoderKind kind = DECODER_NTOHS; kind < DECODER_MAP; kind++)
+                                if (strcmp(scalar_value(v), decoder_kind_table[kind]) == 0)
+                                        d->kind = kind;
+                        if (d->kind == DECODER_NONE)
+                                node_error(l, v, "unknown decoder '%s' (expected ntohs, ntohl, ipv4, ipv6, hex, errno, "
+                                           "string or {map: {...}})", scalar_value(v));
+                }
+        }
+}
+
+static bool check_label(Loader *l, const yaml_node_t *n, const ProbeConfig *p, bool type_known,
+                        const MetricConfig *m, const char *s) {
+        if (!name_is_valid(s))
+                return node_error(l, n, "invalid label name '%s'", s);
+        if (strncmp(s, "__", 2) == 0)
+                return node_error(l, n, "label name '%s' is reserved (starts with __)", s);
+        for (size_t j = 0; j < m->n_labels; j++)
+                if (strcmp(m->labels[j], s) == 0)
+                        return node_error(l, n, "duplicate label '%s'", s);
+        if (type_known && p->type != PROBE_TRACEPOINT && !label_is_builtin(s) && !probe_has_field(p, s))
+                return node_error(l, n, "label '%s' is neither a field of probe '%s' nor a builtin (comm, pid, tgid, cpu)",
+                                  s, p->name ? p->name : "?");
+        return true;
+}
+
+static bool check_metric_name(Loader *l, const yaml_node_t *n, const char *s) {
+        static const char *const reserved[] = { "kprobe_exporter_", "process_" };
+        size_t len = strlen(s);
+
+        if (!metric_name_is_valid(s))
+                return node_error(l, n, "invalid metric name '%s': must match [a-zA-Z_][a-zA-Z0-9_]*", s);
+        if (len < 6 || strcmp(s + len - 6, "_total") != 0)
+                return node_error(l, n, "metric name '%s' must end in _total (metrics are counters)", s);
+        for (size_t i = 0; i < ELEMENTSOF(reserved); i++)
+                if (strncmp(s, reserved[i], strlen(reserved[i])) == 0)
+                        return node_error(l, n, "metric name '%s' uses the reserved prefix '%s'", s, reserved[i]);
+        const Seen *first = seen_find(&l->metric_names, s);
+        if (first)
+                return node_error(l, n, "duplicate metric name '%s' (first at line %u)", s, first->line);
+        seen_add(&l->metric_names, s, NULL, node_line(n));
+        return true;
+}
+
+static void parse_metric(Loader *l, yaml_node_t *n, const ProbeConfig *p, bool type_known, MetricConfig *m) {
+        KeySlot slots[] = { { .name = "name" }, { .name = "help" }, { .name = "labels" } };
+        const char *s;
+        ssize_t count;
+
+        m->line = node_line(n);
+        m->column = node_column(n);
+        if (!collect_keys(l, n, "a metric", slots, ELEMENTSOF(slots)))
+                return;
+        if (!slots[0].value)
+                node_error(l, n, "metric is missing 'name'");
+        else if ((s = get_string(l, slots[0].value, "name"))) {
+                m->name = xstrdup(s);
+                check_metric_name(l, slots[0].value, m->name); /* our copy outlives the document */
+        }
+        if (slots[1].value && (s = get_string(l, slots[1].value, "help")))
+                m->help = xstrdup(s);
+        if (!m->help) {
+                _cleanup_buf_ Buf b = { 0 };
+                buf_printf(&b, "Events of probe %s", p->name ? p->name : "?");
+                m->help = buf_steal(&b);
+        }
+        if (!slots[2].value || (count = sequence_check(l, slots[2].value, "labels", CONFIG_LABELS_MAX)) < 0)
+                return;
+        m->labels = xcalloc((size_t) count, sizeof(char *));
+        for (yaml_node_item_t *i = slots[2].value->data.sequence.items.start;
+             i < slots[2].value->data.sequence.items.top; i++) {
+                yaml_node_t *item = doc_node(l, *i);
+                if ((s = get_string(l, item, "labels")) && check_label(l, item, p, type_known, m, s))
+                        m->labels[m->n_labels++] = xstrdup(s);
+        }
+}
+
+/* trace_pipe names a record by its event name only: a kprobe kind by the
+ * probe name, a tracepoint by the part after '/'. Two equal event names
+ * could not be told apart. */
+static void check_event_name(Loader *l, const ProbeConfig *p, const yaml_node_t *name_node,
+                             const yaml_node_t *target_node) {
+        const Seen *s;
+
+        if (p->type != PROBE_TRACEPOINT) {
+                s = seen_find(&l->events, p->name);
+                /* Against another kprobe kind this is a duplicate probe name,
+                 * reported already. */
+                if (!s)
+                        seen_add(&l->events, p->name, NULL, node_line(name_node));
+                else if (s->target)
+                        node_error(l, name_node, "probe name '%s' is the event name of tracepoint '%s' (line %u): "
+                                   "trace_pipe could not tell them apart", p->name, s->target, s->line);
+                return;
+        }
+
+        const char *event = strchr(p->target, '/') + 1;
+        s = seen_find(&l->events, event);
+        if (!s)
+                seen_add(&l->events, event, p->target, node_line(target_node));
+        else if (!s->target)
+                node_error(l, target_node, "tracepoint event '%s' is also the name of probe '%s' (line %u): "
+                           "trace_pipe could not tell them apart", event, s->name, s->line);
+        else if (strcmp(s->target, p->target) == 0)
+                node_error(l, target_node, "duplicate tracepoint target '%s' (first at line %u)", p->target, s->line);
+        else
+                node_error(l, target_node, "tracepoint '%s' has the same event name as '%s' (line %u): "
+                           "trace_pipe could not tell them apart", p->target, s->target, s->line);
+}
+
+static void parse_probe(Loader *l, yaml_node_t *n, ProbeConfig *p) {
+        KeySlot slots[] = {
+                { .name = "name" },   { .name = "type" },   { .name = "target" },  { .name = "fetch" },
+                { .name = "filter" }, { .name = "decode" }, { .name = "metrics" },
+        };
+        KeySlot *name = &slots[0], *type = &slots[1], *target = &slots[2], *fetch = &slots[3],
+                *filter = &slots[4], *decode = &slots[5], *metrics = &slots[6];
+        bool name_ok = false, type_ok = false, target_ok = false;
+        const char *s;
+        ssize_t count;
+
+        p->line = node_line(n);
+        p->column = node_column(n);
+        if (!collect_keys(l, n, "a probe", slots, ELEMENTSOF(slots)))
+                return;
+        for (size_t i = 0; i < 3; i++)
+                if (!slots[i].value)
+                        node_error(l, n, "probe is missing '%s'", slots[i].name);
+
+        if (name->value && (s = get_string(l, name->value, "name"))) {
+                const Seen *first = seen_find(&l->probe_names, s);
+                p->name = xstrdup(s);
+                if (!name_is_valid(s))
+                        node_error(l, name->value, "invalid probe name '%s': must match [A-Za-z_][A-Za-z0-9_]* "
+                                   "and be at most %d characters", s, CONFIG_NAME_MAX);
+                else if (first)
+                        node_error(l, name->value, "duplicate probe name '%s' (first at line %u)", s, first->line);
+                else {
+                        seen_add(&l->probe_names, p->name, NULL, node_line(name->value));
+                        name_ok = true;
+                }
+        }
+
+        if (type->value && (s = get_string(l, type->value, "type"))) {
+                for (ProbeType t = 0; t < _PROBE_TYPE_MAX; t++)
+                        if (strcmp(s, probe_type_table[t]) == 0) {
+                                p->type = t;
+                                type_ok = true;
+                        }
+                if (!type_ok)
+                        node_error(l, type->value, "unknown probe type '%s' (expected kprobe, kretprobe, uprobe, "
+                                   "uretprobe or tracepoint)", s);
+        }
+
+        if (target->value) {
+                p->target_line = node_line(target->value);
+                p->target_column = node_column(target->value);
+                if ((s = get_string(l, target->value, "target"))) {
+                        p->target = xstrdup(s);
+                        target_ok = type_ok && check_target(l, target->value, p->type, s);
+                }
+        }
+
+        if (fetch->value && type_ok && p->type == PROBE_TRACEPOINT)
+                node_error(l, fetch->key, "'fetch' is not allowed for tracepoint probes (their fields come from the kernel)");
+        else if (fetch->value)
+                parse_fetch(l, fetch->value, p, type_ok);
+
+        if (filter->value && (s = get_string(l, filter->value, "filter"))) {
+                if (strpbrk(s, "\n\r"))
+                        node_error(l, filter->value, "'filter' must not contain a newline");
+                else if (s[0])
+                        p->filter = xstrdup(s);
+        }
+
+        if (decode->value)
+                parse_decode(l, decode->value, p, type_ok);
+        if (metrics->value && (count = sequence_check(l, metrics->value, "metrics", CONFIG_METRICS_MAX)) >= 0) {
+                p->metrics = xcalloc((size_t) count, sizeof(MetricConfig));
+                for (yaml_node_item_t *i = metrics->value->data.sequence.items.start;
+                     i < metrics->value->data.sequence.items.top; i++)
+                        parse_metric(l, doc_node(l, *i), p, type_ok, &p->metrics[p->n_metrics++]);
+        }
+
+        if (type_ok && (p->type == PROBE_TRACEPOINT ? target_ok : name_ok))
+                check_event_name(l, p, name->value, target->value);
+}
+
+static void parse_root(Loader *l, yaml_node_t *root, Config *c) {
+        KeySlot slots[] = {
+                { .name = "listen" }, { .name = "recent_events" }, { .name = "max_series" },
+                { .name = "strict" }, { .name = "probes" },
+        };
+        yaml_node_t *probes;
+        const char *s;
+        ssize_t count;
+
+        if (!collect_keys(l, root, "the config", slots, ELEMENTSOF(slots)))
+                return;
+        if (slots[0].value && (s = get_string(l, slots[0].value, "listen"))) {
+                if (s[0] == 0)
+                        node_error(l, slots[0].value, "'listen' must not be empty");
+                else
+                        c->listen = xstrdup(s);
+        }
+        if (slots[1].value)
+                get_uint(l, slots[1].value, "recent_events", 1, 1000000, &c->recent_events);
+        if (slots[2].value)
+                get_uint(l, slots[2].value, "max_series", 1, 10000000, &c->max_series);
+        if (slots[3].value)
+                get_bool(l, slots[3].value, "strict", &c->strict);
+
+        probes = slots[4].value;
+        if (!probes) {
+                node_error(l, root, "config is missing 'probes'");
+                return;
+        }
+        count = sequence_check(l, probes, "probes", CONFIG_PROBES_MAX);
+        if (count == 0)
+                node_error(l, probes, "'probes' must not be empty");
+        if (count <= 0)
+                return;
+        c->probes = xcalloc((size_t) count, sizeof(ProbeConfig));
+        for (yaml_node_item_t *i = probes->data.sequence.items.start; i < probes->data.sequence.items.top; i++)
+                parse_probe(l, doc_node(l, *i), &c->probes[c->n_probes++]);
+}
+
+/* libyaml's own words and place. Reader errors (bad UTF-8, control
+ * characters) carry a byte offset instead of a mark. */
+static void parser_error(ConfigErrors *errs, const yaml_parser_t *parser, const char *text, size_t len) {
+        const char *problem = parser->problem ? parser->problem : "invalid YAML";
+        unsigned line = (unsigned) parser->problem_mark.line + 1;
+        unsigned column = (unsigned) parser->problem_mark.column + 1;
+
+        if (parser->error == YAML_READER_ERROR) {
+                line = column = 1;
+                for (size_t i = 0; i < parser->problem_offset && i < len; i++) {
+                        if (text[i] == '\n') {
+                                line++;
+                                column = 1;
+                        } else if (((unsigned char) text[i] & 0xc0) != 0x80)
+                                column++;
+                }
+                if (parser->problem_value >= 0)
+                        config_errors_add(errs, line, column, "%s (byte 0x%02X)", problem, (unsigned) parser->problem_value);
+                else
+                        config_errors_add(errs, line, column, "%s", problem);
+        } else if (parser->context)
+                config_errors_add(errs, line, column, "%s (%s at line %u, column %u)", problem, parser->context,
+                                  (unsigned) parser->context_mark.line + 1, (unsigned) parser->context_mark.column + 1);
+        else
+                config_errors_add(errs, line, column, "%s", problem);
+}
+
+/* A pass over the events before composing: libyaml's composer recurses
+ * once per nesting level, so depth is bounded here first; syntax errors and
+ * extra documents are found here too. Returns false on any error. */
+static bool precheck(const char *text, size_t len, ConfigErrors *errs) {
+        yaml_parser_t parser;
+        unsigned depth = 0, documents = 0;
+        bool ok = true, done = false;
+
+        if (!yaml_parser_initialize(&parser))
+                abort(); /* only fails on OOM, which aborts everywhere (util.h) */
+        yaml_parser_set_input_string(&parser, (const unsigned char *) text, len);
+        while (ok && !done) {
+                yaml_event_t ev;
+
+                if (!yaml_parser_parse(&parser, &ev)) {
+                        parser_error(errs, &parser, text, len);
+                        ok = false;
+                        break;
+                }
+                unsigned line = (unsigned) ev.start_mark.line + 1, column = (unsigned) ev.start_mark.column + 1;
+                if (ev.type == YAML_DOCUMENT_START_EVENT && ++documents > 1) {
+                        config_errors_add(errs, line, column, "only one YAML document is allowed");
+                        ok = false;
+                } else if ((ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) &&
+                           ++depth > CONFIG_DEPTH_MAX) {
+                        config_errors_add(errs, line, column, "nested deeper than %u levels", CONFIG_DEPTH_MAX);
+                        ok = false;
+                } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT)
+                        depth--;
+                done = ev.type == YAML_STREAM_END_EVENT;
+                yaml_event_delete(&ev);
+        }
+        yaml_parser_delete(&parser);
+        return ok;
+}
+
+static bool error_before(const ConfigError *a, const ConfigError *b) {
+        return a->line < b->line || (a->line == b->line && a->column < b->column);
+}
+
+/* The walk reports a mapping's key errors before its values' errors; users
+ * read a file top to bottom, so the new errors are put in file order (a
+ * stable insertion sort: errors sharing a place keep their order). */
+static void errors_sort(ConfigErrors *errs, size_t from) {
+        for (size_t i = from + 1; i < errs->n; i++) {
+                ConfigError e = errs->items[i];
+                size_t j = i;
+                for (; j > from && error_before(&e, &errs->items[j - 1]); j--)
+                        errs->items[j] = errs->items[j - 1];
+                errs->items[j] = e;
+        }
+}
+
+int config_load_string(const char *name, const char *text, size_t len, Config **ret, ConfigErrors *errs) {
+        ConfigErrors local = { 0 };
+        yaml_parser_t parser;
+        yaml_document_t doc;
+        Config *c;
+
+        if (!errs)
+                errs = &local;
+        size_t n_before = errs->n;
+
+        c = xcalloc(1, sizeof(Config));
+        c->path = xstrdup(name ? name : "<string>");
+        c->recent_events = CONFIG_DEFAULT_RECENT_EVENTS;
+        c->max_series = CONFIG_DEFAULT_MAX_SERIES;
+
+        if (precheck(text, len, errs)) {
+                if (!yaml_parser_initialize(&parser))
+                        abort();
+                yaml_parser_set_input_string(&parser, (const unsigned char *) text, len);
+                if (!yaml_parser_load(&parser, &doc))
+                        /* Composer errors: undefined alias, duplicate anchor. */
+                        parser_error(errs, &parser, text, len);
+                else {
+                        Loader l = { .doc = &doc, .errs = errs };
+                        yaml_node_t *root = yaml_document_get_root_node(&doc);
+
+                        if (!root || scalar_is_null(root))
+                                config_errors_add(errs, root ? node_line(root) : 1, root ? node_column(root) : 1,
+                                                  "config is empty: 'probes' is required");
+                        else
+                                parse_root(&l, root, c);
+                        free(l.probe_names.items);
+                        free(l.events.items);
+                        free(l.metric_names.items);
+                        yaml_document_delete(&doc);
+                }
+                yaml_parser_delete(&parser);
+        }
+
+        bool failed = errs->n > n_before;
+        if (failed)
+                errors_sort(errs, n_before);
+        config_errors_clear(&local);
+        if (failed) {
+                config_free(c);
+                return -EINVAL;
+        }
+        *ret = c;
+        return 0;
+}

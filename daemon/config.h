@@ -1,0 +1,127 @@
+/* The YAML config: parsing and validation into a Config object. Pure code:
+ * no tracefs access, no logging. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define CONFIG_DEFAULT_PATH "/etc/kprobe-exporter/probes.yaml"
+#define CONFIG_DEFAULT_LISTEN "127.0.0.1:9417"
+#define CONFIG_DEFAULT_RECENT_EVENTS 4096u
+#define CONFIG_DEFAULT_MAX_SERIES 10000u
+#define CONFIG_NAME_MAX 63
+
+typedef enum ProbeType {
+        PROBE_KPROBE,
+        PROBE_KRETPROBE,
+        PROBE_UPROBE,
+        PROBE_URETPROBE,
+        PROBE_TRACEPOINT,
+        _PROBE_TYPE_MAX,
+} ProbeType;
+
+typedef enum DecoderKind {
+        DECODER_NONE,
+        DECODER_NTOHS,
+        DECODER_NTOHL,
+        DECODER_IPV4,
+        DECODER_IPV6,
+        DECODER_HEX,
+        DECODER_ERRNO,
+        DECODER_STRING,
+        DECODER_MAP,
+        _DECODER_KIND_MAX,
+} DecoderKind;
+
+typedef struct MapEntry {
+        char *from; /* the value as the kernel prints it, e.g. "2" */
+        char *to;   /* e.g. "AF_INET" */
+} MapEntry;
+
+typedef struct Decoder {
+        char *field;
+        DecoderKind kind;
+        MapEntry *map; /* DECODER_MAP only */
+        size_t n_map;
+        unsigned line, column;
+} Decoder;
+
+typedef struct MetricConfig {
+        char *name;  /* ends in _total */
+        char *help;  /* never NULL: a default is filled in */
+        char **labels;
+        size_t n_labels;
+        unsigned line, column;
+} MetricConfig;
+
+typedef struct ProbeConfig {
+        char *name;   /* tracefs event name for kprobe kinds */
+        ProbeType type;
+        char *target; /* SYM[+OFFS], /abs/path:0xOFFSET, or subsystem/event */
+        char **fetch; /* "NAME=FETCHARG[:TYPE]" exactly as written */
+        size_t n_fetch;
+        char **fields;      /* field names in print order: the NAME part of each fetch (kprobe kinds) */
+        bool *field_is_string; /* per field: the fetch type is string/ustring/symstr */
+        size_t n_fields;
+        char *filter; /* NULL when absent */
+        Decoder *decoders;
+        size_t n_decoders;
+        MetricConfig *metrics;
+        size_t n_metrics;
+        unsigned line, column; /* of the probe's mapping */
+        /* Positions of keys, for messages about this probe found later
+         * (e.g. a label that a tracepoint's format does not have). */
+        unsigned target_line, target_column;
+} ProbeConfig;
+
+typedef struct Config {
+        char *path;
+        char *listen; /* NULL when absent: the caller applies the default */
+        unsigned recent_events;
+        unsigned max_series;
+        bool strict;
+        ProbeConfig *probes;
+        size_t n_probes;
+} Config;
+
+typedef struct ConfigError {
+        unsigned line, column; /* 1-based; 0 when not tied to a place */
+        char *message;
+} ConfigError;
+
+typedef struct ConfigErrors {
+        ConfigError *items;
+        size_t n;
+} ConfigErrors;
+
+/* Parses and validates a whole config. On success returns 0 and *ret owns a
+ * new Config. On failure returns -EINVAL (config errors, all of them appended
+ * to errs) or another -errno (file unreadable; also appended to errs). */
+int config_load_file(const char *path, Config **ret, ConfigErrors *errs);
+/* Reads a whole config file (at most 4 MiB) into a new NUL-terminated
+ * string: what config_load_file() parses, and what config_errors_write()
+ * needs to echo source lines. Returns 0, or -errno (-EFBIG when too large). */
+int config_read_file(const char *path, char **ret_text, size_t *ret_len);
+/* Same from memory; name is used in messages and stored as Config.path. */
+int config_load_string(const char *name, const char *text, size_t len, Config **ret, ConfigErrors *errs);
+
+Config *config_free(Config *c); /* accepts NULL, returns NULL */
+
+/* Appends one error (printf-style message). */
+void config_errors_add(ConfigErrors *errs, unsigned line, unsigned column, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+/* Writes "file:line:col: message", then the source line and a caret under the
+ * column, for every error. text may be NULL (then no source line is echoed). */
+void config_errors_write(const ConfigErrors *errs, const char *file, const char *text, size_t len, FILE *f);
+void config_errors_clear(ConfigErrors *errs);
+
+const char *probe_type_to_string(ProbeType t);
+const char *decoder_kind_to_string(DecoderKind k);
+/* The label names every probe has besides its own fields. */
+bool label_is_builtin(const char *name); /* comm, pid, tgid, cpu */
+/* Valid tracefs event/arg name: [A-Za-z_][A-Za-z0-9_]*, <= 63 chars. */
+bool name_is_valid(const char *s);
+/* Valid Prometheus metric name [a-zA-Z_:][a-zA-Z0-9_:]* (we disallow ':'). */
+bool metric_name_is_valid(const char *s);
+const Decoder *probe_find_decoder(const ProbeConfig *p, const char *field);
