@@ -1,0 +1,334 @@
+/* Tests of the field decoders, with the values the kernel really prints.
+ * Inputs are copied into buffers of exactly their length (no terminator),
+ * so ASan catches a decoder that reads past the value. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "decode.h"
+
+static int decode(DecoderKind kind, const MapEntry *map, size_t n_map, const char *in, char *got, size_t got_sz,
+                  bool *passed_through) {
+        Decoder d = { .field = (char *) "f", .kind = kind, .map = (MapEntry *) map, .n_map = n_map };
+        char scratch[DECODE_SCRATCH];
+        size_t n = strlen(in);
+        char *b = malloc(n ? n : 1);
+        StrView out;
+
+        assert_non_null(b);
+        memcpy(b, in, n);
+        int r = decode_value(&d, (StrView){ b, n }, scratch, &out);
+        assert_true(out.n < got_sz);
+        memcpy(got, out.p, out.n);
+        got[out.n] = 0;
+        *passed_through = out.p == b && out.n == n;
+        free(b);
+        return r;
+}
+
+/* Decodes to `want` with 0. */
+#define assert_decodes(kind, in, want)                                                                   \
+        do {                                                                                             \
+                char _got[DECODE_SCRATCH * 2];                                                          \
+                bool _pt;                                                                                \
+                int _r = decode(kind, NULL, 0, in, _got, sizeof(_got), &_pt);                          \
+                if (_r != 0 || strcmp(_got, want) != 0)                                                 \
+                        fail_msg("%s(\"%s\"): r=%d \"%s\", want \"%s\"", decoder_name(kind), in, _r, _got, want); \
+        } while (0)
+
+/* Fails with -EINVAL and hands back the raw value itself. */
+#define assert_rejects(kind, in)                                                                         \
+        do {                                                                                             \
+                char _got[256];                                                                          \
+                bool _pt;                                                                                \
+                int _r = decode(kind, NULL, 0, in, _got, sizeof(_got), &_pt);                          \
+                if (_r != -EINVAL || !_pt)                                                              \
+                        fail_msg("%s(\"%s\"): r=%d \"%s\", want -EINVAL and the raw value", decoder_name(kind), in, _r, _got); \
+        } while (0)
+
+/* Succeeds and hands back the raw value itself. */
+#define assert_keeps(kind, in)                                                                           \
+        do {                                                                                             \
+                char _got[256];                                                                          \
+                bool _pt;                                                                                \
+                int _r = decode(kind, NULL, 0, in, _got, sizeof(_got), &_pt);                          \
+                if (_r != 0 || !_pt)                                                                    \
+                        fail_msg("%s(\"%s\"): r=%d \"%s\", want 0 and the raw value", decoder_name(kind), in, _r, _got); \
+        } while (0)
+
+static const char *decoder_name(DecoderKind k) {
+        static const char *const names[] = { "none", "ntohs", "ntohl", "ipv4", "ipv6", "hex", "errno", "string", "map" };
+        return (size_t) k < ELEMENTSOF(names) ? names[k] : "?";
+}
+
+static void test_ntohs(void **state) {
+        (void) state;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* The seed: port 25 fetched as u16 on x86-64 prints 6400. */
+        assert_decodes(DECODER_NTOHS, "6400", "25");
+        assert_decodes(DECODER_NTOHS, "0x1900", "25");
+        assert_decodes(DECODER_NTOHS, "1792", "7");          /* seen on Debian 6.1: port 7 */
+        assert_decodes(DECODER_NTOHS, "47873", "443");
+        assert_decodes(DECODER_NTOHS, "-17663", "443");      /* the same bits fetched as s16 */
+        assert_decodes(DECODER_NTOHS, "0x1900 (6400)", "25"); /* options/fields */
+        assert_decodes(DECODER_NTOHS, "65535", "65535");
+        assert_decodes(DECODER_NTOHS, "1", "256");
+#endif
+        assert_decodes(DECODER_NTOHS, "0", "0");
+        assert_rejects(DECODER_NTOHS, "65536");
+        assert_rejects(DECODER_NTOHS, "0x10000");
+        assert_rejects(DECODER_NTOHS, "-32769");
+        assert_rejects(DECODER_NTOHS, "99999999999999999999999");
+        assert_rejects(DECODER_NTOHS, "0xffffffffffffffff");
+        assert_rejects(DECODER_NTOHS, "");
+        assert_rejects(DECODER_NTOHS, "0x");
+        assert_rejects(DECODER_NTOHS, "-");
+        assert_rejects(DECODER_NTOHS, "25x");
+        assert_rejects(DECODER_NTOHS, " 25");
+        assert_rejects(DECODER_NTOHS, "\"25\"");
+        assert_rejects(DECODER_NTOHS, "(fault)");
+}
+
+static void test_ntohl(void **state) {
+        (void) state;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        assert_decodes(DECODER_NTOHL, "16777343", "2130706433");
+        assert_decodes(DECODER_NTOHL, "0x100007f", "2130706433");
+        assert_decodes(DECODER_NTOHL, "-1", "4294967295");
+#endif
+        assert_rejects(DECODER_NTOHL, "4294967296");
+        assert_rejects(DECODER_NTOHL, "-2147483649");
+        assert_rejects(DECODER_NTOHL, "abc");
+        assert_rejects(DECODER_NTOHL, "(fault)");
+}
+
+static void test_ipv4(void **state) {
+        char in[32];
+        (void) state;
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        assert_decodes(DECODER_IPV4, "16777343", "127.0.0.1"); /* the seed */
+        assert_decodes(DECODER_IPV4, "0x100007f", "127.0.0.1");
+        assert_decodes(DECODER_IPV4, "2466293952", "192.168.0.147");
+        assert_decodes(DECODER_IPV4, "-1828673344", "192.168.0.147"); /* fetched as s32 */
+#endif
+        /* Whatever the host: the u32 holding the bytes 10.0.2.15 in memory. */
+        uint8_t bytes[4] = { 10, 0, 2, 15 };
+        uint32_t v;
+        memcpy(&v, bytes, sizeof(v));
+        snprintf(in, sizeof(in), "%u", v);
+        assert_decodes(DECODER_IPV4, in, "10.0.2.15");
+
+        assert_decodes(DECODER_IPV4, "0", "0.0.0.0");
+        assert_decodes(DECODER_IPV4, "4294967295", "255.255.255.255");
+        /* Tracepoints print the address already. */
+        assert_keeps(DECODER_IPV4, "127.0.0.1");
+        assert_keeps(DECODER_IPV4, "0.0.0.0");
+        assert_rejects(DECODER_IPV4, "127.0.0");
+        assert_rejects(DECODER_IPV4, "127.0.0.256");
+        assert_rejects(DECODER_IPV4, "1.2.3.4.5");
+        assert_rejects(DECODER_IPV4, "4294967296");
+        assert_rejects(DECODER_IPV4, "0123456789.0123456789.0123456789.0123456789.0123456789.0123456789.1");
+        assert_rejects(DECODER_IPV4, "");
+        assert_rejects(DECODER_IPV4, "(fault)");
+}
+
+static void test_ipv6(void **state) {
+        (void) state;
+
+        assert_decodes(DECODER_IPV6, "{0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x1}", "::1");
+        assert_decodes(DECODER_IPV6, "{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1}", "::1");
+        assert_decodes(DECODER_IPV6, "{0x20,0x1,0xd,0xb8,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x1}", "2001:db8::1");
+        assert_decodes(DECODER_IPV6, "{0,0,0,0,0,0,0,0,0,0,255,255,127,0,0,1}", "::ffff:127.0.0.1");
+        assert_decodes(DECODER_IPV6, "{0xfe,0x80,0,0,0,0,0,0,0x12,0x34,0x56,0x78,0x9a,0xbc,0xde,0xf0}",
+                       "fe80::1234:5678:9abc:def0");
+        assert_decodes(DECODER_IPV6,
+                       "{0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff}",
+                       "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+        /* Tracepoints print the address already ("%pI6c"). */
+        assert_keeps(DECODER_IPV6, "::1");
+        assert_keeps(DECODER_IPV6, "2001:db8::1");
+        assert_rejects(DECODER_IPV6, ":::1");
+        assert_rejects(DECODER_IPV6, "{0,0,0,0,0,0,0,0,0,0,0,0,0,0,1}");     /* 15 */
+        assert_rejects(DECODER_IPV6, "{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1}"); /* 17 */
+        assert_rejects(DECODER_IPV6, "{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0x100}");
+        assert_rejects(DECODER_IPV6, "{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,}");
+        assert_rejects(DECODER_IPV6, "{0,0,0,0,0,0,0,,0,0,0,0,0,0,0,1}");
+        assert_rejects(DECODER_IPV6, "{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1");
+        assert_rejects(DECODER_IPV6, "{}");
+        assert_rejects(DECODER_IPV6, "{");
+        assert_rejects(DECODER_IPV6, "}");
+        assert_rejects(DECODER_IPV6, "16777343");
+        assert_rejects(DECODER_IPV6, "(fault)");
+}
+
+static void test_hex(void **state) {
+        (void) state;
+
+        assert_decodes(DECODER_HEX, "255", "0xff");
+        assert_decodes(DECODER_HEX, "0xFF", "0xff");
+        assert_decodes(DECODER_HEX, "0", "0x0");
+        assert_decodes(DECODER_HEX, "-1", "0xffffffffffffffff");
+        assert_decodes(DECODER_HEX, "18446744073709551615", "0xffffffffffffffff");
+        assert_decodes(DECODER_HEX, "0x3 (3)", "0x3");
+        assert_rejects(DECODER_HEX, "18446744073709551616");
+        assert_rejects(DECODER_HEX, "ff");
+        assert_rejects(DECODER_HEX, "(fault)");
+}
+
+static void test_errno(void **state) {
+        (void) state;
+
+        assert_decodes(DECODER_ERRNO, "-111", "ECONNREFUSED");
+        assert_decodes(DECODER_ERRNO, "0xffffffffffffff91", "ECONNREFUSED"); /* untyped / x64 */
+        assert_decodes(DECODER_ERRNO, "0xffffff91", "ECONNREFUSED");         /* x32 */
+        assert_decodes(DECODER_ERRNO, "4294967185", "ECONNREFUSED");         /* u32 */
+        assert_decodes(DECODER_ERRNO, "0xffffff91 (-111)", "ECONNREFUSED");  /* options/fields */
+        assert_decodes(DECODER_ERRNO, "-2", "ENOENT");
+        assert_decodes(DECODER_ERRNO, "-115", "EINPROGRESS");
+        assert_decodes(DECODER_ERRNO, "-512", "ERESTARTSYS"); /* kernel-internal */
+        assert_decodes(DECODER_ERRNO, "0", "0");
+        assert_decodes(DECODER_ERRNO, "0x0", "0");
+        /* Success values are counts or fds: kept as printed. */
+        assert_keeps(DECODER_ERRNO, "5");
+        assert_keeps(DECODER_ERRNO, "0x10");
+        assert_keeps(DECODER_ERRNO, "4294963200"); /* 0xfffff000: below the errno range */
+        /* Negative, but no errno. */
+        assert_rejects(DECODER_ERRNO, "-4096");
+        assert_rejects(DECODER_ERRNO, "-4000");
+        assert_rejects(DECODER_ERRNO, "-9223372036854775808");
+        assert_rejects(DECODER_ERRNO, "-9223372036854775809");
+        assert_rejects(DECODER_ERRNO, "x");
+        assert_rejects(DECODER_ERRNO, "(fault)");
+}
+
+static void test_string(void **state) {
+        (void) state;
+
+        assert_decodes(DECODER_STRING, "\"/tmp/a b\"", "/tmp/a b");
+        assert_decodes(DECODER_STRING, "\"say \"hi\"\"", "say \"hi\"");
+        assert_decodes(DECODER_STRING, "\"\"", "");
+        /* Tracepoints print strings bare. */
+        assert_keeps(DECODER_STRING, "Web Content");
+        assert_keeps(DECODER_STRING, "\"");
+        assert_keeps(DECODER_STRING, "\"half");
+        assert_keeps(DECODER_STRING, "");
+        assert_rejects(DECODER_STRING, "(fault)");
+}
+
+static void test_map(void **state) {
+        static const MapEntry map[] = {
+                { (char *) "2", (char *) "AF_INET" },
+                { (char *) "10", (char *) "AF_INET6" },
+                { (char *) "TCP_CLOSE", (char *) "closed" },
+                { (char *) "0xffffffffffffffff", (char *) "minus_one" },
+                { (char *) "007", (char *) "bond" },
+        };
+        static const struct {
+                const char *in, *want;
+        } ok[] = {
+                { "2", "AF_INET" },   { "0x2", "AF_INET" },     { "10", "AF_INET6" }, { "0xa", "AF_INET6" },
+                { "0xa (10)", "AF_INET6" }, { "TCP_CLOSE", "closed" }, { "\"TCP_CLOSE\"", "closed" },
+                { "-1", "minus_one" }, { "007", "bond" },       { "7", "bond" },
+        };
+        static const char *const unknown[] = { "3", "0x3", "TCP_OPEN", "tcp_close", "", "2 ", "\"2", "(fault)" };
+        (void) state;
+
+        for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
+                char got[64];
+                bool pt;
+                int r = decode(DECODER_MAP, map, ELEMENTSOF(map), ok[i].in, got, sizeof(got), &pt);
+                if (r != 0 || strcmp(got, ok[i].want) != 0)
+                        fail_msg("map(\"%s\"): r=%d \"%s\", want \"%s\"", ok[i].in, r, got, ok[i].want);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(unknown); i++) {
+                char got[64];
+                bool pt;
+                int r = decode(DECODER_MAP, map, ELEMENTSOF(map), unknown[i], got, sizeof(got), &pt);
+                if (r != -EINVAL || !pt)
+                        fail_msg("map(\"%s\"): r=%d \"%s\", want -EINVAL and the raw value", unknown[i], r, got);
+        }
+        /* An empty map decodes nothing. */
+        char got[64];
+        bool pt;
+        assert_int_equal(decode(DECODER_MAP, NULL, 0, "2", got, sizeof(got), &pt), -EINVAL);
+        assert_true(pt);
+}
+
+static void test_no_decoder(void **state) {
+        char scratch[DECODE_SCRATCH];
+        StrView out;
+        (void) state;
+
+        assert_int_equal(decode_value(NULL, SV("6400"), scratch, &out), 0);
+        assert_true(sv_eq_str(out, "6400"));
+        assert_keeps(DECODER_NONE, "6400");
+        assert_keeps(DECODER_NONE, "");
+        /* (fault) is never a decoded value, with or without a decoder. */
+        StrView fault = SV("(fault)");
+        assert_int_equal(decode_value(NULL, fault, scratch, &out), -EINVAL);
+        assert_true(out.p == fault.p && out.n == fault.n);
+        assert_rejects(DECODER_NONE, "(fault)");
+        assert_rejects(_DECODER_KIND_MAX, "1");
+}
+
+static void test_errno_name(void **state) {
+        (void) state;
+
+        assert_string_equal(errno_name(ECONNREFUSED), "ECONNREFUSED");
+        assert_string_equal(errno_name(ENOENT), "ENOENT");
+        assert_string_equal(errno_name(ETIMEDOUT), "ETIMEDOUT");
+        assert_string_equal(errno_name(524), "ENOTSUPP");
+        assert_null(errno_name(0));
+        assert_null(errno_name(-111));
+        assert_null(errno_name(520)); /* a hole in the kernel's list */
+        assert_null(errno_name(100000));
+}
+
+/* Every decoder on odd inputs: never a crash, and on failure the raw
+ * value comes back. */
+static void test_garbage(void **state) {
+        static const char *const inputs[] = {
+                "", "-", "0x", "-0x", "--1", "0x-1", "{", "}", "{,}", "::", ":", ".", "\"", "\"\"\"",
+                "(fault", "fault)", "0x1 (", "0x1 ()", " (1)", "(1)", "1 (2", "99999999999999999999999999",
+                "-99999999999999999999999999", "0xfffffffffffffffff", "{0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0}",
+                "1234567890123456789012345678901234567890123456789012345678901234567890:1",
+        };
+        static const MapEntry map[] = { { (char *) "x", (char *) "y" } };
+        (void) state;
+
+        for (size_t i = 0; i < ELEMENTSOF(inputs); i++)
+                for (DecoderKind k = DECODER_NONE; k < _DECODER_KIND_MAX; k++) {
+                        char got[256];
+                        bool pt;
+                        int r = decode(k, map, ELEMENTSOF(map), inputs[i], got, sizeof(got), &pt);
+                        assert_true(r == 0 || r == -EINVAL);
+                        if (r < 0 && !pt)
+                                fail_msg("%s(\"%s\") failed without passing the raw value", decoder_name(k), inputs[i]);
+                }
+
+        /* A NUL inside an address is no address. */
+        static const char nul[] = "127.0.0.1\0x";
+        char scratch[DECODE_SCRATCH];
+        StrView out;
+        Decoder d = { .kind = DECODER_IPV4 };
+        assert_int_equal(decode_value(&d, (StrView){ nul, sizeof(nul) - 1 }, scratch, &out), -EINVAL);
+        assert_true(out.p == nul);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_ntohs),     cmocka_unit_test(test_ntohl),  cmocka_unit_test(test_ipv4),
+                cmocka_unit_test(test_ipv6),      cmocka_unit_test(test_hex),    cmocka_unit_test(test_errno),
+                cmocka_unit_test(test_string),    cmocka_unit_test(test_map),    cmocka_unit_test(test_no_decoder),
+                cmocka_unit_test(test_errno_name), cmocka_unit_test(test_garbage),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
