@@ -1,0 +1,266 @@
+#include "events_json.h"
+
+/* Length of the UTF-8 sequence at s[0..n), which is >= 1. Sets *valid to
+ * false for an ill-formed sequence (overlong, surrogate, above U+10FFFF,
+ * truncated, stray continuation); the length is then that of its maximal
+ * subpart (Unicode 3.9), so one U+FFFD replaces one broken sequence.
+ * (expo.c has the same decoder: the two modules link separately.) */
+static size_t utf8_seq(const unsigned char *s, size_t n, bool *valid) {
+        unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+        size_t need;
+
+        *valid = false;
+        if (c < 0x80) {
+                *valid = true;
+                return 1;
+        } else if (c >= 0xC2 && c <= 0xDF)
+                need = 1;
+        else if (c >= 0xE0 && c <= 0xEF) {
+                need = 2;
+                if (c == 0xE0)
+                        lo = 0xA0;
+                else if (c == 0xED)
+                        hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+                need = 3;
+                if (c == 0xF0)
+                        lo = 0x90;
+                else if (c == 0xF4)
+                        hi = 0x8F;
+        } else
+                return 1;
+
+        size_t i = 1;
+        for (size_t k = 0; k < need; k++, i++) {
+                if (i >= n || s[i] < lo || s[i] > hi)
+                        return i;
+                lo = 0x80;
+                hi = 0xBF;
+        }
+        *valid = true;
+        return i;
+}
+
+void json_put_string(Buf *out, StrView s) {
+        static const char hex[] = "0123456789abcdef";
+        const unsigned char *p = (const unsigned char *) s.p;
+        size_t i = 0;
+
+        buf_reserve(out, s.n + 2);
+        buf_putc(out, '"');
+        while (i < s.n) {
+                unsigned char c = p[i];
+
+                if (c >= 0x80) {
+                        bool valid;
+                        size_t k = utf8_seq(p + i, s.n - i, &valid);
+                        if (valid)
+                                buf_append(out, p + i, k);
+                        else
+                                buf_append(out, "\xEF\xBF\xBD", 3);
+                        i += k;
+                        continue;
+                }
+
+                i++;
+                switch (c) {
+                case '"':
+                        buf_append(out, "\\\"", 2);
+                        break;
+                case '\\':
+                        buf_append(out, "\\\\", 2);
+                        break;
+                case '\n':
+                        buf_append(out, "\\n", 2);
+                        break;
+                case '\t':
+                        buf_append(out, "\\t", 2);
+                        break;
+                case '\r':
+                        buf_append(out, "\\r", 2);
+                        break;
+                case '\b':
+                        buf_append(out, "\\b", 2);
+                        break;
+                case '\f':
+                        buf_append(out, "\\f", 2);
+                        break;
+                default:
+                        if (c < 0x20) {
+                                char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf] };
+                                buf_append(out, esc, sizeof(esc));
+                        } else
+                                buf_putc(out, (char) c);
+                }
+        }
+        buf_putc(out, '"');
+}
+
+/* The kernel's "sec.usec" (or a plain counter with non-ns clocks) as a JSON
+ * number when it is one: digits, optionally '.' digits, no leading zero
+ * (JSON forbids "012"). An integer part over 15 digits cannot survive a
+ * double, which is how most JSON readers hold numbers, so it stays a
+ * string rather than silently lose its low digits. */
+static bool timestamp_is_number(StrView t) {
+        size_t i = 0;
+
+        while (i < t.n && t.p[i] >= '0' && t.p[i] <= '9')
+                i++;
+        if (i == 0 || i > 15 || (i > 1 && t.p[0] == '0'))
+                return false;
+        if (i == t.n)
+                return true;
+        if (t.p[i] != '.' || i + 1 == t.n)
+                return false;
+        for (i++; i < t.n; i++)
+                if (t.p[i] < '0' || t.p[i] > '9')
+                        return false;
+        return true;
+}
+
+void event_render_json(const RingEventView *ev, const char *probe_name, Buf *out) {
+        buf_puts(out, "{\"seq\":");
+        buf_put_u64(out, ev->seq);
+        buf_puts(out, ",\"probe\":");
+        if (probe_name)
+                json_put_string(out, sv_from(probe_name));
+        else
+                buf_puts(out, "null");
+        buf_puts(out, ",\"time\":");
+        if (timestamp_is_number(ev->timestamp))
+                buf_put_sv(out, ev->timestamp);
+        else
+                json_put_string(out, ev->timestamp);
+        buf_puts(out, ",\"comm\":");
+        json_put_string(out, ev->comm);
+        buf_puts(out, ",\"pid\":");
+        buf_put_i64(out, ev->pid);
+        if (ev->tgid >= 0) {
+                buf_puts(out, ",\"tgid\":");
+                buf_put_i64(out, ev->tgid);
+        }
+        buf_puts(out, ",\"cpu\":");
+        buf_put_i64(out, ev->cpu);
+        buf_puts(out, ",\"fields\":{");
+        for (size_t i = 0; i < ev->n_fields; i++) {
+                if (i > 0)
+                        buf_putc(out, ',');
+                json_put_string(out, ev->names[i]);
+                buf_putc(out, ':');
+                json_put_string(out, ev->values[i]);
+        }
+        buf_puts(out, "}}");
+}
+
+#define PROBE_ANY SIZE_MAX
+#define PROBE_NONE (SIZE_MAX - 1)
+
+/* Which probe index the query wants, PROBE_ANY or PROBE_NONE (an unknown
+ * name). Resolved once per request instead of comparing names per event. */
+static size_t query_probe(const EventQuery *q, const char *const *probe_names, size_t n_probes) {
+        if (!q->probe)
+                return PROBE_ANY;
+        for (size_t i = 0; i < n_probes; i++)
+                if (probe_names[i] && strcmp(probe_names[i], q->probe) == 0)
+                        return i;
+        return PROBE_NONE;
+}
+
+static bool probe_matches(size_t want, const RingEventView *ev) {
+        return want == PROBE_ANY || (size_t) ev->probe == want;
+}
+
+static const char *probe_name(uint32_t probe, const char *const *probe_names, size_t n_probes) {
+        return probe < n_probes ? probe_names[probe] : NULL;
+}
+
+static size_t clamp_limit(size_t limit) {
+        if (limit == 0)
+                return EVENTS_DEFAULT_LIMIT;
+        return limit > EVENTS_MAX_LIMIT ? EVENTS_MAX_LIMIT : limit;
+}
+
+/* Events after `since` that left the ring before anyone read them. */
+static uint64_t missed_after(const Ring *r, uint64_t since) {
+        uint64_t oldest = ring_oldest_seq(r);
+        return since < oldest ? oldest - since - 1 : 0;
+}
+
+void events_render_page(const Ring *r, const EventQuery *q, const char *const *probe_names, size_t n_probes,
+                        Buf *out) {
+        size_t want = query_probe(q, probe_names, n_probes);
+        size_t limit = clamp_limit(q->limit);
+        uint64_t oldest = ring_oldest_seq(r), end = ring_next_seq(r);
+        uint64_t first, next, missed = 0;
+        RingEventView ev;
+        size_t n = 0;
+
+        if (q->has_since) {
+                missed = missed_after(r, q->since);
+                first = q->since < oldest ? oldest : q->since + 1;
+                /* With since at or past the newest, first may be end or
+                 * beyond (or wrap at UINT64_MAX): nothing to examine. */
+                if (q->since >= end - 1)
+                        first = end;
+                next = q->since;
+        } else {
+                /* Walk back to the limit-th newest match, then render forward
+                 * from there: oldest first, with no array of seqs. */
+                first = end;
+                while (first > oldest && n < limit) {
+                        first--;
+                        if (ring_get(r, first, &ev) && probe_matches(want, &ev))
+                                n++;
+                }
+                n = 0;
+                next = end - 1;
+        }
+
+        buf_puts(out, "{\"events\":[");
+        for (uint64_t seq = first; seq < end && n < limit; seq++) {
+                if (!ring_get(r, seq, &ev))
+                        continue;
+                if (q->has_since)
+                        next = seq;
+                if (!probe_matches(want, &ev))
+                        continue;
+                if (n > 0)
+                        buf_putc(out, ',');
+                event_render_json(&ev, probe_name(ev.probe, probe_names, n_probes), out);
+                n++;
+        }
+        buf_puts(out, "],\"next\":");
+        buf_put_u64(out, next);
+        buf_puts(out, ",\"missed\":");
+        buf_put_u64(out, missed);
+        buf_putc(out, '}');
+}
+
+size_t events_render_stream(const Ring *r, const EventQuery *q, uint64_t *cursor, size_t max_events,
+                            const char *const *probe_names, size_t n_probes, Buf *out) {
+        size_t want = query_probe(q, probe_names, n_probes);
+        uint64_t oldest = ring_oldest_seq(r), end = ring_next_seq(r);
+        size_t lines = 0, n = 0;
+        RingEventView ev;
+
+        uint64_t missed = missed_after(r, *cursor);
+        if (missed > 0) {
+                buf_puts(out, "{\"missed\":");
+                buf_put_u64(out, missed);
+                buf_puts(out, "}\n");
+                lines++;
+                *cursor = oldest - 1;
+        }
+
+        while (*cursor < end - 1 && n < max_events) {
+                uint64_t seq = *cursor + 1;
+                *cursor = seq;
+                if (!ring_get(r, seq, &ev) || !probe_matches(want, &ev))
+                        continue;
+                event_render_json(&ev, probe_name(ev.probe, probe_names, n_probes), out);
+                buf_putc(out, '\n');
+                n++;
+                lines++;
+        }
+        return lines;
+}

@@ -1,0 +1,37 @@
+/* The bounded ring of recent decoded events, addressed by sequence number.
+ * Slots are reused: after warm-up a push allocates nothing. Pure code. */
+#pragma once
+
+#include <stdint.h>
+
+#include "util.h"
+
+typedef struct RingEventView {
+        uint64_t seq;      /* set by ring_get(); ignored by ring_push() */
+        uint32_t probe;    /* index into the caller's probe table */
+        StrView comm;
+        int32_t pid, tgid, cpu;
+        StrView timestamp;
+        const StrView *names;  /* n_fields of each */
+        const StrView *values;
+        size_t n_fields;
+} RingEventView;
+
+typedef struct Ring Ring;
+
+Ring *ring_new(size_t capacity); /* capacity >= 1 */
+Ring *ring_free(Ring *r);        /* accepts NULL, returns NULL */
+
+/* Copies the event into the ring, evicting the oldest when full. Returns the
+ * event's sequence number: the first push gets 1, then 2, 3, ... */
+uint64_t ring_push(Ring *r, const RingEventView *ev);
+
+/* The seq the next push will get (so the newest stored is this minus 1). */
+uint64_t ring_next_seq(const Ring *r);
+/* The seq of the oldest stored event (== ring_next_seq() when empty). */
+uint64_t ring_oldest_seq(const Ring *r);
+size_t ring_capacity(const Ring *r);
+
+/* Fills *ev with views into the ring's storage (valid until the next push).
+ * Returns false if seq is not stored (evicted or not yet written). */
+bool ring_get(const Ring *r, uint64_t seq, RingEventView *ev);

@@ -1,0 +1,280 @@
+/* The ring of recent events: sequence numbers, eviction, slot reuse. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cmocka.h>
+
+#include "ring.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HAVE_ALLOC_HOOKS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HAVE_ALLOC_HOOKS 1
+#endif
+#endif
+#ifdef HAVE_ALLOC_HOOKS
+int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
+                                              void (*free_hook)(const volatile void *));
+static size_t n_allocs;
+static void count_alloc(const volatile void *p, size_t n) {
+        (void) p;
+        (void) n;
+        n_allocs++;
+}
+static void ignore_free(const volatile void *p) {
+        (void) p;
+}
+#endif
+
+static void assert_sv(StrView v, const char *want) {
+        assert_int_equal(v.n, strlen(want));
+        if (v.n > 0)
+                assert_memory_equal(v.p, want, v.n);
+}
+
+/* The seed's event as the kernel printed it. */
+static const StrView seed_names[] = { SV("type"), SV("port"), SV("addr") };
+static const StrView seed_values[] = { SV("2"), SV("6400"), SV("16777343") };
+
+static RingEventView seed_event(void) {
+        return (RingEventView){
+                .probe = 1,
+                .comm = SV("nc"),
+                .pid = 89,
+                .tgid = -1,
+                .cpu = 0,
+                .timestamp = SV("3.021029"),
+                .names = seed_names,
+                .values = seed_values,
+                .n_fields = 3,
+        };
+}
+
+static void test_empty(void **state) {
+        (void) state;
+        Ring *r = ring_new(4);
+        RingEventView ev;
+
+        assert_int_equal(ring_capacity(r), 4);
+        assert_int_equal(ring_next_seq(r), 1);
+        assert_int_equal(ring_oldest_seq(r), 1);
+        assert_false(ring_get(r, 0, &ev));
+        assert_false(ring_get(r, 1, &ev));
+        ring_free(r);
+        assert_null(ring_free(NULL));
+}
+
+static void test_push_get(void **state) {
+        (void) state;
+        Ring *r = ring_new(4);
+        RingEventView in = seed_event(), ev;
+
+        /* The ring copies: the caller's buffers are reused for the next line. */
+        char comm[] = "nc";
+        char value[] = "6400";
+        StrView values[] = { SV("2"), { value, 4 }, SV("16777343") };
+        in.comm = (StrView){ comm, 2 };
+        in.values = values;
+
+        assert_int_equal(ring_push(r, &in), 1);
+        memcpy(comm, "xx", 2);
+        memcpy(value, "9999", 4);
+
+        assert_true(ring_get(r, 1, &ev));
+        assert_int_equal(ev.seq, 1);
+        assert_int_equal(ev.probe, 1);
+        assert_sv(ev.comm, "nc");
+        assert_int_equal(ev.pid, 89);
+        assert_int_equal(ev.tgid, -1);
+        assert_int_equal(ev.cpu, 0);
+        assert_sv(ev.timestamp, "3.021029");
+        assert_int_equal(ev.n_fields, 3);
+        assert_sv(ev.names[0], "type");
+        assert_sv(ev.names[1], "port");
+        assert_sv(ev.names[2], "addr");
+        assert_sv(ev.values[0], "2");
+        assert_sv(ev.values[1], "6400");
+        assert_sv(ev.values[2], "16777343");
+
+        assert_int_equal(ring_next_seq(r), 2);
+        assert_int_equal(ring_oldest_seq(r), 1);
+        assert_false(ring_get(r, 2, &ev));
+        assert_false(ring_get(r, 0, &ev));
+        ring_free(r);
+}
+
+static void test_eviction(void **state) {
+        (void) state;
+        Ring *r = ring_new(3);
+        RingEventView in = seed_event(), ev;
+        char pidtext[16];
+
+        for (int i = 1; i <= 10; i++) {
+                snprintf(pidtext, sizeof(pidtext), "%d", i * 100);
+                in.pid = i;
+                in.comm = sv_from(pidtext);
+                assert_int_equal(ring_push(r, &in), (uint64_t) i);
+
+                uint64_t oldest = i > 3 ? (uint64_t) i - 2 : 1;
+                assert_int_equal(ring_oldest_seq(r), oldest);
+                assert_int_equal(ring_next_seq(r), (uint64_t) i + 1);
+        }
+
+        /* 10 pushed into 3 slots: 8, 9, 10 remain. */
+        assert_false(ring_get(r, 7, &ev));
+        assert_false(ring_get(r, 11, &ev));
+        for (uint64_t seq = 8; seq <= 10; seq++) {
+                assert_true(ring_get(r, seq, &ev));
+                assert_int_equal(ev.seq, seq);
+                assert_int_equal(ev.pid, (int32_t) seq);
+                snprintf(pidtext, sizeof(pidtext), "%d", (int) seq * 100);
+                assert_sv(ev.comm, pidtext);
+        }
+        ring_free(r);
+}
+
+static void test_capacity_one(void **state) {
+        (void) state;
+        Ring *r = ring_new(1);
+        RingEventView in = seed_event(), ev;
+
+        assert_int_equal(ring_push(r, &in), 1);
+        in.pid = 2;
+        assert_int_equal(ring_push(r, &in), 2);
+        assert_int_equal(ring_oldest_seq(r), 2);
+        assert_int_equal(ring_next_seq(r), 3);
+        assert_false(ring_get(r, 1, &ev));
+        assert_true(ring_get(r, 2, &ev));
+        assert_int_equal(ev.pid, 2);
+        ring_free(r);
+}
+
+/* A slot that held a big event then a small one then a big one again keeps
+ * every byte right, and reuses its arena for the smaller ones. */
+static void test_slot_reuse(void **state) {
+        (void) state;
+        Ring *r = ring_new(2);
+        RingEventView ev;
+
+        char big[5000];
+        memset(big, 'B', sizeof(big));
+        StrView big_names[20], big_values[20];
+        char namebuf[20][8];
+        for (int i = 0; i < 20; i++) {
+                snprintf(namebuf[i], sizeof(namebuf[i]), "arg%d", i);
+                big_names[i] = sv_from(namebuf[i]);
+                big_values[i] = (StrView){ big, 100 + (size_t) i * 200 };
+        }
+        RingEventView large = {
+                .probe = 0,
+                .comm = SV("python3"),
+                .pid = 18066,
+                .tgid = 18066,
+                .cpu = 1,
+                .timestamp = SV("972.294794"),
+                .names = big_names,
+                .values = big_values,
+                .n_fields = 20,
+        };
+        RingEventView small = seed_event();
+        RingEventView bare = {
+                .probe = 2,
+                .comm = SV(""),
+                .pid = 0,
+                .tgid = 0,
+                .cpu = 3,
+                .timestamp = SV(""),
+                .n_fields = 0,
+        };
+
+        assert_int_equal(ring_push(r, &large), 1);
+        assert_true(ring_get(r, 1, &ev));
+        const char *arena = ev.comm.p;
+
+        assert_int_equal(ring_push(r, &small), 2);
+        assert_int_equal(ring_push(r, &small), 3); /* reuses seq 1's slot */
+        assert_true(ring_get(r, 3, &ev));
+        assert_ptr_equal(ev.comm.p, arena);
+        assert_sv(ev.comm, "nc");
+        assert_int_equal(ev.n_fields, 3);
+        assert_sv(ev.values[2], "16777343");
+        assert_int_equal(ev.tgid, -1);
+
+        assert_int_equal(ring_push(r, &bare), 4);
+        assert_true(ring_get(r, 4, &ev));
+        assert_sv(ev.comm, "");
+        assert_sv(ev.timestamp, "");
+        assert_int_equal(ev.n_fields, 0);
+        assert_int_equal(ev.cpu, 3);
+        assert_int_equal(ev.probe, 2);
+
+        /* Seq 5 goes into the slot of 1 and 3 again. */
+        assert_int_equal(ring_push(r, &large), 5);
+        assert_true(ring_get(r, 5, &ev));
+        assert_ptr_equal(ev.comm.p, arena);
+        assert_sv(ev.comm, "python3");
+        assert_sv(ev.timestamp, "972.294794");
+        assert_int_equal(ev.tgid, 18066);
+        assert_int_equal(ev.n_fields, 20);
+        for (int i = 0; i < 20; i++) {
+                assert_sv(ev.names[i], namebuf[i]);
+                assert_int_equal(ev.values[i].n, 100 + (size_t) i * 200);
+                for (size_t k = 0; k < ev.values[i].n; k++)
+                        assert_int_equal(ev.values[i].p[k], 'B');
+        }
+
+        /* Seq 4 (the bare one) is still intact beside it. */
+        assert_true(ring_get(r, 4, &ev));
+        assert_int_equal(ev.cpu, 3);
+        assert_false(ring_get(r, 3, &ev));
+        ring_free(r);
+}
+
+static void test_push_does_not_allocate_after_warmup(void **state) {
+        (void) state;
+#ifdef HAVE_ALLOC_HOOKS
+        Ring *r = ring_new(8);
+        RingEventView in = seed_event(), ev;
+
+        for (int i = 0; i < 8; i++)
+                ring_push(r, &in);
+
+        assert_int_equal(__sanitizer_install_malloc_and_free_hooks(count_alloc, ignore_free), 1);
+        n_allocs = 0;
+        for (int i = 0; i < 1000; i++)
+                ring_push(r, &in);
+        size_t during = n_allocs;
+        /* A bigger event than the slot has seen must grow it: the hook counts. */
+        char big[4096];
+        memset(big, 'x', sizeof(big));
+        in.comm = (StrView){ big, sizeof(big) };
+        ring_push(r, &in);
+        size_t after_big = n_allocs;
+        __sanitizer_install_malloc_and_free_hooks(NULL, NULL);
+
+        assert_int_equal(during, 0);
+        assert_true(after_big > 0);
+        assert_int_equal(ring_next_seq(r), 1010);
+        assert_true(ring_get(r, 1009, &ev));
+        assert_int_equal(ev.comm.n, sizeof(big));
+        ring_free(r);
+#else
+        skip();
+#endif
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_empty),
+                cmocka_unit_test(test_push_get),
+                cmocka_unit_test(test_eviction),
+                cmocka_unit_test(test_capacity_one),
+                cmocka_unit_test(test_slot_reuse),
+                cmocka_unit_test(test_push_does_not_allocate_after_warmup),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

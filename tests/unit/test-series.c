@@ -1,0 +1,240 @@
+/* The metrics store: counting per label set, limits and rendering. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cmocka.h>
+
+#include "series.h"
+
+/* Counting allocations needs the allocator's cooperation: ASan offers
+ * hooks; a plain build skips the check. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HAVE_ALLOC_HOOKS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HAVE_ALLOC_HOOKS 1
+#endif
+#endif
+#ifdef HAVE_ALLOC_HOOKS
+int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
+                                              void (*free_hook)(const volatile void *));
+static size_t n_allocs;
+static void count_alloc(const volatile void *p, size_t n) {
+        (void) p;
+        (void) n;
+        n_allocs++;
+}
+static void ignore_free(const volatile void *p) {
+        (void) p;
+}
+#endif
+
+static const char *const seed_labels[] = { "comm", "addr", "port" };
+
+static void test_add_get(void **state) {
+        (void) state;
+        Family *f = family_new("mysocket_connects_total", "Connects per address", seed_labels, 3, 0);
+        StrView nc[] = { SV("nc"), SV("127.0.0.1"), SV("25") };
+        StrView curl[] = { SV("curl"), SV("127.0.0.1"), SV("25") };
+        StrView other_port[] = { SV("nc"), SV("127.0.0.1"), SV("6400") };
+
+        assert_string_equal(family_name(f), "mysocket_connects_total");
+        assert_int_equal(family_series(f), 0);
+        assert_int_equal(family_get(f, nc), 0);
+
+        for (int i = 0; i < 7; i++)
+                assert_int_equal(family_add(f, nc, 1), 0);
+        assert_int_equal(family_add(f, curl, 5), 0);
+
+        assert_int_equal(family_get(f, nc), 7);
+        assert_int_equal(family_get(f, curl), 5);
+        assert_int_equal(family_get(f, other_port), 0);
+        assert_int_equal(family_series(f), 2);
+        assert_int_equal(family_refused(f), 0);
+
+        /* The family copied the values: the caller's storage can change. */
+        char comm[] = "nc";
+        StrView mine[] = { { comm, 2 }, SV("127.0.0.1"), SV("25") };
+        comm[0] = 'x';
+        assert_int_equal(family_get(f, nc), 7);
+        assert_int_equal(family_add(f, mine, 1), 0); /* "xc", a new series */
+        assert_int_equal(family_series(f), 3);
+        assert_int_equal(family_get(f, nc), 7);
+
+        family_free(f);
+}
+
+/* ("ab","c") and ("a","bc") concatenate the same: they must stay apart. */
+static void test_tuple_boundary(void **state) {
+        (void) state;
+        static const char *const labels[] = { "x", "y" };
+        Family *f = family_new("t_total", "t", labels, 2, 0);
+        StrView ab_c[] = { SV("ab"), SV("c") };
+        StrView a_bc[] = { SV("a"), SV("bc") };
+        StrView abc_[] = { SV("abc"), SV("") };
+        StrView _abc[] = { SV(""), SV("abc") };
+
+        assert_int_equal(family_add(f, ab_c, 1), 0);
+        assert_int_equal(family_add(f, a_bc, 2), 0);
+        assert_int_equal(family_add(f, abc_, 4), 0);
+        assert_int_equal(family_add(f, _abc, 8), 0);
+        assert_int_equal(family_series(f), 4);
+        assert_int_equal(family_get(f, ab_c), 1);
+        assert_int_equal(family_get(f, a_bc), 2);
+        assert_int_equal(family_get(f, abc_), 4);
+        assert_int_equal(family_get(f, _abc), 8);
+        family_free(f);
+}
+
+static void test_max_series(void **state) {
+        (void) state;
+        Family *f = family_new("mysocket_connects_total", "c", seed_labels, 3, 2);
+        StrView a[] = { SV("nc"), SV("127.0.0.1"), SV("25") };
+        StrView b[] = { SV("nc"), SV("127.0.0.1"), SV("80") };
+        StrView c[] = { SV("nc"), SV("10.0.0.1"), SV("25") };
+
+        assert_int_equal(family_add(f, a, 1), 0);
+        assert_int_equal(family_add(f, b, 1), 0);
+        assert_int_equal(family_add(f, c, 1), -ENOSPC);
+        assert_int_equal(family_add(f, c, 1), -ENOSPC);
+        assert_int_equal(family_refused(f), 2);
+        assert_int_equal(family_series(f), 2);
+        assert_int_equal(family_get(f, c), 0);
+
+        /* Existing series keep counting at the limit. */
+        assert_int_equal(family_add(f, a, 10), 0);
+        assert_int_equal(family_add(f, b, 1), 0);
+        assert_int_equal(family_get(f, a), 11);
+        assert_int_equal(family_get(f, b), 2);
+        assert_int_equal(family_refused(f), 2);
+        family_free(f);
+}
+
+static void test_render(void **state) {
+        (void) state;
+        Family *f = family_new("mysocket_connects_total", "Connects seen by the \"mysocket\" probe\\kprobe",
+                               seed_labels, 3, 0);
+        StrView nc[] = { SV("nc"), SV("127.0.0.1"), SV("25") };
+        StrView weird[] = { SV("a\\b\"c\n"), SV("::1"), SV("\xff") };
+        StrView curl[] = { SV("curl"), SV("127.0.0.1"), SV("80") };
+        _cleanup_buf_ Buf out = { 0 };
+
+        assert_int_equal(family_add(f, nc, 3), 0);
+        assert_int_equal(family_add(f, weird, 1), 0);
+        assert_int_equal(family_add(f, curl, 2), 0);
+        assert_int_equal(family_add(f, nc, 1), 0);
+
+        family_render(f, &out);
+        assert_string_equal(out.data,
+                            "# HELP mysocket_connects_total Connects seen by the \"mysocket\" probe\\\\kprobe\n"
+                            "# TYPE mysocket_connects_total counter\n"
+                            "mysocket_connects_total{comm=\"nc\",addr=\"127.0.0.1\",port=\"25\"} 4\n"
+                            "mysocket_connects_total{comm=\"a\\\\b\\\"c\\n\",addr=\"::1\",port=\"\xef\xbf\xbd\"} 1\n"
+                            "mysocket_connects_total{comm=\"curl\",addr=\"127.0.0.1\",port=\"80\"} 2\n");
+        family_free(f);
+}
+
+static void test_no_labels(void **state) {
+        (void) state;
+        Family *f = family_new("events_total", "All events", NULL, 0, 1);
+        _cleanup_buf_ Buf out = { 0 };
+
+        assert_int_equal(family_add(f, NULL, 2), 0);
+        assert_int_equal(family_add(f, NULL, 3), 0);
+        assert_int_equal(family_get(f, NULL), 5);
+        assert_int_equal(family_series(f), 1);
+        family_render(f, &out);
+        assert_string_equal(out.data, "# HELP events_total All events\n"
+                                      "# TYPE events_total counter\n"
+                                      "events_total 5\n");
+        family_free(f);
+}
+
+static void test_increment_does_not_allocate(void **state) {
+        (void) state;
+#ifdef HAVE_ALLOC_HOOKS
+        Family *f = family_new("mysocket_connects_total", "c", seed_labels, 3, 0);
+        StrView nc[] = { SV("nc"), SV("127.0.0.1"), SV("25") };
+        StrView curl[] = { SV("curl"), SV("127.0.0.1"), SV("80") };
+
+        assert_int_equal(family_add(f, nc, 1), 0);
+        assert_int_equal(family_add(f, curl, 1), 0);
+
+        assert_int_equal(__sanitizer_install_malloc_and_free_hooks(count_alloc, ignore_free), 1);
+        n_allocs = 0;
+        for (int i = 0; i < 1000; i++) {
+                assert_int_equal(family_add(f, nc, 1), 0);
+                assert_int_equal(family_add(f, curl, 2), 0);
+        }
+        size_t during = n_allocs;
+        /* A new series must allocate, or the hook is not counting at all. */
+        StrView other[] = { SV("nc"), SV("10.0.0.1"), SV("25") };
+        assert_int_equal(family_add(f, other, 1), 0);
+        size_t after_new = n_allocs;
+        __sanitizer_install_malloc_and_free_hooks(NULL, NULL);
+
+        assert_int_equal(during, 0);
+        assert_true(after_new > 0);
+        assert_int_equal(family_get(f, nc), 1001);
+        assert_int_equal(family_get(f, curl), 2001);
+        family_free(f);
+#else
+        skip();
+#endif
+}
+
+static void test_many_series(void **state) {
+        (void) state;
+        enum { N = 100000 };
+        Family *f = family_new("mysocket_connects_total", "c", seed_labels, 3, 0);
+        char addr[32], port[16];
+
+        for (unsigned i = 0; i < N; i++) {
+                snprintf(addr, sizeof(addr), "10.%u.%u.%u", i >> 16, (i >> 8) & 255, i & 255);
+                snprintf(port, sizeof(port), "%u", i % 1000);
+                StrView v[] = { SV("nc"), sv_from(addr), sv_from(port) };
+                assert_int_equal(family_add(f, v, i + 1), 0);
+        }
+        assert_int_equal(family_series(f), N);
+
+        for (unsigned i = 0; i < N; i++) {
+                snprintf(addr, sizeof(addr), "10.%u.%u.%u", i >> 16, (i >> 8) & 255, i & 255);
+                snprintf(port, sizeof(port), "%u", i % 1000);
+                StrView v[] = { SV("nc"), sv_from(addr), sv_from(port) };
+                assert_int_equal(family_get(f, v), i + 1);
+                /* The same address with another port was never added. */
+                snprintf(port, sizeof(port), "%u", i % 1000 + 1000);
+                v[2] = sv_from(port);
+                assert_int_equal(family_get(f, v), 0);
+        }
+        assert_int_equal(family_series(f), N);
+        assert_int_equal(family_refused(f), 0);
+
+        /* Render order is creation order. */
+        _cleanup_buf_ Buf out = { 0 };
+        family_render(f, &out);
+        const char *first = strstr(out.data, "addr=\"10.0.0.0\"");
+        const char *last = strstr(out.data, "addr=\"10.1.134.159\""); /* 99999 */
+        assert_non_null(first);
+        assert_non_null(last);
+        assert_true(first < last);
+        assert_non_null(strstr(last, "port=\"999\"} 100000\n"));
+        family_free(f);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_add_get),
+                cmocka_unit_test(test_tuple_boundary),
+                cmocka_unit_test(test_max_series),
+                cmocka_unit_test(test_render),
+                cmocka_unit_test(test_no_labels),
+                cmocka_unit_test(test_increment_does_not_allocate),
+                cmocka_unit_test(test_many_series),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
