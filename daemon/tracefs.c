@@ -1,0 +1,890 @@
+#include "tracefs.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* tracefs control files are small, but kprobe_events can list thousands of
+ * probes of other users; anything beyond this is not a tracefs file. */
+#define READ_MAX (16u * 1024u * 1024u)
+
+#define TRACEFS_MOUNT_POINT "/sys/kernel/tracing"
+#define DEBUGFS_TRACING "/sys/kernel/debug/tracing"
+
+static char *path_join(const char *a, const char *b) {
+        Buf p = { 0 };
+        buf_puts(&p, a);
+        buf_putc(&p, '/');
+        buf_puts(&p, b);
+        return buf_steal(&p);
+}
+
+static int read_all_fd(int fd, Buf *out) {
+        buf_clear(out);
+        for (;;) {
+                buf_reserve(out, 4096);
+                ssize_t n = read(fd, out->data + out->len, out->cap - out->len - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        return 0;
+                out->len += (size_t) n;
+                out->data[out->len] = 0;
+                if (out->len > READ_MAX)
+                        return -EFBIG;
+        }
+}
+
+static int read_all_at(int dirfd, const char *path, Buf *out) {
+        int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        int r = read_all_fd(fd, out);
+        close(fd);
+        return r;
+}
+
+/* One write() of the whole text: the kernel parses each write on its own,
+ * so a definition split over two writes would be two broken commands. */
+static int write_once_at(int dirfd, const char *path, int flags, const char *text, size_t n) {
+        int fd = openat(dirfd, path, flags | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        ssize_t w;
+        do
+                w = write(fd, text, n);
+        while (w < 0 && errno == EINTR);
+        int r = w < 0 ? -errno : (size_t) w != n ? -EIO : 0;
+        close(fd);
+        return r;
+}
+
+/* Probe files: append only. O_TRUNC would delete every probe on the system. */
+static int write_probe_file(const Tracefs *t, const char *file, const char *line) {
+        _cleanup_free_ char *path = path_join(t->root, file);
+        return write_once_at(AT_FDCWD, path, O_WRONLY | O_APPEND, line, strlen(line));
+}
+
+/* Control files (enable, filter, options): plain write, never truncate. */
+static int write_control(const char *path, const char *text) {
+        return write_once_at(AT_FDCWD, path, O_WRONLY, text, strlen(text));
+}
+
+static bool sv_startswith(StrView s, const char *prefix) {
+        size_t n = strlen(prefix);
+        return s.n >= n && memcmp(s.p, prefix, n) == 0;
+}
+
+static bool is_name_char(char c) {
+        return isalnum((unsigned char) c) || c == '_';
+}
+
+static bool group_name_is_valid(const char *s) {
+        size_t n = strlen(s);
+        if (n == 0 || n > 63 || s[0] == '-')
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!is_name_char(s[i]) && s[i] != '-')
+                        return false;
+        return true;
+}
+
+static bool has_space(const char *s) {
+        for (; *s; s++)
+                if (isspace((unsigned char) *s))
+                        return true;
+        return false;
+}
+
+/* "subsystem/event": one slash, no path tricks, nothing the kernel would
+ * split on. */
+static bool tracepoint_target_is_valid(const char *s) {
+        const char *slash = s ? strchr(s, '/') : NULL;
+        return slash && slash != s && slash[1] && !strchr(slash + 1, '/') &&
+               s[0] != '.' && slash[1] != '.' && !has_space(s);
+}
+
+static bool is_kprobe_kind(ProbeType t) {
+        return t == PROBE_KPROBE || t == PROBE_KRETPROBE;
+}
+
+static bool is_uprobe_kind(ProbeType t) {
+        return t == PROBE_UPROBE || t == PROBE_URETPROBE;
+}
+
+static const char *probe_file(ProbeType t) {
+        return is_kprobe_kind(t) ? "kprobe_events" : "uprobe_events";
+}
+
+/* ---- finding tracefs ---- */
+
+static char *unescape_mount_path(const char *s, size_t n) {
+        Buf b = { 0 };
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] == '\\' && i + 3 < n &&
+                    s[i + 1] >= '0' && s[i + 1] <= '3' &&
+                    s[i + 2] >= '0' && s[i + 2] <= '7' &&
+                    s[i + 3] >= '0' && s[i + 3] <= '7') {
+                        buf_putc(&b, (char) ((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
+                        i += 3;
+                } else
+                        buf_putc(&b, s[i]);
+        }
+        return buf_steal(&b);
+}
+
+int tracefs_parse_mounts(const char *text, char **ret) {
+        _cleanup_free_ char *copy = xstrdup(text);
+        char *save = NULL;
+        for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                /* device mountpoint fstype options ...; spaces are escaped */
+                char *fs = NULL;
+                (void) strtok_r(line, " ", &fs);
+                char *dir = strtok_r(NULL, " ", &fs), *type = strtok_r(NULL, " ", &fs);
+                if (dir && type && strcmp(type, "tracefs") == 0) {
+                        *ret = unescape_mount_path(dir, strlen(dir));
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+int tracefs_find(const char *override, bool mount_if_needed, char **ret_root) {
+        if (override) {
+                *ret_root = xstrdup(override);
+                return 0;
+        }
+
+        _cleanup_buf_ Buf mounts = { 0 };
+        if (read_all_at(AT_FDCWD, "/proc/mounts", &mounts) >= 0 &&
+            tracefs_parse_mounts(mounts.data, ret_root) >= 0)
+                return 0;
+
+        /* Old kernels automount tracefs inside debugfs, where /proc/mounts
+         * may only show debugfs. */
+        if (access(DEBUGFS_TRACING "/README", F_OK) == 0) {
+                *ret_root = xstrdup(DEBUGFS_TRACING);
+                return 0;
+        }
+
+        if (!mount_if_needed)
+                return -ENOENT;
+        if (mount("nodev", TRACEFS_MOUNT_POINT, "tracefs", 0, NULL) < 0 &&
+            !(errno == EBUSY && access(TRACEFS_MOUNT_POINT "/README", F_OK) == 0))
+                return -errno;
+        *ret_root = xstrdup(TRACEFS_MOUNT_POINT);
+        return 0;
+}
+
+/* ---- the handle ---- */
+
+int tracefs_new(const char *root, const char *name, Tracefs **ret) {
+        if (!root || !name || !group_name_is_valid(name))
+                return -EINVAL;
+
+        Tracefs *t = xcalloc(1, sizeof(*t));
+        t->root = xstrdup(root);
+        t->name = xstrdup(name);
+        _cleanup_free_ char *instances = path_join(root, "instances");
+        t->instance_dir = path_join(instances, name);
+
+        _cleanup_free_ char *k = path_join(root, "kprobe_events");
+        _cleanup_free_ char *u = path_join(root, "uprobe_events");
+        t->has_kprobe_events = access(k, F_OK) == 0;
+        t->has_uprobe_events = access(u, F_OK) == 0;
+        *ret = t;
+        return 0;
+}
+
+Tracefs *tracefs_free(Tracefs *t) {
+        if (!t)
+                return NULL;
+        free(t->root);
+        free(t->name);
+        free(t->instance_dir);
+        free(t);
+        return NULL;
+}
+
+/* ---- definitions ---- */
+
+int tracefs_probe_definition(const ProbeConfig *p, const char *group, Buf *out) {
+        char kind;
+        switch (p->type) {
+        case PROBE_KPROBE:
+        case PROBE_UPROBE:
+                kind = 'p';
+                break;
+        case PROBE_KRETPROBE:
+        case PROBE_URETPROBE:
+                kind = 'r';
+                break;
+        default:
+                return -EINVAL;
+        }
+        if (!group || !p->name || !p->target || !*group || !*p->name || !*p->target)
+                return -EINVAL;
+        /* A newline would smuggle a second command into the probe file (one
+         * that could delete someone else's probe); the kernel splits the
+         * rest on whitespace. */
+        if (has_space(group) || has_space(p->name) || has_space(p->target))
+                return -EINVAL;
+        for (size_t i = 0; i < p->n_fetch; i++)
+                if (!p->fetch[i] || !*p->fetch[i] || strpbrk(p->fetch[i], "\n\r"))
+                        return -EINVAL;
+
+        buf_clear(out);
+        buf_printf(out, "%c:%s/%s %s", kind, group, p->name, p->target);
+        for (size_t i = 0; i < p->n_fetch; i++) {
+                buf_putc(out, ' ');
+                buf_puts(out, p->fetch[i]);
+        }
+        return 0;
+}
+
+/* ---- error_log ---- */
+
+typedef struct LogEntry {
+        StrView stamp;   /* "411.376493" */
+        StrView message; /* "trace_uprobe: error: ..." */
+        StrView command; /* the full "  Command: ..." line */
+        StrView caret;   /* the line after it */
+} LogEntry;
+
+static StrView next_line(const char **pos) {
+        const char *s = *pos, *e = strchr(s, '\n');
+        size_t n = e ? (size_t) (e - s) : strlen(s);
+        *pos = e ? e + 1 : s + n;
+        return (StrView){ s, n };
+}
+
+/* Iterates entries: "[ stamp] message\n  Command: cmd\n   ^\n". Returns
+ * false at the end of the text. */
+static bool log_next_entry(const char **pos, LogEntry *e) {
+        *e = (LogEntry){ 0 };
+        while (**pos) {
+                StrView l = next_line(pos);
+                const char *close = l.n > 0 && l.p[0] == '[' ? memchr(l.p, ']', l.n) : NULL;
+                if (!close)
+                        continue; /* not a header: skip until the next one */
+                StrView stamp = { l.p + 1, (size_t) (close - l.p - 1) };
+                while (stamp.n > 0 && stamp.p[0] == ' ')
+                        stamp.p++, stamp.n--;
+                const char *m = close + 1;
+                if (m < l.p + l.n && *m == ' ')
+                        m++;
+                e->stamp = stamp;
+                e->message = (StrView){ m, (size_t) (l.p + l.n - m) };
+                const char *peek = *pos;
+                StrView c = next_line(&peek);
+                if (sv_startswith(c, "  Command: ")) {
+                        e->command = c;
+                        *pos = peek;
+                        StrView caret = next_line(&peek);
+                        if (caret.n > 0 && caret.p[0] != '[' && memchr(caret.p, '^', caret.n)) {
+                                e->caret = caret;
+                                *pos = peek;
+                        }
+                }
+                return true;
+        }
+        return false;
+}
+
+/* Compares two commands word by word: the kernel re-joins the words it
+ * parsed with single spaces. */
+static bool words_equal(StrView a, StrView b) {
+        size_t i = 0, j = 0;
+        for (;;) {
+                while (i < a.n && isspace((unsigned char) a.p[i]))
+                        i++;
+                while (j < b.n && isspace((unsigned char) b.p[j]))
+                        j++;
+                if (i == a.n || j == b.n)
+                        return i == a.n && j == b.n;
+                while (i < a.n && j < b.n && !isspace((unsigned char) a.p[i]) && a.p[i] == b.p[j])
+                        i++, j++;
+                bool a_end = i == a.n || isspace((unsigned char) a.p[i]);
+                bool b_end = j == b.n || isspace((unsigned char) b.p[j]);
+                if (!a_end || !b_end)
+                        return false;
+        }
+}
+
+/* "p:grp/ev rest" -> "p:ev rest", for a kernel that logs the command
+ * without the group. Returns false if there is no group to drop. */
+static bool drop_group(StrView cmd, Buf *out) {
+        const char *colon = memchr(cmd.p, ':', cmd.n);
+        const char *sp = memchr(cmd.p, ' ', cmd.n);
+        const char *slash = memchr(cmd.p, '/', cmd.n);
+        if (!colon || !slash || slash < colon || (sp && slash > sp))
+                return false;
+        buf_clear(out);
+        buf_append(out, cmd.p, (size_t) (colon + 1 - cmd.p));
+        buf_append(out, slash + 1, (size_t) (cmd.p + cmd.n - slash - 1));
+        return true;
+}
+
+/* Stamps are "sec.usec" with a fixed-width fraction and no leading zeros
+ * once the padding is gone: longer is later, else compare the bytes. */
+static bool stamp_newer(StrView a, StrView b) {
+        return a.n != b.n ? a.n > b.n : memcmp(a.p, b.p, a.n) > 0;
+}
+
+/* The last entry for command, among the entries newer than `since` (all
+ * when since is NULL). */
+static char *error_log_pick(const char *log_text, const char *command, const char *since) {
+        StrView want = sv_from(command), after = sv_from(since);
+        _cleanup_buf_ Buf abbreviated = { 0 };
+        bool has_abbrev = drop_group(want, &abbreviated);
+
+        LogEntry best = { 0 }, loose = { 0 }, e;
+        for (const char *pos = log_text; log_next_entry(&pos, &e);) {
+                if (e.command.n == 0 || (since && !stamp_newer(e.stamp, after)))
+                        continue;
+                StrView got = { e.command.p + 11, e.command.n - 11 }; /* after "  Command: " */
+                if (words_equal(got, want))
+                        best = e;
+                else if (has_abbrev && words_equal(got, (StrView){ abbreviated.data, abbreviated.len }))
+                        loose = e;
+        }
+        if (!best.command.p)
+                best = loose;
+        if (!best.command.p)
+                return NULL;
+
+        Buf b = { 0 };
+        buf_put_sv(&b, best.message);
+        buf_putc(&b, '\n');
+        buf_put_sv(&b, best.command);
+        if (best.caret.n > 0) {
+                buf_putc(&b, '\n');
+                buf_put_sv(&b, best.caret);
+        }
+        return buf_steal(&b);
+}
+
+char *tracefs_error_log_entry(const char *log_text, const char *command) {
+        if (!log_text || !command)
+                return NULL;
+        return error_log_pick(log_text, command, NULL);
+}
+
+/* error_log keeps old entries: a failure that the kernel did not log must
+ * not be explained by an entry of an earlier run. So the newest stamp is
+ * noted before the write and only later entries count afterwards. */
+static char *error_log_last_stamp(const char *log_path) {
+        _cleanup_buf_ Buf text = { 0 };
+        StrView last = { "", 0 };
+        if (read_all_at(AT_FDCWD, log_path, &text) < 0 || !text.data)
+                return xstrdup("");
+        LogEntry e;
+        for (const char *pos = text.data; log_next_entry(&pos, &e);)
+                if (stamp_newer(e.stamp, last))
+                        last = e.stamp;
+        return xstrndup(last.p, last.n);
+}
+
+static char *error_log_explain(const char *log_path, const char *since, const char *command) {
+        _cleanup_buf_ Buf text = { 0 };
+        if (read_all_at(AT_FDCWD, log_path, &text) < 0 || !text.data)
+                return NULL;
+        return error_log_pick(text.data, command, since);
+}
+
+/* ---- cleanup ---- */
+
+static int disable_event_dir(int subfd, const char *event) {
+        _cleanup_free_ char *path = path_join(event, "enable");
+        _cleanup_buf_ Buf v = { 0 };
+        int r = read_all_at(subfd, path, &v);
+        if (r < 0)
+                return r == -ENOENT || r == -ENOTDIR ? 0 : r;
+        /* "1" or "1*" (soft-enabled) */
+        if (v.len == 0 || v.data[0] != '1')
+                return 0;
+        return write_once_at(subfd, path, O_WRONLY, "0", 1);
+}
+
+/* Disables every enabled event of our instance, one event at a time: the
+ * instance-wide events/enable would also be fine, but walking keeps the
+ * writes to what is actually on. */
+static int instance_disable_all(const Tracefs *t) {
+        _cleanup_free_ char *events = path_join(t->instance_dir, "events");
+        int evfd = open(events, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (evfd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        DIR *d = fdopendir(evfd);
+        if (!d) {
+                int r = -errno;
+                close(evfd);
+                return r;
+        }
+        int ret = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                int subfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (subfd < 0)
+                        continue; /* the files "enable", "header_page", ... */
+                DIR *sd = fdopendir(subfd);
+                if (!sd) {
+                        close(subfd);
+                        continue;
+                }
+                struct dirent *ee;
+                while ((ee = readdir(sd))) {
+                        if (ee->d_name[0] == '.')
+                                continue;
+                        int r = disable_event_dir(dirfd(sd), ee->d_name);
+                        if (r < 0 && ret == 0)
+                                ret = r;
+                }
+                closedir(sd);
+        }
+        closedir(d);
+        return ret;
+}
+
+/* Parses "p:GROUP/EVENT ...", "r:GROUP/EVENT ..." or "r16:GROUP/EVENT ...".
+ * Returns false for other lines. */
+static bool probe_line_split(StrView l, StrView *group, StrView *event) {
+        size_t i = 0;
+        if (l.n < 2 || (l.p[0] != 'p' && l.p[0] != 'r'))
+                return false;
+        i = 1;
+        while (i < l.n && isdigit((unsigned char) l.p[i]))
+                i++;
+        if (i >= l.n || l.p[i] != ':')
+                return false;
+        size_t g = ++i;
+        while (i < l.n && l.p[i] != '/' && l.p[i] != ' ')
+                i++;
+        if (i >= l.n || l.p[i] != '/' || i == g)
+                return false;
+        *group = (StrView){ l.p + g, i - g };
+        size_t e = ++i;
+        while (i < l.n && l.p[i] != ' ')
+                i++;
+        if (i == e)
+                return false;
+        *event = (StrView){ l.p + e, i - e };
+        return true;
+}
+
+static int cleanup_probe_file(const Tracefs *t, const char *file, unsigned *removed) {
+        _cleanup_free_ char *path = path_join(t->root, file);
+        _cleanup_buf_ Buf text = { 0 };
+        int r = read_all_at(AT_FDCWD, path, &text);
+        if (r < 0)
+                return r;
+        int ret = 0;
+        for (const char *pos = text.data ? text.data : ""; *pos;) {
+                StrView l = next_line(&pos), group, event;
+                if (!probe_line_split(l, &group, &event) || !sv_eq_str(group, t->name))
+                        continue;
+                _cleanup_buf_ Buf cmd = { 0 };
+                buf_printf(&cmd, "-:%.*s/%.*s\n", (int) group.n, group.p, (int) event.n, event.p);
+                r = write_probe_file(t, file, cmd.data);
+                if (r < 0 && ret == 0)
+                        ret = r;
+                if (r >= 0)
+                        (*removed)++;
+        }
+        return ret;
+}
+
+int tracefs_cleanup(Tracefs *t, unsigned *removed) {
+        unsigned dummy;
+        if (!removed)
+                removed = &dummy;
+        *removed = 0;
+
+        /* rmdir first: if another daemon of the same name has our pipe open
+         * it fails with EBUSY, and that daemon's events stay enabled. The
+         * kernel disables an instance's events itself on rmdir, so the walk
+         * is only for a removal that failed otherwise. */
+        if (rmdir(t->instance_dir) == 0)
+                (*removed)++;
+        else if (errno == EBUSY)
+                return -EBUSY;
+        else if (errno != ENOENT) {
+                int r = instance_disable_all(t);
+                if (r < 0)
+                        return r;
+                if (rmdir(t->instance_dir) < 0)
+                        return -errno;
+                (*removed)++;
+        }
+
+        /* Every line of our group, also probes a config no longer has. */
+        int r = t->has_kprobe_events ? cleanup_probe_file(t, "kprobe_events", removed) : 0;
+        int u = t->has_uprobe_events ? cleanup_probe_file(t, "uprobe_events", removed) : 0;
+        return r < 0 ? r : u;
+}
+
+/* ---- instance ---- */
+
+int tracefs_instance_create(Tracefs *t) {
+        if (mkdir(t->instance_dir, 0750) < 0)
+                return -errno;
+        return 0;
+}
+
+int tracefs_instance_setup(Tracefs *t) {
+        static const struct {
+                const char *name;
+                const char *value;
+                bool required;
+        } options[] = {
+                { "context-info", "1", true },
+                { "record-tgid", "1", true },
+                { "irq-info", "0", true },
+                { "latency-format", "0", true },
+                { "raw", "0", true },
+                { "hex", "0", true },
+                { "bin", "0", true },
+                { "sym-userobj", "0", true },
+                /* new kernels only; on, it would print every tracepoint raw */
+                { "fields", "0", false },
+        };
+        _cleanup_free_ char *dir = path_join(t->instance_dir, "options");
+        for (size_t i = 0; i < ELEMENTSOF(options); i++) {
+                _cleanup_free_ char *path = path_join(dir, options[i].name);
+                int r = write_control(path, options[i].value);
+                if (r == -ENOENT && !options[i].required)
+                        continue;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int tracefs_instance_remove(Tracefs *t) {
+        if (rmdir(t->instance_dir) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+/* ---- probes and events ---- */
+
+static int probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error) {
+        if (p->type == PROBE_TRACEPOINT) {
+                if (!tracepoint_target_is_valid(p->target)) {
+                        *ret_error = xstrdup("tracepoint target must be \"subsystem/event\"");
+                        return -EINVAL;
+                }
+                _cleanup_free_ char *events = path_join(t->root, "events");
+                _cleanup_free_ char *dir = path_join(events, p->target);
+                struct stat st;
+                if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                        Buf m = { 0 };
+                        buf_printf(&m, "no tracepoint %s in this kernel (%s does not exist)", p->target, dir);
+                        *ret_error = buf_steal(&m);
+                        return -ENOENT;
+                }
+                return 0;
+        }
+        if (is_kprobe_kind(p->type) && !t->has_kprobe_events) {
+                *ret_error = xstrdup("kernel built without kprobe events");
+                return -EOPNOTSUPP;
+        }
+        if (is_uprobe_kind(p->type) && !t->has_uprobe_events) {
+                *ret_error = xstrdup("kernel built without uprobe events");
+                return -EOPNOTSUPP;
+        }
+
+        _cleanup_buf_ Buf line = { 0 };
+        int r = tracefs_probe_definition(p, t->name, &line);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *command = xstrdup(line.data);
+        buf_putc(&line, '\n');
+
+        _cleanup_free_ char *log = path_join(t->root, "error_log");
+        _cleanup_free_ char *before = error_log_last_stamp(log);
+        r = write_probe_file(t, probe_file(p->type), line.data);
+        if (r < 0)
+                *ret_error = error_log_explain(log, before, command);
+        return r;
+}
+
+int tracefs_probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error) {
+        char *error = NULL;
+        int r = probe_register(t, p, &error);
+        if (ret_error)
+                *ret_error = error;
+        else
+                free(error);
+        return r;
+}
+
+int tracefs_probe_unregister(Tracefs *t, const ProbeConfig *p) {
+        if (p->type == PROBE_TRACEPOINT)
+                return 0;
+        if (!is_kprobe_kind(p->type) && !is_uprobe_kind(p->type))
+                return -EINVAL;
+        if (!(is_kprobe_kind(p->type) ? t->has_kprobe_events : t->has_uprobe_events))
+                return -EOPNOTSUPP;
+        if (!p->name || has_space(p->name))
+                return -EINVAL;
+        _cleanup_buf_ Buf cmd = { 0 };
+        buf_printf(&cmd, "-:%s/%s\n", t->name, p->name);
+        return write_probe_file(t, probe_file(p->type), cmd.data);
+}
+
+/* instances/NAME/events/<group>/<event>/<file> for kprobe kinds,
+ * instances/NAME/events/<subsystem>/<event>/<file> for tracepoints. */
+static int event_file(const Tracefs *t, const ProbeConfig *p, const char *file, char **ret) {
+        bool tp = p->type == PROBE_TRACEPOINT;
+        if (tp ? !tracepoint_target_is_valid(p->target)
+               : !p->name || !*p->name || p->name[0] == '.' || strchr(p->name, '/') || has_space(p->name))
+                return -EINVAL;
+        Buf b = { 0 };
+        if (tp)
+                buf_printf(&b, "%s/events/%s/%s", t->instance_dir, p->target, file);
+        else
+                buf_printf(&b, "%s/events/%s/%s/%s", t->instance_dir, t->name, p->name, file);
+        *ret = buf_steal(&b);
+        return 0;
+}
+
+int tracefs_event_set_filter(Tracefs *t, const ProbeConfig *p, const char *filter, char **ret_error) {
+        if (ret_error)
+                *ret_error = NULL;
+        _cleanup_free_ char *path = NULL;
+        int r = event_file(t, p, "filter", &path);
+        if (r < 0)
+                return r;
+        /* "0" clears a filter. */
+        const char *text = filter && *filter ? filter : "0";
+        if (strpbrk(text, "\n\r"))
+                return -EINVAL;
+
+        /* Filter errors go to the error_log of the instance the file is in. */
+        _cleanup_free_ char *log = path_join(t->instance_dir, "error_log");
+        _cleanup_free_ char *before = error_log_last_stamp(log);
+        r = write_control(path, text);
+        if (r < 0 && ret_error)
+                *ret_error = error_log_explain(log, before, text);
+        return r;
+}
+
+int tracefs_event_enable(Tracefs *t, const ProbeConfig *p, bool on) {
+        _cleanup_free_ char *path = NULL;
+        int r = event_file(t, p, "enable", &path);
+        if (r < 0)
+                return r;
+        return write_control(path, on ? "1" : "0");
+}
+
+int tracefs_open_trace_pipe(Tracefs *t) {
+        _cleanup_free_ char *path = path_join(t->instance_dir, "trace_pipe");
+        int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        return fd < 0 ? -errno : fd;
+}
+
+/* ---- per-CPU stats ---- */
+
+static int parse_cpu_stats(const char *text, TracefsCpuStats *s) {
+        static const struct {
+                const char *key;
+                size_t offset;
+        } keys[] = {
+                { "entries", offsetof(TracefsCpuStats, entries) },
+                { "overrun", offsetof(TracefsCpuStats, overrun) },
+                { "commit overrun", offsetof(TracefsCpuStats, commit_overrun) },
+                { "dropped events", offsetof(TracefsCpuStats, dropped_events) },
+                { "read events", offsetof(TracefsCpuStats, read_events) },
+        };
+        for (const char *pos = text; *pos;) {
+                StrView l = next_line(&pos);
+                const char *colon = memchr(l.p, ':', l.n);
+                if (!colon)
+                        continue;
+                StrView key = { l.p, (size_t) (colon - l.p) };
+                StrView val = { colon + 1, (size_t) (l.p + l.n - colon - 1) };
+                while (val.n > 0 && isspace((unsigned char) val.p[0]))
+                        val.p++, val.n--;
+                while (val.n > 0 && isspace((unsigned char) val.p[val.n - 1]))
+                        val.n--;
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                        if (!sv_eq_str(key, keys[i].key))
+                                continue;
+                        uint64_t v;
+                        if (parse_u64(val, &v) < 0)
+                                return -EBADMSG;
+                        memcpy((char *) s + keys[i].offset, &v, sizeof(v));
+                }
+        }
+        return 0;
+}
+
+static int cmp_unsigned(const void *a, const void *b) {
+        unsigned x = *(const unsigned *) a, y = *(const unsigned *) b;
+        return x < y ? -1 : x > y;
+}
+
+int tracefs_read_cpu_stats(Tracefs *t, TracefsCpuStats *stats, size_t max) {
+        _cleanup_free_ char *dir = path_join(t->instance_dir, "per_cpu");
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        unsigned *cpus = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                uint64_t cpu;
+                if (strncmp(de->d_name, "cpu", 3) != 0 ||
+                    strspn(de->d_name + 3, "0123456789") != strlen(de->d_name + 3) ||
+                    parse_u64(sv_from(de->d_name + 3), &cpu) < 0 || cpu > UINT32_MAX)
+                        continue;
+                if (n == cap) {
+                        cap = cap ? cap * 2 : 16;
+                        cpus = xrealloc(cpus, cap * sizeof(*cpus));
+                }
+                cpus[n++] = (unsigned) cpu;
+        }
+        qsort(cpus, n, sizeof(*cpus), cmp_unsigned);
+
+        int r = 0;
+        size_t filled = 0;
+        for (size_t i = 0; i < n && filled < max; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "cpu%u/stats", cpus[i]);
+                _cleanup_buf_ Buf text = { 0 };
+                r = read_all_at(dirfd(d), name, &text);
+                if (r == -ENOENT) {
+                        r = 0; /* the CPU went away meanwhile */
+                        continue;
+                }
+                if (r < 0)
+                        break;
+                stats[filled] = (TracefsCpuStats){ .cpu = cpus[i] };
+                r = parse_cpu_stats(text.data ? text.data : "", &stats[filled]);
+                if (r < 0)
+                        break;
+                filled++;
+        }
+        free(cpus);
+        closedir(d);
+        return r < 0 ? r : (int) filled;
+}
+
+/* ---- tracepoint formats ---- */
+
+void strv_free(char **v) {
+        if (!v)
+                return;
+        for (char **i = v; *i; i++)
+                free(*i);
+        free(v);
+}
+
+static void strv_push(char ***v, size_t *n, StrView s) {
+        *v = xrealloc(*v, (*n + 2) * sizeof(char *));
+        (*v)[(*n)++] = xstrndup(s.p, s.n);
+        (*v)[*n] = NULL;
+}
+
+/* The NAME in "\tfield:TYPE NAME[N];\toffset:..." */
+static bool format_field_name(StrView l, StrView *ret) {
+        while (l.n > 0 && isspace((unsigned char) l.p[0]))
+                l.p++, l.n--;
+        if (!sv_startswith(l, "field:"))
+                return false;
+        const char *f = l.p;
+        const char *semi = memchr(f, ';', (size_t) (l.p + l.n - f));
+        if (!semi)
+                return false;
+        const char *e = semi;
+        if (e > f && e[-1] == ']') {
+                while (e > f && *e != '[')
+                        e--;
+                if (*e != '[')
+                        return false;
+        }
+        const char *s = e;
+        while (s > f + 6 && is_name_char(s[-1]))
+                s--;
+        if (s == e)
+                return false;
+        *ret = (StrView){ s, (size_t) (e - s) };
+        return true;
+}
+
+int tracefs_parse_format_fields(const char *format_text, char ***ret) {
+        const char *fmt = strstr(format_text, "print fmt: \"");
+        if (!fmt)
+                return -EBADMSG;
+        fmt += strlen("print fmt: \"");
+        const char *end = fmt;
+        while (*end && *end != '"') {
+                if (*end == '\\' && end[1])
+                        end++;
+                end++;
+        }
+        if (*end != '"')
+                return -EBADMSG;
+
+        char **v = NULL;
+        size_t n = 0;
+        /* "name=%..." pairs: what the kernel prints for most tracepoints */
+        for (const char *c = fmt; c + 1 < end; c++) {
+                if (c[0] != '=' || c[1] != '%')
+                        continue;
+                const char *s = c;
+                while (s > fmt && is_name_char(s[-1]))
+                        s--;
+                if (s == c || isdigit((unsigned char) *s))
+                        continue;
+                strv_push(&v, &n, (StrView){ s, (size_t) (c - s) });
+        }
+
+        /* Syscalls print "name(k: v, ...)" or just the return value: the
+         * fields then come from the field list. __syscall_nr is not
+         * printed (only with options/fields, which we turn off). */
+        if (n == 0)
+                for (const char *pos = format_text; pos < fmt;) {
+                        StrView l = next_line(&pos), name;
+                        if (!format_field_name(l, &name))
+                                continue;
+                        if ((name.n >= 7 && memcmp(name.p, "common_", 7) == 0) ||
+                            sv_eq_str(name, "__syscall_nr"))
+                                continue;
+                        strv_push(&v, &n, name);
+                }
+
+        if (!v)
+                v = xcalloc(1, sizeof(char *));
+        *ret = v;
+        return (int) n;
+}
+
+int tracefs_tracepoint_fields(const char *root, const char *target, char ***ret) {
+        if (!tracepoint_target_is_valid(target))
+                return -EINVAL;
+        Buf b = { 0 };
+        buf_printf(&b, "%s/events/%s/format", root, target);
+        _cleanup_free_ char *path = buf_steal(&b);
+        _cleanup_buf_ Buf text = { 0 };
+        int r = read_all_at(AT_FDCWD, path, &text);
+        if (r < 0)
+                return r;
+        return tracefs_parse_format_fields(text.data ? text.data : "", ret);
+}
