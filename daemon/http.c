@@ -1,0 +1,657 @@
+/* The HTTP server: libmicrohttpd (MHD) in "external epoll" mode, driven by
+ * sd-event like systemd's journal-remote does it. MHD keeps one epoll fd of
+ * its own (listen socket, connections, its inter-thread-communication fd);
+ * that fd is one io source in our loop, and a time source follows
+ * MHD_get_timeout() so that idle connections are timed out.
+ *
+ * Streaming (/events?follow=1) works with MHD's suspend/resume:
+ *  - The response comes from a content reader callback. When the reader has
+ *    nothing to send it calls MHD_suspend_connection() on its own connection
+ *    and returns 0. The MHD 0.9.75 docs name the content reader as one of the
+ *    two places where suspending is safe, and say that returning 0 is only
+ *    allowed together with a suspend (otherwise MHD calls the reader again at
+ *    once: a busy loop).
+ *  - http_server_notify() resumes every suspended stream and schedules an
+ *    MHD_run() through a defer source (resume also pokes MHD's ITC, which
+ *    makes the epoll fd readable, but MHD asks external loops to call
+ *    MHD_run() after a resume, and the defer source makes that explicit).
+ *  - Suspended connections do not time out in MHD (the timeout restarts on
+ *    resume), so a follow client that waits for minutes is not cut by
+ *    HTTP_CONNECTION_TIMEOUT_SEC; a stream that is resumed but whose client
+ *    reads nothing for that long is closed, which is what we want.
+ *  - MHD does not notice disconnects of suspended connections. So while a
+ *    stream is suspended we watch its socket for EPOLLRDHUP/EPOLLHUP in our
+ *    own loop (MHD took the fd out of its epoll set meanwhile); a hangup
+ *    resumes the stream with a "gone" mark and the reader then ends it,
+ *    which frees it through the response's free callback. (A client that
+ *    only half-closes, shutdown(SHUT_WR), counts as gone too; MHD treats
+ *    a read EOF the same way.)
+ *  - MHD_stop_daemon() must not see suspended connections (MHD panics), so
+ *    http_server_free() resumes them all first. */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "expo.h"
+
+#define HTTP_LISTEN_BACKLOG 64
+#define HTTP_CONNECTION_MEMORY (64u * 1024u)
+#define HTTP_STREAM_BLOCK_SIZE (16u * 1024u)
+/* A stream buffer that grew beyond this during a burst is given back. */
+#define HTTP_STREAM_BUF_KEEP (64u * 1024u)
+
+typedef struct FollowStream FollowStream;
+
+struct HttpServer {
+        sd_event *event;
+        struct MHD_Daemon *mhd;
+        sd_event_source *io;    /* MHD's epoll fd */
+        sd_event_source *timer; /* MHD_get_timeout() */
+        sd_event_source *kick;  /* one MHD_run() soon, after resumes */
+        HttpApi api;
+        uint16_t port;
+        FollowStream *streams; /* every open follow stream */
+        size_t n_streams;
+        bool stopping;
+};
+
+struct FollowStream {
+        HttpServer *server;
+        struct MHD_Connection *connection;
+        EventQuery query;
+        char *probe; /* owned copy behind query.probe */
+        uint64_t cursor;
+        Buf buf;    /* rendered NDJSON not yet handed to MHD */
+        size_t off; /* how much of buf MHD has taken */
+        sd_event_source *hangup; /* set while suspended */
+        bool suspended;
+        bool gone;
+        FollowStream *prev, *next;
+};
+
+static const char index_html[] =
+        "<!DOCTYPE html>\n"
+        "<html><head><title>kprobe-exporter</title></head><body>\n"
+        "<h1>kprobe-exporter</h1>\n"
+        "<ul>\n"
+        "<li><a href=\"/metrics\">/metrics</a> Prometheus metrics</li>\n"
+        "<li><a href=\"/events\">/events</a> recent events (JSON; ?probe=, ?since=, ?limit=, ?follow=1)</li>\n"
+        "<li><a href=\"/probes\">/probes</a> configured probes (JSON)</li>\n"
+        "<li><a href=\"/healthz\">/healthz</a> health</li>\n"
+        "</ul>\n"
+        "</body></html>\n";
+
+/* ---- driving MHD from sd-event ---- */
+
+static void server_arm_timer(HttpServer *s) {
+        MHD_UNSIGNED_LONG_LONG ms;
+        uint64_t now;
+
+        if (MHD_get_timeout(s->mhd, &ms) != MHD_YES) {
+                (void) sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
+                return;
+        }
+        if (sd_event_now(s->event, CLOCK_MONOTONIC, &now) < 0) {
+                /* Cannot happen for CLOCK_MONOTONIC; run at once rather than hang. */
+                now = 0;
+                ms = 0;
+        }
+        /* MHD's longest timeout is the connection timeout; clamping keeps
+         * the addition below from overflowing on a nonsense value. */
+        if (ms > 3600 * 1000)
+                ms = 3600 * 1000;
+        (void) sd_event_source_set_time(s->timer, now + ms * 1000);
+        (void) sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
+}
+
+static void server_run(HttpServer *s) {
+        (void) MHD_run(s->mhd);
+        server_arm_timer(s);
+}
+
+static int on_mhd_io(sd_event_source *es _unused_, int fd _unused_, uint32_t revents _unused_, void *userdata) {
+        server_run(userdata);
+        return 0;
+}
+
+static int on_mhd_timer(sd_event_source *es _unused_, uint64_t usec _unused_, void *userdata) {
+        server_run(userdata);
+        return 0;
+}
+
+static int on_kick(sd_event_source *es _unused_, void *userdata) {
+        server_run(userdata);
+        return 0;
+}
+
+static void server_kick(HttpServer *s) {
+        (void) sd_event_source_set_enabled(s->kick, SD_EVENT_ONESHOT);
+}
+
+/* ---- follow streams ---- */
+
+static void stream_resume(FollowStream *f) {
+        if (!f->suspended)
+                return;
+        f->hangup = sd_event_source_disable_unref(f->hangup);
+        f->suspended = false;
+        MHD_resume_connection(f->connection);
+}
+
+static int on_stream_hangup(sd_event_source *es _unused_, int fd _unused_, uint32_t revents _unused_,
+                            void *userdata) {
+        FollowStream *f = userdata;
+
+        f->gone = true;
+        stream_resume(f);
+        server_kick(f->server);
+        return 0;
+}
+
+/* Called from the content reader only (see the top of the file). */
+static int stream_suspend(FollowStream *f) {
+        const union MHD_ConnectionInfo *ci;
+        int r;
+
+        ci = MHD_get_connection_info(f->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!ci)
+                return -EBADF;
+        r = sd_event_add_io(f->server->event, &f->hangup, ci->connect_fd, EPOLLRDHUP, on_stream_hangup, f);
+        if (r < 0)
+                return r;
+        MHD_suspend_connection(f->connection);
+        f->suspended = true;
+        return 0;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos _unused_, char *out, size_t max) {
+        FollowStream *f = cls;
+        HttpServer *s = f->server;
+        size_t n;
+
+        if (f->gone || s->stopping)
+                return MHD_CONTENT_READER_END_WITH_ERROR;
+
+        if (f->off >= f->buf.len) {
+                if (f->buf.cap > HTTP_STREAM_BUF_KEEP)
+                        buf_free(&f->buf);
+                buf_clear(&f->buf);
+                f->off = 0;
+                s->api.events_stream(s->api.userdata, &f->query, &f->cursor, &f->buf);
+                if (f->buf.len == 0) {
+                        if (stream_suspend(f) < 0)
+                                return MHD_CONTENT_READER_END_WITH_ERROR;
+                        return 0;
+                }
+        }
+
+        n = f->buf.len - f->off;
+        if (n > max)
+                n = max;
+        memcpy(out, f->buf.data + f->off, n);
+        f->off += n;
+        return (ssize_t) n;
+}
+
+/* MHD frees the response when the connection ends, however it ends
+ * (client gone, timeout, server stop): that is where the stream goes. */
+static void stream_free(void *cls) {
+        FollowStream *f = cls;
+        HttpServer *s = f->server;
+
+        f->hangup = sd_event_source_disable_unref(f->hangup);
+        if (f->prev)
+                f->prev->next = f->next;
+        else
+                s->streams = f->next;
+        if (f->next)
+                f->next->prev = f->prev;
+        s->n_streams--;
+        buf_free(&f->buf);
+        free(f->probe);
+        free(f);
+}
+
+void http_server_notify(HttpServer *s) {
+        bool any = false;
+
+        if (!s)
+                return;
+        for (FollowStream *f = s->streams; f; f = f->next)
+                if (f->suspended) {
+                        stream_resume(f);
+                        any = true;
+                }
+        if (any)
+                server_kick(s);
+}
+
+size_t http_server_n_streams(const HttpServer *s) {
+        return s ? s->n_streams : 0;
+}
+
+/* ---- responses ---- */
+
+static enum MHD_Result queue_response(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp,
+                                      const char *content_type) {
+        enum MHD_Result ret;
+
+        if (!resp)
+                return MHD_NO; /* out of memory: MHD closes the connection */
+        if (content_type)
+                (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+        ret = MHD_queue_response(c, status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+/* Hands b's storage to MHD, which free()s it (buf_steal() memory is plain
+ * malloc()/realloc() memory). */
+static struct MHD_Response *response_from_buf(Buf *b) {
+        struct MHD_Response *resp;
+        size_t len = b->len;
+        char *data = buf_steal(b);
+
+        resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+        if (!resp)
+                free(data); /* MHD takes ownership only on success */
+        return resp;
+}
+
+static enum MHD_Result respond_buf(struct MHD_Connection *c, unsigned status, const char *content_type, Buf *b) {
+        return queue_response(c, status, response_from_buf(b), content_type);
+}
+
+static enum MHD_Result respond_static(struct MHD_Connection *c, unsigned status, const char *content_type,
+                                      const char *text) {
+        return queue_response(c, status,
+                              MHD_create_response_from_buffer(strlen(text), (void *) text, MHD_RESPMEM_PERSISTENT),
+                              content_type);
+}
+
+/* Messages are fixed ASCII without quotes or backslashes, so no escaping. */
+static enum MHD_Result respond_json_error(struct MHD_Connection *c, unsigned status, const char *message) {
+        _cleanup_buf_ Buf b = { 0 };
+
+        buf_printf(&b, "{\"error\":\"%s\"}\n", message);
+        return respond_buf(c, status, "application/json", &b);
+}
+
+/* ---- /events ---- */
+
+static int parse_events_query(struct MHD_Connection *c, EventQuery *q, bool *follow, const char **error) {
+        const char *v;
+        uint64_t u;
+
+        *q = (EventQuery){ .limit = EVENTS_DEFAULT_LIMIT };
+        *follow = false;
+
+        v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "probe");
+        if (v) {
+                if (v[0] == 0) {
+                        *error = "empty probe name";
+                        return -EINVAL;
+                }
+                q->probe = v;
+        }
+
+        v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+        if (v) {
+                if (parse_u64(sv_from(v), &u) < 0) {
+                        *error = "since must be an unsigned 64-bit sequence number";
+                        return -EINVAL;
+                }
+                q->has_since = true;
+                q->since = u;
+        }
+
+        v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+        if (v) {
+                if (parse_u64(sv_from(v), &u) < 0 || u < 1 || u > EVENTS_MAX_LIMIT) {
+                        *error = "limit must be between 1 and 10000";
+                        return -EINVAL;
+                }
+                q->limit = (size_t) u;
+        }
+
+        v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "follow");
+        if (v) {
+                if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0)
+                        *follow = true;
+                else if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0)
+                        *follow = false;
+                else {
+                        *error = "follow must be 1, true, 0 or false";
+                        return -EINVAL;
+                }
+        }
+        return 0;
+}
+
+static enum MHD_Result serve_follow(HttpServer *s, struct MHD_Connection *c, const EventQuery *q, bool head) {
+        struct MHD_Response *resp;
+        FollowStream *f;
+
+        /* MHD 0.9.75 sends the last-chunk "0\r\n\r\n" even on HEAD, a body
+         * where none may be; so HEAD gets the headers of an empty reply. */
+        if (head) {
+                resp = MHD_create_response_from_buffer(0, (void *) "", MHD_RESPMEM_PERSISTENT);
+                if (resp)
+                        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+                return queue_response(c, MHD_HTTP_OK, resp, "application/x-ndjson");
+        }
+        if (s->n_streams >= HTTP_MAX_STREAMS)
+                return respond_json_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "too many streaming clients");
+
+        f = xcalloc(1, sizeof(*f));
+        f->server = s;
+        f->connection = c;
+        f->query = *q;
+        if (q->probe) {
+                f->probe = xstrdup(q->probe);
+                f->query.probe = f->probe;
+        }
+        /* "From now" means from the request, not from the first read. With
+         * since= this call already renders the backlog. */
+        f->cursor = q->has_since ? q->since : UINT64_MAX;
+        s->api.events_stream(s->api.userdata, &f->query, &f->cursor, &f->buf);
+
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_STREAM_BLOCK_SIZE, stream_read, f,
+                                                 stream_free);
+        if (!resp) {
+                buf_free(&f->buf);
+                free(f->probe);
+                free(f);
+                return MHD_NO;
+        }
+        /* Linked before queueing: from here on stream_free() owns f. */
+        f->next = s->streams;
+        if (s->streams)
+                s->streams->prev = f;
+        s->streams = f;
+        s->n_streams++;
+
+        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        return queue_response(c, MHD_HTTP_OK, resp, "application/x-ndjson");
+}
+
+static enum MHD_Result serve_events(HttpServer *s, struct MHD_Connection *c, bool head) {
+        _cleanup_buf_ Buf b = { 0 };
+        const char *error = NULL;
+        EventQuery q;
+        bool follow;
+        int r;
+
+        if (parse_events_query(c, &q, &follow, &error) < 0)
+                return respond_json_error(c, MHD_HTTP_BAD_REQUEST, error);
+        if (follow)
+                return serve_follow(s, c, &q, head);
+
+        r = s->api.events_page(s->api.userdata, &q, &b);
+        if (r == -ENOENT)
+                return respond_json_error(c, MHD_HTTP_NOT_FOUND, "no such probe");
+        if (r < 0)
+                return respond_json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render events");
+        return respond_buf(c, MHD_HTTP_OK, "application/json", &b);
+}
+
+/* ---- routing ---- */
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version _unused_, const char *upload_data _unused_,
+                                  size_t *upload_data_size _unused_, void **req_cls _unused_) {
+        HttpServer *s = cls;
+        _cleanup_buf_ Buf b = { 0 };
+        static const char *const routes[] = { "/", "/metrics", "/probes", "/events", "/healthz" };
+        bool known = false;
+
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++)
+                if (strcmp(url, routes[i]) == 0)
+                        known = true;
+        if (!known)
+                return respond_static(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", "not found\n");
+
+        /* Answered on the first call, before any request body: MHD then
+         * discards the body and closes the connection after the reply. */
+        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+                struct MHD_Response *resp;
+
+                resp = MHD_create_response_from_buffer(strlen("method not allowed\n"), (void *) "method not allowed\n",
+                                                       MHD_RESPMEM_PERSISTENT);
+                if (resp)
+                        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+                return queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, resp, "text/plain; charset=utf-8");
+        }
+
+        /* HEAD gets the same response; MHD leaves the body out. */
+        if (strcmp(url, "/metrics") == 0) {
+                s->api.metrics(s->api.userdata, &b);
+                return respond_buf(c, MHD_HTTP_OK, EXPO_CONTENT_TYPE, &b);
+        }
+        if (strcmp(url, "/probes") == 0) {
+                s->api.probes(s->api.userdata, &b);
+                return respond_buf(c, MHD_HTTP_OK, "application/json", &b);
+        }
+        if (strcmp(url, "/events") == 0)
+                return serve_events(s, c, strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
+        if (strcmp(url, "/healthz") == 0) {
+                if (s->api.healthy(s->api.userdata))
+                        return respond_static(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n");
+                return respond_static(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
+                                      "unhealthy\n");
+        }
+        return respond_static(c, MHD_HTTP_OK, "text/html; charset=utf-8", index_html);
+}
+
+/* ---- listening ---- */
+
+/* Splits "host:port", "[v6]:port" or ":port" (":port" = 0.0.0.0). */
+static int split_address(const char *address, char **ret_host, char *port, size_t port_size) {
+        const char *colon, *host;
+        size_t host_len;
+        uint64_t p;
+
+        if (!address)
+                return -EINVAL;
+        if (address[0] == '[') {
+                const char *close = strchr(address, ']');
+                if (!close || close[1] != ':')
+                        return -EINVAL;
+                host = address + 1;
+                host_len = (size_t) (close - host);
+                colon = close + 1;
+                if (host_len == 0)
+                        return -EINVAL;
+        } else {
+                colon = strrchr(address, ':');
+                if (!colon)
+                        return -EINVAL;
+                host = address;
+                host_len = (size_t) (colon - address);
+                /* A bare IPv6 address needs brackets to tell its port apart. */
+                if (memchr(host, ':', host_len))
+                        return -EINVAL;
+        }
+        /* Decimal only: parse_u64 would also take 0x.., getaddrinfo not. */
+        if (colon[1] == 0 || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+                return -EINVAL;
+        if (parse_u64(sv_from(colon + 1), &p) < 0 || p > 65535)
+                return -EINVAL;
+        snprintf(port, port_size, "%u", (unsigned) p);
+        *ret_host = host_len == 0 ? xstrdup("0.0.0.0") : xstrndup(host, host_len);
+        return 0;
+}
+
+static int bind_address(const char *address) {
+        struct addrinfo hints = {
+                .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
+                .ai_socktype = SOCK_STREAM,
+        };
+        struct addrinfo *ai = NULL;
+        _cleanup_free_ char *host = NULL;
+        char port[8];
+        int fd, r, one = 1;
+
+        r = split_address(address, &host, port, sizeof(port));
+        if (r < 0)
+                return r;
+        r = getaddrinfo(host, port, &hints, &ai);
+        if (r != 0)
+                return r == EAI_SYSTEM && errno > 0 ? -errno : (r == EAI_MEMORY ? -ENOMEM : -EINVAL);
+
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+        if (fd < 0) {
+                r = -errno;
+                goto out;
+        }
+        /* Restarts must not wait for old connections in TIME_WAIT. */
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+            bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, HTTP_LISTEN_BACKLOG) < 0) {
+                r = -errno;
+                close(fd);
+                goto out;
+        }
+        r = fd;
+out:
+        freeaddrinfo(ai);
+        return r;
+}
+
+static int socket_port(int fd, uint16_t *ret) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+
+        if (getsockname(fd, (struct sockaddr *) &ss, &len) < 0)
+                return -errno;
+        if (ss.ss_family == AF_INET)
+                *ret = ntohs(((struct sockaddr_in *) &ss)->sin_port);
+        else if (ss.ss_family == AF_INET6)
+                *ret = ntohs(((struct sockaddr_in6 *) &ss)->sin6_port);
+        else
+                return -EAFNOSUPPORT;
+        return 0;
+}
+
+/* After a failed MHD_start_daemon() we do not know whether MHD already
+ * closed the listen fd. Close it only if it still is our socket (nothing
+ * else runs between, so the number cannot have been reused meanwhile). */
+static void close_if_same(int fd, const struct stat *st) {
+        struct stat now;
+
+        if (fstat(fd, &now) == 0 && now.st_dev == st->st_dev && now.st_ino == st->st_ino)
+                close(fd);
+}
+
+int http_server_new(sd_event *e, const char *listen_address, int listen_fd, const HttpApi *api,
+                    HttpServer **ret) {
+        const union MHD_DaemonInfo *info;
+        HttpServer *s;
+        struct stat st;
+        int fd, r, flags;
+
+        if (!e || !api || !ret || !api->metrics || !api->probes || !api->events_page || !api->events_stream ||
+            !api->healthy)
+                return -EINVAL;
+
+        if (listen_fd >= 0) {
+                /* The caller keeps its fd; MHD closes the one it gets. */
+                fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 3);
+                if (fd < 0)
+                        return -errno;
+        } else {
+                fd = bind_address(listen_address);
+                if (fd < 0)
+                        return fd;
+        }
+
+        s = xcalloc(1, sizeof(*s));
+        s->api = *api;
+        s->event = sd_event_ref(e);
+
+        /* MHD's epoll loop accepts until EAGAIN, so the socket must not block. */
+        flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 || fstat(fd, &st) < 0) {
+                r = -errno;
+                close(fd);
+                goto fail;
+        }
+        r = socket_port(fd, &s->port);
+        if (r < 0) {
+                close(fd);
+                goto fail;
+        }
+
+        /* No MHD_USE_ERROR_LOG: library code does not write to stderr; every
+         * failure shows up as a return value or a closed connection. */
+        s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, s,
+                                  MHD_OPTION_LISTEN_SOCKET, (MHD_socket) fd,
+                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned) HTTP_MAX_CONNECTIONS,
+                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) HTTP_CONNECTION_TIMEOUT_SEC,
+                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) HTTP_CONNECTION_MEMORY,
+                                  MHD_OPTION_END);
+        if (!s->mhd) {
+                close_if_same(fd, &st);
+                r = -EIO;
+                goto fail;
+        }
+
+        info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+        if (!info || info->epoll_fd < 0) {
+                r = -EIO;
+                goto fail;
+        }
+        r = sd_event_add_io(e, &s->io, info->epoll_fd, EPOLLIN, on_mhd_io, s);
+        if (r < 0)
+                goto fail;
+        /* 1 ms accuracy: MHD_get_timeout() says 0 when work is pending, and
+         * sd-event's default 250 ms slack would delay that work. */
+        r = sd_event_add_time(e, &s->timer, CLOCK_MONOTONIC, UINT64_MAX, 1000, on_mhd_timer, s);
+        if (r < 0)
+                goto fail;
+        r = sd_event_add_defer(e, &s->kick, on_kick, s);
+        if (r < 0)
+                goto fail;
+        (void) sd_event_source_set_enabled(s->kick, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(s->io, "http-mhd");
+        (void) sd_event_source_set_description(s->timer, "http-mhd-timeout");
+        (void) sd_event_source_set_description(s->kick, "http-mhd-kick");
+        server_arm_timer(s);
+
+        *ret = s;
+        return 0;
+fail:
+        http_server_free(s);
+        return r;
+}
+
+uint16_t http_server_port(const HttpServer *s) {
+        return s ? s->port : 0;
+}
+
+HttpServer *http_server_free(HttpServer *s) {
+        if (!s)
+                return NULL;
+        s->stopping = true;
+        /* MHD panics on stop with suspended connections; resumed ones are
+         * closed by it, and stream_free() unlinks each stream. */
+        for (FollowStream *f = s->streams; f; f = f->next)
+                stream_resume(f);
+        if (s->mhd)
+                MHD_stop_daemon(s->mhd);
+        s->io = sd_event_source_disable_unref(s->io);
+        s->timer = sd_event_source_disable_unref(s->timer);
+        s->kick = sd_event_source_disable_unref(s->kick);
+        sd_event_unref(s->event);
+        free(s);
+        return NULL;
+}

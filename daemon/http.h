@@ -1,0 +1,53 @@
+/* The HTTP server: libmicrohttpd driven from our sd-event loop (its epoll fd
+ * is one more event source, so there are no threads and no locks). The
+ * content comes from callbacks; this file knows routes, methods, query
+ * arguments and streaming, not metrics or events. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "events_json.h"
+#include "util.h"
+
+typedef struct HttpApi {
+        void *userdata;
+        /* GET /metrics: Prometheus text. */
+        void (*metrics)(void *userdata, Buf *out);
+        /* GET /probes: JSON. */
+        void (*probes)(void *userdata, Buf *out);
+        /* GET /events: JSON page (see events_json.h). Returns 0, or -ENOENT if
+         * q->probe names no probe (then the server answers 404). */
+        int (*events_page)(void *userdata, const EventQuery *q, Buf *out);
+        /* GET /events?follow=1: NDJSON of events after *cursor, advancing it
+         * (see events_render_stream()); returns lines appended. A NULL cursor
+         * value of UINT64_MAX asks for "from now": the callback sets it to the
+         * newest seq and appends nothing. */
+        size_t (*events_stream)(void *userdata, const EventQuery *q, uint64_t *cursor, Buf *out);
+        /* GET /healthz: true while the reader runs. */
+        bool (*healthy)(void *userdata);
+} HttpApi;
+
+typedef struct HttpServer HttpServer;
+
+#define HTTP_MAX_CONNECTIONS 64
+#define HTTP_CONNECTION_TIMEOUT_SEC 30
+/* Follow streams stay open; keep room for scrapes among the connections. */
+#define HTTP_MAX_STREAMS (HTTP_MAX_CONNECTIONS / 2)
+
+/* Starts serving on listen_fd if >= 0 (already bound and listening, e.g.
+ * from socket activation), else binds listen_address ("host:port",
+ * "[v6]:port" or ":port"). Returns 0, or -errno (-EADDRINUSE, -EINVAL for
+ * a bad address). listen_fd stays the caller's: the server works on a
+ * duplicate of it. */
+int http_server_new(sd_event *e, const char *listen_address, int listen_fd, const HttpApi *api,
+                    HttpServer **ret);
+/* New events arrived: wakes the streaming (follow) connections. Cheap when
+ * there are none. */
+void http_server_notify(HttpServer *s);
+/* Open follow streams (tests; could be a gauge). */
+size_t http_server_n_streams(const HttpServer *s);
+/* The bound port (useful with port 0 in tests). */
+uint16_t http_server_port(const HttpServer *s);
+HttpServer *http_server_free(HttpServer *s); /* accepts NULL, returns NULL */
