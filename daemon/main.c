@@ -1,0 +1,278 @@
+/* kprobe-exporter: command line, config check, and the daemon's life. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "log.h"
+#include "manager.h"
+#include "procstat.h"
+#include "tracefs.h"
+
+typedef struct Args {
+        const char *config_file;
+        const char *listen_address;
+        const char *tracefs_path;
+        const char *name;
+        bool check;
+        bool cleanup;
+} Args;
+
+static void help(void) {
+        printf("Usage: kprobe-exporter [OPTIONS]\n"
+               "Registers the kernel probes of a YAML config in tracefs and serves what they\n"
+               "see as Prometheus metrics and JSON events over HTTP.\n\n"
+               "  --config.file=PATH           config (default " CONFIG_DEFAULT_PATH ")\n"
+               "  --web.listen-address=ADDR    host:port to serve HTTP on (default: the config's\n"
+               "                               'listen', else " CONFIG_DEFAULT_LISTEN ")\n"
+               "  --tracefs.path=DIR           tracefs root (default: from /proc/mounts; mounted\n"
+               "                               at /sys/kernel/tracing if needed)\n"
+               "  --tracefs.instance=NAME      our probe group and tracing instance\n"
+               "                               (default " TRACEFS_DEFAULT_NAME ")\n"
+               "  --config.check               validate the config, print what would be written\n"
+               "                               to tracefs, touch nothing; exit 0 or 1\n"
+               "  --cleanup                    remove probes and instance left by an earlier run\n"
+               "  --log.level=LEVEL            debug, info, warn or error (default info)\n"
+               "  --version                    print the version\n"
+               "  --help                       this text\n");
+}
+
+enum {
+        ARG_CONFIG_FILE = 0x100,
+        ARG_LISTEN,
+        ARG_TRACEFS_PATH,
+        ARG_TRACEFS_INSTANCE,
+        ARG_CHECK,
+        ARG_CLEANUP,
+        ARG_LOG_LEVEL,
+        ARG_VERSION,
+        ARG_HELP,
+};
+
+/* Returns 1 to go on, 0 to exit successfully, < 0 on error. */
+static int parse_args(int argc, char **argv, Args *a) {
+        static const struct option options[] = {
+                { "config.file", required_argument, NULL, ARG_CONFIG_FILE },
+                { "web.listen-address", required_argument, NULL, ARG_LISTEN },
+                { "tracefs.path", required_argument, NULL, ARG_TRACEFS_PATH },
+                { "tracefs.instance", required_argument, NULL, ARG_TRACEFS_INSTANCE },
+                { "config.check", no_argument, NULL, ARG_CHECK },
+                { "cleanup", no_argument, NULL, ARG_CLEANUP },
+                { "log.level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "help", no_argument, NULL, ARG_HELP },
+                {},
+        };
+        int c, level;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (c) {
+                case ARG_CONFIG_FILE:
+                        a->config_file = optarg;
+                        break;
+                case ARG_LISTEN:
+                        a->listen_address = optarg;
+                        break;
+                case ARG_TRACEFS_PATH:
+                        a->tracefs_path = optarg;
+                        break;
+                case ARG_TRACEFS_INSTANCE:
+                        if (!name_is_valid(optarg)) {
+                                log_error("--tracefs.instance: '%s' is not a valid name ([A-Za-z_][A-Za-z0-9_]*, at most 63 characters)", optarg);
+                                return -EINVAL;
+                        }
+                        a->name = optarg;
+                        break;
+                case ARG_CHECK:
+                        a->check = true;
+                        break;
+                case ARG_CLEANUP:
+                        a->cleanup = true;
+                        break;
+                case ARG_LOG_LEVEL:
+                        level = log_level_from_string(optarg);
+                        if (level < 0) {
+                                log_error("--log.level: unknown level '%s' (debug, info, warn, error)", optarg);
+                                return -EINVAL;
+                        }
+                        log_set_max_level(level);
+                        break;
+                case ARG_VERSION:
+                        printf("kprobe-exporter %s\n", PROJECT_VERSION);
+                        return 0;
+                case 'h':
+                case ARG_HELP:
+                        help();
+                        return 0;
+                default:
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc) {
+                log_error("Unexpected argument '%s' (see --help)", argv[optind]);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+static char *read_file_text(const char *path, size_t *len) {
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return NULL;
+        Buf b = { 0 };
+        char tmp[4096];
+        size_t n;
+        while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+                buf_append(&b, tmp, n);
+        fclose(f);
+        *len = b.len;
+        return buf_steal(&b);
+}
+
+static void print_config_errors(const ConfigErrors *errs, const char *path) {
+        size_t len = 0;
+        _cleanup_free_ char *text = read_file_text(path, &len);
+        config_errors_write(errs, path, text, text ? len : 0, stderr);
+        fprintf(stderr, "%s: %zu error(s); nothing was written to the kernel\n", path, errs->n);
+}
+
+static bool strv_contains(char **v, const char *s) {
+        for (; v && *v; v++)
+                if (strcmp(*v, s) == 0)
+                        return true;
+        return false;
+}
+
+/* Labels and decode keys of tracepoint probes can only be checked against
+ * the running kernel's format files (read-only). A tracepoint that does not
+ * exist is not a config error: it fails at registration like a bad symbol. */
+static void check_tracepoint_fields(const Config *c, const char *root, ConfigErrors *errs) {
+        for (size_t i = 0; i < c->n_probes; i++) {
+                const ProbeConfig *p = &c->probes[i];
+                if (p->type != PROBE_TRACEPOINT)
+                        continue;
+                char **fields = NULL;
+                if (tracefs_tracepoint_fields(root, p->target, &fields) < 0)
+                        continue;
+                for (size_t m = 0; m < p->n_metrics; m++)
+                        for (size_t l = 0; l < p->metrics[m].n_labels; l++) {
+                                const char *label = p->metrics[m].labels[l];
+                                if (!label_is_builtin(label) && !strv_contains(fields, label))
+                                        config_errors_add(errs, p->metrics[m].line, p->metrics[m].column,
+                                                          "label '%s' is not a field of tracepoint %s", label,
+                                                          p->target);
+                        }
+                for (size_t d = 0; d < p->n_decoders; d++)
+                        if (!strv_contains(fields, p->decoders[d].field))
+                                config_errors_add(errs, p->decoders[d].line, p->decoders[d].column,
+                                                  "decode: '%s' is not a field of tracepoint %s",
+                                                  p->decoders[d].field, p->target);
+                strv_free(fields);
+        }
+}
+
+static void print_check(const Config *c, const char *name) {
+        printf("# %s: %zu probe(s); group and instance '%s'\n", c->path, c->n_probes, name);
+        for (size_t i = 0; i < c->n_probes; i++) {
+                const ProbeConfig *p = &c->probes[i];
+                Buf def = { 0 };
+                printf("# probe '%s' (%s:%u)\n", p->name, c->path, p->line);
+                if (tracefs_probe_definition(p, name, &def) >= 0)
+                        printf("%s >> %s\n", def.data, p->type == PROBE_KPROBE || p->type == PROBE_KRETPROBE
+                                                               ? "kprobe_events"
+                                                               : "uprobe_events");
+                buf_free(&def);
+                const char *ev = p->type == PROBE_TRACEPOINT ? p->target : NULL;
+                if (p->filter)
+                        printf("%s > instances/%s/events/%s%s%s/filter\n", p->filter, name, ev ? ev : name,
+                               ev ? "" : "/", ev ? "" : p->name);
+                printf("1 > instances/%s/events/%s%s%s/enable\n", name, ev ? ev : name, ev ? "" : "/",
+                       ev ? "" : p->name);
+        }
+}
+
+int main(int argc, char **argv) {
+        Args a = { .config_file = CONFIG_DEFAULT_PATH, .name = TRACEFS_DEFAULT_NAME };
+        int r = parse_args(argc, argv, &a);
+        if (r <= 0)
+                return r < 0 ? 1 : 0;
+
+        procstat_init();
+
+        _cleanup_free_ char *root = NULL;
+        if (a.cleanup) {
+                r = tracefs_find(a.tracefs_path, false, &root);
+                if (r < 0) {
+                        log_info("tracefs is not mounted: nothing to clean up");
+                        return 0;
+                }
+                Tracefs *t = NULL;
+                unsigned removed = 0;
+                r = tracefs_new(root, a.name, &t);
+                if (r >= 0)
+                        r = tracefs_cleanup(t, &removed);
+                tracefs_free(t);
+                if (r < 0)
+                        return log_error_errno(r, "Cleanup of '%s' in %s failed: %m", a.name, root), 1;
+                log_info("Removed %u leftover(s) of '%s' from %s", removed, a.name, root);
+                return 0;
+        }
+
+        Config *config = NULL;
+        ConfigErrors errs = { 0 };
+        r = config_load_file(a.config_file, &config, &errs);
+        if (r < 0) {
+                print_config_errors(&errs, a.config_file);
+                config_errors_clear(&errs);
+                return 1;
+        }
+
+        /* Read-only look at tracefs; --config.check never mounts. */
+        r = tracefs_find(a.tracefs_path, !a.check, &root);
+        if (r < 0 && !a.check) {
+                config_free(config);
+                return log_error_errno(r, "Cannot find or mount tracefs: %m"), 1;
+        }
+        if (root)
+                check_tracepoint_fields(config, root, &errs);
+        if (errs.n > 0) {
+                print_config_errors(&errs, a.config_file);
+                config_errors_clear(&errs);
+                config_free(config);
+                return 1;
+        }
+
+        if (a.check) {
+                print_check(config, a.name);
+                config_free(config);
+                return 0;
+        }
+
+        const char *listen = a.listen_address ? a.listen_address
+                                              : config->listen ? config->listen
+                                                               : CONFIG_DEFAULT_LISTEN;
+        int listen_fd = -1;
+        if (sd_listen_fds(true) == 1)
+                listen_fd = SD_LISTEN_FDS_START;
+
+        Manager *m = NULL;
+        ManagerOptions opts = {
+                .listen_address = listen,
+                .listen_fd = listen_fd,
+                .tracefs_root = root,
+                .name = a.name,
+        };
+        r = manager_new(config, &opts, &m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up: %m"), 1;
+        r = manager_start(m);
+        if (r < 0) {
+                manager_free(m);
+                return 1;
+        }
+        int code = manager_run(m);
+        manager_free(m);
+        log_info("Stopped; our probes and instance are removed");
+        return code;
+}

@@ -1,0 +1,461 @@
+#include "manager.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "expo.h"
+#include "http.h"
+#include "lines.h"
+#include "log.h"
+#include "procstat.h"
+
+#define READ_BUFFER_SIZE (1024 * 1024)
+/* Reads per wakeup before yielding to HTTP and timers: a flood must not
+ * starve scrapes, and the kernel keeps what we did not read yet. */
+#define READS_PER_WAKEUP 16
+#define MAX_CPUS 1024
+#define STATS_INTERVAL_USEC (10 * 1000000ULL)
+
+struct Manager {
+        Pipeline *pipeline;
+        ManagerOptions opts;
+        Tracefs *tracefs;
+        bool instance_created;
+        bool *defined; /* per probe: its definition is in the kernel */
+
+        sd_event *event;
+        sd_event_source *pipe_source;
+        sd_event_source *stats_timer;
+        HttpServer *http;
+        int pipe_fd;
+        LineReader lines;
+        bool reading;
+        uint64_t bytes_read;
+        uint64_t lost_logged;
+
+        TracefsCpuStats *stats; /* last read, per CPU */
+        int n_stats;
+        TracefsCpuStats *stats_logged;
+};
+
+static bool resolve_comm(void *userdata, int32_t pid, char *buf, size_t size);
+
+static bool probe_is_kprobe_kind(const ProbeConfig *c) {
+        return c->type != PROBE_TRACEPOINT;
+}
+
+int manager_new(Config *config, const ManagerOptions *opts, Manager **ret) {
+        Manager *m = xcalloc(1, sizeof(Manager));
+        m->opts = *opts;
+        m->pipe_fd = -1;
+        int r = pipeline_new(config, &m->pipeline);
+        if (r < 0) {
+                free(m);
+                return r;
+        }
+        m->pipeline->resolve_comm = resolve_comm;
+        m->pipeline->resolve_userdata = m;
+        m->defined = xcalloc(m->pipeline->n_probes ? m->pipeline->n_probes : 1, sizeof(bool));
+        m->stats = xcalloc(MAX_CPUS, sizeof(TracefsCpuStats));
+        m->stats_logged = xcalloc(MAX_CPUS, sizeof(TracefsCpuStats));
+        linereader_init(&m->lines, READ_BUFFER_SIZE);
+        *ret = m;
+        return 0;
+}
+
+/* ---- HTTP callbacks ---------------------------------------------------- */
+
+static void render_kernel_stats(Manager *m, Buf *out) {
+        int n = m->tracefs ? tracefs_read_cpu_stats(m->tracefs, m->stats, MAX_CPUS) : -ENODEV;
+        if (n < 0)
+                return;
+        m->n_stats = n;
+        static const char *const cpu_label[] = { "cpu" };
+        char cpu[16];
+        expo_put_header(out, "kprobe_exporter_ring_buffer_overrun_total", "counter",
+                        "Events the kernel overwrote in our instance's ring buffer before they were read (per_cpu/cpuN/stats overrun).");
+        for (int i = 0; i < n; i++) {
+                snprintf(cpu, sizeof(cpu), "%u", m->stats[i].cpu);
+                expo_put_sample_u64(out, "kprobe_exporter_ring_buffer_overrun_total", cpu_label,
+                                    (StrView[]){ sv_from(cpu) }, 1, m->stats[i].overrun);
+        }
+        expo_put_header(out, "kprobe_exporter_ring_buffer_dropped_events_total", "counter",
+                        "Events the kernel dropped because our instance's ring buffer was full (per_cpu/cpuN/stats dropped events).");
+        for (int i = 0; i < n; i++) {
+                snprintf(cpu, sizeof(cpu), "%u", m->stats[i].cpu);
+                expo_put_sample_u64(out, "kprobe_exporter_ring_buffer_dropped_events_total", cpu_label,
+                                    (StrView[]){ sv_from(cpu) }, 1, m->stats[i].dropped_events);
+        }
+}
+
+static void http_metrics(void *userdata, Buf *out) {
+        Manager *m = userdata;
+        pipeline_render_metrics(m->pipeline, out);
+        render_kernel_stats(m, out);
+
+        expo_put_header(out, "kprobe_exporter_trace_pipe_read_bytes_total", "counter", "Bytes read from trace_pipe.");
+        expo_put_sample_u64(out, "kprobe_exporter_trace_pipe_read_bytes_total", NULL, NULL, 0, m->bytes_read);
+        expo_put_header(out, "kprobe_exporter_overlong_lines_total", "counter",
+                        "trace_pipe lines dropped for being longer than the read buffer.");
+        expo_put_sample_u64(out, "kprobe_exporter_overlong_lines_total", NULL, NULL, 0, m->lines.overlong);
+
+        static const char *const build_labels[] = { "version" };
+        expo_put_header(out, "kprobe_exporter_build_info", "gauge", "A metric with a constant '1' value labeled by version.");
+        expo_put_sample_u64(out, "kprobe_exporter_build_info", build_labels,
+                            (StrView[]){ sv_from(PROJECT_VERSION) }, 1, 1);
+        procstat_render(out);
+}
+
+static void http_probes(void *userdata, Buf *out) {
+        Manager *m = userdata;
+        pipeline_render_probes(m->pipeline, out);
+}
+
+static int http_events_page(void *userdata, const EventQuery *q, Buf *out) {
+        Manager *m = userdata;
+        return pipeline_render_events(m->pipeline, q, out);
+}
+
+static size_t http_events_stream(void *userdata, const EventQuery *q, uint64_t *cursor, Buf *out) {
+        Manager *m = userdata;
+        return pipeline_stream_events(m->pipeline, q, cursor, out);
+}
+
+static bool http_healthy(void *userdata) {
+        Manager *m = userdata;
+        return m->reading;
+}
+
+/* ---- trace_pipe -------------------------------------------------------- */
+
+static void on_line(void *userdata, const char *line, size_t len) {
+        Manager *m = userdata;
+        uint64_t errors = m->pipeline->parse_errors;
+        pipeline_process_line(m->pipeline, line, len);
+        if (m->pipeline->parse_errors != errors && log_get_max_level() >= LOG_DEBUG)
+                log_debug("Unparsed trace_pipe line: %.*s", (int) (len > 512 ? 512 : len), line);
+}
+
+/* The kernel saves a task's comm lazily (at its next context switch), so a
+ * reader as quick as we are often sees "<...>" for a process that just
+ * started; /proc usually still knows it. */
+static bool resolve_comm(void *userdata, int32_t pid, char *buf, size_t size) {
+        char path[64];
+        if (pid <= 0)
+                return false;
+        snprintf(path, sizeof(path), "/proc/%d/comm", (int) pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        ssize_t n = read(fd, buf, size - 1);
+        close(fd);
+        if (n <= 0)
+                return false;
+        if (buf[n - 1] == '\n')
+                n--;
+        buf[n] = 0;
+        return n > 0;
+}
+
+static int on_pipe(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        (void) s;
+        (void) revents;
+        uint64_t before = ring_next_seq(m->pipeline->ring);
+
+        for (int i = 0; i < READS_PER_WAKEUP; i++) {
+                size_t avail;
+                char *p = linereader_space(&m->lines, &avail);
+                ssize_t n = read(fd, p, avail);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                break;
+                        log_error_errno(errno, "Reading trace_pipe failed: %m");
+                        m->reading = false;
+                        return sd_event_exit(sd_event_source_get_event(s), 1);
+                }
+                if (n == 0)
+                        break;
+                m->bytes_read += (uint64_t) n;
+                linereader_commit(&m->lines, (size_t) n, on_line, m);
+        }
+
+        if (m->pipeline->lost_reports != m->lost_logged) {
+                log_warning("trace_pipe reports lost events: %llu so far in %llu reports (kprobe_exporter_lost_events_total)",
+                            (unsigned long long) m->pipeline->lost_events,
+                            (unsigned long long) m->pipeline->lost_reports);
+                m->lost_logged = m->pipeline->lost_reports;
+        }
+        if (ring_next_seq(m->pipeline->ring) != before)
+                http_server_notify(m->http);
+        return 0;
+}
+
+static uint64_t total_events(const Manager *m) {
+        uint64_t n = 0;
+        for (size_t i = 0; i < m->pipeline->n_probes; i++)
+                n += m->pipeline->probes[i].events;
+        return n;
+}
+
+static size_t registered_probes(const Manager *m) {
+        size_t n = 0;
+        for (size_t i = 0; i < m->pipeline->n_probes; i++)
+                n += m->pipeline->probes[i].state == PROBE_STATE_REGISTERED;
+        return n;
+}
+
+static void notify_status(Manager *m) {
+        uint64_t lost = m->pipeline->lost_events;
+        for (int i = 0; i < m->n_stats; i++)
+                lost += m->stats[i].overrun + m->stats[i].dropped_events;
+        sd_notifyf(0, "STATUS=%zu/%zu probes registered, %llu events, %llu lost", registered_probes(m),
+                   m->pipeline->n_probes, (unsigned long long) total_events(m), (unsigned long long) lost);
+}
+
+/* Lost events are never silent: besides the counters, every increase of the
+ * kernel's per-CPU overrun/dropped stats is logged. */
+static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        int n = tracefs_read_cpu_stats(m->tracefs, m->stats, MAX_CPUS);
+        if (n >= 0) {
+                m->n_stats = n;
+                for (int i = 0; i < n; i++) {
+                        uint64_t over = m->stats[i].overrun - m->stats_logged[i].overrun;
+                        uint64_t drop = m->stats[i].dropped_events - m->stats_logged[i].dropped_events;
+                        if (over || drop)
+                                log_warning("CPU %u: the kernel lost %llu events to ring buffer overrun and dropped %llu (reader too slow or buffer_size_kb too small)",
+                                            m->stats[i].cpu, (unsigned long long) over, (unsigned long long) drop);
+                        m->stats_logged[i] = m->stats[i];
+                }
+        }
+        notify_status(m);
+        sd_event_source_set_time(s, usec + STATS_INTERVAL_USEC);
+        sd_event_source_set_enabled(s, SD_EVENT_ON);
+        return 0;
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        (void) userdata;
+        if (si->ssi_signo == SIGHUP) {
+                log_notice("SIGHUP: reloading the config is not supported yet; restart the daemon to apply changes");
+                return 0;
+        }
+        log_info("Received %s, shutting down", strsignal((int) si->ssi_signo));
+        sd_notify(0, "STOPPING=1");
+        return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+/* ---- setup and teardown ------------------------------------------------ */
+
+static void probe_fail(Manager *m, size_t i, int err, char *kernel_text) {
+        Probe *p = &m->pipeline->probes[i];
+        p->state = PROBE_STATE_FAILED;
+        free(p->error);
+        if (kernel_text)
+                p->error = kernel_text;
+        else {
+                Buf b = { 0 };
+                buf_printf(&b, "%s", strerror(-err));
+                p->error = buf_steal(&b);
+        }
+        log_error("%s:%u: probe '%s' (%s %s) failed: %s", m->pipeline->config->path, p->config->line,
+                  p->config->name, probe_type_to_string(p->config->type), p->config->target, p->error);
+}
+
+static void register_probe(Manager *m, size_t i) {
+        Probe *p = &m->pipeline->probes[i];
+        const ProbeConfig *c = p->config;
+        char *err = NULL;
+        int r;
+
+        if (probe_is_kprobe_kind(c)) {
+                Buf def = { 0 };
+                if (tracefs_probe_definition(c, m->tracefs->name, &def) >= 0)
+                        p->definition = buf_steal(&def);
+                buf_free(&def);
+        }
+        r = tracefs_probe_register(m->tracefs, c, &err);
+        if (r < 0)
+                return probe_fail(m, i, r, err);
+        m->defined[i] = probe_is_kprobe_kind(c);
+
+        if (c->filter) {
+                r = tracefs_event_set_filter(m->tracefs, c, c->filter, &err);
+                if (r < 0)
+                        return probe_fail(m, i, r, err);
+        }
+        r = tracefs_event_enable(m->tracefs, c, true);
+        if (r < 0)
+                return probe_fail(m, i, r, NULL);
+        p->state = PROBE_STATE_REGISTERED;
+        log_info("Probe '%s' registered: %s", c->name, p->definition ? p->definition : c->target);
+}
+
+void manager_teardown(Manager *m) {
+        if (m->pipe_source)
+                m->pipe_source = sd_event_source_disable_unref(m->pipe_source);
+        m->reading = false;
+        if (m->tracefs)
+                for (size_t i = 0; i < m->pipeline->n_probes; i++) {
+                        Probe *p = &m->pipeline->probes[i];
+                        if (p->state == PROBE_STATE_REGISTERED || m->defined[i])
+                                (void) tracefs_event_enable(m->tracefs, p->config, false);
+                }
+        if (m->pipe_fd >= 0) {
+                close(m->pipe_fd);
+                m->pipe_fd = -1;
+        }
+        if (m->tracefs && m->instance_created) {
+                int r = tracefs_instance_remove(m->tracefs);
+                if (r < 0)
+                        log_error_errno(r, "Removing instance %s failed: %m", m->tracefs->instance_dir);
+                m->instance_created = false;
+        }
+        if (m->tracefs)
+                for (size_t i = 0; i < m->pipeline->n_probes; i++) {
+                        if (!m->defined[i])
+                                continue;
+                        int r = tracefs_probe_unregister(m->tracefs, m->pipeline->probes[i].config);
+                        if (r < 0)
+                                log_error_errno(r, "Removing probe %s/%s failed: %m", m->tracefs->name,
+                                                m->pipeline->probes[i].config->name);
+                        m->defined[i] = false;
+                }
+}
+
+int manager_start(Manager *m) {
+        int r;
+        const Config *cfg = m->pipeline->config;
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create event loop: %m");
+
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, m);
+        sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
+        sd_event_add_signal(m->event, NULL, SIGHUP, on_signal, m);
+        (void) sd_event_set_watchdog(m->event, true);
+
+        /* HTTP first: a taken port must fail before anything is written to
+         * the kernel. */
+        static HttpApi api;
+        api = (HttpApi){
+                .userdata = m,
+                .metrics = http_metrics,
+                .probes = http_probes,
+                .events_page = http_events_page,
+                .events_stream = http_events_stream,
+                .healthy = http_healthy,
+        };
+        r = http_server_new(m->event, m->opts.listen_address, m->opts.listen_fd, &api, &m->http);
+        if (r < 0)
+                return log_error_errno(r, "Cannot listen on %s: %m", m->opts.listen_address);
+
+        r = tracefs_new(m->opts.tracefs_root, m->opts.name, &m->tracefs);
+        if (r < 0)
+                return log_error_errno(r, "Cannot use tracefs at %s: %m", m->opts.tracefs_root);
+
+        unsigned removed = 0;
+        r = tracefs_cleanup(m->tracefs, &removed);
+        if (r == -EBUSY)
+                return log_error_errno(r, "Instance %s is in use: is another kprobe-exporter with --tracefs.instance=%s running?",
+                                       m->tracefs->instance_dir, m->tracefs->name);
+        if (r < 0)
+                return log_error_errno(r, "Removing leftovers of an earlier run failed: %m");
+        if (removed > 0)
+                log_notice("Removed %u leftovers of an earlier run (group and instance %s)", removed, m->tracefs->name);
+
+        r = tracefs_instance_create(m->tracefs);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create instance %s: %m", m->tracefs->instance_dir);
+        m->instance_created = true;
+        r = tracefs_instance_setup(m->tracefs);
+        if (r < 0) {
+                log_error_errno(r, "Cannot set options of instance %s: %m", m->tracefs->instance_dir);
+                goto fail;
+        }
+
+        size_t failed = 0;
+        for (size_t i = 0; i < m->pipeline->n_probes; i++) {
+                register_probe(m, i);
+                failed += m->pipeline->probes[i].state == PROBE_STATE_FAILED;
+        }
+        if (failed > 0 && cfg->strict) {
+                log_error("%zu probe(s) failed and strict is set: removing what was registered and exiting", failed);
+                r = -EINVAL;
+                goto fail;
+        }
+        if (failed == m->pipeline->n_probes) {
+                log_error("No probe could be registered");
+                r = -ENOENT;
+                goto fail;
+        }
+
+        r = tracefs_open_trace_pipe(m->tracefs);
+        if (r < 0) {
+                log_error_errno(r, "Cannot open trace_pipe of %s: %m", m->tracefs->instance_dir);
+                goto fail;
+        }
+        m->pipe_fd = r;
+        r = sd_event_add_io(m->event, &m->pipe_source, m->pipe_fd, EPOLLIN, on_pipe, m);
+        if (r < 0) {
+                log_error_errno(r, "Cannot watch trace_pipe: %m");
+                goto fail;
+        }
+        m->reading = true;
+
+        uint64_t now;
+        sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        r = sd_event_add_time(m->event, &m->stats_timer, CLOCK_MONOTONIC, now + STATS_INTERVAL_USEC, 0,
+                              on_stats_timer, m);
+        if (r >= 0)
+                sd_event_source_set_enabled(m->stats_timer, SD_EVENT_ON);
+
+        log_info("Listening on port %u; %zu of %zu probes registered in %s", http_server_port(m->http),
+                 m->pipeline->n_probes - failed, m->pipeline->n_probes, m->tracefs->instance_dir);
+        sd_notify(0, "READY=1");
+        notify_status(m);
+        return 0;
+
+fail:
+        manager_teardown(m);
+        return r;
+}
+
+int manager_run(Manager *m) {
+        int r = sd_event_loop(m->event);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m"), 1;
+        return r;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        manager_teardown(m);
+        sd_event_source_unref(m->stats_timer);
+        http_server_free(m->http);
+        sd_event_unref(m->event);
+        tracefs_free(m->tracefs);
+        pipeline_free(m->pipeline);
+        linereader_done(&m->lines);
+        free(m->defined);
+        free(m->stats);
+        free(m->stats_logged);
+        free(m);
+        return NULL;
+}

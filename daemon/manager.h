@@ -1,0 +1,27 @@
+/* The running daemon: owns the pipeline, our tracefs instance and probes,
+ * the sd-event loop (trace_pipe, signals, timers, watchdog, HTTP). */
+#pragma once
+
+#include "config.h"
+#include "pipeline.h"
+#include "tracefs.h"
+
+typedef struct ManagerOptions {
+        const char *listen_address; /* used when listen_fd < 0 */
+        int listen_fd;              /* from socket activation, or -1 */
+        const char *tracefs_root;
+        const char *name;           /* our group and instance */
+} ManagerOptions;
+
+typedef struct Manager Manager;
+
+/* Takes ownership of config (also on failure). */
+int manager_new(Config *config, const ManagerOptions *opts, Manager **ret);
+/* Binds HTTP, cleans leftovers, creates the instance, registers and enables
+ * probes, opens trace_pipe. On failure everything it did is undone. */
+int manager_start(Manager *m);
+/* Runs until SIGTERM/SIGINT; returns the exit code for main(). */
+int manager_run(Manager *m);
+/* Disables and removes everything manager_start() created. Idempotent. */
+void manager_teardown(Manager *m);
+Manager *manager_free(Manager *m); /* tears down too; accepts NULL */

@@ -1,0 +1,421 @@
+#include "pipeline.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "decode.h"
+#include "expo.h"
+
+const char *probe_state_to_string(ProbeState s) {
+        switch (s) {
+        case PROBE_STATE_PENDING:
+                return "pending";
+        case PROBE_STATE_REGISTERED:
+                return "registered";
+        case PROBE_STATE_FAILED:
+                return "failed";
+        }
+        return "unknown";
+}
+
+static int builtin_source(const char *label) {
+        if (strcmp(label, "comm") == 0)
+                return LABEL_SOURCE_COMM;
+        if (strcmp(label, "pid") == 0)
+                return LABEL_SOURCE_PID;
+        if (strcmp(label, "tgid") == 0)
+                return LABEL_SOURCE_TGID;
+        if (strcmp(label, "cpu") == 0)
+                return LABEL_SOURCE_CPU;
+        return LABEL_SOURCE_NAMED;
+}
+
+/* What trace_pipe prints as the event name, and in which form. */
+static void probe_event_name(const ProbeConfig *c, StrView *ret, TraceEventForm *form) {
+        *form = TRACE_FORM_NAMED;
+        if (c->type != PROBE_TRACEPOINT) {
+                *ret = sv_from(c->name);
+                return;
+        }
+        const char *slash = strchr(c->target, '/');
+        const char *ev = slash ? slash + 1 : c->target;
+        /* Syscall events print "sys_connect(...)" and "sys_connect -> ret". */
+        if (strncmp(c->target, "syscalls/", 9) == 0) {
+                if (strncmp(ev, "sys_enter_", 10) == 0) {
+                        *form = TRACE_FORM_SYSCALL_ENTER;
+                        ev += 10;
+                } else if (strncmp(ev, "sys_exit_", 9) == 0) {
+                        *form = TRACE_FORM_SYSCALL_EXIT;
+                        ev += 9;
+                }
+                if (*form != TRACE_FORM_NAMED) {
+                        /* Stored as "sys_" + name, in the target string's tail:
+                         * point at the "sys_" we need by building it once. */
+                        size_t n = strlen(ev);
+                        char *s = xmalloc(n + 5);
+                        memcpy(s, "sys_", 4);
+                        memcpy(s + 4, ev, n + 1);
+                        *ret = (StrView){ s, n + 4 };
+                        return;
+                }
+        }
+        *ret = sv_from(ev);
+}
+
+static bool probe_event_name_owned(const Probe *p) {
+        return p->form != TRACE_FORM_NAMED;
+}
+
+static int probe_field_index(const ProbeConfig *c, const char *name) {
+        for (size_t i = 0; i < c->n_fields; i++)
+                if (strcmp(c->fields[i], name) == 0)
+                        return (int) i;
+        return -1;
+}
+
+static void probe_init(Probe *p, const ProbeConfig *c, unsigned max_series) {
+        p->config = c;
+        probe_event_name(c, &p->event, &p->form);
+        p->decoders = xcalloc(c->n_fields ? c->n_fields : 1, sizeof(Decoder *));
+        for (size_t i = 0; i < c->n_fields; i++)
+                p->decoders[i] = probe_find_decoder(c, c->fields[i]);
+
+        p->n_metrics = c->n_metrics;
+        p->metrics = xcalloc(c->n_metrics ? c->n_metrics : 1, sizeof(MetricPlan));
+        for (size_t m = 0; m < c->n_metrics; m++) {
+                const MetricConfig *mc = &c->metrics[m];
+                MetricPlan *plan = &p->metrics[m];
+                plan->family = family_new(mc->name, mc->help, (const char *const *) mc->labels, mc->n_labels,
+                                          max_series);
+                plan->n_labels = mc->n_labels;
+                plan->label_source = xcalloc(mc->n_labels ? mc->n_labels : 1, sizeof(int));
+                for (size_t l = 0; l < mc->n_labels; l++) {
+                        int idx = c->type == PROBE_TRACEPOINT ? -1 : probe_field_index(c, mc->labels[l]);
+                        plan->label_source[l] = idx >= 0 ? idx : builtin_source(mc->labels[l]);
+                        if (c->type == PROBE_TRACEPOINT)
+                                plan->label_source[l] = LABEL_SOURCE_NAMED;
+                }
+        }
+}
+
+static void probe_done(Probe *p) {
+        if (probe_event_name_owned(p))
+                free((char *) p->event.p);
+        free(p->decoders);
+        for (size_t m = 0; m < p->n_metrics; m++) {
+                family_free(p->metrics[m].family);
+                free(p->metrics[m].label_source);
+        }
+        free(p->metrics);
+        free(p->definition);
+        free(p->error);
+}
+
+int pipeline_new(Config *config, Pipeline **ret) {
+        Pipeline *p = xcalloc(1, sizeof(Pipeline));
+        p->config = config;
+        p->n_probes = config->n_probes;
+        p->probes = xcalloc(p->n_probes ? p->n_probes : 1, sizeof(Probe));
+        p->probe_names = xcalloc(p->n_probes ? p->n_probes : 1, sizeof(char *));
+        for (size_t i = 0; i < p->n_probes; i++) {
+                probe_init(&p->probes[i], &config->probes[i], config->max_series);
+                p->probe_names[i] = config->probes[i].name;
+        }
+        p->ring = ring_new(config->recent_events ? config->recent_events : 1);
+        *ret = p;
+        return 0;
+}
+
+Pipeline *pipeline_free(Pipeline *p) {
+        if (!p)
+                return NULL;
+        for (size_t i = 0; i < p->n_probes; i++)
+                probe_done(&p->probes[i]);
+        free(p->probes);
+        free(p->probe_names);
+        ring_free(p->ring);
+        config_free(p->config);
+        free(p);
+        return NULL;
+}
+
+static Probe *pipeline_find_probe(Pipeline *p, const TraceLine *tl) {
+        for (size_t i = 0; i < p->n_probes; i++) {
+                Probe *pr = &p->probes[i];
+                if (pr->form == tl->form && sv_eq(pr->event, tl->event) && pr->state != PROBE_STATE_FAILED)
+                        return pr;
+        }
+        return NULL;
+}
+
+static StrView format_int(char *buf, size_t size, int64_t v) {
+        int n = snprintf(buf, size, "%lld", (long long) v);
+        return (StrView){ buf, n > 0 ? (size_t) n : 0 };
+}
+
+/* The decoded fields of one event, all pointing into the line or scratch. */
+typedef struct EventFields {
+        StrView names[PIPELINE_MAX_FIELDS];
+        StrView values[PIPELINE_MAX_FIELDS];
+        char scratch[PIPELINE_MAX_FIELDS][DECODE_SCRATCH];
+        size_t n;
+} EventFields;
+
+static int event_fields_probe(const Probe *pr, const TraceLine *tl, EventFields *ef) {
+        const ProbeConfig *c = pr->config;
+        StrView raw[PIPELINE_MAX_FIELDS];
+        size_t n = c->n_fields < PIPELINE_MAX_FIELDS ? c->n_fields : PIPELINE_MAX_FIELDS;
+        int r = traceline_probe_fields(tl->body, c->fields, c->field_is_string, n, raw, NULL);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                ef->names[i] = sv_from(c->fields[i]);
+                (void) decode_value(pr->decoders[i], raw[i], ef->scratch[i], &ef->values[i]);
+        }
+        ef->n = n;
+        return 0;
+}
+
+static int event_fields_tracepoint(const Probe *pr, const TraceLine *tl, EventFields *ef) {
+        TraceField tf[PIPELINE_MAX_FIELDS];
+        int n = traceline_tracepoint_fields(tl, tf, PIPELINE_MAX_FIELDS);
+        if (n < 0)
+                return n;
+        char name[CONFIG_NAME_MAX + 1];
+        for (int i = 0; i < n; i++) {
+                const Decoder *d = NULL;
+                if (pr->config->n_decoders > 0 && tf[i].name.n < sizeof(name)) {
+                        memcpy(name, tf[i].name.p, tf[i].name.n);
+                        name[tf[i].name.n] = 0;
+                        d = probe_find_decoder(pr->config, name);
+                }
+                ef->names[i] = tf[i].name;
+                (void) decode_value(d, tf[i].value, ef->scratch[i], &ef->values[i]);
+        }
+        ef->n = (size_t) n;
+        return 0;
+}
+
+static StrView event_named_value(const EventFields *ef, const char *name, bool *found) {
+        StrView want = sv_from(name);
+        for (size_t i = 0; i < ef->n; i++)
+                if (sv_eq(ef->names[i], want)) {
+                        *found = true;
+                        return ef->values[i];
+                }
+        *found = false;
+        return (StrView){ "", 0 };
+}
+
+static StrView builtin_value(int source, const TraceLine *tl, char scratch[3][24]) {
+        switch (source) {
+        case LABEL_SOURCE_COMM:
+                return tl->comm;
+        case LABEL_SOURCE_PID:
+                return format_int(scratch[0], sizeof(scratch[0]), tl->pid);
+        case LABEL_SOURCE_TGID:
+                return format_int(scratch[1], sizeof(scratch[1]), tl->tgid);
+        case LABEL_SOURCE_CPU:
+                return format_int(scratch[2], sizeof(scratch[2]), tl->cpu);
+        }
+        return (StrView){ "", 0 };
+}
+
+static void probe_count(Probe *pr, const TraceLine *tl, const EventFields *ef) {
+        char scratch[3][24];
+        StrView values[PIPELINE_MAX_FIELDS];
+        for (size_t m = 0; m < pr->n_metrics; m++) {
+                const MetricPlan *plan = &pr->metrics[m];
+                const MetricConfig *mc = &pr->config->metrics[m];
+                size_t n = plan->n_labels < PIPELINE_MAX_FIELDS ? plan->n_labels : PIPELINE_MAX_FIELDS;
+                for (size_t l = 0; l < n; l++) {
+                        int src = plan->label_source[l];
+                        if (src >= 0)
+                                values[l] = ef->values[src];
+                        else if (src == LABEL_SOURCE_NAMED) {
+                                bool found;
+                                values[l] = event_named_value(ef, mc->labels[l], &found);
+                                if (!found)
+                                        values[l] = builtin_value(builtin_source(mc->labels[l]), tl, scratch);
+                        } else
+                                values[l] = builtin_value(src, tl, scratch);
+                }
+                (void) family_add(plan->family, values, 1);
+        }
+}
+
+const Probe *pipeline_process_line(Pipeline *p, const char *line, size_t len) {
+        TraceLine tl;
+        p->lines++;
+        if (traceline_parse(line, len, &tl) < 0) {
+                p->parse_errors++;
+                return NULL;
+        }
+        if (tl.kind == TRACE_LINE_LOST) {
+                p->lost_reports++;
+                p->lost_events += tl.lost;
+                return NULL;
+        }
+        Probe *pr = pipeline_find_probe(p, &tl);
+        if (!pr) {
+                p->parse_errors++;
+                return NULL;
+        }
+        char comm[64];
+        if (sv_eq(tl.comm, SV("<...>"))) {
+                if (p->resolve_comm && p->resolve_comm(p->resolve_userdata, tl.pid, comm, sizeof(comm)))
+                        tl.comm = sv_from(comm);
+                else
+                        p->comm_unknown++;
+        }
+
+        /* Large (8 KiB of scratch); static is fine: one reader thread. */
+        static EventFields ef;
+        int r = pr->config->type == PROBE_TRACEPOINT ? event_fields_tracepoint(pr, &tl, &ef)
+                                                     : event_fields_probe(pr, &tl, &ef);
+        if (r < 0) {
+                p->parse_errors++;
+                return NULL;
+        }
+
+        pr->events++;
+        probe_count(pr, &tl, &ef);
+        ring_push(p->ring, &(RingEventView){
+                                   .probe = (uint32_t) (pr - p->probes),
+                                   .comm = tl.comm,
+                                   .pid = tl.pid,
+                                   .tgid = tl.tgid,
+                                   .cpu = tl.cpu,
+                                   .timestamp = tl.timestamp,
+                                   .names = ef.names,
+                                   .values = ef.values,
+                                   .n_fields = ef.n,
+                           });
+        return pr;
+}
+
+void pipeline_render_metrics(const Pipeline *p, Buf *out) {
+        for (size_t i = 0; i < p->n_probes; i++)
+                for (size_t m = 0; m < p->probes[i].n_metrics; m++)
+                        family_render(p->probes[i].metrics[m].family, out);
+
+        static const char *const probe_label[] = { "probe" };
+        static const char *const metric_label[] = { "metric" };
+
+        expo_put_header(out, "kprobe_exporter_events_total", "counter", "Events read from trace_pipe, per probe.");
+        for (size_t i = 0; i < p->n_probes; i++)
+                expo_put_sample_u64(out, "kprobe_exporter_events_total", probe_label,
+                                    (StrView[]){ sv_from(p->probe_names[i]) }, 1, p->probes[i].events);
+
+        expo_put_header(out, "kprobe_exporter_probe_up", "gauge",
+                        "1 if the probe is registered and enabled, 0 if the kernel refused it.");
+        for (size_t i = 0; i < p->n_probes; i++)
+                expo_put_sample_u64(out, "kprobe_exporter_probe_up", probe_label,
+                                    (StrView[]){ sv_from(p->probe_names[i]) }, 1,
+                                    p->probes[i].state == PROBE_STATE_REGISTERED);
+
+        expo_put_header(out, "kprobe_exporter_series", "gauge", "Label sets currently held, per metric.");
+        for (size_t i = 0; i < p->n_probes; i++)
+                for (size_t m = 0; m < p->probes[i].n_metrics; m++) {
+                        const Family *f = p->probes[i].metrics[m].family;
+                        expo_put_sample_u64(out, "kprobe_exporter_series", metric_label,
+                                            (StrView[]){ sv_from(family_name(f)) }, 1, family_series(f));
+                }
+
+        expo_put_header(out, "kprobe_exporter_series_refused_total", "counter",
+                        "Events whose new label set was not created because the metric had max_series.");
+        for (size_t i = 0; i < p->n_probes; i++)
+                for (size_t m = 0; m < p->probes[i].n_metrics; m++) {
+                        const Family *f = p->probes[i].metrics[m].family;
+                        expo_put_sample_u64(out, "kprobe_exporter_series_refused_total", metric_label,
+                                            (StrView[]){ sv_from(family_name(f)) }, 1, family_refused(f));
+                }
+
+        expo_put_header(out, "kprobe_exporter_trace_lines_total", "counter", "Lines read from trace_pipe.");
+        expo_put_sample_u64(out, "kprobe_exporter_trace_lines_total", NULL, NULL, 0, p->lines);
+        expo_put_header(out, "kprobe_exporter_parse_errors_total", "counter",
+                        "trace_pipe lines that could not be parsed or matched no probe.");
+        expo_put_sample_u64(out, "kprobe_exporter_parse_errors_total", NULL, NULL, 0, p->parse_errors);
+        expo_put_header(out, "kprobe_exporter_comm_unknown_total", "counter",
+                        "Events whose process name neither the kernel nor /proc knew (comm \"<...>\").");
+        expo_put_sample_u64(out, "kprobe_exporter_comm_unknown_total", NULL, NULL, 0, p->comm_unknown);
+        expo_put_header(out, "kprobe_exporter_lost_events_total", "counter",
+                        "Events the kernel reported lost in trace_pipe (\"[LOST N EVENTS]\" lines).");
+        expo_put_sample_u64(out, "kprobe_exporter_lost_events_total", NULL, NULL, 0, p->lost_events);
+        expo_put_header(out, "kprobe_exporter_lost_event_reports_total", "counter",
+                        "\"[LOST EVENTS]\" lines in trace_pipe, with or without a count.");
+        expo_put_sample_u64(out, "kprobe_exporter_lost_event_reports_total", NULL, NULL, 0, p->lost_reports);
+}
+
+static void json_key(Buf *out, const char *key) {
+        json_put_string(out, sv_from(key));
+        buf_putc(out, ':');
+}
+
+static void json_opt_string(Buf *out, const char *s) {
+        if (s)
+                json_put_string(out, sv_from(s));
+        else
+                buf_puts(out, "null");
+}
+
+void pipeline_render_probes(const Pipeline *p, Buf *out) {
+        buf_puts(out, "{\"probes\":[");
+        for (size_t i = 0; i < p->n_probes; i++) {
+                const Probe *pr = &p->probes[i];
+                const ProbeConfig *c = pr->config;
+                if (i)
+                        buf_putc(out, ',');
+                buf_putc(out, '{');
+                json_key(out, "name");
+                json_put_string(out, sv_from(c->name));
+                buf_putc(out, ',');
+                json_key(out, "type");
+                json_put_string(out, sv_from(probe_type_to_string(c->type)));
+                buf_putc(out, ',');
+                json_key(out, "target");
+                json_put_string(out, sv_from(c->target));
+                buf_putc(out, ',');
+                json_key(out, "config_line");
+                buf_put_u64(out, c->line);
+                buf_putc(out, ',');
+                json_key(out, "definition");
+                json_opt_string(out, pr->definition);
+                buf_putc(out, ',');
+                json_key(out, "filter");
+                json_opt_string(out, c->filter);
+                buf_putc(out, ',');
+                json_key(out, "state");
+                json_put_string(out, sv_from(probe_state_to_string(pr->state)));
+                buf_putc(out, ',');
+                json_key(out, "error");
+                json_opt_string(out, pr->error);
+                buf_putc(out, ',');
+                json_key(out, "events");
+                buf_put_u64(out, pr->events);
+                buf_putc(out, '}');
+        }
+        buf_puts(out, "]}");
+}
+
+static bool pipeline_has_probe(const Pipeline *p, const char *name) {
+        for (size_t i = 0; i < p->n_probes; i++)
+                if (strcmp(p->probe_names[i], name) == 0)
+                        return true;
+        return false;
+}
+
+int pipeline_render_events(const Pipeline *p, const EventQuery *q, Buf *out) {
+        if (q->probe && !pipeline_has_probe(p, q->probe))
+                return -ENOENT;
+        events_render_page(p->ring, q, p->probe_names, p->n_probes, out);
+        return 0;
+}
+
+size_t pipeline_stream_events(const Pipeline *p, const EventQuery *q, uint64_t *cursor, Buf *out) {
+        if (*cursor == UINT64_MAX) {
+                *cursor = ring_next_seq(p->ring) - 1;
+                return 0;
+        }
+        return events_render_stream(p->ring, q, cursor, 1024, p->probe_names, p->n_probes, out);
+}

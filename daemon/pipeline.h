@@ -1,0 +1,88 @@
+/* The pure core of the daemon: from a Config it builds, per probe, the plan
+ * that turns a trace_pipe line into counter increments and a recent event;
+ * it also renders the state as /metrics text and /probes JSON. No I/O, so
+ * the whole path from a kernel line to a Prometheus sample is unit-tested. */
+#pragma once
+
+#include <stdint.h>
+
+#include "config.h"
+#include "events_json.h"
+#include "ring.h"
+#include "series.h"
+#include "traceline.h"
+#include "util.h"
+
+#define PIPELINE_MAX_FIELDS 128
+
+typedef enum ProbeState {
+        PROBE_STATE_PENDING,    /* not yet handed to the kernel */
+        PROBE_STATE_REGISTERED,
+        PROBE_STATE_FAILED,
+} ProbeState;
+
+typedef struct MetricPlan {
+        Family *family;
+        int *label_source; /* per label: field index >= 0, or LABEL_SOURCE_* */
+        size_t n_labels;
+} MetricPlan;
+
+enum {
+        LABEL_SOURCE_COMM = -1,
+        LABEL_SOURCE_PID = -2,
+        LABEL_SOURCE_TGID = -3,
+        LABEL_SOURCE_CPU = -4,
+        LABEL_SOURCE_NAMED = -5, /* tracepoints: looked up by name per event */
+};
+
+typedef struct Probe {
+        const ProbeConfig *config; /* owned by the Pipeline's Config */
+        StrView event;             /* the event name trace_pipe prints */
+        TraceEventForm form;       /* how its lines look */
+        const Decoder **decoders;  /* kprobe kinds: per field; NULL entries = raw */
+        MetricPlan *metrics;
+        size_t n_metrics;
+        ProbeState state;
+        char *definition; /* the line written to tracefs; NULL for tracepoints */
+        char *error;      /* why it failed (kernel error_log text when there is one) */
+        uint64_t events;
+} Probe;
+
+/* Fills buf with the command name of pid when the kernel printed "<...>"
+ * (it had not saved the comm yet, common for short-lived processes read
+ * with low latency). Returns false when it cannot tell. */
+typedef bool (*CommResolver)(void *userdata, int32_t pid, char *buf, size_t size);
+
+typedef struct Pipeline {
+        Config *config; /* owned */
+        CommResolver resolve_comm; /* optional */
+        void *resolve_userdata;
+        uint64_t comm_unknown; /* events whose comm stayed "<...>" */
+        Probe *probes;
+        size_t n_probes;
+        const char **probe_names; /* for events_json */
+        Ring *ring;
+        uint64_t lines;
+        uint64_t parse_errors;
+        uint64_t lost_events;  /* sum of the counts in "[LOST N EVENTS]" lines */
+        uint64_t lost_reports; /* number of LOST lines, with or without a count */
+} Pipeline;
+
+/* Takes ownership of config (also on failure). Returns 0 or -errno. */
+int pipeline_new(Config *config, Pipeline **ret);
+Pipeline *pipeline_free(Pipeline *p); /* accepts NULL, returns NULL */
+
+/* Handles one trace_pipe line without its newline. Never fails: lines it
+ * cannot use are counted in parse_errors. Returns the probe that matched, or
+ * NULL (lost-event lines and unparsable lines). */
+const Probe *pipeline_process_line(Pipeline *p, const char *line, size_t len);
+
+/* The users' counters and the daemon's own pipeline counters. */
+void pipeline_render_metrics(const Pipeline *p, Buf *out);
+/* {"probes":[{"name","type","target","line","definition","filter","state","error","events"}]} */
+void pipeline_render_probes(const Pipeline *p, Buf *out);
+/* GET /events: -ENOENT if q->probe is set and names no probe. */
+int pipeline_render_events(const Pipeline *p, const EventQuery *q, Buf *out);
+size_t pipeline_stream_events(const Pipeline *p, const EventQuery *q, uint64_t *cursor, Buf *out);
+
+const char *probe_state_to_string(ProbeState s);
