@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs what the project needs from Debian's packages (idempotent), then
+# configures and builds into ./build. Run as root from the repository root.
+set -eu
+cd "$(dirname "$0")/.."
+
+PACKAGES="meson ninja-build gcc pkg-config libsystemd-dev libyaml-dev libmicrohttpd-dev
+libjansson-dev libcmocka-dev curl python3 prometheus"
+
+missing=""
+for p in $PACKAGES; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+        echo "installing:$missing"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        # shellcheck disable=SC2086
+        apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+if [ ! -f build/build.ninja ]; then
+        meson setup build
+fi
+meson compile -C build
