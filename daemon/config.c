@@ -154,21 +154,14 @@ Config *config_free(Config *c) {
         return NULL;
 }
 
+__attribute__((format(printf, 4, 0)))
 static void config_errors_addv(ConfigErrors *errs, unsigned line, unsigned column, const char *fmt, va_list ap) {
-        _cleanup_buf_ Buf b = { 0 };
-        va_list aq;
-
-        va_copy(aq, ap);
-        int n = vsnprintf(NULL, 0, fmt, aq);
-        va_end(aq);
-        if (n < 0)
-                n = 0;
-        buf_reserve(&b, (size_t) n);
-        vsnprintf(b.data, (size_t) n + 1, fmt, ap);
-        b.len = (size_t) n;
+        char *msg = NULL;
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = xstrdup("out of memory formatting an error");
 
         errs->items = xrealloc(errs->items, (errs->n + 1) * sizeof(ConfigError));
-        errs->items[errs->n++] = (ConfigError){ .line = line, .column = column, .message = buf_steal(&b) };
+        errs->items[errs->n++] = (ConfigError){ .line = line, .column = column, .message = msg };
 }
 
 void config_errors_add(ConfigErrors *errs, unsigned line, unsigned column, const char *fmt, ...) {

@@ -2,7 +2,7 @@
  * allocates: results go to the caller's scratch buffer, or point at the
  * input or at the decoder's map strings. */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* strerrorname_np() */
+/* _GNU_SOURCE (meson) for strerrorname_np() */
 #endif
 
 #include "decode.h"
@@ -93,8 +93,8 @@ static int parse_unsigned_n(StrView v, unsigned bits, uint64_t *ret) {
         return 0;
 }
 
-static StrView scratch_printf(char scratch[DECODE_SCRATCH], const char *fmt, uint64_t v) {
-        int n = snprintf(scratch, DECODE_SCRATCH, fmt, v);
+static StrView scratch_printf(char scratch[DECODE_SCRATCH], bool hex, uint64_t v) {
+        int n = hex ? snprintf(scratch, DECODE_SCRATCH, "0x%" PRIx64, v) : snprintf(scratch, DECODE_SCRATCH, "%" PRIu64, v);
         /* Every format here fits: at most 20 digits or "0x" and 16. */
         return (StrView){ scratch, n > 0 ? (size_t) n : 0 };
 }
@@ -117,7 +117,7 @@ static int decode_ntohs(StrView in, char scratch[DECODE_SCRATCH], StrView *out) 
                 return -EINVAL;
         /* The fetch read network-order bytes as a host-order u16: ntohs()
          * puts them right (a swap on the little-endian hosts we run on). */
-        *out = scratch_printf(scratch, "%" PRIu64, (uint64_t) ntohs((uint16_t) u));
+        *out = scratch_printf(scratch, false, (uint64_t) ntohs((uint16_t) u));
         return 0;
 }
 
@@ -126,7 +126,7 @@ static int decode_ntohl(StrView in, char scratch[DECODE_SCRATCH], StrView *out) 
 
         if (parse_unsigned_n(in, 32, &u) < 0)
                 return -EINVAL;
-        *out = scratch_printf(scratch, "%" PRIu64, (uint64_t) ntohl((uint32_t) u));
+        *out = scratch_printf(scratch, false, (uint64_t) ntohl((uint32_t) u));
         return 0;
 }
 
@@ -196,7 +196,7 @@ static int decode_hex(StrView in, char scratch[DECODE_SCRATCH], StrView *out) {
 
         if (parse_number(in, &u, &neg) < 0)
                 return -EINVAL;
-        *out = scratch_printf(scratch, "0x%" PRIx64, u);
+        *out = scratch_printf(scratch, true, u);
         return 0;
 }
 

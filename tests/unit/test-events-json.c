@@ -1,7 +1,7 @@
 /* JSON for the events API. Every output is parsed back with jansson, which
  * rejects invalid UTF-8 and malformed escapes. */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* memmem() */
+/* _GNU_SOURCE (meson) for memmem() */
 #endif
 #include <setjmp.h>
 #include <stdarg.h>
