@@ -1,0 +1,185 @@
+/* A target for the system tests: a user-space function to put a uprobe on,
+ * with the same argument layout as the seed's sys_connect example (a
+ * struct sockaddr * in the 2nd argument, %si on x86-64), and a way to make
+ * real TCP connections for the tracepoint test.
+ *
+ *   connector offset           print the uprobe file offset of kpe_connect_target
+ *   connector call N [PORT]    call kpe_connect_target N times with 127.0.0.1:PORT (default 25)
+ *   connector tcp N PORT       N real TCP connect()s to 127.0.0.1:PORT, closing each;
+ *                              all N are tried even if some fail (exit 2 then)
+ *
+ * Exit status 0 on success, 1 on a usage error, 2 on a system error. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Kept as a real, separate function with the sockaddr in its 2nd argument
+ * whatever the optimization level: noinline so there is a call to probe,
+ * used so it is not dropped, and the barrier plus the result depending on
+ * sa so the body is not folded into the caller. */
+#if defined(__GNUC__) && !defined(__clang__)
+/* GCC could still call a specialized clone (".constprop") from main. */
+#  define KEEP_AS_IS __attribute__((noinline, used, noipa))
+#else
+#  define KEEP_AS_IS __attribute__((noinline, used))
+#endif
+
+KEEP_AS_IS int kpe_connect_target(int fd, const struct sockaddr *sa, int len);
+
+KEEP_AS_IS int kpe_connect_target(int fd, const struct sockaddr *sa, int len) {
+        const unsigned char *p = (const unsigned char *) sa;
+        int r = fd + len;
+
+        __asm__ volatile("" : : "r"(sa) : "memory");
+        for (int i = 0; i < len && i < 8; i++)
+                r += p[i];
+        return r;
+}
+
+static int parse_count(const char *s, unsigned long max, unsigned long *ret) {
+        char *end;
+        unsigned long v;
+
+        if (!s || !*s || *s == '-')
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno != 0 || *end != '\0' || v > max)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+/* The uprobe offset is a file offset: address - start of the mapping +
+ * the mapping's offset in the file, for the mapping of our own executable
+ * that contains the function (PIE or not). */
+static int print_offset(void) {
+        uintptr_t addr = (uintptr_t) &kpe_connect_target;
+        char exe[4096], line[4096 + 256];
+        ssize_t n;
+        FILE *f;
+
+        n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (n < 0) {
+                fprintf(stderr, "connector: readlink /proc/self/exe: %s\n", strerror(errno));
+                return 2;
+        }
+        exe[n] = '\0';
+
+        f = fopen("/proc/self/maps", "re");
+        if (!f) {
+                fprintf(stderr, "connector: /proc/self/maps: %s\n", strerror(errno));
+                return 2;
+        }
+        while (fgets(line, sizeof(line), f)) {
+                uintmax_t start, end, off;
+                char perms[8];
+                int path_at = 0;
+
+                if (sscanf(line, "%jx-%jx %7s %jx %*s %*s %n", &start, &end, perms, &off, &path_at) < 4 ||
+                    path_at == 0)
+                        continue;
+                if (addr < start || addr >= end)
+                        continue;
+                line[strcspn(line, "\n")] = '\0';
+                if (strcmp(line + path_at, exe) != 0) {
+                        fprintf(stderr, "connector: function mapped from '%s', not '%s'\n", line + path_at,
+                                exe);
+                        fclose(f);
+                        return 2;
+                }
+                printf("0x%jx\n", (uintmax_t) (addr - start + off));
+                fclose(f);
+                return 0;
+        }
+        fclose(f);
+        fprintf(stderr, "connector: no mapping holds %p\n", (void *) addr);
+        return 2;
+}
+
+static void fill_loopback(struct sockaddr_in *sin, unsigned long port) {
+        memset(sin, 0, sizeof(*sin));
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t) port);
+        sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+}
+
+static int do_call(unsigned long n, unsigned long port) {
+        struct sockaddr_in sin;
+        volatile int sink = 0;
+
+        fill_loopback(&sin, port);
+        for (unsigned long i = 0; i < n; i++)
+                sink += kpe_connect_target(-1, (const struct sockaddr *) &sin, (int) sizeof(sin));
+        (void) sink;
+        return 0;
+}
+
+/* Every attempt is made even when some fail: a connect to a closed port
+ * still enters TCP_SYN_SENT, and tests count those too. */
+static int do_tcp(unsigned long n, unsigned long port) {
+        struct sockaddr_in sin;
+        unsigned long failed = 0;
+        int first_errno = 0;
+
+        fill_loopback(&sin, port);
+        for (unsigned long i = 0; i < n; i++) {
+                int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (fd < 0) {
+                        fprintf(stderr, "connector: socket: %s\n", strerror(errno));
+                        return 2;
+                }
+                if (connect(fd, (const struct sockaddr *) &sin, sizeof(sin)) < 0) {
+                        if (failed++ == 0)
+                                first_errno = errno;
+                }
+                close(fd);
+        }
+        if (failed > 0) {
+                fprintf(stderr, "connector: %lu of %lu connects to 127.0.0.1:%lu failed, first: %s\n", failed,
+                        n, port, strerror(first_errno));
+                return 2;
+        }
+        return 0;
+}
+
+static int usage(void) {
+        fprintf(stderr,
+                "usage: connector offset\n"
+                "       connector call N [PORT]\n"
+                "       connector tcp N PORT\n");
+        return 1;
+}
+
+int main(int argc, char **argv) {
+        unsigned long n, port = 25;
+
+        if (argc == 2 && strcmp(argv[1], "offset") == 0)
+                return print_offset();
+
+        if (argc >= 3 && argc <= 4 && strcmp(argv[1], "call") == 0) {
+                if (parse_count(argv[2], 100000000UL, &n) < 0 ||
+                    (argc == 4 && parse_count(argv[3], 65535, &port) < 0))
+                        return usage();
+                return do_call(n, port);
+        }
+
+        if (argc == 4 && strcmp(argv[1], "tcp") == 0) {
+                if (parse_count(argv[2], 1000000UL, &n) < 0 || parse_count(argv[3], 65535, &port) < 0 ||
+                    port == 0)
+                        return usage();
+                return do_tcp(n, port);
+        }
+
+        return usage();
+}

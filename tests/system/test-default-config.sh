@@ -1,0 +1,52 @@
+#!/bin/bash
+# The shipped config/probes.yaml, as the README's quick start runs it: the
+# daemon starts, its tracepoint probe counts real TCP connects, and each
+# kprobe is either registered (kernel with kprobe events) or reported failed
+# with the reason (kernel without them, like our CI machines).
+. "$(dirname "$0")/lib.sh"
+
+kpe_init dflt
+CONFIG="$KPE_SOURCE_ROOT/config/probes.yaml"
+[ -r "$CONFIG" ] || fail "no $CONFIG"
+
+# --config.check touches nothing and shows the exact lines.
+tracefs_snapshot >"$KPE_WORK/before"
+run_daemon --config.file="$CONFIG" --config.check --tracefs.instance="$KPE_NAME" ||
+        fail "--config.check of the shipped config failed: $(cat "$KPE_WORK/run.err")"
+grep -qF "p:$KPE_NAME/connect __sys_connect_file family=+0(%si):u16 port=+2(%si):u16 addr=+4(%si):u32" "$KPE_WORK/run.out" ||
+        fail "--config.check did not print the connect kprobe: $(cat "$KPE_WORK/run.out")"
+grep -qF "r:$KPE_NAME/connect_ret __sys_connect_file ret=\$retval:s32" "$KPE_WORK/run.out" ||
+        fail "--config.check did not print the kretprobe: $(cat "$KPE_WORK/run.out")"
+tracefs_snapshot >"$KPE_WORK/after"
+assert_snapshot_same "$KPE_WORK/before" "$KPE_WORK/after" "--config.check"
+
+start_daemon "$CONFIG"
+
+fetch_ok /probes "$KPE_WORK/probes.json"
+state=$(json_get "$KPE_WORK/probes.json" '[p["state"] for p in j["probes"] if p["name"] == "tcp_connect"][0]')
+[ "$state" = registered ] || fail "tcp_connect is $state, want registered"
+for probe in connect connect_ret; do
+        state=$(json_get "$KPE_WORK/probes.json" "[p['state'] for p in j['probes'] if p['name'] == '$probe'][0]")
+        err=$(json_get "$KPE_WORK/probes.json" "[p['error'] for p in j['probes'] if p['name'] == '$probe'][0]")
+        if [ -e "$TRACEFS/kprobe_events" ]; then
+                [ "$state" = registered ] || fail "$probe is $state ($err) on a kernel with kprobe_events"
+        else
+                [ "$state" = failed ] || fail "$probe is $state on a kernel without kprobe_events"
+                [[ $err == *"kernel built without kprobe events"* ]] ||
+                        fail "$probe failed with '$err', want the reason 'kernel built without kprobe events'"
+                log "$probe: failed as expected: $err"
+        fi
+done
+
+# Real TCP connects, to the daemon's own port (something that listens).
+PORT=$KPE_PORT
+"$KPE_CONNECTOR" tcp 3 "$PORT" || fail "connector tcp 3 $PORT failed"
+v=$(wait_metric 3 tcp_connect_total comm=connector family=AF_INET daddr=127.0.0.1 daddrv6=::ffff:127.0.0.1 dport="$PORT")
+if [ "$v" != 3 ]; then
+        grep -E '^tcp_connect_total' "$KPE_WORK/metrics.txt" >&2
+        fail "tcp_connect_total for connector -> 127.0.0.1:$PORT is $v, want 3"
+fi
+
+stop_daemon TERM || fail "daemon exited with status $? on SIGTERM"
+assert_no_leftovers "after SIGTERM"
+log "pass"

@@ -1,0 +1,90 @@
+#!/bin/bash
+# A tracepoint probe: count outgoing TCP connects (sock/inet_sock_set_state
+# entering TCP_SYN_SENT) by comm, destination address and port.
+. "$(dirname "$0")/lib.sh"
+
+kpe_init tp
+[ -d "$TRACEFS/events/sock/inet_sock_set_state" ] ||
+        skip "no tracepoint sock/inet_sock_set_state in $TRACEFS/events"
+CONNECTS=20
+
+# A listener on a free port of its own choosing, with a bounded life: it
+# accepts until it has seen every connection or 30 s have passed.
+python3 - "$KPE_WORK/listen.port" "$CONNECTS" <<'EOF' &
+import os, socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(64)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(s.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+deadline, n = time.time() + 30, 0
+while n < int(sys.argv[2]) and time.time() < deadline:
+    s.settimeout(max(0.1, deadline - time.time()))
+    try:
+        c, _ = s.accept()
+    except socket.timeout:
+        break
+    c.close()
+    n += 1
+EOF
+KPE_EXTRA_PIDS="$KPE_EXTRA_PIDS $!"
+for ((i = 0; i < 100; i++)); do
+        [ -s "$KPE_WORK/listen.port" ] && break
+        sleep 0.1
+done
+PORT=$(cat "$KPE_WORK/listen.port" 2>/dev/null) || fail "the TCP listener did not start"
+
+cat >"$KPE_WORK/probes.yaml" <<EOF
+probes:
+  - name: tcp_connect
+    type: tracepoint
+    target: sock/inet_sock_set_state
+    filter: "newstate == 2"
+    metrics:
+      - name: tcp_connect_total
+        help: Outgoing TCP connects by caller and destination.
+        labels: [comm, daddr, dport]
+EOF
+
+start_daemon "$KPE_WORK/probes.yaml"
+
+log "connector tcp $CONNECTS $PORT"
+"$KPE_CONNECTOR" tcp "$CONNECTS" "$PORT" || fail "connector tcp failed"
+
+v=$(wait_metric "$CONNECTS" tcp_connect_total comm=connector daddr=127.0.0.1 dport="$PORT")
+[ "$v" = "$CONNECTS" ] || {
+        grep -E '^(tcp_connect_total|kprobe_exporter_)' "$KPE_WORK/metrics.txt" >&2
+        fail "tcp_connect_total{comm=\"connector\",daddr=\"127.0.0.1\",dport=\"$PORT\"} is $v, want $CONNECTS"
+}
+sleep 0.5
+fetch_ok /metrics "$KPE_WORK/metrics.txt"
+v=$(metric_value "$KPE_WORK/metrics.txt" tcp_connect_total comm=connector daddr=127.0.0.1 dport="$PORT")
+[ "$v" = "$CONNECTS" ] || fail "tcp_connect_total moved on to $v after reaching $CONNECTS (filter not applied?)"
+v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_probe_up probe=tcp_connect)
+[ "$v" = 1 ] || fail "kprobe_exporter_probe_up{probe=\"tcp_connect\"} is $v, want 1"
+v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_parse_errors_total)
+[ "$v" = 0 ] || fail "kprobe_exporter_parse_errors_total is $v, want 0"
+
+# The events carry the tracepoint's own fields, and only SYN_SENT ones.
+python3 - "$KPE_PORT" "$PORT" "$CONNECTS" <<'EOF' || fail "/events of the tracepoint"
+import json, sys, urllib.request
+port, dport, want = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with urllib.request.urlopen(f"http://127.0.0.1:{port}/events?probe=tcp_connect&since=0&limit=10000",
+                            timeout=5) as r:
+    evs = json.load(r)["events"]
+ours = [e for e in evs if e["comm"] == "connector" and e["fields"].get("dport") == dport]
+if len(ours) != want:
+    sys.exit(f"{len(ours)} events of connector to port {dport}, want {want}")
+for e in evs:
+    if e["fields"].get("newstate") != "TCP_SYN_SENT":
+        sys.exit(f"event past the filter: {e}")
+for e in ours:
+    f = e["fields"]
+    if f.get("daddr") != "127.0.0.1" or f.get("family") != "AF_INET" or f.get("protocol") != "IPPROTO_TCP":
+        sys.exit(f"event fields: {f}")
+EOF
+
+stop_daemon TERM || fail "daemon exited with status $? on SIGTERM"
+assert_no_leftovers "after SIGTERM"
+log "pass"
