@@ -727,6 +727,30 @@ static void check_event_name(Loader *l, const ProbeConfig *p, const yaml_node_t 
                            "trace_pipe could not tell them apart", p->target, s->target, s->line);
 }
 
+static bool probe_uses_label(const ProbeConfig *p, const char *label) {
+        for (size_t m = 0; m < p->n_metrics; m++)
+                for (size_t i = 0; i < p->metrics[m].n_labels; i++)
+                        if (strcmp(p->metrics[m].labels[i], label) == 0)
+                                return true;
+        return false;
+}
+
+/* A kprobe-kind probe counted by comm fetches comm itself ($comm, in the
+ * record): the comm of the trace_pipe header comes from a cache the kernel
+ * fills lazily, and reads "<...>" for a process that exits right after the
+ * event, so "which process connects" would be lost for short-lived ones. */
+static void add_implicit_comm(ProbeConfig *p) {
+        if (!probe_uses_label(p, "comm") || probe_has_field(p, "comm") || p->n_fetch >= CONFIG_FETCH_MAX)
+                return;
+        p->fetch = xrealloc(p->fetch, (p->n_fetch + 1) * sizeof(char *));
+        p->fields = xrealloc(p->fields, (p->n_fields + 1) * sizeof(char *));
+        p->field_is_string = xrealloc(p->field_is_string, (p->n_fields + 1) * sizeof(bool));
+        p->fetch[p->n_fetch++] = xstrdup("comm=$comm:string");
+        p->field_is_string[p->n_fields] = true;
+        p->fields[p->n_fields++] = xstrdup("comm");
+        p->comm_fetched = true;
+}
+
 static void parse_probe(Loader *l, yaml_node_t *n, ProbeConfig *p) {
         KeySlot slots[] = {
                 { .name = "name" },   { .name = "type" },   { .name = "target" },  { .name = "fetch" },
@@ -803,6 +827,9 @@ static void parse_probe(Loader *l, yaml_node_t *n, ProbeConfig *p) {
 
         if (type_ok && (p->type == PROBE_TRACEPOINT ? target_ok : name_ok))
                 check_event_name(l, p, name->value, target->value);
+
+        if (type_ok && p->type != PROBE_TRACEPOINT)
+                add_implicit_comm(p);
 }
 
 static void parse_root(Loader *l, yaml_node_t *root, Config *c) {

@@ -64,6 +64,8 @@ typedef struct ProbeConfig {
         char **fields;      /* field names in print order: the NAME part of each fetch (kprobe kinds) */
         bool *field_is_string; /* per field: the fetch type is string/ustring/symstr */
         size_t n_fields;
+        bool comm_fetched; /* "comm=$comm:string" was appended to fetch: a comm label
+                            * of a kprobe kind is fetched in the record itself */
         char *filter; /* NULL when absent */
         Decoder *decoders;
         size_t n_decoders;

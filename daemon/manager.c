@@ -43,7 +43,7 @@ struct Manager {
         TracefsCpuStats *stats_logged;
 };
 
-static bool resolve_comm(void *userdata, int32_t pid, char *buf, size_t size);
+static bool resolve_comm(void *userdata, int32_t pid, char *comm, size_t size, int32_t *tgid);
 
 static bool probe_is_kprobe_kind(const ProbeConfig *c) {
         return c->type != PROBE_TRACEPOINT;
@@ -141,25 +141,37 @@ static void on_line(void *userdata, const char *line, size_t len) {
                 log_debug("Unparsed trace_pipe line: %.*s", (int) (len > 512 ? 512 : len), line);
 }
 
-/* The kernel saves a task's comm lazily (at its next context switch), so a
- * reader as quick as we are often sees "<...>" for a process that just
- * started; /proc usually still knows it. */
-static bool resolve_comm(void *userdata, int32_t pid, char *buf, size_t size) {
-        char path[64];
+/* See CommResolver: /proc usually still knows a task the kernel has not
+ * named yet. One read of /proc/PID/status gives both name and tgid. */
+static bool resolve_comm(void *userdata, int32_t pid, char *comm, size_t size, int32_t *tgid) {
+        char path[64], text[1024];
         if (pid <= 0)
                 return false;
-        snprintf(path, sizeof(path), "/proc/%d/comm", (int) pid);
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return false;
-        ssize_t n = read(fd, buf, size - 1);
+        ssize_t n = read(fd, text, sizeof(text) - 1);
         close(fd);
         if (n <= 0)
                 return false;
-        if (buf[n - 1] == '\n')
-                n--;
-        buf[n] = 0;
-        return n > 0;
+        text[n] = 0;
+
+        const char *name = strncmp(text, "Name:\t", 6) == 0 ? text + 6 : NULL;
+        const char *tg = strstr(text, "\nTgid:\t");
+        if (!name || !tg)
+                return false;
+        size_t len = strcspn(name, "\n");
+        if (len == 0 || len >= size)
+                return false;
+        memcpy(comm, name, len);
+        comm[len] = 0;
+        int64_t v;
+        tg += 7;
+        if (parse_i64((StrView){ tg, strcspn(tg, "\n") }, &v) < 0 || v <= 0 || v > INT32_MAX)
+                return false;
+        *tgid = (int32_t) v;
+        return true;
 }
 
 static int on_pipe(sd_event_source *s, int fd, uint32_t revents, void *userdata) {

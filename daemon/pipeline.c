@@ -75,10 +75,18 @@ static int probe_field_index(const ProbeConfig *c, const char *name) {
 
 static void probe_init(Probe *p, const ProbeConfig *c, unsigned max_series) {
         p->config = c;
+        p->comm_field = -1;
         probe_event_name(c, &p->event, &p->form);
         p->decoders = xcalloc(c->n_fields ? c->n_fields : 1, sizeof(Decoder *));
-        for (size_t i = 0; i < c->n_fields; i++)
+        static const Decoder string_decoder = { .kind = DECODER_STRING };
+        for (size_t i = 0; i < c->n_fields; i++) {
                 p->decoders[i] = probe_find_decoder(c, c->fields[i]);
+                /* A comm fetched as a string reads like the header's comm. */
+                if (!p->decoders[i] && c->field_is_string[i] && strcmp(c->fields[i], "comm") == 0) {
+                        p->decoders[i] = &string_decoder;
+                        p->comm_field = (int) i;
+                }
+        }
 
         p->n_metrics = c->n_metrics;
         p->metrics = xcalloc(c->n_metrics ? c->n_metrics : 1, sizeof(MetricPlan));
@@ -262,10 +270,14 @@ const Probe *pipeline_process_line(Pipeline *p, const char *line, size_t len) {
                 return NULL;
         }
         char comm[64];
-        if (sv_eq(tl.comm, SV("<...>"))) {
-                if (p->resolve_comm && p->resolve_comm(p->resolve_userdata, tl.pid, comm, sizeof(comm)))
-                        tl.comm = sv_from(comm);
-                else
+        bool comm_unknown = sv_eq(tl.comm, SV("<...>"));
+        if (comm_unknown || tl.tgid < 0) {
+                int32_t tgid;
+                if (p->resolve_comm && p->resolve_comm(p->resolve_userdata, tl.pid, comm, sizeof(comm), &tgid)) {
+                        if (comm_unknown)
+                                tl.comm = sv_from(comm);
+                        tl.tgid = tgid;
+                } else if (comm_unknown)
                         p->comm_unknown++;
         }
 
@@ -278,6 +290,8 @@ const Probe *pipeline_process_line(Pipeline *p, const char *line, size_t len) {
                 return NULL;
         }
 
+        if (pr->comm_field >= 0)
+                tl.comm = ef.values[pr->comm_field];
         pr->events++;
         probe_count(pr, &tl, &ef);
         ring_push(p->ring, &(RingEventView){

@@ -40,6 +40,7 @@ typedef struct Probe {
         StrView event;             /* the event name trace_pipe prints */
         TraceEventForm form;       /* how its lines look */
         const Decoder **decoders;  /* kprobe kinds: per field; NULL entries = raw */
+        int comm_field;            /* index of a string field "comm", or -1: the event's comm */
         MetricPlan *metrics;
         size_t n_metrics;
         ProbeState state;
@@ -48,10 +49,12 @@ typedef struct Probe {
         uint64_t events;
 } Probe;
 
-/* Fills buf with the command name of pid when the kernel printed "<...>"
- * (it had not saved the comm yet, common for short-lived processes read
- * with low latency). Returns false when it cannot tell. */
-typedef bool (*CommResolver)(void *userdata, int32_t pid, char *buf, size_t size);
+/* Looks up a task the kernel printed as "<...>" or "(-------)": it saves
+ * comm and tgid lazily (at the task's next context switch), so a reader as
+ * quick as ours often sees a process that just started before the kernel
+ * does. Fills comm (NUL-terminated) and *tgid; returns false if it cannot
+ * tell (the task is gone). */
+typedef bool (*CommResolver)(void *userdata, int32_t pid, char *comm, size_t size, int32_t *tgid);
 
 typedef struct Pipeline {
         Config *config; /* owned */

@@ -97,9 +97,13 @@ for _ in range(100):
             sys.exit(f"event {e['seq']}: fields {e['fields']}, want {want}")
         if e["probe"] != "connect" or e["comm"] != "connector":
             sys.exit(f"event {e['seq']}: probe {e['probe']!r} comm {e['comm']!r}: {e}")
-        for k in ("pid", "tgid", "cpu"):
+        for k in ("pid", "cpu"):
             if not isinstance(e.get(k), int) or e[k] < 0:
                 sys.exit(f"event {e['seq']}: {k} = {e.get(k)!r}: {e}")
+        # tgid is left out when neither the kernel (which saves it lazily,
+        # "(-------)") nor /proc (the process exited) knew it; never wrong.
+        if "tgid" in e and e["tgid"] != e["pid"]:
+            sys.exit(f"event {e['seq']}: tgid {e['tgid']} of a single-threaded process with pid {e['pid']}")
         if not e["time"]:
             sys.exit(f"event {e['seq']}: no time")
         seqs.append(e["seq"])

@@ -92,16 +92,21 @@ static void test_full_example(void **state) {
         assert_int_equal(p->target_line, 8);
         assert_int_equal(p->target_column, 13);
 
-        assert_int_equal(p->n_fetch, 3);
+        /* The comm label makes the probe fetch comm itself (appended). */
+        assert_int_equal(p->n_fetch, 4);
         assert_string_equal(p->fetch[0], "family=+0(%si):u16");
         assert_string_equal(p->fetch[1], "port=+2(%si):u16");
         assert_string_equal(p->fetch[2], "addr=+4(%si):u32");
-        assert_int_equal(p->n_fields, 3);
+        assert_string_equal(p->fetch[3], "comm=$comm:string");
+        assert_true(p->comm_fetched);
+        assert_int_equal(p->n_fields, 4);
         assert_string_equal(p->fields[0], "family");
         assert_string_equal(p->fields[1], "port");
         assert_string_equal(p->fields[2], "addr");
+        assert_string_equal(p->fields[3], "comm");
         for (size_t i = 0; i < 3; i++)
                 assert_false(p->field_is_string[i]);
+        assert_true(p->field_is_string[3]);
 
         assert_string_equal(p->filter, "family == 2");
 
@@ -184,6 +189,26 @@ static void test_defaults_and_kinds(void **state) {
         assert_int_equal(c->probes[2].n_fields, 0);
         assert_int_equal(c->probes[3].type, PROBE_KPROBE);
         assert_string_equal(c->probes[3].target, "tcp_v4_connect+16");
+        config_free(c);
+}
+
+static void test_implicit_comm(void **state) {
+        /* No comm label: the fetch args stay exactly as written. */
+        Config *c = load_ok("probes:\n"
+                            "  - {name: a, type: kprobe, target: f, fetch: [x=%di:u32],\n"
+                            "     metrics: [{name: a_total, labels: [x, pid]}]}\n"
+                            "  - {name: b, type: uprobe, target: /bin/true:0x10, fetch: ['comm=$comm:string'],\n"
+                            "     metrics: [{name: b_total, labels: [comm]}]}\n"
+                            "  - {name: c, type: tracepoint, target: sock/inet_sock_set_state,\n"
+                            "     metrics: [{name: c_total, labels: [comm]}]}\n");
+        assert_int_equal(c->probes[0].n_fetch, 1);
+        assert_false(c->probes[0].comm_fetched);
+        /* The user's own comm field is kept, not doubled. */
+        assert_int_equal(c->probes[1].n_fetch, 1);
+        assert_false(c->probes[1].comm_fetched);
+        /* Tracepoints cannot fetch: comm comes from the header. */
+        assert_int_equal(c->probes[2].n_fetch, 0);
+        assert_false(c->probes[2].comm_fetched);
         config_free(c);
 }
 
@@ -644,6 +669,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_full_example),
                 cmocka_unit_test(test_defaults_and_kinds),
+                cmocka_unit_test(test_implicit_comm),
                 cmocka_unit_test(test_scalars),
                 cmocka_unit_test(test_default_tracepoint),
                 cmocka_unit_test(test_error_top_level),

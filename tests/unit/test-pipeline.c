@@ -41,7 +41,7 @@ static const char config_text[] =
         "        labels: [comm, daddr, dport, daddrv6]\n";
 
 static const char seed_line[] =
-        "       connector-4242    (   4242) [001]   972.294794: connect: (0x559f95304220) type=2 port=6400 addr=16777343";
+        "       connector-4242    (   4242) [001]   972.294794: connect: (0x559f95304220) type=2 port=6400 addr=16777343 comm=\"connector\"";
 static const char ret_line[] =
         "              nc-89      [000] .....     3.021031: connect_ret: (__sys_connect+0x5a/0xb0 <- __sys_connect_file) ret=-111";
 static const char tp_line[] =
@@ -120,7 +120,7 @@ static void test_max_series_refused(void **state) {
         for (int port = 1; port <= 5; port++) {
                 /* ports 1..5 in network order as the kernel prints them */
                 snprintf(line, sizeof(line),
-                         "       connector-4242    (   4242) [001]   972.294794: connect: (0x559f95304220) type=2 port=%d addr=16777343",
+                         "       connector-4242    (   4242) [001]   972.294794: connect: (0x559f95304220) type=2 port=%d addr=16777343 comm=\"connector\"",
                          port << 8);
                 feed(p, line);
         }
