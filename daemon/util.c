@@ -167,3 +167,43 @@ int parse_i64(StrView s, int64_t *ret) {
                 *ret = (int64_t) u;
         return 0;
 }
+
+/* Length of the UTF-8 sequence at s[0..n), which is >= 1. Sets *valid to
+ * false for an ill-formed sequence; the length is then that of its maximal
+ * subpart (Unicode 3.9, the WHATWG decoder's choice too), so one U+FFFD
+ * replaces one broken sequence, not each of its bytes. */
+size_t utf8_seq(const unsigned char *s, size_t n, bool *valid) {
+        unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+        size_t need;
+
+        *valid = false;
+        if (c < 0x80) {
+                *valid = true;
+                return 1;
+        } else if (c >= 0xC2 && c <= 0xDF)
+                need = 1;
+        else if (c >= 0xE0 && c <= 0xEF) {
+                need = 2;
+                if (c == 0xE0)
+                        lo = 0xA0; /* overlong */
+                else if (c == 0xED)
+                        hi = 0x9F; /* surrogates */
+        } else if (c >= 0xF0 && c <= 0xF4) {
+                need = 3;
+                if (c == 0xF0)
+                        lo = 0x90; /* overlong */
+                else if (c == 0xF4)
+                        hi = 0x8F; /* above U+10FFFF */
+        } else
+                return 1; /* continuation byte, C0/C1 overlong lead, or > F4 */
+
+        size_t i = 1;
+        for (size_t k = 0; k < need; k++, i++) {
+                if (i >= n || s[i] < lo || s[i] > hi)
+                        return i;
+                lo = 0x80;
+                hi = 0xBF;
+        }
+        *valid = true;
+        return i;
+}

@@ -75,6 +75,12 @@ int parse_u64(StrView s, uint64_t *ret);
  * two's complement (the kernel prints x64 and untyped values that way). */
 int parse_i64(StrView s, int64_t *ret);
 
+/* Length (>= 1) of the UTF-8 sequence at s[0..n); *valid tells whether it is
+ * well-formed. An ill-formed sequence has the length of its maximal subpart,
+ * so callers replace it with one U+FFFD. Used by every text output
+ * (Prometheus labels, JSON) so both accept any bytes the kernel prints. */
+size_t utf8_seq(const unsigned char *s, size_t n, bool *valid);
+
 /* 64-bit FNV-1a; cheap and good enough for label-set hashing. */
 static inline uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
         const unsigned char *c = p;

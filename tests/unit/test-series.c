@@ -10,28 +10,7 @@
 
 #include "series.h"
 
-/* Counting allocations needs the allocator's cooperation: ASan offers
- * hooks; a plain build skips the check. */
-#if defined(__SANITIZE_ADDRESS__)
-#define HAVE_ALLOC_HOOKS 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HAVE_ALLOC_HOOKS 1
-#endif
-#endif
-#ifdef HAVE_ALLOC_HOOKS
-int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
-                                              void (*free_hook)(const volatile void *));
-static size_t n_allocs;
-static void count_alloc(const volatile void *p, size_t n) {
-        (void) p;
-        (void) n;
-        n_allocs++;
-}
-static void ignore_free(const volatile void *p) {
-        (void) p;
-}
-#endif
+#include "alloc-count.h"
 
 static const char *const seed_labels[] = { "comm", "addr", "port" };
 
