@@ -1,6 +1,11 @@
 #!/bin/sh
-# Runs every test tier (unit, system) and ends with "N passed, N failed, N skipped".
+# Runs every test tier and ends with "N passed, N failed, N skipped":
+#   1. all suites (unit, system, ...) in ./build;
+#   2. the unit and system suites again in ./build-asan, built with
+#      AddressSanitizer and UndefinedBehaviorSanitizer (the daemon the system
+#      tests start is then the sanitized one; a leak at exit fails them).
 # Usage (as root, from anywhere): sh tests/run.sh [meson test args, e.g. --suite unit]
+# With arguments, only step 1 runs, with those arguments.
 set -u
 cd "$(dirname "$0")/.."
 sh .ci/build.sh || exit 1
@@ -11,20 +16,35 @@ if [ "$(id -u)" = 0 ] && ! grep -q " tracefs " /proc/mounts; then
         mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
 fi
 
-meson test -C build --print-errorlogs "$@"
-rc=$?
-python3 - <<'PY'
-import json
+logs=""
+rc=0
+meson test -C build --print-errorlogs "$@" || rc=1
+logs="build/meson-logs/testlog.json"
+
+if [ $# -eq 0 ]; then
+        echo "== the unit and system suites again, under ASan and UBSan (build-asan) =="
+        if [ ! -f build-asan/build.ninja ]; then
+                meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true >/dev/null || exit 1
+        fi
+        meson compile -C build-asan >/dev/null || { meson compile -C build-asan; exit 1; }
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
+                meson test -C build-asan --print-errorlogs --suite unit --suite system || rc=1
+        logs="$logs build-asan/meson-logs/testlog.json"
+fi
+
+python3 - $logs <<'PY'
+import json, sys
 counts = {"passed": 0, "failed": 0, "skipped": 0}
-with open("build/meson-logs/testlog.json") as f:
-    for line in f:
-        r = json.loads(line).get("result")
-        if r in ("OK", "EXPECTEDFAIL"):
-            counts["passed"] += 1
-        elif r == "SKIP":
-            counts["skipped"] += 1
-        else:
-            counts["failed"] += 1
+for path in sys.argv[1:]:
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line).get("result")
+            if r in ("OK", "EXPECTEDFAIL"):
+                counts["passed"] += 1
+            elif r == "SKIP":
+                counts["skipped"] += 1
+            else:
+                counts["failed"] += 1
 print(f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
 PY
 exit $rc
