@@ -407,31 +407,62 @@ static enum MHD_Result serve_events(HttpServer *s, struct MHD_Connection *c, boo
 
 /* ---- routing ---- */
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version _unused_, const char *upload_data _unused_,
-                                  size_t *upload_data_size _unused_, void **req_cls _unused_) {
-        HttpServer *s = cls;
-        _cleanup_buf_ Buf b = { 0 };
+static bool route_known(const char *url) {
         static const char *const routes[] = { "/", "/metrics", "/probes", "/events", "/healthz" };
-        bool known = false;
 
         for (size_t i = 0; i < ELEMENTSOF(routes); i++)
                 if (strcmp(url, routes[i]) == 0)
-                        known = true;
-        if (!known)
-                return respond_static(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", "not found\n");
+                        return true;
+        return false;
+}
 
-        /* Answered on the first call, before any request body: MHD then
-         * discards the body and closes the connection after the reply. */
-        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-                struct MHD_Response *resp;
+static enum MHD_Result respond_method_not_allowed(struct MHD_Connection *c) {
+        struct MHD_Response *resp;
 
-                resp = MHD_create_response_from_buffer(strlen("method not allowed\n"), (void *) "method not allowed\n",
-                                                       MHD_RESPMEM_PERSISTENT);
-                if (resp)
-                        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-                return queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, resp, "text/plain; charset=utf-8");
+        resp = MHD_create_response_from_buffer(strlen("method not allowed\n"), (void *) "method not allowed\n",
+                                               MHD_RESPMEM_PERSISTENT);
+        if (resp)
+                (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+        return queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, resp, "text/plain; charset=utf-8");
+}
+
+/* MHD calls this at least twice per request: once when the headers are
+ * in, then with each piece of the body, then once more with
+ * *upload_data_size == 0 when the whole request is in. A response queued
+ * on the first call counts as "early" in MHD 0.9.75: MHD_queue_response()
+ * then sets discard_request, and keepalive_possible() turns that into
+ * "Connection: close". So GET and HEAD are answered on the last call, and
+ * the connection can serve the next request. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version _unused_, const char *upload_data _unused_,
+                                  size_t *upload_data_size, void **req_cls) {
+        static char request_seen; /* *req_cls marker; nothing to free */
+        HttpServer *s = cls;
+        _cleanup_buf_ Buf b = { 0 };
+        bool get_or_head = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+
+        if (!*req_cls) {
+                /* Other methods are refused at once, before any request
+                 * body: MHD then discards the body and closes the
+                 * connection after the reply, so an unwanted upload is not
+                 * read. */
+                if (!get_or_head) {
+                        if (!route_known(url))
+                                return respond_static(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8",
+                                                      "not found\n");
+                        return respond_method_not_allowed(c);
+                }
+                *req_cls = &request_seen;
+                return MHD_YES;
         }
+        if (*upload_data_size > 0) {
+                /* A body on GET/HEAD has no meaning here: consume and drop it. */
+                *upload_data_size = 0;
+                return MHD_YES;
+        }
+
+        if (!route_known(url))
+                return respond_static(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", "not found\n");
 
         /* HEAD gets the same response; MHD leaves the body out. */
         if (strcmp(url, "/metrics") == 0) {

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -328,6 +329,179 @@ static void exchange(Client *c, const char *fmt, ...) {
                 fail_msg("client: %s; got: %s", c->error, c->raw.data ? c->raw.data : "(nothing)");
 }
 
+/* ---- a keep-alive client: several requests on one connection ---- */
+
+#define KA_MAX 6
+
+typedef struct KaClient {
+        uint16_t port;
+        const char *requests[KA_MAX];
+        size_t n_requests;
+        bool pipeline; /* all requests in one send(), before any reply */
+        atomic_bool done;
+        /* results */
+        const char *error;
+        size_t n_replies;
+        Client replies[KA_MAX]; /* raw, head_len, status, body of each */
+        bool eof;               /* the server closed after the last reply */
+} KaClient;
+
+static int send_all(int fd, const char *p, size_t len) {
+        while (len > 0) {
+                ssize_t k = send(fd, p, len, MSG_NOSIGNAL);
+                if (k <= 0)
+                        return -1;
+                p += k;
+                len -= (size_t) k;
+        }
+        return 0;
+}
+
+/* Waits up to ms for data or EOF; true if the server closed. */
+static bool ka_closed_within(int fd, unsigned ms) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        char ch;
+
+        if (poll(&p, 1, (int) ms) <= 0)
+                return false;
+        return recv(fd, &ch, 1, MSG_DONTWAIT) == 0;
+}
+
+/* Cuts one Content-Length framed reply off the front of in, into r. 1 if
+ * there was a whole one, 0 if more data is needed, -1 if malformed. */
+static int ka_take_reply(Buf *in, bool head_request, Client *r) {
+        ssize_t h = find_head_end(in);
+        uint64_t body_len = 0;
+        size_t total;
+        char v[32];
+
+        if (h < 0)
+                return 0;
+        buf_clear(&r->raw);
+        buf_append(&r->raw, in->data, (size_t) h);
+        r->head_len = (size_t) h;
+        if (sscanf(r->raw.data, "HTTP/1.%*c %d ", &r->status) != 1)
+                return -1;
+        /* Keep-alive needs framing: every reply here has a length. */
+        if (parse_u64(sv_from(header(r, "Content-Length", v, sizeof(v))), &body_len) < 0)
+                return -1;
+        if (head_request)
+                body_len = 0;
+        if (in->len - (size_t) h < body_len)
+                return 0;
+        total = (size_t) h + (size_t) body_len;
+        buf_clear(&r->body);
+        buf_append(&r->body, in->data + h, (size_t) body_len);
+        buf_append(&r->raw, in->data + h, (size_t) body_len);
+        memmove(in->data, in->data + total, in->len - total);
+        in->len -= total;
+        return 1;
+}
+
+static void ka_exchange(KaClient *c) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(c->port) };
+        struct timeval tv = { .tv_sec = 5 };
+        _cleanup_buf_ Buf in = { 0 };
+        int fd;
+
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+                c->error = "socket";
+                return;
+        }
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                c->error = "connect";
+                goto out;
+        }
+        if (c->pipeline) {
+                _cleanup_buf_ Buf all = { 0 };
+                for (size_t i = 0; i < c->n_requests; i++)
+                        buf_puts(&all, c->requests[i]);
+                if (send_all(fd, all.data, all.len) < 0) {
+                        c->error = "send";
+                        goto out;
+                }
+        }
+        for (size_t i = 0; i < c->n_requests; i++) {
+                bool head_request = strncmp(c->requests[i], "HEAD ", 5) == 0;
+                int r;
+
+                if (!c->pipeline && send_all(fd, c->requests[i], strlen(c->requests[i])) < 0) {
+                        c->error = "send";
+                        goto out;
+                }
+                while ((r = ka_take_reply(&in, head_request, &c->replies[i])) == 0) {
+                        char tmp[4096];
+                        ssize_t k = recv(fd, tmp, sizeof(tmp), 0);
+                        if (k == 0) {
+                                c->error = "closed before the reply was complete";
+                                goto out;
+                        }
+                        if (k < 0) {
+                                c->error = errno == EAGAIN ? "receive timeout" : "recv";
+                                goto out;
+                        }
+                        buf_append(&in, tmp, (size_t) k);
+                }
+                if (r < 0) {
+                        c->error = "malformed reply";
+                        goto out;
+                }
+                c->n_replies++;
+        }
+        if (in.len > 0) {
+                c->error = "more data than the replies";
+                goto out;
+        }
+        /* 1 s is ample on loopback for a close that is due; a kept
+         * connection just stays quiet until our timeout (30 s). */
+        c->eof = ka_closed_within(fd, 1000);
+out:
+        close(fd);
+}
+
+static void *ka_thread(void *p) {
+        KaClient *c = p;
+        ka_exchange(c);
+        atomic_store(&c->done, true);
+        return NULL;
+}
+
+static bool ka_done(void *ud) {
+        return atomic_load(&((KaClient *) ud)->done);
+}
+
+static void ka_free(KaClient *c) {
+        for (size_t i = 0; i < KA_MAX; i++)
+                client_free(&c->replies[i]);
+}
+
+static void ka_run(KaClient *c) {
+        pthread_t t;
+
+        c->port = http_server_port(srv);
+        assert_int_equal(pthread_create(&t, NULL, ka_thread, c), 0);
+        assert_true(loop_until(ka_done, c, 10000));
+        assert_int_equal(pthread_join(t, NULL), 0);
+        if (c->error) {
+                const char *error = c->error;
+                size_t n = c->n_replies;
+
+                ka_free(c); /* fail_msg() does not return */
+                fail_msg("client: %s after %zu replies", error, n);
+        }
+        assert_int_equal(c->n_replies, c->n_requests);
+}
+
+/* True if the reply says the connection ends ("Connection: close"). */
+static bool reply_closes(const Client *r) {
+        char v[64];
+
+        return strcasecmp(header(r, "Connection", v, sizeof(v)), "close") == 0;
+}
+
 #define GET(c, path) exchange((c), "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", (path))
 
 /* ---- fixtures ---- */
@@ -471,6 +645,94 @@ static void test_events_bad_query(void **state _unused_) {
                 assert_true(strncmp(c.body.data, "{\"error\":\"", 10) == 0);
                 client_free(&c);
         }
+}
+
+static void test_keepalive(void **state _unused_) {
+        KaClient c = {
+                .requests = {
+                        "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n",
+                        "HEAD /metrics HTTP/1.1\r\nHost: t\r\n\r\n",
+                        "GET /events?probe=tcp_connect&since=6400&limit=25 HTTP/1.1\r\nHost: t\r\n\r\n",
+                        "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n",
+                        /* A body on GET is dropped; were it left in the
+                         * stream, "hello" would be taken as the next
+                         * request line and get a 400. */
+                        "GET /probes HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello",
+                        "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                },
+                .n_requests = 6,
+        };
+        char v[128];
+
+        ka_run(&c);
+        assert_int_equal(c.replies[0].status, 200);
+        assert_string_equal(c.replies[0].body.data, "m_total{a=\"b\"} 3\n");
+        assert_int_equal(c.replies[1].status, 200);
+        assert_string_equal(header(&c.replies[1], "Content-Length", v, sizeof(v)), "17");
+        assert_int_equal(c.replies[1].body.len, 0);
+        assert_int_equal(c.replies[2].status, 200);
+        assert_string_equal(c.replies[2].body.data,
+                            "{\"probe\":\"tcp_connect\",\"has_since\":true,\"since\":6400,\"limit\":25}");
+        assert_int_equal(c.replies[3].status, 404);
+        assert_int_equal(c.replies[4].status, 200);
+        assert_string_equal(c.replies[4].body.data, "{\"probes\":[\"p1\",\"p2\"]}");
+        for (size_t i = 0; i < 5; i++)
+                if (reply_closes(&c.replies[i]))
+                        fail_msg("reply %zu: Connection: close", i);
+        /* The client's own "Connection: close" is honoured. */
+        assert_int_equal(c.replies[5].status, 200);
+        assert_string_equal(c.replies[5].body.data, "ok\n");
+        assert_true(reply_closes(&c.replies[5]));
+        assert_true(c.eof);
+        ka_free(&c);
+}
+
+static void test_keepalive_pipelined(void **state _unused_) {
+        KaClient c = {
+                .requests = {
+                        "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n",
+                        "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n",
+                },
+                .n_requests = 2,
+                .pipeline = true,
+        };
+
+        ka_run(&c);
+        assert_int_equal(c.replies[0].status, 200);
+        assert_string_equal(c.replies[0].body.data, "ok\n");
+        assert_int_equal(c.replies[1].status, 200);
+        assert_string_equal(c.replies[1].body.data, "m_total{a=\"b\"} 3\n");
+        assert_false(reply_closes(&c.replies[0]));
+        assert_false(reply_closes(&c.replies[1]));
+        /* Nothing asked for a close: the connection stays open. */
+        assert_false(c.eof);
+        ka_free(&c);
+}
+
+static void test_close_cases(void **state _unused_) {
+        /* HTTP/1.0 without keep-alive: one request per connection. */
+        KaClient old = {
+                .requests = { "GET /metrics HTTP/1.0\r\n\r\n" },
+                .n_requests = 1,
+        };
+        /* Refused methods are answered before their body is read, so
+         * the connection cannot be reused. */
+        KaClient post = {
+                .requests = { "POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello" },
+                .n_requests = 1,
+        };
+
+        ka_run(&old);
+        assert_int_equal(old.replies[0].status, 200);
+        assert_string_equal(old.replies[0].body.data, "m_total{a=\"b\"} 3\n");
+        assert_true(old.eof);
+        ka_free(&old);
+
+        ka_run(&post);
+        assert_int_equal(post.replies[0].status, 405);
+        assert_true(reply_closes(&post.replies[0]));
+        assert_true(post.eof);
+        ka_free(&post);
 }
 
 /* Starts a follow client; returns once the server holds its stream. */
@@ -684,6 +946,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_probes_index_healthz, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_not_found_and_method, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_events_query, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_keepalive, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_keepalive_pipelined, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_close_cases, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_events_bad_query, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_follow_from_now, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_follow_since_probe, setup, teardown),
