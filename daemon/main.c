@@ -137,41 +137,6 @@ static void print_config_errors(const ConfigErrors *errs, const char *path) {
         fprintf(stderr, "%s: %zu error(s); nothing was written to the kernel\n", path, errs->n);
 }
 
-static bool strv_contains(char **v, const char *s) {
-        for (; v && *v; v++)
-                if (strcmp(*v, s) == 0)
-                        return true;
-        return false;
-}
-
-/* Labels and decode keys of tracepoint probes can only be checked against
- * the running kernel's format files (read-only). A tracepoint that does not
- * exist is not a config error: it fails at registration like a bad symbol. */
-static void check_tracepoint_fields(const Config *c, const char *root, ConfigErrors *errs) {
-        for (size_t i = 0; i < c->n_probes; i++) {
-                const ProbeConfig *p = &c->probes[i];
-                if (p->type != PROBE_TRACEPOINT)
-                        continue;
-                char **fields = NULL;
-                if (tracefs_tracepoint_fields(root, p->target, &fields) < 0)
-                        continue;
-                for (size_t m = 0; m < p->n_metrics; m++)
-                        for (size_t l = 0; l < p->metrics[m].n_labels; l++) {
-                                const char *label = p->metrics[m].labels[l];
-                                if (!label_is_builtin(label) && !strv_contains(fields, label))
-                                        config_errors_add(errs, p->metrics[m].line, p->metrics[m].column,
-                                                          "label '%s' is not a field of tracepoint %s", label,
-                                                          p->target);
-                        }
-                for (size_t d = 0; d < p->n_decoders; d++)
-                        if (!strv_contains(fields, p->decoders[d].field))
-                                config_errors_add(errs, p->decoders[d].line, p->decoders[d].column,
-                                                  "decode: '%s' is not a field of tracepoint %s",
-                                                  p->decoders[d].field, p->target);
-                strv_free(fields);
-        }
-}
-
 static void print_check(const Config *c, const char *name) {
         printf("# %s: %zu probe(s); group and instance '%s'\n", c->path, c->n_probes, name);
         for (size_t i = 0; i < c->n_probes; i++) {
@@ -235,7 +200,7 @@ int main(int argc, char **argv) {
                 return log_error_errno(r, "Cannot find or mount tracefs: %m"), 1;
         }
         if (root)
-                check_tracepoint_fields(config, root, &errs);
+                manager_check_config(config, root, &errs);
         if (errs.n > 0) {
                 print_config_errors(&errs, a.config_file);
                 config_errors_clear(&errs);
@@ -258,6 +223,7 @@ int main(int argc, char **argv) {
 
         Manager *m = NULL;
         ManagerOptions opts = {
+                .config_path = a.config_file,
                 .listen_address = listen,
                 .listen_fd = listen_fd,
                 .tracefs_root = root,

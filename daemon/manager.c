@@ -26,7 +26,6 @@ struct Manager {
         ManagerOptions opts;
         Tracefs *tracefs;
         bool instance_created;
-        bool *defined; /* per probe: its definition is in the kernel */
 
         sd_event *event;
         sd_event_source *pipe_source;
@@ -60,12 +59,43 @@ int manager_new(Config *config, const ManagerOptions *opts, Manager **ret) {
         }
         m->pipeline->resolve_comm = resolve_comm;
         m->pipeline->resolve_userdata = m;
-        m->defined = xcalloc(m->pipeline->n_probes ? m->pipeline->n_probes : 1, sizeof(bool));
         m->stats = xcalloc(MAX_CPUS, sizeof(TracefsCpuStats));
         m->stats_logged = xcalloc(MAX_CPUS, sizeof(TracefsCpuStats));
         linereader_init(&m->lines, READ_BUFFER_SIZE);
         *ret = m;
         return 0;
+}
+
+static bool strv_contains(char **v, const char *s) {
+        for (; v && *v; v++)
+                if (strcmp(*v, s) == 0)
+                        return true;
+        return false;
+}
+
+void manager_check_config(const Config *c, const char *root, ConfigErrors *errs) {
+        for (size_t i = 0; i < c->n_probes; i++) {
+                const ProbeConfig *p = &c->probes[i];
+                if (p->type != PROBE_TRACEPOINT)
+                        continue;
+                char **fields = NULL;
+                if (tracefs_tracepoint_fields(root, p->target, &fields) < 0)
+                        continue;
+                for (size_t m = 0; m < p->n_metrics; m++)
+                        for (size_t l = 0; l < p->metrics[m].n_labels; l++) {
+                                const char *label = p->metrics[m].labels[l];
+                                if (!label_is_builtin(label) && !strv_contains(fields, label))
+                                        config_errors_add(errs, p->metrics[m].line, p->metrics[m].column,
+                                                          "label '%s' is not a field of tracepoint %s", label,
+                                                          p->target);
+                        }
+                for (size_t d = 0; d < p->n_decoders; d++)
+                        if (!strv_contains(fields, p->decoders[d].field))
+                                config_errors_add(errs, p->decoders[d].line, p->decoders[d].column,
+                                                  "decode: '%s' is not a field of tracepoint %s",
+                                                  p->decoders[d].field, p->target);
+                strv_free(fields);
+        }
 }
 
 /* ---- HTTP callbacks ---------------------------------------------------- */
@@ -254,10 +284,11 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+static int manager_reload(Manager *m);
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        (void) userdata;
         if (si->ssi_signo == SIGHUP) {
-                log_notice("SIGHUP: reloading the config is not supported yet; restart the daemon to apply changes");
+                (void) manager_reload(userdata);
                 return 0;
         }
         log_info("Received %s, shutting down", strsignal((int) si->ssi_signo));
@@ -297,7 +328,7 @@ static void register_probe(Manager *m, size_t i) {
         r = tracefs_probe_register(m->tracefs, c, &err);
         if (r < 0)
                 return probe_fail(m, i, r, err);
-        m->defined[i] = probe_is_kprobe_kind(c);
+        p->defined = probe_is_kprobe_kind(c);
 
         if (c->filter) {
                 r = tracefs_event_set_filter(m->tracefs, c, c->filter, &err);
@@ -311,6 +342,18 @@ static void register_probe(Manager *m, size_t i) {
         log_info("Probe '%s' registered: %s", c->name, p->definition ? p->definition : c->target);
 }
 
+/* Disables a probe's event in our instance and removes its definition. */
+static void unregister_probe(Manager *m, Probe *p) {
+        if (p->state == PROBE_STATE_REGISTERED || p->defined)
+                (void) tracefs_event_enable(m->tracefs, p->config, false);
+        if (p->defined) {
+                int r = tracefs_probe_unregister(m->tracefs, p->config);
+                if (r < 0)
+                        log_error_errno(r, "Removing probe %s/%s failed: %m", m->tracefs->name, p->config->name);
+                p->defined = false;
+        }
+}
+
 void manager_teardown(Manager *m) {
         if (m->pipe_source)
                 m->pipe_source = sd_event_source_disable_unref(m->pipe_source);
@@ -318,13 +361,16 @@ void manager_teardown(Manager *m) {
         if (m->tracefs)
                 for (size_t i = 0; i < m->pipeline->n_probes; i++) {
                         Probe *p = &m->pipeline->probes[i];
-                        if (p->state == PROBE_STATE_REGISTERED || m->defined[i])
+                        if (p->state == PROBE_STATE_REGISTERED || p->defined)
                                 (void) tracefs_event_enable(m->tracefs, p->config, false);
                 }
         if (m->pipe_fd >= 0) {
                 close(m->pipe_fd);
                 m->pipe_fd = -1;
         }
+        /* The instance goes before the probes: a probe enabled anywhere
+         * cannot be removed (EBUSY), and removing the instance disables
+         * whatever is still enabled in it. */
         if (m->tracefs && m->instance_created) {
                 int r = tracefs_instance_remove(m->tracefs);
                 if (r < 0)
@@ -332,15 +378,100 @@ void manager_teardown(Manager *m) {
                 m->instance_created = false;
         }
         if (m->tracefs)
-                for (size_t i = 0; i < m->pipeline->n_probes; i++) {
-                        if (!m->defined[i])
-                                continue;
-                        int r = tracefs_probe_unregister(m->tracefs, m->pipeline->probes[i].config);
-                        if (r < 0)
-                                log_error_errno(r, "Removing probe %s/%s failed: %m", m->tracefs->name,
-                                                m->pipeline->probes[i].config->name);
-                        m->defined[i] = false;
+                for (size_t i = 0; i < m->pipeline->n_probes; i++)
+                        unregister_probe(m, &m->pipeline->probes[i]);
+}
+
+/* ---- reload ------------------------------------------------------------ */
+
+static void log_config_errors(const ConfigErrors *errs, const char *path) {
+        char *text = NULL, *data = NULL;
+        size_t len = 0, size = 0;
+        (void) config_read_file(path, &text, &len);
+        FILE *f = open_memstream(&data, &size);
+        if (!f) {
+                free(text);
+                return;
+        }
+        config_errors_write(errs, path, text, len, f);
+        fclose(f);
+        /* One journal entry per line, each with its priority. */
+        for (char *line = data, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+                nl = strchr(line, '\n');
+                if (nl)
+                        *nl = 0;
+                log_error("%s", line);
+        }
+        free(data);
+        free(text);
+}
+
+/* SIGHUP: parse the config into a new pipeline and, only if it is valid,
+ * apply the difference. Probes whose kernel side and decoders are unchanged
+ * stay registered without a gap and keep their counters; removed and
+ * changed ones are disabled and removed first (a changed probe keeps its
+ * name, which the kernel allows only once), then new and changed ones are
+ * registered. An invalid config changes nothing. strict applies to startup
+ * only: a probe the kernel refuses on reload is reported failed. */
+static int manager_reload(Manager *m) {
+        uint64_t now;
+        sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long) now);
+        log_info("Reloading %s", m->opts.config_path);
+
+        Config *config = NULL;
+        ConfigErrors errs = { 0 };
+        int r = config_load_file(m->opts.config_path, &config, &errs);
+        if (r >= 0)
+                manager_check_config(config, m->opts.tracefs_root, &errs);
+        if (r < 0 || errs.n > 0) {
+                log_config_errors(&errs, m->opts.config_path);
+                log_error("%s: %zu error(s); the running config stays as it was", m->opts.config_path, errs.n);
+                config_errors_clear(&errs);
+                config_free(config);
+                sd_notify(0, "READY=1");
+                return -EINVAL;
+        }
+        if (config->listen && strcmp(config->listen, m->pipeline->config->listen ? m->pipeline->config->listen : "") != 0)
+                log_notice("'listen' changed: it applies at the next restart");
+
+        Pipeline *next = NULL;
+        r = pipeline_new(config, &next);
+        if (r < 0) {
+                sd_notify(0, "READY=1");
+                return log_error_errno(r, "Reload failed: %m");
+        }
+        next->resolve_comm = m->pipeline->resolve_comm;
+        next->resolve_userdata = m->pipeline->resolve_userdata;
+        Pipeline *prev = m->pipeline;
+        pipeline_adopt(next, prev);
+
+        size_t removed = 0, added = 0, kept = 0;
+        for (size_t i = 0; i < prev->n_probes; i++)
+                if (!prev->probes[i].kept) {
+                        unregister_probe(m, &prev->probes[i]);
+                        removed++;
                 }
+        /* Lines already buffered for the old probes are read with the old
+         * pipeline, so they are counted where they belong. */
+        m->pipeline = prev;
+        if (m->pipe_fd >= 0)
+                (void) on_pipe(m->pipe_source, m->pipe_fd, EPOLLIN, m);
+        m->pipeline = next;
+        pipeline_free(prev);
+
+        for (size_t i = 0; i < next->n_probes; i++) {
+                if (next->probes[i].kept) {
+                        kept++;
+                        continue;
+                }
+                register_probe(m, i);
+                added++;
+        }
+        log_info("Reloaded: %zu probe(s) kept with their counters, %zu removed, %zu registered", kept, removed, added);
+        sd_notify(0, "READY=1");
+        notify_status(m);
+        return 0;
 }
 
 int manager_start(Manager *m) {
@@ -465,7 +596,6 @@ Manager *manager_free(Manager *m) {
         tracefs_free(m->tracefs);
         pipeline_free(m->pipeline);
         linereader_done(&m->lines);
-        free(m->defined);
         free(m->stats);
         free(m->stats_logged);
         free(m);

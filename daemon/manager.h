@@ -7,6 +7,7 @@
 #include "tracefs.h"
 
 typedef struct ManagerOptions {
+        const char *config_path;    /* re-read on SIGHUP */
         const char *listen_address; /* used when listen_fd < 0 */
         int listen_fd;              /* from socket activation, or -1 */
         const char *tracefs_root;
@@ -15,12 +16,18 @@ typedef struct ManagerOptions {
 
 typedef struct Manager Manager;
 
+/* Checks what only the running kernel can tell (read-only): the labels and
+ * decode keys of tracepoint probes against their format files. Appends to
+ * errs; a tracepoint that does not exist is left to registration. */
+void manager_check_config(const Config *c, const char *tracefs_root, ConfigErrors *errs);
+
 /* Takes ownership of config (also on failure). */
 int manager_new(Config *config, const ManagerOptions *opts, Manager **ret);
 /* Binds HTTP, cleans leftovers, creates the instance, registers and enables
  * probes, opens trace_pipe. On failure everything it did is undone. */
 int manager_start(Manager *m);
-/* Runs until SIGTERM/SIGINT; returns the exit code for main(). */
+/* Runs until SIGTERM/SIGINT; returns the exit code for main(). SIGHUP
+ * reloads the config: see manager.c, manager_reload(). */
 int manager_run(Manager *m);
 /* Disables and removes everything manager_start() created. Idempotent. */
 void manager_teardown(Manager *m);

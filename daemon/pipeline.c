@@ -119,15 +119,23 @@ static void probe_done(Probe *p) {
         free(p->error);
 }
 
+static uint32_t pipeline_intern_name(Pipeline *p, const char *name) {
+        for (size_t i = 0; i < p->n_names; i++)
+                if (strcmp(p->names[i], name) == 0)
+                        return (uint32_t) i;
+        p->names = xrealloc(p->names, (p->n_names + 1) * sizeof(char *));
+        p->names[p->n_names] = xstrdup(name);
+        return (uint32_t) p->n_names++;
+}
+
 int pipeline_new(Config *config, Pipeline **ret) {
         Pipeline *p = xcalloc(1, sizeof(Pipeline));
         p->config = config;
         p->n_probes = config->n_probes;
         p->probes = xcalloc(p->n_probes ? p->n_probes : 1, sizeof(Probe));
-        p->probe_names = xcalloc(p->n_probes ? p->n_probes : 1, sizeof(char *));
         for (size_t i = 0; i < p->n_probes; i++) {
                 probe_init(&p->probes[i], &config->probes[i], config->max_series);
-                p->probe_names[i] = config->probes[i].name;
+                p->probes[i].id = pipeline_intern_name(p, config->probes[i].name);
         }
         p->ring = ring_new(config->recent_events ? config->recent_events : 1);
         *ret = p;
@@ -140,7 +148,9 @@ Pipeline *pipeline_free(Pipeline *p) {
         for (size_t i = 0; i < p->n_probes; i++)
                 probe_done(&p->probes[i]);
         free(p->probes);
-        free(p->probe_names);
+        for (size_t i = 0; i < p->n_names; i++)
+                free(p->names[i]);
+        free(p->names);
         ring_free(p->ring);
         config_free(p->config);
         free(p);
@@ -295,7 +305,7 @@ const Probe *pipeline_process_line(Pipeline *p, const char *line, size_t len) {
         pr->events++;
         probe_count(pr, &tl, &ef);
         ring_push(p->ring, &(RingEventView){
-                                   .probe = (uint32_t) (pr - p->probes),
+                                   .probe = pr->id,
                                    .comm = tl.comm,
                                    .pid = tl.pid,
                                    .tgid = tl.tgid,
@@ -319,13 +329,13 @@ void pipeline_render_metrics(const Pipeline *p, Buf *out) {
         expo_put_header(out, "kprobe_exporter_events_total", "counter", "Events read from trace_pipe, per probe.");
         for (size_t i = 0; i < p->n_probes; i++)
                 expo_put_sample_u64(out, "kprobe_exporter_events_total", probe_label,
-                                    (StrView[]){ sv_from(p->probe_names[i]) }, 1, p->probes[i].events);
+                                    (StrView[]){ sv_from(p->probes[i].config->name) }, 1, p->probes[i].events);
 
         expo_put_header(out, "kprobe_exporter_probe_up", "gauge",
                         "1 if the probe is registered and enabled, 0 if the kernel refused it.");
         for (size_t i = 0; i < p->n_probes; i++)
                 expo_put_sample_u64(out, "kprobe_exporter_probe_up", probe_label,
-                                    (StrView[]){ sv_from(p->probe_names[i]) }, 1,
+                                    (StrView[]){ sv_from(p->probes[i].config->name) }, 1,
                                     p->probes[i].state == PROBE_STATE_REGISTERED);
 
         expo_put_header(out, "kprobe_exporter_series", "gauge", "Label sets currently held, per metric.");
@@ -413,8 +423,8 @@ void pipeline_render_probes(const Pipeline *p, Buf *out) {
 }
 
 static bool pipeline_has_probe(const Pipeline *p, const char *name) {
-        for (size_t i = 0; i < p->n_probes; i++)
-                if (strcmp(p->probe_names[i], name) == 0)
+        for (size_t i = 0; i < p->n_names; i++)
+                if (strcmp(p->names[i], name) == 0)
                         return true;
         return false;
 }
@@ -422,7 +432,7 @@ static bool pipeline_has_probe(const Pipeline *p, const char *name) {
 int pipeline_render_events(const Pipeline *p, const EventQuery *q, Buf *out) {
         if (q->probe && !pipeline_has_probe(p, q->probe))
                 return -ENOENT;
-        events_render_page(p->ring, q, p->probe_names, p->n_probes, out);
+        events_render_page(p->ring, q, (const char *const *) p->names, p->n_names, out);
         return 0;
 }
 
@@ -431,5 +441,109 @@ size_t pipeline_stream_events(const Pipeline *p, const EventQuery *q, uint64_t *
                 *cursor = ring_next_seq(p->ring) - 1;
                 return 0;
         }
-        return events_render_stream(p->ring, q, cursor, 1024, p->probe_names, p->n_probes, out);
+        return events_render_stream(p->ring, q, cursor, 1024, (const char *const *) p->names, p->n_names, out);
+}
+
+static bool strv_equal(char **a, size_t na, char **b, size_t nb) {
+        if (na != nb)
+                return false;
+        for (size_t i = 0; i < na; i++)
+                if (strcmp(a[i], b[i]) != 0)
+                        return false;
+        return true;
+}
+
+static bool str_equal_or_null(const char *a, const char *b) {
+        return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool decoder_equal(const Decoder *a, const Decoder *b) {
+        if (a->kind != b->kind || a->n_map != b->n_map)
+                return false;
+        for (size_t i = 0; i < a->n_map; i++)
+                if (strcmp(a->map[i].from, b->map[i].from) != 0 || strcmp(a->map[i].to, b->map[i].to) != 0)
+                        return false;
+        return true;
+}
+
+/* Same events in the kernel, decoded the same way. */
+static bool probe_config_same(const ProbeConfig *a, const ProbeConfig *b) {
+        if (strcmp(a->name, b->name) != 0 || a->type != b->type || strcmp(a->target, b->target) != 0 ||
+            !str_equal_or_null(a->filter, b->filter) || !strv_equal(a->fetch, a->n_fetch, b->fetch, b->n_fetch) ||
+            a->n_decoders != b->n_decoders)
+                return false;
+        for (size_t i = 0; i < a->n_decoders; i++) {
+                const Decoder *other = probe_find_decoder(b, a->decoders[i].field);
+                if (!other || !decoder_equal(&a->decoders[i], other))
+                        return false;
+        }
+        return true;
+}
+
+static void probe_adopt(Probe *next, Probe *prev, unsigned max_series) {
+        next->kept = prev->kept = true;
+        next->state = prev->state;
+        next->defined = prev->defined;
+        prev->defined = false;
+        next->events = prev->events;
+        free(next->definition);
+        next->definition = prev->definition;
+        prev->definition = NULL;
+        for (size_t m = 0; m < next->n_metrics; m++) {
+                const MetricConfig *nm = &next->config->metrics[m];
+                for (size_t o = 0; o < prev->n_metrics; o++) {
+                        const MetricConfig *om = &prev->config->metrics[o];
+                        if (!prev->metrics[o].family || strcmp(nm->name, om->name) != 0 ||
+                            !strv_equal(nm->labels, nm->n_labels, om->labels, om->n_labels))
+                                continue;
+                        family_set_max_series(prev->metrics[o].family, max_series);
+                        family_free(next->metrics[m].family);
+                        next->metrics[m].family = prev->metrics[o].family;
+                        prev->metrics[o].family = NULL;
+                        break;
+                }
+        }
+}
+
+void pipeline_adopt(Pipeline *next, Pipeline *prev) {
+        /* The name table: prev's names first, so ids in the ring stay valid. */
+        char **names = prev->names;
+        size_t n_names = prev->n_names;
+        prev->names = NULL;
+        prev->n_names = 0;
+        for (size_t i = 0; i < next->n_names; i++) {
+                size_t j;
+                for (j = 0; j < n_names; j++)
+                        if (strcmp(names[j], next->names[i]) == 0)
+                                break;
+                if (j == n_names) {
+                        names = xrealloc(names, (n_names + 1) * sizeof(char *));
+                        names[n_names++] = xstrdup(next->names[i]);
+                }
+                free(next->names[i]);
+        }
+        free(next->names);
+        next->names = names;
+        next->n_names = n_names;
+        for (size_t i = 0; i < next->n_probes; i++)
+                next->probes[i].id = pipeline_intern_name(next, next->probes[i].config->name);
+
+        if (ring_capacity(prev->ring) == ring_capacity(next->ring)) {
+                ring_free(next->ring);
+                next->ring = prev->ring;
+                prev->ring = ring_new(1);
+        }
+        next->lines = prev->lines;
+        next->parse_errors = prev->parse_errors;
+        next->lost_events = prev->lost_events;
+        next->lost_reports = prev->lost_reports;
+        next->comm_unknown = prev->comm_unknown;
+
+        for (size_t i = 0; i < next->n_probes; i++)
+                for (size_t o = 0; o < prev->n_probes; o++)
+                        if (!prev->probes[o].kept && prev->probes[o].state == PROBE_STATE_REGISTERED &&
+                            probe_config_same(next->probes[i].config, prev->probes[o].config)) {
+                                probe_adopt(&next->probes[i], &prev->probes[o], next->config->max_series);
+                                break;
+                        }
 }

@@ -44,6 +44,9 @@ typedef struct Probe {
         MetricPlan *metrics;
         size_t n_metrics;
         ProbeState state;
+        bool defined;     /* its definition is in kprobe_events/uprobe_events */
+        bool kept;        /* reload: carried over unchanged (new side) or moved on (old side) */
+        uint32_t id;      /* index into Pipeline.names, stable across reloads */
         char *definition; /* the line written to tracefs; NULL for tracepoints */
         char *error;      /* why it failed (kernel error_log text when there is one) */
         uint64_t events;
@@ -63,7 +66,11 @@ typedef struct Pipeline {
         uint64_t comm_unknown; /* events whose comm stayed "<...>" */
         Probe *probes;
         size_t n_probes;
-        const char **probe_names; /* for events_json */
+        /* Every probe name this daemon has had, so recent events of a probe
+         * removed by a reload still render with their name. Grows only by
+         * the names of new probes: bounded by the configs loaded. */
+        char **names;
+        size_t n_names;
         Ring *ring;
         uint64_t lines;
         uint64_t parse_errors;
@@ -74,6 +81,16 @@ typedef struct Pipeline {
 /* Takes ownership of config (also on failure). Returns 0 or -errno. */
 int pipeline_new(Config *config, Pipeline **ret);
 Pipeline *pipeline_free(Pipeline *p); /* accepts NULL, returns NULL */
+
+/* Reload: moves into `next` (built from the new config) what `prev` has
+ * that still applies: the name table, the recent events ring (if
+ * recent_events is unchanged), the daemon's own counters, and every probe
+ * whose kernel side (type, target, fetch, filter) and decoders are unchanged
+ * and which is registered: it keeps its registration, its event count and
+ * the counters of each metric whose name and labels are unchanged. Such
+ * probes are marked kept on both sides; the caller removes prev's probes
+ * that are not kept from the kernel and registers next's that are not. */
+void pipeline_adopt(Pipeline *next, Pipeline *prev);
 
 /* Handles one trace_pipe line without its newline. Never fails: lines it
  * cannot use are counted in parse_errors. Returns the probe that matched, or

@@ -190,3 +190,8 @@ void family_render(const Family *f, Buf *out) {
                 expo_put_sample_u64(out, f->name, (const char *const *) f->labels, f->series[i]->values,
                                     f->n_labels, f->series[i]->value);
 }
+
+void family_set_max_series(Family *f, size_t max_series) {
+        /* Series beyond a lowered limit stay: counters never go backwards. */
+        f->max_series = max_series;
+}

@@ -24,6 +24,8 @@ uint64_t family_get(const Family *f, const StrView *values);
 size_t family_series(const Family *f);
 uint64_t family_refused(const Family *f);
 const char *family_name(const Family *f);
+/* For a reload: new series are refused beyond this (existing ones stay). */
+void family_set_max_series(Family *f, size_t max_series);
 
 /* Appends "# HELP", "# TYPE <name> counter" and one line per series, in the
  * order series were created, to out (Prometheus text format 0.0.4). */

@@ -179,6 +179,86 @@ static void test_probes_json(void **state) {
         pipeline_free(p);
 }
 
+static Pipeline *make_from(const char *text) {
+        Config *c = NULL;
+        ConfigErrors errs = { 0 };
+        assert_int_equal(config_load_string("reload.yaml", text, strlen(text), &c, &errs), 0);
+        Pipeline *p = NULL;
+        assert_int_equal(pipeline_new(c, &p), 0);
+        return p;
+}
+
+/* Reload: an unchanged probe keeps its counters and registration; a changed
+ * one (other filter) and a new one start afresh; recent events keep their
+ * probe names even when the probe is gone. */
+static void test_reload_adopt(void **state) {
+        Pipeline *prev = make(); /* connect, connect_ret, tcp_connect */
+        for (size_t i = 0; i < prev->n_probes; i++) {
+                prev->probes[i].state = PROBE_STATE_REGISTERED;
+                prev->probes[i].defined = prev->probes[i].config->type != PROBE_TRACEPOINT;
+        }
+        for (int i = 0; i < 3; i++)
+                feed(prev, seed_line);
+        feed(prev, ret_line);
+        feed(prev, tp_line);
+
+        /* connect unchanged; connect_ret gone; tcp_connect with a filter now;
+         * a new probe. */
+        Pipeline *next = make_from(
+                "recent_events: 8\n"
+                "max_series: 3\n"
+                "probes:\n"
+                "  - name: connect\n"
+                "    type: uprobe\n"
+                "    target: /usr/bin/connector:0x1139\n"
+                "    fetch: [type=+0(%si):u16, port=+2(%si):u16, addr=+4(%si):u32]\n"
+                "    decode: {port: ntohs, addr: ipv4, type: {map: {2: AF_INET}}}\n"
+                "    metrics:\n"
+                "      - name: connect_total\n"
+                "        labels: [comm, addr, port]\n"
+                "      - name: connect_by_pid_total\n"
+                "        labels: [pid, cpu, type]\n"
+                "  - name: tcp_connect\n"
+                "    type: tracepoint\n"
+                "    target: sock/inet_sock_set_state\n"
+                "    filter: newstate == 2\n"
+                "    metrics:\n"
+                "      - name: tcp_connect_total\n"
+                "        labels: [comm, daddr, dport, daddrv6]\n"
+                "  - name: fresh\n"
+                "    type: kprobe\n"
+                "    target: tcp_v4_connect\n");
+        pipeline_adopt(next, prev);
+
+        assert_true(next->probes[0].kept);
+        assert_true(next->probes[0].defined);
+        assert_int_equal(next->probes[0].state, PROBE_STATE_REGISTERED);
+        assert_int_equal(next->probes[0].events, 3);
+        const StrView want[] = { SV("connector"), SV("127.0.0.1"), SV("25") };
+        assert_int_equal(family_get(next->probes[0].metrics[0].family, want), 3);
+        assert_false(next->probes[1].kept); /* filter changed */
+        assert_int_equal(next->probes[1].events, 0);
+        assert_false(next->probes[2].kept); /* new */
+        assert_true(prev->probes[0].kept);
+        assert_false(prev->probes[0].defined); /* moved: prev must not remove it */
+        assert_false(prev->probes[1].kept);   /* connect_ret: to be removed */
+        assert_true(prev->probes[1].defined);
+        assert_false(prev->probes[2].kept);
+
+        /* Counting goes on in the kept family. */
+        feed(next, seed_line);
+        assert_int_equal(family_get(next->probes[0].metrics[0].family, want), 4);
+        /* The ring (same size) came along; connect_ret's event keeps its name. */
+        Buf out = { 0 };
+        EventQuery q = { .has_since = true, .since = 0, .limit = 100, .probe = "connect_ret" };
+        assert_int_equal(pipeline_render_events(next, &q, &out), 0);
+        assert_non_null(strstr(out.data, "\"probe\":\"connect_ret\""));
+        assert_non_null(strstr(out.data, "\"ret\":\"ECONNREFUSED\""));
+        buf_free(&out);
+        pipeline_free(prev);
+        pipeline_free(next);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_seed_counts),
@@ -187,6 +267,7 @@ int main(void) {
                 cmocka_unit_test(test_max_series_refused),
                 cmocka_unit_test(test_events_json),
                 cmocka_unit_test(test_probes_json),
+                cmocka_unit_test(test_reload_adopt),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
