@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs every test tier and ends with "N passed, N failed, N skipped":
-#   1. all suites (unit, system, ...) in ./build;
+#   1. all suites (unit, system, vm: real kprobes in a qemu guest) in ./build;
 #   2. the unit and system suites again in ./build-asan, built with
 #      AddressSanitizer and UndefinedBehaviorSanitizer (the daemon the system
 #      tests start is then the sanitized one; a leak at exit fails them).

@@ -1,0 +1,252 @@
+# Host side of the VM tests: each test-*.sh builds an image (mkimage.sh)
+# holding the daemon and a guest script, boots it (boot.sh) and talks to the
+# daemon in the guest through a port forwarded from the host's 127.0.0.1,
+# the way a user (curl) and a Prometheus server would.
+#
+# How meson runs a test:
+#   KPE_BIN=<daemon> KPE_VM_CACHE=<build>/vm-cache KPE_SOURCE_ROOT=<repo> \
+#       bash tests/vm/test-X.sh
+# Exit 0 = pass, 77 = skip (after "SKIP: <reason>"), else fail (after
+# "FAIL: <what>"), with the guest's serial console at the end.
+#
+# A test's two halves keep in step through named steps: the guest says
+# "waiting STEP" and blocks (host_wait in guest-lib.sh); the host waits for
+# that line (guest_at STEP), does its checks, and lets it go on
+# (guest_go STEP). Every wait is bounded; the VM, Prometheus and the
+# listeners are stopped by PID on exit.
+#
+# Uses the system tier's helpers: fail, skip, log, metric_value, json_get,
+# http_get, fetch_ok, wait_metric, free_port, kill_pid.
+
+. "$(dirname "${BASH_SOURCE[0]}")/../system/lib.sh"
+
+VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+VM_PID=""      # boot.sh (it kills its qemu when stopped)
+VM_SERIAL=""   # the guest's serial console, as it comes
+VM_TIMEOUT=90  # seconds a boot may take, all steps included
+CTL_PORT=""    # host port forwarded to the guest's host_wait listener
+PROM_PID=""
+PROM_PORT=""
+
+# Checks what the test needs and prepares $KPE_WORK/files, the folder that
+# becomes /kpe in the guest.
+vm_init() {
+        command -v qemu-system-x86_64 >/dev/null 2>&1 ||
+                skip "missing qemu-system-x86_64 (Debian package qemu-system-x86)"
+        command -v python3 >/dev/null 2>&1 || skip "missing python3"
+        command -v curl >/dev/null 2>&1 || skip "missing curl"
+        [ -x "${KPE_BIN:-}" ] || fail "KPE_BIN is not an executable: '${KPE_BIN:-}'"
+        KPE_VM_CACHE=${KPE_VM_CACHE:-$(dirname "$KPE_BIN")/vm-cache}
+
+        KPE_WORK=$(mktemp -d /tmp/kpe_vm.XXXXXX) || fail "mktemp"
+        trap vm_cleanup EXIT
+        trap 'exit 130' INT
+        trap 'exit 143' TERM
+        mkdir "$KPE_WORK/files"
+        cp "$VM_DIR/guest-lib.sh" "$KPE_WORK/files/"
+        # Ports on the host's 127.0.0.1: the daemon's forward, the step
+        # channel's forward.
+        KPE_PORT=$(free_port)
+        CTL_PORT=$(free_port)
+}
+
+# Writes the guest half of the test (stdin) to /kpe/guest.sh, after the
+# values of the host variables named as arguments.
+guest_script() {
+        local var
+        {
+                for var in "$@"; do
+                        printf '%s=%q\n' "$var" "${!var}"
+                done
+                cat
+        } >"$KPE_WORK/files/guest.sh"
+}
+
+# Builds the image and boots it in the background.
+vm_boot() {
+        local rc=0
+        bash "$VM_DIR/mkimage.sh" "$KPE_VM_CACHE" "$KPE_BIN" "$KPE_WORK/files" "$KPE_WORK/image" \
+                >"$KPE_WORK/mkimage.log" 2>&1 || rc=$?
+        if [ $rc = 77 ]; then
+                grep '^SKIP: ' "$KPE_WORK/mkimage.log" | head -n 1
+                exit 77
+        fi
+        [ $rc = 0 ] || fail "mkimage.sh failed ($rc): $(tail -n 5 "$KPE_WORK/mkimage.log")"
+        grep '^# image' "$KPE_WORK/mkimage.log"
+
+        VM_SERIAL="$KPE_WORK/serial.log"
+        bash "$VM_DIR/boot.sh" "$KPE_WORK/image/vmlinuz" "$KPE_WORK/image/initrd.cpio" "$VM_SERIAL" \
+                "$VM_TIMEOUT" "$KPE_PORT:9417" "$CTL_PORT:7000" 2>"$KPE_WORK/boot.err" &
+        VM_PID=$!
+        log "VM booting (boot.sh pid $VM_PID): daemon at 127.0.0.1:$KPE_PORT"
+}
+
+# The serial console so far, without the CRs of the tty.
+serial() {
+        tr -d '\r' 2>/dev/null <"$VM_SERIAL"
+}
+
+# What the guest said: the rest of the first line "KPE: $1 ...".
+guest_fact() {
+        serial | awk -v key="KPE: $1 " 'index($0, key) == 1 { print substr($0, length(key) + 1); exit }'
+}
+
+# A file the guest showed (show NAME FILE in guest-lib.sh).
+guest_block() {
+        serial | awk -v name="$1" '$0 == "KPE-END " name { exit } on { print } $0 == "KPE-BEGIN " name { on = 1 }'
+}
+
+# Fails if the VM ended, the guest's script failed or a daemon in the
+# guest ended by itself. $1: what we were waiting for.
+guest_alive() {
+        local died
+        serial | grep -q '^KPE: guest-failed' && fail "the guest failed: $(guest_fact guest-failed)"
+        died=$(serial | grep -m1 -o '^KPE: daemon\.[0-9]*\.died')
+        [ -z "$died" ] || fail "the daemon in the guest exited by itself (${died#KPE: }) while we waited for $1"
+        pid_alive "$VM_PID" || fail "the VM ended while we waited for $1"
+}
+
+# Waits (at most 60 s) until the guest waits at step $1.
+guest_at() {
+        local i
+        for ((i = 0; i < 600; i++)); do
+                serial | grep -qxF "KPE: waiting $1" && return 0
+                guest_alive "step '$1'"
+                sleep 0.1
+        done
+        fail "the guest did not reach step '$1' within 60 s"
+}
+
+# Lets the guest go on from step $1: connects to its step listener (through
+# the forward; until it listens, qemu closes our connection at once), reads
+# the step it is at, answers the same name.
+guest_go() {
+        python3 - "$CTL_PORT" "$1" <<'EOF' || fail "step $1: could not reach the guest"
+import socket, sys, time
+
+port, step = int(sys.argv[1]), sys.argv[2]
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            said = b""
+            while not said.endswith(b"\n"):
+                chunk = s.recv(256)
+                if not chunk:
+                    break
+                said += chunk
+            if said:
+                if said.decode().strip() != step:
+                    sys.exit(f"the guest is at step {said.decode().strip()!r}, not {step!r}")
+                s.sendall(step.encode() + b"\n")
+                s.shutdown(socket.SHUT_WR)
+                s.recv(256)  # until the guest's nc closes
+                sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.1)
+sys.exit(f"no answer on 127.0.0.1:{port} within 30 s")
+EOF
+}
+
+# Waits (at most 20 s) until the daemon in the guest answers /healthz.
+wait_healthy() {
+        local i
+        for ((i = 0; i < 200; i++)); do
+                curl -fsS --max-time 1 -o /dev/null "http://127.0.0.1:$KPE_PORT/healthz" 2>/dev/null && return 0
+                guest_alive /healthz
+                sleep 0.1
+        done
+        fail "the daemon in the guest did not answer /healthz on 127.0.0.1:$KPE_PORT within 20 s"
+}
+
+# Waits for the guest to power off (boot.sh bounds it by VM_TIMEOUT) and
+# checks that its script ran to the end.
+vm_wait_off() {
+        local rc=0
+        wait "$VM_PID" || rc=$?
+        VM_PID=""
+        [ $rc = 0 ] || fail "boot.sh exited with $rc: $(cat "$KPE_WORK/boot.err")"
+        [ "$(guest_fact guest-exit)" = 0 ] || fail "the guest's script ended with '$(guest_fact guest-exit)'"
+        log "VM powered off"
+}
+
+# Fails unless the guest's view of tracefs at $1 (show_tracefs) holds
+# nothing of the daemon's: no probe of group kprobe_exporter, no instance.
+assert_tracefs_clean() {
+        local lines
+        serial | grep -qxF "KPE-END instances.$1" || fail "$1: the guest did not show tracefs"
+        lines=$(guest_block "kprobe_events.$1" | grep -E '^[pr][0-9]*:kprobe_exporter/')
+        [ -z "$lines" ] || fail "$1: probes of ours left in kprobe_events: $lines"
+        if guest_block "instances.$1" | grep -qx kprobe_exporter; then
+                fail "$1: instances/kprobe_exporter left"
+        fi
+}
+
+# Starts Prometheus on 127.0.0.1 with a config of ours: one job scraping
+# the daemon's forward every second, storage in the test's folder. Sets
+# PROM_PORT and PROM_PID; waits (at most 20 s) until it is ready.
+prom_start() {
+        local i
+        command -v prometheus >/dev/null 2>&1 || skip "missing prometheus (Debian package prometheus)"
+        PROM_PORT=$(free_port)
+        cat >"$KPE_WORK/prometheus.yml" <<EOF
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: kpe_vm
+    static_configs:
+      - targets: ['127.0.0.1:$KPE_PORT']
+EOF
+        prometheus --config.file="$KPE_WORK/prometheus.yml" --storage.tsdb.path="$KPE_WORK/prometheus" \
+                --web.listen-address="127.0.0.1:$PROM_PORT" >"$KPE_WORK/prometheus.log" 2>&1 &
+        PROM_PID=$!
+        for ((i = 0; i < 200; i++)); do
+                curl -fs --max-time 1 -o /dev/null "http://127.0.0.1:$PROM_PORT/-/ready" && return 0
+                pid_alive "$PROM_PID" || fail "prometheus exited: $(tail -n 5 "$KPE_WORK/prometheus.log")"
+                sleep 0.1
+        done
+        fail "prometheus not ready on 127.0.0.1:$PROM_PORT within 20 s"
+}
+
+# Asks Prometheus's HTTP API for the instant vector of PromQL $1 until it
+# is one sample of value $2, at most 20 s (a few scrapes). Prints the last
+# answer's samples as "value {labels}" lines.
+prom_wait_value() {
+        python3 - "$PROM_PORT" "$1" "$2" <<'EOF'
+import json, sys, time, urllib.parse, urllib.request
+
+port, query, want = sys.argv[1], sys.argv[2], sys.argv[3]
+url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": query})
+samples = []
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        answer = json.load(r)
+    if answer["status"] != "success":
+        sys.exit(f"prometheus: {answer}")
+    samples = answer["data"]["result"]
+    if len(samples) == 1 and samples[0]["value"][1] == want:
+        break
+    time.sleep(0.5)
+for s in samples:
+    print(s["value"][1], json.dumps(s["metric"], sort_keys=True))
+EOF
+}
+
+vm_cleanup() {
+        local rc=$?
+        trap - EXIT
+        # boot.sh kills its qemu when it gets SIGTERM.
+        [ -n "$VM_PID" ] && kill_pid "$VM_PID"
+        [ -n "$PROM_PID" ] && kill_pid "$PROM_PID"
+        if [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -n "$VM_SERIAL" ] && [ -f "$VM_SERIAL" ]; then
+                echo "---- the guest's serial console (last 80 lines) ----" >&2
+                serial | tail -n 80 >&2
+                [ -s "$KPE_WORK/boot.err" ] && cat "$KPE_WORK/boot.err" >&2
+        fi
+        [ -n "$KPE_WORK" ] && rm -rf "$KPE_WORK"
+        exit $rc
+}
