@@ -138,6 +138,8 @@ static void probe_config_done(ProbeConfig *p) {
                 for (size_t j = 0; j < m->n_labels; j++)
                         free(m->labels[j]);
                 free(m->labels);
+                free(m->label_line);
+                free(m->label_column);
         }
         free(p->metrics);
 }
@@ -686,11 +688,16 @@ static void parse_metric(Loader *l, yaml_node_t *n, const ProbeConfig *p, bool t
         if (!slots[2].value || (count = sequence_check(l, slots[2].value, "labels", CONFIG_LABELS_MAX)) < 0)
                 return;
         m->labels = xcalloc((size_t) count, sizeof(char *));
+        m->label_line = xcalloc((size_t) count, sizeof(unsigned));
+        m->label_column = xcalloc((size_t) count, sizeof(unsigned));
         for (yaml_node_item_t *i = slots[2].value->data.sequence.items.start;
              i < slots[2].value->data.sequence.items.top; i++) {
                 yaml_node_t *item = doc_node(l, *i);
-                if ((s = get_string(l, item, "labels")) && check_label(l, item, p, type_known, m, s))
+                if ((s = get_string(l, item, "labels")) && check_label(l, item, p, type_known, m, s)) {
+                        m->label_line[m->n_labels] = node_line(item);
+                        m->label_column[m->n_labels] = node_column(item);
                         m->labels[m->n_labels++] = xstrdup(s);
+                }
         }
 }
 
@@ -844,10 +851,15 @@ static void parse_root(Loader *l, yaml_node_t *root, Config *c) {
         if (!collect_keys(l, root, "the config", slots, ELEMENTSOF(slots)))
                 return;
         if (slots[0].value && (s = get_string(l, slots[0].value, "listen"))) {
+                char *host = NULL, port[8];
                 if (s[0] == 0)
                         node_error(l, slots[0].value, "'listen' must not be empty");
+                else if (listen_address_split(s, &host, port, sizeof(port)) < 0)
+                        node_error(l, slots[0].value, "invalid 'listen' address '%s': expected HOST:PORT, "
+                                   "[IPV6]:PORT or :PORT", s);
                 else
                         c->listen = xstrdup(s);
+                free(host);
         }
         if (slots[1].value)
                 get_uint(l, slots[1].value, "recent_events", 1, 1000000, &c->recent_events);

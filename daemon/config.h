@@ -51,6 +51,7 @@ typedef struct MetricConfig {
         char *name;  /* ends in _total */
         char *help;  /* never NULL: a default is filled in */
         char **labels;
+        unsigned *label_line, *label_column; /* where each label is written */
         size_t n_labels;
         unsigned line, column;
 } MetricConfig;

@@ -154,14 +154,21 @@ void events_render_page(const Ring *r, const EventQuery *q, const char *const *p
         RingEventView ev;
         size_t n = 0;
 
+        uint64_t since = q->since;
+        /* A since beyond the newest event comes from an earlier run of the
+         * daemon (numbers start at 1 again): start over from the oldest and
+         * say so, rather than return nothing until the numbers catch up. */
+        bool reset = q->has_since && since > end - 1;
+        if (reset)
+                since = 0;
+
         if (q->has_since) {
-                missed = missed_after(r, q->since);
-                first = q->since < oldest ? oldest : q->since + 1;
-                /* With since at or past the newest, first may be end or
-                 * beyond (or wrap at UINT64_MAX): nothing to examine. */
-                if (q->since >= end - 1)
+                missed = missed_after(r, since);
+                first = since < oldest ? oldest : since + 1;
+                /* With since at the newest, first is end: nothing to examine. */
+                if (since >= end - 1)
                         first = end;
-                next = q->since;
+                next = since;
         } else {
                 /* Walk back to the limit-th newest match, then render forward
                  * from there: oldest first, with no array of seqs. */
@@ -192,6 +199,8 @@ void events_render_page(const Ring *r, const EventQuery *q, const char *const *p
         buf_put_u64(out, next);
         buf_puts(out, ",\"missed\":");
         buf_put_u64(out, missed);
+        if (reset)
+                buf_puts(out, ",\"reset\":true");
         buf_putc(out, '}');
 }
 

@@ -25,7 +25,9 @@ typedef struct EventQuery {
  *   "next" is the seq of the last event examined (returned or filtered out),
  *   or since when there was none, so passing it back as since continues
  *   exactly after; "missed" counts events with seq > since that already
- *   left the ring.
+ *   left the ring. A since beyond the newest event (a cursor from an
+ *   earlier run of the daemon, whose numbers start at 1 again) is taken as
+ *   0 and the object gets "reset":true.
  * Without: the newest `limit` matching events, oldest first; "next" is the
  *   newest seq stored (0 when empty); "missed" is 0.
  * probe_names[i] is the name of probe index i. */

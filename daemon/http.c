@@ -394,12 +394,14 @@ static enum MHD_Result serve_events(HttpServer *s, struct MHD_Connection *c, boo
 
         if (parse_events_query(c, &q, &follow, &error) < 0)
                 return respond_json_error(c, MHD_HTTP_BAD_REQUEST, error);
-        if (follow)
-                return serve_follow(s, c, &q, head);
-
+        /* The page is rendered for a follow request too, only to learn
+         * whether the probe exists: a stream of a probe that does not would
+         * wait forever. */
         r = s->api.events_page(s->api.userdata, &q, &b);
         if (r == -ENOENT)
                 return respond_json_error(c, MHD_HTTP_NOT_FOUND, "no such probe");
+        if (follow && r >= 0)
+                return serve_follow(s, c, &q, head);
         if (r < 0)
                 return respond_json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render events");
         return respond_buf(c, MHD_HTTP_OK, "application/json", &b);
@@ -486,46 +488,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 /* ---- listening ---- */
 
-/* Splits "host:port", "[v6]:port" or ":port" (":port" = 0.0.0.0). */
-static int split_address(const char *address, char **ret_host, char *port, size_t port_size) {
-        const char *colon, *host;
-        size_t host_len;
-        uint64_t p;
-
-        if (!address)
-                return -EINVAL;
-        if (address[0] == '[') {
-                const char *close = strchr(address, ']');
-                if (!close || close[1] != ':')
-                        return -EINVAL;
-                host = address + 1;
-                host_len = (size_t) (close - host);
-                colon = close + 1;
-                if (host_len == 0)
-                        return -EINVAL;
-        } else {
-                colon = strrchr(address, ':');
-                if (!colon)
-                        return -EINVAL;
-                host = address;
-                host_len = (size_t) (colon - address);
-                /* A bare IPv6 address needs brackets to tell its port apart. */
-                if (memchr(host, ':', host_len))
-                        return -EINVAL;
-        }
-        /* Decimal only: parse_u64 would also take 0x.., getaddrinfo not. */
-        if (colon[1] == 0 || strspn(colon + 1, "0123456789") != strlen(colon + 1))
-                return -EINVAL;
-        if (parse_u64(sv_from(colon + 1), &p) < 0 || p > 65535)
-                return -EINVAL;
-        snprintf(port, port_size, "%u", (unsigned) p);
-        *ret_host = host_len == 0 ? xstrdup("0.0.0.0") : xstrndup(host, host_len);
-        return 0;
-}
 
 static int bind_address(const char *address) {
         struct addrinfo hints = {
-                .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
+                .ai_flags = AI_NUMERICSERV | AI_PASSIVE, /* host names like localhost too */
                 .ai_socktype = SOCK_STREAM,
         };
         struct addrinfo *ai = NULL;
@@ -533,7 +499,7 @@ static int bind_address(const char *address) {
         char port[8];
         int fd, r, one = 1;
 
-        r = split_address(address, &host, port, sizeof(port));
+        r = listen_address_split(address, &host, port, sizeof(port));
         if (r < 0)
                 return r;
         r = getaddrinfo(host, port, &hints, &ai);

@@ -34,7 +34,16 @@ static void log_write(int level, int err, const char *fmt, va_list ap) {
         errno = err;
         vsnprintf(msg, sizeof(msg), fmt, ap);
         errno = saved;
-        fprintf(stderr, "<%d>%s\n", level, msg);
+        /* Every line gets the prefix: journald makes one entry per line,
+         * and a kernel error_log text has three. */
+        for (char *line = msg, *nl;; line = nl + 1) {
+                nl = strchr(line, '\n');
+                if (!nl) {
+                        fprintf(stderr, "<%d>%s\n", level, line);
+                        break;
+                }
+                fprintf(stderr, "<%d>%.*s\n", level, (int) (nl - line), line);
+        }
 }
 
 void log_internal(int level, const char *fmt, ...) {

@@ -199,8 +199,11 @@ int main(int argc, char **argv) {
                 config_free(config);
                 return log_error_errno(r, "Cannot find or mount tracefs: %m"), 1;
         }
-        if (root)
-                manager_check_config(config, root, &errs);
+        size_t unchecked = manager_check_config(config, root, &errs);
+        if (unchecked > 0 && a.check)
+                fprintf(stderr, "%s: warning: tracefs %s: the fields of %zu tracepoint probe(s) were not checked "
+                        "against the kernel (run as root to check them)\n",
+                        a.config_file, root ? "is not readable" : "is not mounted", unchecked);
         if (errs.n > 0) {
                 print_config_errors(&errs, a.config_file);
                 config_errors_clear(&errs);

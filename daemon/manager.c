@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -73,19 +74,29 @@ static bool strv_contains(char **v, const char *s) {
         return false;
 }
 
-void manager_check_config(const Config *c, const char *root, ConfigErrors *errs) {
+size_t manager_check_config(const Config *c, const char *root, ConfigErrors *errs) {
+        size_t unchecked = 0;
+        char events[PATH_MAX];
+        bool readable = root && (size_t) snprintf(events, sizeof(events), "%s/events", root) < sizeof(events) &&
+                        access(events, R_OK | X_OK) == 0;
         for (size_t i = 0; i < c->n_probes; i++) {
                 const ProbeConfig *p = &c->probes[i];
                 if (p->type != PROBE_TRACEPOINT)
                         continue;
                 char **fields = NULL;
-                if (tracefs_tracepoint_fields(root, p->target, &fields) < 0)
+                int r = readable ? tracefs_tracepoint_fields(root, p->target, &fields) : -ENODEV;
+                if (r < 0) {
+                        /* A missing tracepoint fails at registration, like a
+                         * bad symbol; an unreadable tracefs is the caller's to say. */
+                        unchecked += r != -ENOENT;
                         continue;
+                }
                 for (size_t m = 0; m < p->n_metrics; m++)
                         for (size_t l = 0; l < p->metrics[m].n_labels; l++) {
                                 const char *label = p->metrics[m].labels[l];
                                 if (!label_is_builtin(label) && !strv_contains(fields, label))
-                                        config_errors_add(errs, p->metrics[m].line, p->metrics[m].column,
+                                        config_errors_add(errs, p->metrics[m].label_line[l],
+                                                          p->metrics[m].label_column[l],
                                                           "label '%s' is not a field of tracepoint %s", label,
                                                           p->target);
                         }
@@ -96,6 +107,7 @@ void manager_check_config(const Config *c, const char *root, ConfigErrors *errs)
                                                   p->decoders[d].field, p->target);
                 strv_free(fields);
         }
+        return unchecked;
 }
 
 /* ---- HTTP callbacks ---------------------------------------------------- */
@@ -229,12 +241,6 @@ static int on_pipe(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 linereader_commit(&m->lines, (size_t) n, on_line, m);
         }
 
-        if (m->pipeline->lost_reports != m->lost_logged) {
-                log_warning("trace_pipe reports lost events: %llu so far in %llu reports (kprobe_exporter_lost_events_total)",
-                            (unsigned long long) m->pipeline->lost_events,
-                            (unsigned long long) m->pipeline->lost_reports);
-                m->lost_logged = m->pipeline->lost_reports;
-        }
         if (ring_next_seq(m->pipeline->ring) != before)
                 http_server_notify(m->http);
         return 0;
@@ -255,9 +261,13 @@ static size_t registered_probes(const Manager *m) {
 }
 
 static void notify_status(Manager *m) {
-        uint64_t lost = m->pipeline->lost_events;
+        /* The kernel's stats and the LOST lines count the same events: the
+         * stats are complete, the lines only what the pipe reported. */
+        uint64_t lost = 0;
         for (int i = 0; i < m->n_stats; i++)
                 lost += m->stats[i].overrun + m->stats[i].dropped_events;
+        if (m->pipeline->lost_events > lost)
+                lost = m->pipeline->lost_events;
         sd_notifyf(0, "STATUS=%zu/%zu probes registered, %llu events, %llu lost", registered_probes(m),
                    m->pipeline->n_probes, (unsigned long long) total_events(m), (unsigned long long) lost);
 }
@@ -266,6 +276,13 @@ static void notify_status(Manager *m) {
  * kernel's per-CPU overrun/dropped stats is logged. */
 static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
+        /* Logged here, at most once per interval: a flood would otherwise
+         * log once per read. */
+        if (m->pipeline->lost_reports != m->lost_logged) {
+                log_warning("trace_pipe reported lost events: %llu so far (kprobe_exporter_lost_events_total)",
+                            (unsigned long long) m->pipeline->lost_events);
+                m->lost_logged = m->pipeline->lost_reports;
+        }
         int n = tracefs_read_cpu_stats(m->tracefs, m->stats, MAX_CPUS);
         if (n >= 0) {
                 m->n_stats = n;
@@ -298,6 +315,8 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 /* ---- setup and teardown ------------------------------------------------ */
 
+static void unregister_probe(Manager *m, Probe *p);
+
 static void probe_fail(Manager *m, size_t i, int err, char *kernel_text) {
         Probe *p = &m->pipeline->probes[i];
         p->state = PROBE_STATE_FAILED;
@@ -311,6 +330,8 @@ static void probe_fail(Manager *m, size_t i, int err, char *kernel_text) {
         }
         log_error("%s:%u: probe '%s' (%s %s) failed: %s", m->pipeline->config->path, p->config->line,
                   p->config->name, probe_type_to_string(p->config->type), p->config->target, p->error);
+        /* Defined but its filter or enable refused: it must not linger. */
+        unregister_probe(m, p);
 }
 
 static void register_probe(Manager *m, size_t i) {
@@ -488,6 +509,9 @@ int manager_start(Manager *m) {
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
         sigprocmask(SIG_BLOCK, &mask, NULL);
+        /* A log reader that goes away (a closed pipe on stderr) must not kill
+         * us before we remove our probes; MHD sends with MSG_NOSIGNAL. */
+        signal(SIGPIPE, SIG_IGN);
         sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, m);
         sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
         sd_event_add_signal(m->event, NULL, SIGHUP, on_signal, m);
@@ -536,9 +560,11 @@ int manager_start(Manager *m) {
         for (size_t i = 0; i < m->pipeline->n_probes; i++) {
                 register_probe(m, i);
                 failed += m->pipeline->probes[i].state == PROBE_STATE_FAILED;
+                if (failed > 0 && cfg->strict)
+                        break;
         }
         if (failed > 0 && cfg->strict) {
-                log_error("%zu probe(s) failed and strict is set: removing what was registered and exiting", failed);
+                log_error("A probe failed and strict is set: removing what was registered and exiting");
                 r = -EINVAL;
                 goto fail;
         }

@@ -258,6 +258,16 @@ static void probe_count(Probe *pr, const TraceLine *tl, const EventFields *ef) {
                         } else
                                 values[l] = builtin_value(src, tl, scratch);
                 }
+                /* Label values are keyed as they will be shown: bytes that are
+                 * not UTF-8 become U+FFFD before hashing, so two raw values
+                 * can never render as one duplicate series. */
+                static Buf clean[PIPELINE_MAX_FIELDS];
+                for (size_t l = 0; l < n; l++)
+                        if (!utf8_is_valid(values[l])) {
+                                buf_clear(&clean[l]);
+                                utf8_sanitize(&clean[l], values[l]);
+                                values[l] = (StrView){ clean[l].data, clean[l].len };
+                        }
                 (void) family_add(plan->family, values, 1);
         }
 }
@@ -280,7 +290,8 @@ const Probe *pipeline_process_line(Pipeline *p, const char *line, size_t len) {
                 return NULL;
         }
         char comm[64];
-        bool comm_unknown = sv_eq(tl.comm, SV("<...>"));
+        /* A probe that fetches comm itself ($comm) knows it exactly. */
+        bool comm_unknown = pr->comm_field < 0 && sv_eq(tl.comm, SV("<...>"));
         if (comm_unknown || tl.tgid < 0) {
                 int32_t tgid;
                 if (p->resolve_comm && p->resolve_comm(p->resolve_userdata, tl.pid, comm, sizeof(comm), &tgid)) {

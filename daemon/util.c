@@ -207,3 +207,71 @@ size_t utf8_seq(const unsigned char *s, size_t n, bool *valid) {
         *valid = true;
         return i;
 }
+
+bool utf8_is_valid(StrView s) {
+        const unsigned char *p = (const unsigned char *) s.p;
+        size_t i = 0;
+        while (i < s.n) {
+                if (p[i] < 0x80) {
+                        i++;
+                        continue;
+                }
+                bool valid;
+                i += utf8_seq(p + i, s.n - i, &valid);
+                if (!valid)
+                        return false;
+        }
+        return true;
+}
+
+void utf8_sanitize(Buf *out, StrView s) {
+        const unsigned char *p = (const unsigned char *) s.p;
+        size_t i = 0;
+        buf_reserve(out, s.n);
+        while (i < s.n) {
+                bool valid;
+                size_t k = utf8_seq(p + i, s.n - i, &valid);
+                if (valid)
+                        buf_append(out, p + i, k);
+                else
+                        buf_append(out, "\xef\xbf\xbd", 3);
+                i += k;
+        }
+}
+
+/* Splits "host:port", "[v6]:port" or ":port" (":port" = 0.0.0.0). */
+int listen_address_split(const char *address, char **ret_host, char *port, size_t port_size) {
+        const char *colon, *host;
+        size_t host_len;
+        uint64_t p;
+
+        if (!address)
+                return -EINVAL;
+        if (address[0] == '[') {
+                const char *close = strchr(address, ']');
+                if (!close || close[1] != ':')
+                        return -EINVAL;
+                host = address + 1;
+                host_len = (size_t) (close - host);
+                colon = close + 1;
+                if (host_len == 0)
+                        return -EINVAL;
+        } else {
+                colon = strrchr(address, ':');
+                if (!colon)
+                        return -EINVAL;
+                host = address;
+                host_len = (size_t) (colon - address);
+                /* A bare IPv6 address needs brackets to tell its port apart. */
+                if (memchr(host, ':', host_len))
+                        return -EINVAL;
+        }
+        /* Decimal only: parse_u64 would also take 0x.., getaddrinfo not. */
+        if (colon[1] == 0 || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+                return -EINVAL;
+        if (parse_u64(sv_from(colon + 1), &p) < 0 || p > 65535)
+                return -EINVAL;
+        snprintf(port, port_size, "%u", (unsigned) p);
+        *ret_host = host_len == 0 ? xstrdup("0.0.0.0") : xstrndup(host, host_len);
+        return 0;
+}

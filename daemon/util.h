@@ -80,6 +80,15 @@ int parse_i64(StrView s, int64_t *ret);
  * so callers replace it with one U+FFFD. Used by every text output
  * (Prometheus labels, JSON) so both accept any bytes the kernel prints. */
 size_t utf8_seq(const unsigned char *s, size_t n, bool *valid);
+/* True if s is valid UTF-8 (fast for ASCII). */
+bool utf8_is_valid(StrView s);
+/* Appends s with each ill-formed sequence replaced by U+FFFD. */
+void utf8_sanitize(Buf *out, StrView s);
+
+/* Splits a listen address "host:port", "[v6]:port" or ":port" (":port"
+ * means 0.0.0.0) into a new host string and the decimal port. Returns 0
+ * or -EINVAL. */
+int listen_address_split(const char *address, char **ret_host, char *port, size_t port_size);
 
 /* 64-bit FNV-1a; cheap and good enough for label-set hashing. */
 static inline uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {

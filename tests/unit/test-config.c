@@ -281,7 +281,9 @@ static void test_error_top_level(void **state) {
         expect_error("max_series: [1]\n" PROBE_A, 1, 13, "'max_series' must be an integer");
         expect_error("strict: maybe\n" PROBE_A, 1, 9, "'strict' must be a boolean");
         expect_error("listen: [a]\n" PROBE_A, 1, 9, "'listen' must be a string");
-        expect_error("listen: 1\nlisten: 2\n" PROBE_A, 2, 1, "duplicate key 'listen' (first at line 1)");
+        expect_error("listen: :1\nlisten: :2\n" PROBE_A, 2, 1, "duplicate key 'listen' (first at line 1)");
+        expect_error("listen: nonsense\n" PROBE_A, 1, 9, "invalid 'listen' address 'nonsense'");
+        expect_error("listen: \":70000\"\n" PROBE_A, 1, 9, "invalid 'listen' address");
         expect_error("- a\n- b\n", 1, 1, "the config must be a mapping");
 }
 
@@ -289,9 +291,9 @@ static void test_error_empty(void **state) {
         (void) state;
         expect_error("", 1, 1, "config is empty");
         expect_error("# nothing here\n\n", 1, 1, "config is empty");
-        expect_error("listen: x\n", 1, 1, "config is missing 'probes'");
-        expect_error("listen: x\nprobes: []\n", 2, 9, "'probes' must not be empty");
-        expect_error("listen: x\nprobes:\n", 2, 8, "'probes' must be a sequence");
+        expect_error("listen: :9\n", 1, 1, "config is missing 'probes'");
+        expect_error("listen: :9\nprobes: []\n", 2, 9, "'probes' must not be empty");
+        expect_error("listen: :9\nprobes:\n", 2, 8, "'probes' must be a sequence");
         expect_error("probes: [a]\n", 1, 10, "a probe must be a mapping");
 }
 
