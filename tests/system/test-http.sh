@@ -59,6 +59,37 @@ fetch_ok /probes "$body"
 v=$(json_get "$body" '[p["name"] for p in j["probes"]]') || fail "/probes is not JSON: $(head -c 300 "$body")"
 [ "$v" = '["connect"]' ] || fail "/probes names: $v"
 
+# HEAD: the headers of GET, no body.
+hdrs=$(curl -sS --max-time 5 -I "http://127.0.0.1:$KPE_PORT/metrics") || fail "HEAD /metrics failed"
+grep -qi '^Content-Type: text/plain; version=0.0.4; charset=utf-8' <<<"$hdrs" || fail "HEAD /metrics headers: $hdrs"
+
+# Follow: events arrive as NDJSON while they happen, as with curl -N.
+expect GET "/events?follow=1&probe=no_such_probe" 404
+curl -sS -N --max-time 8 "http://127.0.0.1:$KPE_PORT/events?follow=1&probe=connect" >"$KPE_WORK/follow" &
+follow_pid=$!
+KPE_EXTRA_PIDS="$KPE_EXTRA_PIDS $follow_pid"
+sleep 0.5 # the stream starts at "now": connect after it is open
+"$KPE_CONNECTOR" call 3 || fail "connector call failed"
+for ((i = 0; i < 50; i++)); do
+        [ "$(grep -c '"probe":"connect"' "$KPE_WORK/follow")" -ge 3 ] && break
+        sleep 0.1
+done
+kill "$follow_pid" 2>/dev/null
+wait "$follow_pid" 2>/dev/null
+python3 - "$KPE_WORK/follow" <<'EOF' || fail "follow stream: $(head -c 500 "$KPE_WORK/follow")"
+import json, sys
+lines = [l for l in open(sys.argv[1], encoding="utf-8").read().splitlines() if l]
+evs = [json.loads(l) for l in lines]
+if len(evs) != 3:
+    sys.exit(f"{len(evs)} lines, want 3")
+seqs = [e["seq"] for e in evs]
+if seqs != sorted(seqs) or len(set(seqs)) != 3:
+    sys.exit(f"seqs {seqs}")
+if any(e["probe"] != "connect" or e["comm"] != "connector" for e in evs):
+    sys.exit(f"events {evs}")
+EOF
+log "follow: 3 events streamed"
+
 # The server keeps serving after all of the above.
 expect GET /healthz 200
 
