@@ -3,7 +3,9 @@
 #   1. all suites (unit, system, vm: real kprobes in a qemu guest) in ./build;
 #   2. the unit and system suites again in ./build-asan, built with
 #      AddressSanitizer and UndefinedBehaviorSanitizer (the daemon the system
-#      tests start is then the sanitized one; a leak at exit fails them).
+#      tests start is then the sanitized one; a leak at exit fails them);
+#   3. the libFuzzer targets for 60 s in all (tests/fuzz/run.sh), counted as
+#      one test.
 # Usage (as root, from anywhere): sh tests/run.sh [meson test args, e.g. --suite unit]
 # With arguments, only step 1 runs, with those arguments.
 set -u
@@ -32,10 +34,18 @@ if [ $# -eq 0 ]; then
         logs="$logs build-asan/meson-logs/testlog.json"
 fi
 
-python3 - $logs <<'PY'
+fuzz=""
+if [ $# -eq 0 ]; then
+        echo "== fuzzing the parsers for 60 s (tests/fuzz/run.sh; clang, libFuzzer) =="
+        if sh tests/fuzz/run.sh 60; then fuzz=passed; else fuzz=failed; rc=1; fi
+fi
+
+python3 - "$fuzz" $logs <<'PY'
 import json, sys
 counts = {"passed": 0, "failed": 0, "skipped": 0}
-for path in sys.argv[1:]:
+if sys.argv[1]:
+    counts[sys.argv[1]] += 1
+for path in sys.argv[2:]:
     with open(path) as f:
         for line in f:
             r = json.loads(line).get("result")
