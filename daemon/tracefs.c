@@ -28,6 +28,7 @@ static int read_all_fd(int fd, Buf *out) {
         buf_clear(out);
         for (;;) {
                 buf_reserve(out, 4096);
+                out->data[out->len] = 0; /* an empty file reads as "" */
                 ssize_t n = read(fd, out->data + out->len, out->cap - out->len - 1);
                 if (n < 0) {
                         if (errno == EINTR)
