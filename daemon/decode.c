@@ -93,10 +93,11 @@ static int parse_unsigned_n(StrView v, unsigned bits, uint64_t *ret) {
         return 0;
 }
 
-static StrView scratch_printf(char scratch[DECODE_SCRATCH], bool hex, uint64_t v) {
-        int n = hex ? snprintf(scratch, DECODE_SCRATCH, "0x%" PRIx64, v) : snprintf(scratch, DECODE_SCRATCH, "%" PRIu64, v);
-        /* Every format here fits: at most 20 digits or "0x" and 16. */
-        return (StrView){ scratch, n > 0 ? (size_t) n : 0 };
+static StrView scratch_int(char scratch[DECODE_SCRATCH], bool hex, uint64_t v) {
+        /* At most 20 digits, or "0x" and 16: fits DECODE_SCRATCH. */
+        size_t n = hex ? fmt_hex(scratch, v) : fmt_u64(scratch, v);
+        scratch[n] = 0; /* text in scratch is a C string too, as printf left it */
+        return (StrView){ scratch, n };
 }
 
 /* Copies v NUL-terminated into scratch for the libc parsers; false when it
@@ -117,7 +118,7 @@ static int decode_ntohs(StrView in, char scratch[DECODE_SCRATCH], StrView *out) 
                 return -EINVAL;
         /* The fetch read network-order bytes as a host-order u16: ntohs()
          * puts them right (a swap on the little-endian hosts we run on). */
-        *out = scratch_printf(scratch, false, (uint64_t) ntohs((uint16_t) u));
+        *out = scratch_int(scratch, false, (uint64_t) ntohs((uint16_t) u));
         return 0;
 }
 
@@ -126,7 +127,7 @@ static int decode_ntohl(StrView in, char scratch[DECODE_SCRATCH], StrView *out) 
 
         if (parse_unsigned_n(in, 32, &u) < 0)
                 return -EINVAL;
-        *out = scratch_printf(scratch, false, (uint64_t) ntohl((uint32_t) u));
+        *out = scratch_int(scratch, false, (uint64_t) ntohl((uint32_t) u));
         return 0;
 }
 
@@ -148,10 +149,17 @@ static int decode_ipv4(StrView in, char scratch[DECODE_SCRATCH], StrView *out) {
         if (parse_unsigned_n(in, 32, &u) < 0)
                 return -EINVAL;
         uint32_t v = (uint32_t) u;
-        memcpy(&a, &v, sizeof(v));
-        if (!inet_ntop(AF_INET, &a, scratch, DECODE_SCRATCH))
-                return -EINVAL;
-        *out = sv_from(scratch);
+        unsigned char b[4];
+        memcpy(b, &v, sizeof(v));
+        /* What inet_ntop() prints, without its printf. */
+        size_t n = 0;
+        for (size_t k = 0; k < 4; k++) {
+                if (k > 0)
+                        scratch[n++] = '.';
+                n += fmt_u64(scratch + n, b[k]);
+        }
+        scratch[n] = 0;
+        *out = (StrView){ scratch, n };
         return 0;
 }
 
@@ -196,7 +204,7 @@ static int decode_hex(StrView in, char scratch[DECODE_SCRATCH], StrView *out) {
 
         if (parse_number(in, &u, &neg) < 0)
                 return -EINVAL;
-        *out = scratch_printf(scratch, true, u);
+        *out = scratch_int(scratch, true, u);
         return 0;
 }
 

@@ -7,8 +7,9 @@
 
 #define DECODE_SCRATCH 64
 
-/* Applies d to the raw value `in`. *out points into scratch, into d's map
- * strings, or into `in` itself; nothing is allocated. Returns 0; or -EINVAL
+/* Applies d to the raw value `in`. *out points into scratch (then
+ * NUL-terminated there), into d's map strings, or into `in` itself;
+ * nothing is allocated. Returns 0; or -EINVAL
  * when the value cannot be decoded by d, and then *out = in (the raw value
  * passes through: a label is never lost because a decoder did not apply).
  * d may be NULL (no decoder): *out = in. Kernel "(fault)" values pass

@@ -1,5 +1,7 @@
 #include "events_json.h"
 
+#include "decode.h"
+
 void json_put_string(Buf *out, StrView s) {
         static const char hex[] = "0123456789abcdef";
         const unsigned char *p = (const unsigned char *) s.p;
@@ -104,9 +106,15 @@ void event_render_json(const RingEventView *ev, const char *probe_name, Buf *out
         for (size_t i = 0; i < ev->n_fields; i++) {
                 if (i > 0)
                         buf_putc(out, ',');
+                StrView v = ev->values[i];
+                char scratch[DECODE_SCRATCH];
+                /* Stored as printed: decoded now, for the few events anyone
+                 * reads (see RingEventView.decoders). */
+                if (ev->decoders && ev->decoders[i])
+                        (void) decode_value(ev->decoders[i], v, scratch, &v);
                 json_put_string(out, ev->names[i]);
                 buf_putc(out, ':');
-                json_put_string(out, ev->values[i]);
+                json_put_string(out, v);
         }
         buf_puts(out, "}}");
 }

@@ -43,7 +43,8 @@ size_t events_render_stream(const Ring *r, const EventQuery *q, uint64_t *cursor
                             const char *const *probe_names, size_t n_probes, Buf *out);
 
 /* One event as a JSON object (no newline): {"seq":..,"probe":..,"time":..,
- * "comm":..,"pid":..,"tgid":..,"cpu":..,"fields":{..}}. */
+ * "comm":..,"pid":..,"tgid":..,"cpu":..,"fields":{..}}. Field values with a
+ * decoder in ev->decoders are decoded here. */
 void event_render_json(const RingEventView *ev, const char *probe_name, Buf *out);
 
 /* Appends s as a JSON string literal (with quotes), escaping as JSON needs

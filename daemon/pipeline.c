@@ -73,13 +73,30 @@ static int probe_field_index(const ProbeConfig *c, const char *name) {
         return -1;
 }
 
+/* Raw tuples a metric remembers: room for every series twice over (a few
+ * raw spellings of one label set), within a fixed bound for unlimited
+ * families. When full, the cache starts over: see SeriesCache. */
+#define RAW_CACHE_MIN 64u
+#define RAW_CACHE_MAX 65536u
+
+static size_t raw_cache_entries(unsigned max_series) {
+        if (max_series == 0 || max_series >= RAW_CACHE_MAX / 2)
+                return RAW_CACHE_MAX;
+        return max_series * 2 < RAW_CACHE_MIN ? RAW_CACHE_MIN : (size_t) max_series * 2;
+}
+
 static void probe_init(Probe *p, const ProbeConfig *c, unsigned max_series) {
         p->config = c;
         p->comm_field = -1;
         probe_event_name(c, &p->event, &p->form);
         p->decoders = xcalloc(c->n_fields ? c->n_fields : 1, sizeof(Decoder *));
+        p->field_names = xcalloc(c->n_fields ? c->n_fields : 1, sizeof(StrView));
+        p->decoder_fields = xcalloc(c->n_decoders ? c->n_decoders : 1, sizeof(StrView));
+        for (size_t i = 0; i < c->n_decoders; i++)
+                p->decoder_fields[i] = sv_from(c->decoders[i].field);
         static const Decoder string_decoder = { .kind = DECODER_STRING };
         for (size_t i = 0; i < c->n_fields; i++) {
+                p->field_names[i] = sv_from(c->fields[i]);
                 p->decoders[i] = probe_find_decoder(c, c->fields[i]);
                 /* A comm fetched as a string reads like the header's comm. */
                 if (!p->decoders[i] && c->field_is_string[i] && strcmp(c->fields[i], "comm") == 0) {
@@ -97,12 +114,17 @@ static void probe_init(Probe *p, const ProbeConfig *c, unsigned max_series) {
                                           max_series);
                 plan->n_labels = mc->n_labels;
                 plan->label_source = xcalloc(mc->n_labels ? mc->n_labels : 1, sizeof(int));
+                plan->label_names = xcalloc(mc->n_labels ? mc->n_labels : 1, sizeof(StrView));
+                plan->label_fallback = xcalloc(mc->n_labels ? mc->n_labels : 1, sizeof(int));
                 for (size_t l = 0; l < mc->n_labels; l++) {
                         int idx = c->type == PROBE_TRACEPOINT ? -1 : probe_field_index(c, mc->labels[l]);
                         plan->label_source[l] = idx >= 0 ? idx : builtin_source(mc->labels[l]);
                         if (c->type == PROBE_TRACEPOINT)
                                 plan->label_source[l] = LABEL_SOURCE_NAMED;
+                        plan->label_names[l] = sv_from(mc->labels[l]);
+                        plan->label_fallback[l] = builtin_source(mc->labels[l]);
                 }
+                plan->cache = series_cache_new(raw_cache_entries(max_series));
         }
 }
 
@@ -110,9 +132,14 @@ static void probe_done(Probe *p) {
         if (probe_event_name_owned(p))
                 free((char *) p->event.p);
         free(p->decoders);
+        free(p->field_names);
+        free(p->decoder_fields);
         for (size_t m = 0; m < p->n_metrics; m++) {
                 family_free(p->metrics[m].family);
                 free(p->metrics[m].label_source);
+                free(p->metrics[m].label_names);
+                free(p->metrics[m].label_fallback);
+                series_cache_free(p->metrics[m].cache);
         }
         free(p->metrics);
         free(p->definition);
@@ -160,38 +187,41 @@ Pipeline *pipeline_free(Pipeline *p) {
 static Probe *pipeline_find_probe(Pipeline *p, const TraceLine *tl) {
         for (size_t i = 0; i < p->n_probes; i++) {
                 Probe *pr = &p->probes[i];
-                if (pr->form == tl->form && sv_eq(pr->event, tl->event) && pr->state != PROBE_STATE_FAILED)
+                if (pr->event.n == tl->event.n && pr->form == tl->form && mem_eq(pr->event.p, tl->event.p, tl->event.n) &&
+                    pr->state != PROBE_STATE_FAILED)
                         return pr;
         }
         return NULL;
 }
 
-static StrView format_int(char *buf, size_t size, int64_t v) {
-        int n = snprintf(buf, size, "%lld", (long long) v);
-        return (StrView){ buf, n > 0 ? (size_t) n : 0 };
-}
-
-/* The decoded fields of one event, all pointing into the line or scratch. */
+/* One event's fields as the kernel printed them (nothing decoded), all
+ * pointing into the line. decoders[i] is what field i needs to read as a
+ * user wants it; NULL when no field has a decoder. */
 typedef struct EventFields {
         StrView names[PIPELINE_MAX_FIELDS];
         StrView values[PIPELINE_MAX_FIELDS];
-        char scratch[PIPELINE_MAX_FIELDS][DECODE_SCRATCH];
+        const Decoder *const *decoders;
+        const Decoder *tp_decoders[PIPELINE_MAX_FIELDS];
         size_t n;
 } EventFields;
 
 static int event_fields_probe(const Probe *pr, const TraceLine *tl, EventFields *ef) {
         const ProbeConfig *c = pr->config;
-        StrView raw[PIPELINE_MAX_FIELDS];
         size_t n = c->n_fields < PIPELINE_MAX_FIELDS ? c->n_fields : PIPELINE_MAX_FIELDS;
-        int r = traceline_probe_fields(tl->body, c->fields, c->field_is_string, n, raw, NULL);
+        int r = traceline_probe_fields_sv(tl->body, pr->field_names, c->field_is_string, n, ef->values, NULL);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < n; i++) {
-                ef->names[i] = sv_from(c->fields[i]);
-                (void) decode_value(pr->decoders[i], raw[i], ef->scratch[i], &ef->values[i]);
-        }
+        /* The same names as printed in the line ("NAME=" before each
+         * value): the ring then stores the line, not a copy of each name. */
+        for (size_t i = 0; i < n; i++)
+                ef->names[i] = (StrView){ ef->values[i].p - pr->field_names[i].n - 1, pr->field_names[i].n };
+        ef->decoders = pr->decoders;
         ef->n = n;
         return 0;
+}
+
+static inline bool name_eq(StrView a, StrView b) {
+        return a.n == b.n && mem_eq(a.p, b.p, a.n);
 }
 
 static int event_fields_tracepoint(const Probe *pr, const TraceLine *tl, EventFields *ef) {
@@ -199,76 +229,151 @@ static int event_fields_tracepoint(const Probe *pr, const TraceLine *tl, EventFi
         int n = traceline_tracepoint_fields(tl, tf, PIPELINE_MAX_FIELDS);
         if (n < 0)
                 return n;
-        char name[CONFIG_NAME_MAX + 1];
+        const ProbeConfig *c = pr->config;
         for (int i = 0; i < n; i++) {
-                const Decoder *d = NULL;
-                if (pr->config->n_decoders > 0 && tf[i].name.n < sizeof(name)) {
-                        memcpy(name, tf[i].name.p, tf[i].name.n);
-                        name[tf[i].name.n] = 0;
-                        d = probe_find_decoder(pr->config, name);
-                }
                 ef->names[i] = tf[i].name;
-                (void) decode_value(d, tf[i].value, ef->scratch[i], &ef->values[i]);
+                ef->values[i] = tf[i].value;
         }
         ef->n = (size_t) n;
+        ef->decoders = NULL;
+        if (c->n_decoders == 0)
+                return 0;
+        /* probe_find_decoder() by name, without a NUL-terminated copy: the
+         * first decoder of that name; names longer than the config allows
+         * match none. */
+        for (int i = 0; i < n; i++) {
+                const Decoder *d = NULL;
+                if (tf[i].name.n <= CONFIG_NAME_MAX)
+                        for (size_t k = 0; k < c->n_decoders; k++)
+                                if (name_eq(tf[i].name, pr->decoder_fields[k])) {
+                                        d = &c->decoders[k];
+                                        break;
+                                }
+                ef->tp_decoders[i] = d;
+        }
+        ef->decoders = ef->tp_decoders;
         return 0;
 }
 
-static StrView event_named_value(const EventFields *ef, const char *name, bool *found) {
-        StrView want = sv_from(name);
+/* Where one label's value comes from in this event. */
+typedef struct LabelRef {
+        int source; /* field index >= 0, or LABEL_SOURCE_COMM/PID/TGID/CPU, or NAMED: empty */
+} LabelRef;
+
+static int find_named_field(const EventFields *ef, StrView name) {
         for (size_t i = 0; i < ef->n; i++)
-                if (sv_eq(ef->names[i], want)) {
-                        *found = true;
-                        return ef->values[i];
-                }
-        *found = false;
-        return (StrView){ "", 0 };
+                if (name_eq(ef->names[i], name))
+                        return (int) i;
+        return -1;
 }
 
-static StrView builtin_value(int source, const TraceLine *tl, char scratch[3][24]) {
-        switch (source) {
+/* The raw key of a label set: per label the value as the kernel printed
+ * it (or the header's integer as its 4 bytes), tagged with its source. The
+ * tag keeps a field named "pid" apart from the header's pid: both give the
+ * same label set after formatting, and then two keys alias one series. */
+enum {
+        KEY_FIELD = 'f',
+        KEY_COMM = 'c',
+        KEY_PID = 'p',
+        KEY_TGID = 't',
+        KEY_CPU = 'u',
+        KEY_EMPTY = 'e',
+};
+
+static StrView label_value(const LabelRef *ref, const TraceLine *tl, const EventFields *ef,
+                           char scratch[DECODE_SCRATCH]) {
+        StrView v;
+        switch (ref->source) {
         case LABEL_SOURCE_COMM:
                 return tl->comm;
         case LABEL_SOURCE_PID:
-                return format_int(scratch[0], sizeof(scratch[0]), tl->pid);
+                return (StrView){ scratch, fmt_i64(scratch, tl->pid) };
         case LABEL_SOURCE_TGID:
-                return format_int(scratch[1], sizeof(scratch[1]), tl->tgid);
+                return (StrView){ scratch, fmt_i64(scratch, tl->tgid) };
         case LABEL_SOURCE_CPU:
-                return format_int(scratch[2], sizeof(scratch[2]), tl->cpu);
+                return (StrView){ scratch, fmt_i64(scratch, tl->cpu) };
+        case LABEL_SOURCE_NAMED:
+                return (StrView){ "", 0 };
         }
-        return (StrView){ "", 0 };
+        (void) decode_value(ef->decoders ? ef->decoders[ref->source] : NULL, ef->values[ref->source], scratch, &v);
+        return v;
+}
+
+/* A raw tuple not seen before: decode and format its label values, key
+ * them as they will be shown (bytes that are not UTF-8 become U+FFFD before
+ * hashing, so two raw values can never render as one duplicate series),
+ * and count it in the family, which may refuse it (max_series). */
+static Series *metric_add_decoded(MetricPlan *plan, size_t n, const LabelRef *refs, const TraceLine *tl,
+                                  const EventFields *ef) {
+        static char scratch[PIPELINE_MAX_FIELDS][DECODE_SCRATCH];
+        static Buf clean[PIPELINE_MAX_FIELDS];
+        StrView values[PIPELINE_MAX_FIELDS];
+
+        for (size_t l = 0; l < n; l++) {
+                values[l] = label_value(&refs[l], tl, ef, scratch[l]);
+                if (!utf8_is_valid(values[l])) {
+                        buf_clear(&clean[l]);
+                        utf8_sanitize(&clean[l], values[l]);
+                        values[l] = (StrView){ clean[l].data, clean[l].len };
+                }
+        }
+        return family_add_series(plan->family, values, 1);
 }
 
 static void probe_count(Probe *pr, const TraceLine *tl, const EventFields *ef) {
-        char scratch[3][24];
-        StrView values[PIPELINE_MAX_FIELDS];
+        LabelRef refs[PIPELINE_MAX_FIELDS];
+        SeriesKeyPart key[PIPELINE_MAX_FIELDS];
+
         for (size_t m = 0; m < pr->n_metrics; m++) {
-                const MetricPlan *plan = &pr->metrics[m];
-                const MetricConfig *mc = &pr->config->metrics[m];
+                MetricPlan *plan = &pr->metrics[m];
                 size_t n = plan->n_labels < PIPELINE_MAX_FIELDS ? plan->n_labels : PIPELINE_MAX_FIELDS;
+                size_t key_size = 0;
+
                 for (size_t l = 0; l < n; l++) {
                         int src = plan->label_source[l];
-                        if (src >= 0)
-                                values[l] = ef->values[src];
-                        else if (src == LABEL_SOURCE_NAMED) {
-                                bool found;
-                                values[l] = event_named_value(ef, mc->labels[l], &found);
-                                if (!found)
-                                        values[l] = builtin_value(builtin_source(mc->labels[l]), tl, scratch);
-                        } else
-                                values[l] = builtin_value(src, tl, scratch);
-                }
-                /* Label values are keyed as they will be shown: bytes that are
-                 * not UTF-8 become U+FFFD before hashing, so two raw values
-                 * can never render as one duplicate series. */
-                static Buf clean[PIPELINE_MAX_FIELDS];
-                for (size_t l = 0; l < n; l++)
-                        if (!utf8_is_valid(values[l])) {
-                                buf_clear(&clean[l]);
-                                utf8_sanitize(&clean[l], values[l]);
-                                values[l] = (StrView){ clean[l].data, clean[l].len };
+                        if (src == LABEL_SOURCE_NAMED) {
+                                int f = find_named_field(ef, plan->label_names[l]);
+                                src = f >= 0 ? f : plan->label_fallback[l];
+                        } else if (src >= 0 && (size_t) src >= ef->n)
+                                src = LABEL_SOURCE_NAMED; /* past PIPELINE_MAX_FIELDS: empty */
+                        refs[l].source = src;
+                        switch (src) {
+                        case LABEL_SOURCE_COMM:
+                                key[l] = (SeriesKeyPart){ KEY_COMM, tl->comm };
+                                break;
+                        case LABEL_SOURCE_PID:
+                                key[l] = (SeriesKeyPart){ KEY_PID, { (const char *) &tl->pid, sizeof(tl->pid) } };
+                                break;
+                        case LABEL_SOURCE_TGID:
+                                key[l] = (SeriesKeyPart){ KEY_TGID, { (const char *) &tl->tgid, sizeof(tl->tgid) } };
+                                break;
+                        case LABEL_SOURCE_CPU:
+                                key[l] = (SeriesKeyPart){ KEY_CPU, { (const char *) &tl->cpu, sizeof(tl->cpu) } };
+                                break;
+                        case LABEL_SOURCE_NAMED:
+                                key[l] = (SeriesKeyPart){ KEY_EMPTY, { "", 0 } };
+                                break;
+                        default:
+                                key[l] = (SeriesKeyPart){ KEY_FIELD, ef->values[src] };
                         }
-                (void) family_add(plan->family, values, 1);
+                        key_size += 5 + key[l].bytes.n;
+                }
+
+                /* A key too long to be held is never looked up. */
+                bool keyed = key_size <= SERIES_CACHE_KEY_MAX;
+                uint64_t hash = 0;
+                if (keyed) {
+                        Series *s = series_cache_get(plan->cache, key, n, &hash);
+                        if (s) {
+                                series_add(s, 1);
+                                continue;
+                        }
+                }
+                Series *s = metric_add_decoded(plan, n, refs, tl, ef);
+                /* Refusals are not remembered: each one is counted again
+                 * by the family, as it must be. */
+                if (s && keyed)
+                        series_cache_put(plan->cache, hash, key, n, s);
         }
 }
 
@@ -302,7 +407,7 @@ const Probe *pipeline_process_line(Pipeline *p, const char *line, size_t len) {
                         p->comm_unknown++;
         }
 
-        /* Large (8 KiB of scratch); static is fine: one reader thread. */
+        /* Large; static is fine: one reader thread. */
         static EventFields ef;
         int r = pr->config->type == PROBE_TRACEPOINT ? event_fields_tracepoint(pr, &tl, &ef)
                                                      : event_fields_probe(pr, &tl, &ef);
@@ -311,8 +416,11 @@ const Probe *pipeline_process_line(Pipeline *p, const char *line, size_t len) {
                 return NULL;
         }
 
-        if (pr->comm_field >= 0)
-                tl.comm = ef.values[pr->comm_field];
+        if (pr->comm_field >= 0 && (size_t) pr->comm_field < ef.n) {
+                /* The string decoder only drops the quotes: a view into the line. */
+                char scratch[DECODE_SCRATCH];
+                (void) decode_value(pr->decoders[pr->comm_field], ef.values[pr->comm_field], scratch, &tl.comm);
+        }
         pr->events++;
         probe_count(pr, &tl, &ef);
         ring_push(p->ring, &(RingEventView){
@@ -325,6 +433,8 @@ const Probe *pipeline_process_line(Pipeline *p, const char *line, size_t len) {
                                    .names = ef.names,
                                    .values = ef.values,
                                    .n_fields = ef.n,
+                                   .decoders = ef.decoders,
+                                   .backing = { line, len },
                            });
         return pr;
 }
@@ -540,6 +650,9 @@ void pipeline_adopt(Pipeline *next, Pipeline *prev) {
                 next->probes[i].id = pipeline_intern_name(next, next->probes[i].config->name);
 
         if (ring_capacity(prev->ring) == ring_capacity(next->ring)) {
+                /* Its events may still need prev's decoders, which go away
+                 * with prev: decode them now. */
+                ring_materialize(prev->ring);
                 ring_free(next->ring);
                 next->ring = prev->ring;
                 prev->ring = ring_new(1);

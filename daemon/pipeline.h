@@ -25,6 +25,13 @@ typedef struct MetricPlan {
         Family *family;
         int *label_source; /* per label: field index >= 0, or LABEL_SOURCE_* */
         size_t n_labels;
+        StrView *label_names;  /* the label names, for LABEL_SOURCE_NAMED lookups */
+        int *label_fallback;   /* LABEL_SOURCE_NAMED not found in the event: builtin_source() of the name */
+        /* Raw label values (as the kernel printed them, before decoding)
+         * -> series: an event whose raw tuple was seen before is counted
+         * without decoding or formatting anything. Bounded; refers to
+         * family's series, so it is rebuilt (not moved) on reload. */
+        SeriesCache *cache;
 } MetricPlan;
 
 enum {
@@ -40,6 +47,8 @@ typedef struct Probe {
         StrView event;             /* the event name trace_pipe prints */
         TraceEventForm form;       /* how its lines look */
         const Decoder **decoders;  /* kprobe kinds: per field; NULL entries = raw */
+        StrView *field_names;      /* kprobe kinds: config->fields as views */
+        StrView *decoder_fields;   /* tracepoints: config->decoders[i].field as views */
         int comm_field;            /* index of a string field "comm", or -1: the event's comm */
         MetricPlan *metrics;
         size_t n_metrics;

@@ -1,5 +1,7 @@
 #include "ring.h"
 
+#include "decode.h"
+
 /* One stored event. Its text lives in the slot's own arena and its field
  * views in the slot's own view array; both only grow, so once a slot has
  * held its largest event, pushes into it allocate nothing. */
@@ -9,11 +11,14 @@ typedef struct Slot {
         int32_t pid, tgid, cpu;
         StrView comm, timestamp;
         size_t n_fields;
+        bool has_decoders;
 
         char *arena;
         size_t arena_cap;
         StrView *views; /* names in [0, n_fields), values in [n_fields, 2 * n_fields) */
         size_t views_cap;
+        const Decoder **decoders; /* n_fields of them when has_decoders */
+        size_t decoders_cap;
 } Slot;
 
 struct Ring {
@@ -39,6 +44,7 @@ Ring *ring_free(Ring *r) {
         for (size_t i = 0; i < r->capacity; i++) {
                 free(r->slots[i].arena);
                 free(r->slots[i].views);
+                free(r->slots[i].decoders);
         }
         free(r->slots);
         free(r);
@@ -53,8 +59,17 @@ static size_t grow_cap(size_t cap, size_t need, size_t min) {
         return cap;
 }
 
-/* Copies v to *p and returns the view of the copy. */
-static StrView arena_put(char **p, StrView v) {
+static bool sv_inside(StrView v, StrView base) {
+        uintptr_t p = (uintptr_t) v.p, b = (uintptr_t) base.p;
+        return base.p && v.p && p >= b && v.n <= base.n && p - b <= base.n - v.n;
+}
+
+/* Copies v and returns the view of the copy: re-pointed into the copy of
+ * the backing text at the arena's start when it lies in the backing, else
+ * appended at *p. */
+static StrView arena_put(char *arena, StrView base, char **p, StrView v) {
+        if (sv_inside(v, base))
+                return (StrView){ arena + (v.p - base.p), v.n };
         StrView copy = { *p, v.n };
         if (v.n > 0)
                 memcpy(*p, v.p, v.n);
@@ -62,14 +77,11 @@ static StrView arena_put(char **p, StrView v) {
         return copy;
 }
 
-uint64_t ring_push(Ring *r, const RingEventView *ev) {
-        uint64_t seq = r->next_seq++;
-        Slot *s = &r->slots[(seq - 1) % r->capacity];
+static size_t outside_bytes(StrView v, StrView base) {
+        return sv_inside(v, base) ? 0 : v.n;
+}
 
-        size_t bytes = ev->comm.n + ev->timestamp.n;
-        for (size_t i = 0; i < ev->n_fields; i++)
-                bytes += ev->names[i].n + ev->values[i].n;
-
+static void slot_reserve(Slot *s, size_t bytes, size_t n_fields, bool decoders) {
         /* The old contents are dropped anyway, so free+malloc rather than
          * realloc: nothing needs copying. */
         if (bytes > s->arena_cap || !s->arena) {
@@ -77,25 +89,92 @@ uint64_t ring_push(Ring *r, const RingEventView *ev) {
                 free(s->arena);
                 s->arena = xmalloc(s->arena_cap);
         }
-        if (ev->n_fields * 2 > s->views_cap) {
-                s->views_cap = grow_cap(s->views_cap, ev->n_fields * 2, 8);
+        if (n_fields * 2 > s->views_cap) {
+                s->views_cap = grow_cap(s->views_cap, n_fields * 2, 8);
                 free(s->views);
                 s->views = xmalloc(s->views_cap * sizeof(StrView));
         }
+        if (decoders && n_fields > s->decoders_cap) {
+                s->decoders_cap = grow_cap(s->decoders_cap, n_fields, 8);
+                free(s->decoders);
+                s->decoders = xmalloc(s->decoders_cap * sizeof(Decoder *));
+        }
+}
 
-        char *p = s->arena;
-        s->seq = seq;
+static void slot_store_scalars(Slot *s, const RingEventView *ev) {
         s->probe = ev->probe;
         s->pid = ev->pid;
         s->tgid = ev->tgid;
         s->cpu = ev->cpu;
-        s->comm = arena_put(&p, ev->comm);
-        s->timestamp = arena_put(&p, ev->timestamp);
         s->n_fields = ev->n_fields;
+        s->has_decoders = ev->decoders && ev->n_fields > 0;
+        if (s->has_decoders)
+                memcpy(s->decoders, ev->decoders, ev->n_fields * sizeof(Decoder *));
+}
+
+/* v re-pointed into the copy of base at arena; false if v is not inside
+ * base. */
+static inline bool rebase(StrView v, const char *base, size_t base_n, char *arena, StrView *ret) {
+        uintptr_t off = (uintptr_t) v.p - (uintptr_t) base; /* wraps when v.p < base */
+        if (off > base_n || v.n > base_n - off)
+                return false;
+        *ret = (StrView){ arena + off, v.n };
+        return true;
+}
+
+/* The common case, in one pass: every view lies in the backing text (the
+ * trace line), which is copied whole. False when one does not; then the
+ * slot is stored by slot_store_general(). */
+static bool slot_store_backed(Slot *s, const RingEventView *ev) {
+        const char *base = ev->backing.p;
+        size_t base_n = ev->backing.n, n = ev->n_fields;
+
+        if (!base)
+                return false;
+        slot_reserve(s, base_n, n, ev->decoders);
+        char *arena = s->arena;
+        if (!rebase(ev->comm, base, base_n, arena, &s->comm) ||
+            !rebase(ev->timestamp, base, base_n, arena, &s->timestamp))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!rebase(ev->names[i], base, base_n, arena, &s->views[i]) ||
+                    !rebase(ev->values[i], base, base_n, arena, &s->views[n + i]))
+                        return false;
+        if (base_n > 0)
+                memcpy(arena, base, base_n);
+        slot_store_scalars(s, ev);
+        return true;
+}
+
+static void slot_store(Slot *s, const RingEventView *ev) {
+        if (slot_store_backed(s, ev))
+                return;
+
+        StrView base = ev->backing.p ? ev->backing : (StrView){ NULL, 0 };
+        size_t bytes = base.n + outside_bytes(ev->comm, base) + outside_bytes(ev->timestamp, base);
+        for (size_t i = 0; i < ev->n_fields; i++)
+                bytes += outside_bytes(ev->names[i], base) + outside_bytes(ev->values[i], base);
+
+        slot_reserve(s, bytes, ev->n_fields, ev->decoders);
+
+        char *arena = s->arena, *p = arena + base.n;
+        if (base.n > 0)
+                memcpy(arena, base.p, base.n);
+        s->comm = arena_put(arena, base, &p, ev->comm);
+        s->timestamp = arena_put(arena, base, &p, ev->timestamp);
         for (size_t i = 0; i < ev->n_fields; i++) {
-                s->views[i] = arena_put(&p, ev->names[i]);
-                s->views[ev->n_fields + i] = arena_put(&p, ev->values[i]);
+                s->views[i] = arena_put(arena, base, &p, ev->names[i]);
+                s->views[ev->n_fields + i] = arena_put(arena, base, &p, ev->values[i]);
         }
+        slot_store_scalars(s, ev);
+}
+
+uint64_t ring_push(Ring *r, const RingEventView *ev) {
+        uint64_t seq = r->next_seq++;
+        Slot *s = &r->slots[(seq - 1) % r->capacity];
+
+        slot_store(s, ev);
+        s->seq = seq;
         return seq;
 }
 
@@ -128,6 +207,53 @@ bool ring_get(const Ring *r, uint64_t seq, RingEventView *ev) {
                 .names = s->views,
                 .values = s->views ? s->views + s->n_fields : NULL,
                 .n_fields = s->n_fields,
+                .decoders = s->has_decoders ? s->decoders : NULL,
         };
         return true;
+}
+
+void ring_materialize(Ring *r) {
+        Slot tmp = { 0 };
+        StrView *values = NULL;
+        char (*scratch)[DECODE_SCRATCH] = NULL;
+        size_t cap = 0;
+
+        for (uint64_t seq = ring_oldest_seq(r); seq < r->next_seq; seq++) {
+                Slot *s = &r->slots[(seq - 1) % r->capacity];
+                RingEventView ev;
+
+                if (!s->has_decoders || !ring_get(r, seq, &ev))
+                        continue;
+                if (ev.n_fields > cap) {
+                        cap = grow_cap(cap, ev.n_fields, 8);
+                        free(values);
+                        free(scratch);
+                        values = xmalloc(cap * sizeof(StrView));
+                        scratch = xmalloc(cap * DECODE_SCRATCH);
+                }
+                for (size_t i = 0; i < ev.n_fields; i++)
+                        (void) decode_value(ev.decoders[i], ev.values[i], scratch[i], &values[i]);
+                ev.values = values;
+                ev.decoders = NULL;
+
+                /* Stored into a spare slot first, as the views point into
+                 * this slot's arena; then the two trade storage. */
+                slot_store(&tmp, &ev);
+                Slot old = *s;
+                *s = tmp;
+                s->seq = old.seq;
+                tmp = (Slot){
+                        .arena = old.arena,
+                        .arena_cap = old.arena_cap,
+                        .views = old.views,
+                        .views_cap = old.views_cap,
+                        .decoders = old.decoders,
+                        .decoders_cap = old.decoders_cap,
+                };
+        }
+        free(tmp.arena);
+        free(tmp.views);
+        free(tmp.decoders);
+        free(values);
+        free(scratch);
 }

@@ -1,10 +1,14 @@
-/* The bounded ring of recent decoded events, addressed by sequence number.
- * Slots are reused: after warm-up a push allocates nothing. Pure code. */
+/* The bounded ring of recent events, addressed by sequence number. Values
+ * are kept as the kernel printed them, with the decoders that render them
+ * (see RingEventView.decoders). Slots are reused: after warm-up a push
+ * allocates nothing. Pure code. */
 #pragma once
 
 #include <stdint.h>
 
 #include "util.h"
+
+typedef struct Decoder Decoder; /* config.h */
 
 typedef struct RingEventView {
         uint64_t seq;      /* set by ring_get(); ignored by ring_push() */
@@ -15,6 +19,16 @@ typedef struct RingEventView {
         const StrView *names;  /* n_fields of each */
         const StrView *values;
         size_t n_fields;
+        /* NULL, or per field the decoder its value still needs: the hot path
+         * stores values as the kernel printed them, and decode_value() runs
+         * when an event is rendered (most are never looked at). NULL
+         * entries are final. The decoders must stay alive as long as the
+         * event is stored: see ring_materialize(). */
+        const Decoder *const *decoders;
+        /* ring_push() only, optional: text most views point into (the trace
+         * line). It is copied once and those views re-pointed, instead of
+         * one copy per view; views outside it are copied on their own. */
+        StrView backing;
 } RingEventView;
 
 typedef struct Ring Ring;
@@ -35,3 +49,8 @@ size_t ring_capacity(const Ring *r);
 /* Fills *ev with views into the ring's storage (valid until the next push).
  * Returns false if seq is not stored (evicted or not yet written). */
 bool ring_get(const Ring *r, uint64_t seq, RingEventView *ev);
+
+/* Decodes, with their decoders, the values of every stored event that has
+ * some, and stores the text instead: afterwards no event refers to a
+ * decoder. For a reload, before the decoders of the old config go away. */
+void ring_materialize(Ring *r);

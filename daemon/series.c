@@ -34,22 +34,14 @@ struct Family {
         size_t n_slots;
 };
 
-/* Each value is hashed after its length, so the tuple ("ab","c") and
- * ("a","bc") hash (and compare) differently. FNV-1a's low bits are weak for
- * short keys, and the table indexes by the low bits: a final mix spreads
- * the high bits down. */
+/* Each value is hashed with its length, so the tuple ("ab","c") and
+ * ("a","bc") hash (and compare) differently. The table indexes by the low
+ * bits: hash_final() spreads the high bits down. */
 static uint64_t hash_values(const StrView *values, size_t n) {
         uint64_t h = HASH_INIT;
-        for (size_t i = 0; i < n; i++) {
-                uint64_t len = values[i].n;
-                h = hash_bytes(h, &len, sizeof(len));
-                if (values[i].n > 0)
-                        h = hash_bytes(h, values[i].p, values[i].n);
-        }
-        h ^= h >> 33;
-        h *= 0xff51afd7ed558ccdULL;
-        h ^= h >> 33;
-        return h;
+        for (size_t i = 0; i < n; i++)
+                h = hash_mem(h, values[i].p, values[i].n);
+        return hash_final(h);
 }
 
 static bool series_matches(const Series *s, uint64_t hash, const StrView *values, size_t n) {
@@ -137,19 +129,20 @@ static Series *series_new(const StrView *values, size_t n, uint64_t hash) {
         return s;
 }
 
-int family_add(Family *f, const StrView *values, uint64_t by) {
+Series *family_add_series(Family *f, const StrView *values, uint64_t by) {
         uint64_t hash = hash_values(values, f->n_labels);
         size_t slot = find_slot(f, hash, values);
 
         if (f->slots[slot] != 0) {
-                f->series[f->slots[slot] - 1]->value += by;
-                return 0;
+                Series *s = f->series[f->slots[slot] - 1];
+                s->value += by;
+                return s;
         }
 
         /* Slots hold a uint32_t index, which bounds an unlimited family too. */
         if ((f->max_series > 0 && f->n_series >= f->max_series) || f->n_series >= UINT32_MAX - 1) {
                 f->refused++;
-                return -ENOSPC;
+                return NULL;
         }
 
         if (f->n_series == f->cap_series) {
@@ -163,7 +156,15 @@ int family_add(Family *f, const StrView *values, uint64_t by) {
 
         if (f->n_series * 2 > f->n_slots)
                 grow_table(f);
-        return 0;
+        return s;
+}
+
+int family_add(Family *f, const StrView *values, uint64_t by) {
+        return family_add_series(f, values, by) ? 0 : -ENOSPC;
+}
+
+void series_add(Series *s, uint64_t by) {
+        s->value += by;
 }
 
 uint64_t family_get(const Family *f, const StrView *values) {
@@ -194,4 +195,215 @@ void family_render(const Family *f, Buf *out) {
 void family_set_max_series(Family *f, size_t max_series) {
         /* Series beyond a lowered limit stay: counters never go backwards. */
         f->max_series = max_series;
+}
+
+/* ---- SeriesCache ---- */
+
+typedef struct CacheEntry {
+        uint64_t hash;
+        Series *series;
+        uint32_t off, len; /* the key's bytes in keys[] */
+} CacheEntry;
+
+struct SeriesCache {
+        size_t max_entries;
+        size_t max_key_bytes;
+        uint64_t resets;
+
+        CacheEntry *entries;
+        size_t n_entries, cap_entries;
+        char *keys;
+        size_t keys_len, keys_cap;
+
+        /* As in Family: open addressing, index+1 per slot, at most half
+         * full, nothing removed but all at once. */
+        uint32_t *slots;
+        size_t n_slots;
+        uint32_t last; /* index+1 of the entry found last, 0 for none */
+};
+
+/* Room for keys of this average size before the cache starts over: real
+ * raw tuples (a comm, an address, a port) are a few dozen bytes. */
+#define SERIES_CACHE_AVG_KEY 64u
+
+SeriesCache *series_cache_new(size_t max_entries) {
+        SeriesCache *c = xcalloc(1, sizeof(SeriesCache));
+
+        if (max_entries == 0)
+                max_entries = 1;
+        /* Keeps key offsets (uint32_t) and slot indexes in range. */
+        if (max_entries > (1u << 24))
+                max_entries = 1u << 24;
+        c->max_entries = max_entries;
+        c->max_key_bytes = max_entries * SERIES_CACHE_AVG_KEY;
+        if (c->max_key_bytes < SERIES_CACHE_KEY_MAX)
+                c->max_key_bytes = SERIES_CACHE_KEY_MAX;
+        return c;
+}
+
+SeriesCache *series_cache_free(SeriesCache *c) {
+        if (!c)
+                return NULL;
+        free(c->entries);
+        free(c->keys);
+        free(c->slots);
+        free(c);
+        return NULL;
+}
+
+/* The tag and the length go into one word, then the bytes; hash_word()
+ * ends in a shift that folds high bits down, enough for a table that
+ * compares whole keys anyway. */
+static uint64_t key_hash(const SeriesKeyPart *parts, size_t n) {
+        uint64_t h = HASH_INIT;
+        for (size_t i = 0; i < n; i++) {
+                const unsigned char *c = (const unsigned char *) parts[i].bytes.p;
+                size_t len = parts[i].bytes.n;
+                uint64_t w;
+                uint32_t a, b;
+
+                h = hash_word(h, (uint64_t) parts[i].tag | (uint64_t) len << 8);
+                /* As hash_mem(), without its length word. */
+                if (len >= 8) {
+                        for (size_t k = 0; len - k > 8; k += 8) {
+                                memcpy(&w, c + k, 8);
+                                h = hash_word(h, w);
+                        }
+                        memcpy(&w, c + len - 8, 8);
+                } else if (len >= 4) {
+                        memcpy(&a, c, 4);
+                        memcpy(&b, c + len - 4, 4);
+                        w = (uint64_t) a << 32 | b;
+                } else if (len > 0)
+                        w = (uint64_t) c[0] << 16 | (uint64_t) c[len >> 1] << 8 | c[len - 1];
+                else
+                        continue;
+                h = hash_word(h, w);
+        }
+        return h;
+}
+
+/* Stored as: per part the tag, the length as 4 bytes, the bytes. */
+size_t series_cache_key_size(const SeriesKeyPart *parts, size_t n) {
+        size_t size = 0;
+        for (size_t i = 0; i < n; i++)
+                size += 5 + parts[i].bytes.n;
+        return size;
+}
+
+static bool key_matches(const char *k, size_t kn, const SeriesKeyPart *parts, size_t n) {
+        size_t at = 0;
+        for (size_t i = 0; i < n; i++) {
+                uint32_t len;
+                if (kn - at < 5 || (uint8_t) k[at] != parts[i].tag)
+                        return false;
+                memcpy(&len, k + at + 1, 4);
+                at += 5;
+                if (len != parts[i].bytes.n || kn - at < len)
+                        return false;
+                if (!mem_eq(k + at, parts[i].bytes.p, len))
+                        return false;
+                at += len;
+        }
+        return at == kn;
+}
+
+Series *series_cache_get(SeriesCache *c, const SeriesKeyPart *parts, size_t n, uint64_t *hash) {
+        if (c->last != 0) {
+                const CacheEntry *e = &c->entries[c->last - 1];
+                if (key_matches(c->keys + e->off, e->len, parts, n))
+                        return e->series;
+        }
+
+        uint64_t h = key_hash(parts, n);
+        *hash = h;
+        if (c->n_entries == 0)
+                return NULL;
+        size_t mask = c->n_slots - 1;
+        for (size_t i = (size_t) h & mask;; i = (i + 1) & mask) {
+                uint32_t idx = c->slots[i];
+                if (idx == 0)
+                        return NULL;
+                const CacheEntry *e = &c->entries[idx - 1];
+                if (e->hash == h && key_matches(c->keys + e->off, e->len, parts, n)) {
+                        c->last = idx;
+                        return e->series;
+                }
+        }
+}
+
+static void cache_insert_slot(uint32_t *slots, size_t n_slots, uint64_t hash, uint32_t idx) {
+        size_t mask = n_slots - 1, i = (size_t) hash & mask;
+        while (slots[i] != 0)
+                i = (i + 1) & mask;
+        slots[i] = idx;
+}
+
+void series_cache_put(SeriesCache *c, uint64_t hash, const SeriesKeyPart *parts, size_t n_parts, Series *s) {
+        size_t n = series_cache_key_size(parts, n_parts);
+        if (n > SERIES_CACHE_KEY_MAX || !s)
+                return;
+
+        /* Full: start over rather than grow. A workload whose raw tuples
+         * keep changing (a cardinality attack, pids as labels) then costs
+         * a decode per new tuple, as without a cache, and no memory. */
+        if (c->n_entries >= c->max_entries || c->keys_len + n > c->max_key_bytes) {
+                c->n_entries = 0;
+                c->keys_len = 0;
+                c->last = 0;
+                memset(c->slots, 0, c->n_slots * sizeof(uint32_t));
+                c->resets++;
+        }
+
+        if (c->n_entries == c->cap_entries) {
+                c->cap_entries = c->cap_entries ? c->cap_entries * 2 : 16;
+                if (c->cap_entries > c->max_entries)
+                        c->cap_entries = c->max_entries;
+                c->entries = xrealloc(c->entries, c->cap_entries * sizeof(CacheEntry));
+        }
+        if (c->keys_len + n > c->keys_cap) {
+                size_t cap = c->keys_cap ? c->keys_cap : 1024;
+                while (cap < c->keys_len + n)
+                        cap *= 2;
+                c->keys = xrealloc(c->keys, cap);
+                c->keys_cap = cap;
+        }
+        if ((c->n_entries + 1) * 2 > c->n_slots) {
+                size_t n_slots = c->n_slots ? c->n_slots * 2 : 32;
+                uint32_t *slots = xcalloc(n_slots, sizeof(uint32_t));
+                for (size_t k = 0; k < c->n_entries; k++)
+                        cache_insert_slot(slots, n_slots, c->entries[k].hash, (uint32_t) (k + 1));
+                free(c->slots);
+                c->slots = slots;
+                c->n_slots = n_slots;
+        }
+
+        char *k = c->keys + c->keys_len;
+        for (size_t i = 0; i < n_parts; i++) {
+                uint32_t len = (uint32_t) parts[i].bytes.n;
+                *k++ = (char) parts[i].tag;
+                memcpy(k, &len, 4);
+                k += 4;
+                if (len > 0)
+                        memcpy(k, parts[i].bytes.p, len);
+                k += len;
+        }
+        c->entries[c->n_entries] = (CacheEntry){
+                .hash = hash,
+                .series = s,
+                .off = (uint32_t) c->keys_len,
+                .len = (uint32_t) n,
+        };
+        c->keys_len += n;
+        c->n_entries++;
+        cache_insert_slot(c->slots, c->n_slots, hash, (uint32_t) c->n_entries);
+        c->last = (uint32_t) c->n_entries;
+}
+
+size_t series_cache_size(const SeriesCache *c) {
+        return c->n_entries;
+}
+
+uint64_t series_cache_resets(const SeriesCache *c) {
+        return c->resets;
 }

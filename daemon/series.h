@@ -7,6 +7,9 @@
 #include "util.h"
 
 typedef struct Family Family;
+/* One label set of a family; owned by it, never moves or goes away while
+ * the family lives. */
+typedef struct Series Series;
 
 /* Copies name, help and label names. max_series 0 means unlimited. */
 Family *family_new(const char *name, const char *help, const char *const *labels, size_t n_labels,
@@ -18,6 +21,10 @@ Family *family_free(Family *f); /* accepts NULL, returns NULL */
  * -ENOSPC when the series is new and the family already holds max_series
  * (the refusal is counted, see family_refused()). */
 int family_add(Family *f, const StrView *values, uint64_t by);
+/* The same, returning the series counted (for series_add() and a
+ * SeriesCache), or NULL when refused. */
+Series *family_add_series(Family *f, const StrView *values, uint64_t by);
+void series_add(Series *s, uint64_t by);
 
 /* The value of one series, 0 if it does not exist. */
 uint64_t family_get(const Family *f, const StrView *values);
@@ -30,3 +37,35 @@ void family_set_max_series(Family *f, size_t max_series);
 /* Appends "# HELP", "# TYPE <name> counter" and one line per series, in the
  * order series were created, to out (Prometheus text format 0.0.4). */
 void family_render(const Family *f, Buf *out);
+
+/* A bounded map from keys (the caller's encoding of an event's raw,
+ * undecoded label values: a tuple of tagged byte strings) to series.
+ * Several keys may map to one series: two raw tuples that decode to one
+ * label set are resolved through the family once each, and both then count
+ * into its one series. Holds at most max_entries keys of at most
+ * SERIES_CACHE_KEY_MAX bytes (5 per part and the parts' bytes); when full
+ * it starts over empty, so memory stays bounded whatever the events are.
+ * It owns no series: it must not outlive the family they belong to. */
+#define SERIES_CACHE_KEY_MAX 256u
+
+typedef struct SeriesKeyPart {
+        uint8_t tag;   /* what the bytes are (the caller's choice): keeps equal bytes of other sources apart */
+        StrView bytes;
+} SeriesKeyPart;
+
+typedef struct SeriesCache SeriesCache;
+
+SeriesCache *series_cache_new(size_t max_entries); /* max_entries >= 1 */
+SeriesCache *series_cache_free(SeriesCache *c);    /* accepts NULL, returns NULL */
+/* Bytes the key takes; over SERIES_CACHE_KEY_MAX it is never held. */
+size_t series_cache_key_size(const SeriesKeyPart *parts, size_t n);
+/* The series of this key, or NULL when the key is not held; then *hash is
+ * set for series_cache_put(). The key found last is tried first, without
+ * hashing: a flood is mostly one label set. */
+Series *series_cache_get(SeriesCache *c, const SeriesKeyPart *parts, size_t n, uint64_t *hash);
+/* Remembers key -> s, for a key series_cache_get() did not find (with the
+ * hash it gave). A key over SERIES_CACHE_KEY_MAX is not stored. */
+void series_cache_put(SeriesCache *c, uint64_t hash, const SeriesKeyPart *parts, size_t n, Series *s);
+size_t series_cache_size(const SeriesCache *c);
+/* How often it was full and started over. */
+uint64_t series_cache_resets(const SeriesCache *c);

@@ -17,48 +17,75 @@
 /* The irq-info column is 4 or 5 chars today; allow some growth. */
 #define FLAGS_MAX 8
 
+/* Character classes by table: one load per byte instead of range
+ * compares, in loops that run over every byte of every line. */
+enum {
+        CC_DIGIT = 1 << 0,
+        CC_IDENT = 1 << 1, /* [A-Za-z0-9_] */
+};
+
+static const uint8_t char_class[256] = {
+        ['0' ... '9'] = CC_DIGIT | CC_IDENT,
+        ['a' ... 'z'] = CC_IDENT,
+        ['A' ... 'Z'] = CC_IDENT,
+        ['_'] = CC_IDENT,
+};
+
 static inline bool is_digit(char c) {
-        return c >= '0' && c <= '9';
+        return char_class[(unsigned char) c] & CC_DIGIT;
 }
 
 static inline bool is_ident(char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_';
+        return char_class[(unsigned char) c] & CC_IDENT;
 }
 
 /* Field names are C identifiers: "8:0" in "dev 8:0" is no field. */
 static inline bool is_ident_start(char c) {
-        return is_ident(c) && !is_digit(c);
+        return (char_class[(unsigned char) c] & (CC_IDENT | CC_DIGIT)) == CC_IDENT;
 }
 
-static size_t skip_spaces(const char *p, size_t len, size_t i) {
+static inline size_t skip_spaces(const char *p, size_t len, size_t i) {
         while (i < len && p[i] == ' ')
                 i++;
         return i;
 }
 
-/* Decimal digits at p[*i] as a non-negative int32; advances *i. */
-static int parse_dec_i32(const char *p, size_t len, size_t *i, int32_t *ret) {
+/* Index of the first byte at or after i that is not a digit, or len. */
+static inline size_t skip_digits(const char *p, size_t len, size_t i) {
+        while (i < len && is_digit(p[i]))
+                i++;
+        return i;
+}
+
+/* Decimal digits at p[*i] as a non-negative int32; advances *i. Returns
+ * the value, or -1 (no digit, or more than INT32_MAX). */
+static inline int64_t parse_dec_i32_at(const char *p, size_t len, size_t *i) {
         size_t j = *i;
         int64_t v = 0;
 
         if (j >= len || !is_digit(p[j]))
-                return -EINVAL;
+                return -1;
         for (; j < len && is_digit(p[j]); j++) {
                 v = v * 10 + (p[j] - '0');
                 if (v > INT32_MAX)
-                        return -EINVAL;
+                        return -1;
         }
         *i = j;
+        return v;
+}
+
+static int parse_dec_i32(const char *p, size_t len, size_t *i, int32_t *ret) {
+        int64_t v = parse_dec_i32_at(p, len, i);
+        if (v < 0)
+                return -EINVAL;
         *ret = (int32_t) v;
         return 0;
 }
 
 /* "123", "123.456789": the kernel's "%5lu.%06lu", or "%12llu" for counter clocks. */
-static bool timestamp_is_valid(const char *p, size_t n) {
-        size_t i = 0;
+static inline bool timestamp_is_valid(const char *p, size_t n) {
+        size_t i = skip_digits(p, n, 0);
 
-        while (i < n && is_digit(p[i]))
-                i++;
         if (i == 0)
                 return false;
         if (i == n)
@@ -68,9 +95,30 @@ static bool timestamp_is_valid(const char *p, size_t n) {
         i++;
         if (i == n)
                 return false;
-        while (i < n && is_digit(p[i]))
+        return skip_digits(p, n, i) == n;
+}
+
+/* Index of the first byte c at or after i, or len. Eight bytes at a time
+ * where it can: values and the gaps between spaces are short, too short
+ * for memchr()'s call to pay off, too long for a plain byte loop. */
+static inline size_t find_byte(const char *p, size_t len, size_t i, char c) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+        const uint64_t pattern = ones * (unsigned char) c;
+        for (; len - i >= 8; i += 8) {
+                uint64_t w;
+                memcpy(&w, p + i, 8);
+                w ^= pattern; /* bytes equal to c are now 0 */
+                uint64_t zero = (w - ones) & ~w & highs;
+                /* The lowest flagged byte is exact (a borrow only flags
+                 * bytes above a real zero). */
+                if (zero)
+                        return i + (size_t) (__builtin_ctzll(zero) >> 3);
+        }
+#endif
+        while (i < len && p[i] != c)
                 i++;
-        return i == n;
+        return i;
 }
 
 /* "CPU:%d [LOST %lu EVENTS]" or "CPU:%d [LOST EVENTS]" */
@@ -111,9 +159,10 @@ static int parse_lost(const char *p, size_t len, TraceLine *ret) {
  * tl except comm. */
 static int parse_after_comm(const char *p, size_t len, size_t dash, TraceLine *tl) {
         size_t i = dash + 1, j;
-        int32_t pid, cpu, tgid = -1;
+        int64_t pid, cpu, tgid = -1;
 
-        if (parse_dec_i32(p, len, &i, &pid) < 0)
+        pid = parse_dec_i32_at(p, len, &i);
+        if (pid < 0)
                 return -EINVAL;
         /* "%-7d " always leaves at least one space. */
         j = skip_spaces(p, len, i);
@@ -127,7 +176,7 @@ static int parse_after_comm(const char *p, size_t len, size_t dash, TraceLine *t
                 if (i < len && p[i] == '-') {
                         while (i < len && p[i] == '-')
                                 i++;
-                } else if (parse_dec_i32(p, len, &i, &tgid) < 0)
+                } else if ((tgid = parse_dec_i32_at(p, len, &i)) < 0)
                         return -EINVAL;
                 if (i >= len || p[i] != ')')
                         return -EINVAL;
@@ -141,7 +190,8 @@ static int parse_after_comm(const char *p, size_t len, size_t dash, TraceLine *t
         if (p[i] != '[')
                 return -EINVAL;
         i++;
-        if (parse_dec_i32(p, len, &i, &cpu) < 0)
+        cpu = parse_dec_i32_at(p, len, &i);
+        if (cpu < 0)
                 return -EINVAL;
         if (i >= len || p[i] != ']')
                 return -EINVAL;
@@ -154,16 +204,14 @@ static int parse_after_comm(const char *p, size_t len, size_t dash, TraceLine *t
          * alone. The flags never end in ':' and the timestamp always does
          * ("%5lu.%06lu: "), which tells them apart without knowing which
          * options the instance has. */
-        const char *sp = memchr(p + i, ' ', len - i);
-        j = sp ? (size_t) (sp - p) : len;
+        j = find_byte(p, len, i, ' ');
         if (p[j - 1] != ':') {
                 if (j - i > FLAGS_MAX)
                         return -EINVAL;
                 i = skip_spaces(p, len, j);
                 if (i == j || i >= len)
                         return -EINVAL;
-                sp = memchr(p + i, ' ', len - i);
-                j = sp ? (size_t) (sp - p) : len;
+                j = find_byte(p, len, i, ' ');
                 if (p[j - 1] != ':')
                         return -EINVAL;
         }
@@ -207,17 +255,16 @@ static int parse_after_comm(const char *p, size_t len, size_t dash, TraceLine *t
         } else
                 return -EINVAL;
 
-        *tl = (TraceLine){
-                .kind = TRACE_LINE_EVENT,
-                .pid = pid,
-                .tgid = tgid,
-                .cpu = cpu,
-                .timestamp = ts,
-                .event = event,
-                .form = form,
-                .body = body,
-                .lost_cpu = -1,
-        };
+        tl->kind = TRACE_LINE_EVENT;
+        tl->pid = (int32_t) pid;
+        tl->tgid = (int32_t) tgid;
+        tl->cpu = (int32_t) cpu;
+        tl->timestamp = ts;
+        tl->event = event;
+        tl->form = form;
+        tl->body = body;
+        tl->lost_cpu = -1;
+        tl->lost = 0;
         return 0;
 }
 
@@ -227,19 +274,19 @@ static StrView comm_view(const char *p, size_t dash) {
 }
 
 int traceline_parse(const char *line, size_t len, TraceLine *ret) {
-        TraceLine tl;
-
         if (!line || !ret)
                 return -EINVAL;
 
         if (len >= 4 && memcmp(line, "CPU:", 4) == 0 && parse_lost(line, len, ret) == 0)
                 return 0;
 
+        /* parse_after_comm() writes *ret only when the header parses, so a
+         * failed line leaves it untouched; filled in place, not copied. */
+
         /* The common case: comm padded to 16 columns. */
         if (len > COMM_DASH_POS + 1 && line[COMM_DASH_POS] == '-' && is_digit(line[COMM_DASH_POS + 1]) &&
-            parse_after_comm(line, len, COMM_DASH_POS, &tl) == 0) {
-                tl.comm = comm_view(line, COMM_DASH_POS);
-                *ret = tl;
+            parse_after_comm(line, len, COMM_DASH_POS, ret) == 0) {
+                ret->comm = comm_view(line, COMM_DASH_POS);
                 return 0;
         }
 
@@ -250,65 +297,77 @@ int traceline_parse(const char *line, size_t len, TraceLine *ret) {
         for (size_t d = 0; d + 1 < lim; d++) {
                 if (line[d] != '-' || !is_digit(line[d + 1]))
                         continue;
-                if (parse_after_comm(line, len, d, &tl) < 0)
+                if (parse_after_comm(line, len, d, ret) < 0)
                         continue;
-                tl.comm = comm_view(line, d);
-                *ret = tl;
+                ret->comm = comm_view(line, d);
                 return 0;
         }
 
         return -EINVAL;
 }
 
+/* Short compares (separators, names) inline, without a call to memcmp(). */
+static inline bool bytes_eq(const char *a, const char *b, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (a[i] != b[i])
+                        return false;
+        return true;
+}
+
 /* Is " NAME=" at p[i]? Needs the whole name: a field "port" must not match
  * inside " sport=". */
-static bool field_sep_at(const char *p, size_t len, size_t i, const char *name, size_t nl) {
-        return len - i >= nl + 2 && p[i] == ' ' && memcmp(p + i + 1, name, nl) == 0 && p[i + 1 + nl] == '=';
+static inline bool field_sep_at(const char *p, size_t len, size_t i, StrView name) {
+        return len - i >= name.n + 2 && p[i] == ' ' && bytes_eq(p + i + 1, name.p, name.n) && p[i + 1 + name.n] == '=';
 }
 
 /* First " NAME=" at or after `from` (for quoted strings: the first one right
  * after a '"' at or after `from`). Returns its index (of the space), or len. */
-static size_t find_field_sep(const char *p, size_t len, size_t from, const char *name, size_t nl, bool after_quote) {
+static size_t find_field_sep(const char *p, size_t len, size_t from, StrView name, bool after_quote) {
         size_t i = from;
 
         while (i < len) {
-                const char *sp = memchr(p + i, ' ', len - i);
-                if (!sp)
+                i = find_byte(p, len, i, ' ');
+                if (i >= len)
                         return len;
-                i = (size_t) (sp - p);
-                if ((!after_quote || (i > from && p[i - 1] == '"')) && field_sep_at(p, len, i, name, nl))
+                if ((!after_quote || (i > from && p[i - 1] == '"')) && field_sep_at(p, len, i, name))
                         return i;
                 i++;
         }
         return len;
 }
 
-int traceline_probe_fields(StrView body, char *const *names, const bool *is_string, size_t n,
-                           StrView *values, StrView *location) {
+/* Name k: from the views when given, else from the C strings (NULL ones
+ * have p == NULL). */
+static inline StrView name_at(char *const *names, const StrView *views, size_t k) {
+        if (views)
+                return views[k];
+        return names[k] ? sv_from(names[k]) : (StrView){ NULL, 0 };
+}
+
+static int probe_fields(StrView body, char *const *names, const StrView *views, const bool *is_string, size_t n,
+                        StrView *values, StrView *location) {
         const char *p = body.p;
         size_t len = body.n;
 
         if (!p || len == 0 || p[0] != '(')
                 return -EINVAL;
-        if (n > 0 && (!names || !values))
+        if (n > 0 && ((!names && !views) || !values))
                 return -EINVAL;
 
         /* "(sym+0x0/0x70)", "(caller+0x5a/0xb0 <- func)", "(0x559f95304220)",
          * "(sym+0x0/0x70 [module])": symbols never hold ')'. */
-        const char *close = memchr(p, ')', len);
-        if (!close)
+        size_t close = find_byte(p, len, 0, ')');
+        if (close >= len)
                 return -EINVAL;
-        StrView loc = { p + 1, (size_t) (close - p) - 1 };
-        size_t i = (size_t) (close - p) + 1;
+        StrView loc = { p + 1, close - 1 };
+        size_t i = close + 1;
 
         if (n > 0) {
                 /* The first argument follows the location right away. */
-                if (!names[0])
+                StrView name = name_at(names, views, 0);
+                if (!name.p || !field_sep_at(p, len, i, name))
                         return -EINVAL;
-                size_t nl = strlen(names[0]);
-                if (!field_sep_at(p, len, i, names[0], nl))
-                        return -EINVAL;
-                size_t v = i + nl + 2;
+                size_t v = i + name.n + 2;
 
                 for (size_t k = 0; k < n; k++) {
                         size_t end, next_v = 0;
@@ -316,18 +375,18 @@ int traceline_probe_fields(StrView body, char *const *names, const bool *is_stri
                         if (k + 1 == n)
                                 end = len;
                         else {
-                                if (!names[k + 1])
+                                name = name_at(names, views, k + 1);
+                                if (!name.p)
                                         return -EINVAL;
-                                nl = strlen(names[k + 1]);
                                 /* A string prints raw between quotes, so a
                                  * " port=" inside it is skipped only by asking
                                  * for the closing quote right before. A failed
                                  * fetch prints an unquoted (fault). */
                                 bool quoted = is_string && is_string[k] && v < len && p[v] == '"';
-                                end = find_field_sep(p, len, quoted ? v + 1 : v, names[k + 1], nl, quoted);
+                                end = find_field_sep(p, len, quoted ? v + 1 : v, name, quoted);
                                 if (end >= len)
                                         return -EINVAL;
-                                next_v = end + nl + 2;
+                                next_v = end + name.n + 2;
                         }
                         values[k] = (StrView){ p + v, end - v };
                         v = next_v;
@@ -339,15 +398,25 @@ int traceline_probe_fields(StrView body, char *const *names, const bool *is_stri
         return 0;
 }
 
+int traceline_probe_fields(StrView body, char *const *names, const bool *is_string, size_t n,
+                           StrView *values, StrView *location) {
+        return probe_fields(body, names, NULL, is_string, n, values, location);
+}
+
+int traceline_probe_fields_sv(StrView body, const StrView *names, const bool *is_string, size_t n,
+                              StrView *values, StrView *location) {
+        return probe_fields(body, NULL, names, is_string, n, values, location);
+}
+
 /* Length of an identifier at p[i] followed by sep, or 0. */
-static size_t ident_then_at(const char *p, size_t len, size_t i, StrView sep) {
+static inline size_t ident_then_at(const char *p, size_t len, size_t i, StrView sep) {
         size_t j = i;
 
         if (i >= len || !is_ident_start(p[i]))
                 return 0;
         while (j < len && is_ident(p[j]))
                 j++;
-        if (len - j < sep.n || memcmp(p + j, sep.p, sep.n) != 0)
+        if (len - j < sep.n || !bytes_eq(p + j, sep.p, sep.n))
                 return 0;
         return j - i;
 }
@@ -360,13 +429,12 @@ static size_t ident_then_at(const char *p, size_t len, size_t i, StrView sep) {
 static size_t next_field(const char *p, size_t len, size_t from, StrView delim, StrView sep, size_t *nl) {
         char last = delim.p[delim.n - 1];
 
-        for (size_t j = from; j < len;) {
-                const char *d = memchr(p + j, last, len - j);
-                if (!d)
+        for (size_t j = from; j < len; j++) {
+                j = find_byte(p, len, j, last);
+                if (j >= len)
                         break;
-                size_t at = (size_t) (d - p) + 1;
-                j = at;
-                if (at - from < delim.n || memcmp(p + at - delim.n, delim.p, delim.n) != 0)
+                size_t at = j + 1;
+                if (at - from < delim.n || !bytes_eq(p + at - delim.n, delim.p, delim.n))
                         continue;
                 size_t m = ident_then_at(p, len, at, sep);
                 if (m > 0) {

@@ -50,6 +50,11 @@ int traceline_parse(const char *line, size_t len, TraceLine *ret);
  * string at the first '" <name i+1>='; the last runs to the end of the body. */
 int traceline_probe_fields(StrView body, char *const *names, const bool *is_string, size_t n,
                            StrView *values, StrView *location);
+/* The same with the names as views (no strlen() per line); a view with
+ * p == NULL is as a NULL name. Value k always follows "NAME_k=" in body:
+ * values[k].p - names[k].n - 1 is where name k is printed. */
+int traceline_probe_fields_sv(StrView body, const StrView *names, const bool *is_string, size_t n,
+                              StrView *values, StrView *location);
 
 typedef struct TraceField {
         StrView name;

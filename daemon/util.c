@@ -49,8 +49,11 @@ void buf_reserve(Buf *b, size_t extra) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < need)
                 cap *= 2;
+        bool fresh = !b->data;
         b->data = xrealloc(b->data, cap);
         b->cap = cap;
+        if (fresh)
+                b->data[0] = 0; /* "always NUL-terminated when data != NULL" */
 }
 
 void buf_append(Buf *b, const void *p, size_t n) {
@@ -90,22 +93,46 @@ void buf_printf(Buf *b, const char *fmt, ...) {
         b->len += (size_t) n;
 }
 
-void buf_put_u64(Buf *b, uint64_t v) {
-        char tmp[24];
+size_t fmt_u64(char *buf, uint64_t v) {
+        char tmp[FMT_INT_MAX];
         size_t i = sizeof(tmp);
         do {
                 tmp[--i] = (char) ('0' + v % 10);
                 v /= 10;
         } while (v);
-        buf_append(b, tmp + i, sizeof(tmp) - i);
+        memcpy(buf, tmp + i, sizeof(tmp) - i);
+        return sizeof(tmp) - i;
+}
+
+size_t fmt_i64(char *buf, int64_t v) {
+        if (v >= 0)
+                return fmt_u64(buf, (uint64_t) v);
+        buf[0] = '-';
+        return 1 + fmt_u64(buf + 1, (uint64_t) 0 - (uint64_t) v);
+}
+
+size_t fmt_hex(char *buf, uint64_t v) {
+        static const char digits[] = "0123456789abcdef";
+        char tmp[16];
+        size_t i = sizeof(tmp);
+        do {
+                tmp[--i] = digits[v & 0xf];
+                v >>= 4;
+        } while (v);
+        buf[0] = '0';
+        buf[1] = 'x';
+        memcpy(buf + 2, tmp + i, sizeof(tmp) - i);
+        return 2 + sizeof(tmp) - i;
+}
+
+void buf_put_u64(Buf *b, uint64_t v) {
+        char tmp[FMT_INT_MAX];
+        buf_append(b, tmp, fmt_u64(tmp, v));
 }
 
 void buf_put_i64(Buf *b, int64_t v) {
-        if (v < 0) {
-                buf_putc(b, '-');
-                buf_put_u64(b, (uint64_t) 0 - (uint64_t) v);
-        } else
-                buf_put_u64(b, (uint64_t) v);
+        char tmp[FMT_INT_MAX];
+        buf_append(b, tmp, fmt_i64(tmp, v));
 }
 
 void buf_free(Buf *b) {

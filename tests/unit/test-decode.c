@@ -1,6 +1,7 @@
 /* Tests of the field decoders, with the values the kernel really prints.
  * Inputs are copied into buffers of exactly their length (no terminator),
  * so ASan catches a decoder that reads past the value. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -323,12 +324,71 @@ static void test_garbage(void **state) {
         assert_true(out.p == nul);
 }
 
+
+/* Numbers and addresses are formatted without printf: the text must be
+ * what printf and inet_ntop() print, NUL-terminated in scratch. */
+static void test_formatting_matches_libc(void **state) {
+        (void) state;
+        const Decoder d_ntohs = { .kind = DECODER_NTOHS }, d_ntohl = { .kind = DECODER_NTOHL };
+        const Decoder ipv4 = { .kind = DECODER_IPV4 }, hex = { .kind = DECODER_HEX };
+        char scratch[DECODE_SCRATCH], in[32], want[64];
+        uint64_t x = 0x9e3779b97f4a7c15ULL;
+        StrView out;
+
+        for (int i = 0; i < 20000; i++) {
+                /* xorshift: every width of number, plus the edges */
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                uint64_t v = i < 4 ? (uint64_t[]){ 0, 1, UINT32_MAX, UINT64_MAX }[i] : x >> (x % 64);
+                uint32_t v32 = (uint32_t) v;
+
+                snprintf(in, sizeof(in), "%u", v32);
+                assert_int_equal(decode_value(&ipv4, sv_from(in), scratch, &out), 0);
+                struct in_addr a;
+                memcpy(&a, &v32, 4);
+                assert_non_null(inet_ntop(AF_INET, &a, want, sizeof(want)));
+                assert_int_equal(out.n, strlen(want));
+                assert_string_equal(scratch, want);
+
+                assert_int_equal(decode_value(&d_ntohl, sv_from(in), scratch, &out), 0);
+                snprintf(want, sizeof(want), "%u", ntohl(v32));
+                assert_int_equal(out.n, strlen(want));
+                assert_string_equal(scratch, want);
+
+                snprintf(in, sizeof(in), "%u", (unsigned) (v & 0xffff));
+                assert_int_equal(decode_value(&d_ntohs, sv_from(in), scratch, &out), 0);
+                snprintf(want, sizeof(want), "%u", (unsigned) ntohs((uint16_t) v));
+                assert_int_equal(out.n, strlen(want));
+                assert_string_equal(scratch, want);
+
+                snprintf(in, sizeof(in), "%llu", (unsigned long long) v);
+                assert_int_equal(decode_value(&hex, sv_from(in), scratch, &out), 0);
+                snprintf(want, sizeof(want), "0x%llx", (unsigned long long) v);
+                assert_int_equal(out.n, strlen(want));
+                assert_string_equal(scratch, want);
+
+                char buf[FMT_INT_MAX];
+                int64_t sv = (int64_t) v;
+                snprintf(want, sizeof(want), "%lld", (long long) sv);
+                assert_int_equal(fmt_i64(buf, sv), strlen(want));
+                assert_memory_equal(buf, want, strlen(want));
+                snprintf(want, sizeof(want), "%llu", (unsigned long long) v);
+                assert_int_equal(fmt_u64(buf, v), strlen(want));
+                assert_memory_equal(buf, want, strlen(want));
+        }
+        char buf[FMT_INT_MAX];
+        assert_int_equal(fmt_i64(buf, INT64_MIN), 20);
+        assert_memory_equal(buf, "-9223372036854775808", 20);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ntohs),     cmocka_unit_test(test_ntohl),  cmocka_unit_test(test_ipv4),
                 cmocka_unit_test(test_ipv6),      cmocka_unit_test(test_hex),    cmocka_unit_test(test_errno),
                 cmocka_unit_test(test_string),    cmocka_unit_test(test_map),    cmocka_unit_test(test_no_decoder),
                 cmocka_unit_test(test_errno_name), cmocka_unit_test(test_garbage),
+                cmocka_unit_test(test_formatting_matches_libc),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,9 +12,15 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "config.h"
 #include "events_json.h"
 
 static const char *const probe_names[] = { "mysocket_event", "tcp_state" };
+
+static void assert_sv_equal_str(StrView v, const char *want) {
+        assert_int_equal(v.n, strlen(want));
+        assert_memory_equal(v.p, want, v.n);
+}
 
 static json_t *load(const char *text, size_t len) {
         json_error_t err;
@@ -553,12 +559,70 @@ static void test_stream(void **state) {
         ring_free(r);
 }
 
+
+/* Values stored as the kernel printed them render decoded: through their
+ * field's decoder, a NULL entry as is, a failing decoder as the raw value. */
+static void test_event_json_decodes(void **state) {
+        (void) state;
+        MapEntry family[] = { { (char *) "2", (char *) "AF_INET" } };
+        const Decoder map = { .field = (char *) "type", .kind = DECODER_MAP, .map = family, .n_map = 1 };
+        const Decoder ntohs = { .field = (char *) "port", .kind = DECODER_NTOHS };
+        const Decoder ipv4 = { .field = (char *) "addr", .kind = DECODER_IPV4 };
+        const Decoder errno_dec = { .field = (char *) "ret", .kind = DECODER_ERRNO };
+        const StrView names[] = { SV("type"), SV("port"), SV("addr"), SV("ret"), SV("path") };
+        const StrView values[] = { SV("0x2"), SV("6400"), SV("16777343"), SV("(fault)"), SV("\"/tmp\"") };
+        const Decoder *decoders[] = { &map, &ntohs, &ipv4, &errno_dec, NULL };
+        RingEventView ev = {
+                .seq = 7,
+                .comm = SV("nc"),
+                .pid = 89,
+                .tgid = -1,
+                .timestamp = SV("3.021029"),
+                .names = names,
+                .values = values,
+                .n_fields = 5,
+                .decoders = decoders,
+        };
+        _cleanup_buf_ Buf b = { 0 };
+
+        event_render_json(&ev, "mysocket_event", &b);
+        assert_non_null(strstr(b.data, "\"fields\":{\"type\":\"AF_INET\",\"port\":\"25\",\"addr\":\"127.0.0.1\","
+                                       "\"ret\":\"(fault)\",\"path\":\"\\\"/tmp\\\"\"}}"));
+        json_t *j = load(b.data, b.len);
+        json_decref(j);
+
+        /* Without decoders the same values are shown as stored. */
+        buf_clear(&b);
+        ev.decoders = NULL;
+        event_render_json(&ev, "mysocket_event", &b);
+        assert_non_null(strstr(b.data, "\"fields\":{\"type\":\"0x2\",\"port\":\"6400\",\"addr\":\"16777343\""));
+
+        /* Through the ring: it keeps the decoders per event, decodes for
+         * good on ring_materialize(), and renders the same either way. */
+        ev.decoders = decoders;
+        Ring *r = ring_new(4);
+        ring_push(r, &ev);
+        RingEventView got;
+        _cleanup_buf_ Buf lazy = { 0 }, kept = { 0 };
+        assert_true(ring_get(r, 1, &got));
+        assert_non_null(got.decoders);
+        event_render_json(&got, "mysocket_event", &lazy);
+        ring_materialize(r);
+        assert_true(ring_get(r, 1, &got));
+        assert_null(got.decoders);
+        assert_sv_equal_str(got.values[1], "25");
+        event_render_json(&got, "mysocket_event", &kept);
+        assert_string_equal(lazy.data, kept.data);
+        ring_free(r);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_put_string_escapes),
                 cmocka_unit_test(test_put_string_invalid_utf8),
                 cmocka_unit_test(test_put_string_random),
                 cmocka_unit_test(test_event_json),
+                cmocka_unit_test(test_event_json_decodes),
                 cmocka_unit_test(test_event_time),
                 cmocka_unit_test(test_event_hostile_strings),
                 cmocka_unit_test(test_page_basic),

@@ -11,6 +11,8 @@
 
 #include "pipeline.h"
 
+#include "alloc-count.h"
+
 static const char config_text[] =
         "recent_events: 8\n"
         "max_series: 3\n"
@@ -259,6 +261,161 @@ static void test_reload_adopt(void **state) {
         pipeline_free(next);
 }
 
+
+static const char *seed_with(char *buf, size_t size, const char *comm, const char *type, const char *port) {
+        snprintf(buf, size,
+                 "       connector-4242    (   4242) [001]   972.294794: connect: (0x559f95304220) type=%s port=%s addr=16777343 comm=\"%s\"",
+                 type, port, comm);
+        return buf;
+}
+
+/* Events are counted by their raw label values; raw tuples that decode to
+ * one label set are one series, however they were printed: the map takes
+ * "0x2" as "2", ntohs takes "0x1900" as "6400", and bytes that are not
+ * UTF-8 read as U+FFFD in any spelling. */
+static void test_raw_tuples_alias_one_series(void **state) {
+        Pipeline *p = make();
+        char line[512];
+
+        feed(p, seed_with(line, sizeof(line), "connector", "2", "6400"));
+        feed(p, seed_with(line, sizeof(line), "connector", "0x2", "0x1900"));
+        feed(p, seed_with(line, sizeof(line), "connector", "0x0002", "6400"));
+        feed(p, seed_with(line, sizeof(line), "connector", "2", "6400"));
+        const Family *f = p->probes[0].metrics[0].family;   /* comm, addr, port */
+        const Family *byp = p->probes[0].metrics[1].family; /* pid, cpu, type */
+        const StrView want[] = { SV("connector"), SV("127.0.0.1"), SV("25") };
+        const StrView wantp[] = { SV("4242"), SV("1"), SV("AF_INET") };
+        assert_int_equal(family_series(f), 1);
+        assert_int_equal(family_get(f, want), 4);
+        assert_int_equal(family_series(byp), 1);
+        assert_int_equal(family_get(byp, wantp), 4);
+
+        /* Two invalid bytes, one rendering. */
+        feed(p, seed_with(line, sizeof(line), "conn\xff" "ctor", "2", "6400"));
+        feed(p, seed_with(line, sizeof(line), "conn\xfe" "ctor", "2", "6400"));
+        feed(p, seed_with(line, sizeof(line), "conn\xff" "ctor", "2", "6400"));
+        const StrView bad[] = { SV("conn\xef\xbf\xbd" "ctor"), SV("127.0.0.1"), SV("25") };
+        assert_int_equal(family_series(f), 2);
+        assert_int_equal(family_get(f, bad), 3);
+        assert_int_equal(family_refused(f), 0);
+
+        Buf out = { 0 };
+        pipeline_render_metrics(p, &out);
+        assert_non_null(strstr(out.data, "connect_total{comm=\"connector\",addr=\"127.0.0.1\",port=\"25\"} 4\n"));
+        assert_non_null(strstr(out.data, "connect_by_pid_total{pid=\"4242\",cpu=\"1\",type=\"AF_INET\"} 7\n"));
+        buf_free(&out);
+        pipeline_free(p);
+}
+
+/* A cardinality attack through raw spellings and through new label sets:
+ * max_series holds, every refused event is counted, the raw cache stays
+ * within its bound while one series keeps counting. */
+static void test_raw_cache_bounded(void **state) {
+        Pipeline *p = make(); /* max_series: 3 */
+        char line[512], port[300];
+        const Family *f = p->probes[0].metrics[0].family;
+        const SeriesCache *cache = p->probes[0].metrics[0].cache;
+
+        /* 500 spellings of port 6400: "0x1900", "0x01900", "0x001900", ... */
+        for (int i = 0; i < 500; i++) {
+                snprintf(port, sizeof(port), "0x%0*d", 4 + i % 200, 1900);
+                feed(p, seed_with(line, sizeof(line), "connector", "2", port));
+                assert_true(series_cache_size(cache) <= 64);
+        }
+        const StrView want[] = { SV("connector"), SV("127.0.0.1"), SV("25") };
+        assert_int_equal(family_get(f, want), 500);
+        assert_int_equal(family_series(f), 1);
+
+        /* 200 new ports (26..225; 25 is there): two fit, the rest are
+         * refused, each time. */
+        for (int i = 26; i < 226; i++) {
+                snprintf(port, sizeof(port), "%d", i << 8);
+                feed(p, seed_with(line, sizeof(line), "connector", "2", port));
+                feed(p, seed_with(line, sizeof(line), "connector", "2", port));
+        }
+        assert_int_equal(family_series(f), 3);
+        assert_int_equal(family_refused(f), 2 * 198);
+        assert_int_equal(p->probes[0].events, 900);
+        assert_true(series_cache_size(cache) <= 64);
+        /* The known ones still count, found by their raw values again. */
+        feed(p, seed_with(line, sizeof(line), "connector", "2", "6400"));
+        feed(p, seed_with(line, sizeof(line), "connector", "2", "6656"));
+        const StrView two[] = { SV("connector"), SV("127.0.0.1"), SV("26") };
+        assert_int_equal(family_get(f, want), 501);
+        assert_int_equal(family_get(f, two), 3);
+        assert_int_equal(family_refused(f), 2 * 198);
+        pipeline_free(p);
+}
+
+/* Recent events keep the values as printed and decode when rendered; a
+ * reload decodes them for good before the old config (with its decoders)
+ * is freed, so they render the same afterwards. */
+static void test_events_decoded_across_reload(void **state) {
+        Pipeline *prev = make();
+        feed(prev, ret_line);
+        char line[512];
+        feed(prev, seed_with(line, sizeof(line), "connector", "0x2", "0x1900"));
+
+        RingEventView ev;
+        assert_true(ring_get(prev->ring, 2, &ev));
+        assert_non_null(ev.decoders); /* stored raw */
+        assert_int_equal(ev.values[1].n, 6);
+        assert_memory_equal(ev.values[1].p, "0x1900", 6);
+
+        Buf before = { 0 }, after = { 0 };
+        EventQuery q = { .has_since = true, .since = 0, .limit = 100 };
+        assert_int_equal(pipeline_render_events(prev, &q, &before), 0);
+        assert_non_null(strstr(before.data, "\"ret\":\"ECONNREFUSED\""));
+        assert_non_null(strstr(before.data, "\"type\":\"AF_INET\",\"port\":\"25\",\"addr\":\"127.0.0.1\""));
+
+        Pipeline *next = make();
+        pipeline_adopt(next, prev);
+        pipeline_free(prev); /* its decoders are gone now */
+        assert_true(ring_get(next->ring, 2, &ev));
+        assert_null(ev.decoders);
+        assert_int_equal(pipeline_render_events(next, &q, &after), 0);
+        assert_string_equal(before.data, after.data);
+        buf_free(&before);
+        buf_free(&after);
+        pipeline_free(next);
+}
+
+
+/* Once every slot of the ring and every label set has been seen, a line
+ * costs no allocation at all: the raw cache finds its series, the ring
+ * reuses its slots. */
+static void test_process_line_does_not_allocate(void **state) {
+#ifdef HAVE_ALLOC_HOOKS
+        Pipeline *p = make();
+        for (int i = 0; i < 16; i++) {
+                feed(p, seed_line);
+                feed(p, ret_line);
+                feed(p, tp_line);
+        }
+        assert_int_equal(__sanitizer_install_malloc_and_free_hooks(count_alloc, ignore_free), 1);
+        n_allocs = 0;
+        for (int i = 0; i < 1000; i++) {
+                feed(p, seed_line);
+                feed(p, ret_line);
+                feed(p, tp_line);
+        }
+        size_t during = n_allocs;
+        /* A new label set must allocate, or the hook is not counting. */
+        char line[512];
+        feed(p, seed_with(line, sizeof(line), "other", "2", "6400"));
+        size_t after_new = n_allocs;
+        __sanitizer_install_malloc_and_free_hooks(NULL, NULL);
+
+        assert_int_equal(during, 0);
+        assert_true(after_new > 0);
+        assert_int_equal(p->probes[0].events, 1017);
+        assert_int_equal(p->parse_errors, 0);
+        pipeline_free(p);
+#else
+        skip();
+#endif
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_seed_counts),
@@ -268,6 +425,10 @@ int main(void) {
                 cmocka_unit_test(test_events_json),
                 cmocka_unit_test(test_probes_json),
                 cmocka_unit_test(test_reload_adopt),
+                cmocka_unit_test(test_raw_tuples_alias_one_series),
+                cmocka_unit_test(test_raw_cache_bounded),
+                cmocka_unit_test(test_events_decoded_across_reload),
+                cmocka_unit_test(test_process_line_does_not_allocate),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

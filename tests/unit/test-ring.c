@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "config.h"
 #include "ring.h"
 
 #include "alloc-count.h"
@@ -220,14 +221,30 @@ static void test_push_does_not_allocate_after_warmup(void **state) {
 #ifdef HAVE_ALLOC_HOOKS
         Ring *r = ring_new(8);
         RingEventView in = seed_event(), ev;
+        const Decoder ntohs = { .field = (char *) "port", .kind = DECODER_NTOHS };
+        const Decoder *decoders[] = { NULL, &ntohs, NULL };
+        char line[] = "nc 3.021029 type=2 port=6400 addr=16777343";
+        StrView names[] = { { line + 12, 4 }, { line + 19, 4 }, { line + 29, 4 } };
+        StrView values[] = { { line + 17, 1 }, { line + 24, 4 }, { line + 34, 8 } };
 
+        /* Half the pushes as the pipeline makes them: views into the line,
+         * with decoders. */
         for (int i = 0; i < 8; i++)
                 ring_push(r, &in);
+        RingEventView backed = in;
+        backed.comm = (StrView){ line, 2 };
+        backed.timestamp = (StrView){ line + 3, 8 };
+        backed.names = names;
+        backed.values = values;
+        backed.decoders = decoders;
+        backed.backing = (StrView){ line, sizeof(line) - 1 };
+        for (int i = 0; i < 8; i++)
+                ring_push(r, &backed);
 
         assert_int_equal(__sanitizer_install_malloc_and_free_hooks(count_alloc, ignore_free), 1);
         n_allocs = 0;
         for (int i = 0; i < 1000; i++)
-                ring_push(r, &in);
+                ring_push(r, i % 2 ? &in : &backed);
         size_t during = n_allocs;
         /* A bigger event than the slot has seen must grow it: the hook counts. */
         char big[4096];
@@ -239,13 +256,125 @@ static void test_push_does_not_allocate_after_warmup(void **state) {
 
         assert_int_equal(during, 0);
         assert_true(after_big > 0);
-        assert_int_equal(ring_next_seq(r), 1010);
-        assert_true(ring_get(r, 1009, &ev));
+        assert_int_equal(ring_next_seq(r), 1018);
+        assert_true(ring_get(r, 1015, &ev)); /* a backed one */
+        assert_sv(ev.values[2], "16777343");
+        assert_ptr_equal(ev.decoders[1], &ntohs);
+        assert_true(ring_get(r, 1017, &ev));
         assert_int_equal(ev.comm.n, sizeof(big));
         ring_free(r);
 #else
         skip();
 #endif
+}
+
+
+/* With a backing text (the trace line), views inside it are stored by one
+ * copy of it; views outside (a name from the config, a comm from /proc)
+ * are copied on their own. Either way the event reads back intact after
+ * the caller's buffers change. */
+static void test_backing(void **state) {
+        (void) state;
+        Ring *r = ring_new(2);
+        RingEventView ev;
+        char line[] = "              nc-89      [000] .....     3.021029: mysocket_event: (0x1) type=2 port=6400";
+        char *type = strstr(line, "type"), *port = strstr(line, "port");
+        StrView names[] = { { type, 4 }, SV("port") /* outside */ };
+        StrView values[] = { { type + 5, 1 }, { port + 5, 4 } };
+        char comm[] = "resolved";
+        RingEventView in = {
+                .probe = 1,
+                .comm = { strstr(line, "nc"), 2 },
+                .pid = 89,
+                .tgid = -1,
+                .timestamp = { strstr(line, "3.021029"), 8 },
+                .names = names,
+                .values = values,
+                .n_fields = 2,
+                .backing = { line, sizeof(line) - 1 },
+        };
+
+        assert_int_equal(ring_push(r, &in), 1);
+        in.comm = (StrView){ comm, sizeof(comm) - 1 }; /* outside too */
+        names[1] = (StrView){ port, 4 };               /* now all inside but comm */
+        assert_int_equal(ring_push(r, &in), 2);
+        memset(line, 'x', sizeof(line) - 1);
+        memset(comm, 'y', sizeof(comm) - 1);
+
+        assert_true(ring_get(r, 1, &ev));
+        assert_sv(ev.comm, "nc");
+        assert_sv(ev.timestamp, "3.021029");
+        assert_sv(ev.names[0], "type");
+        assert_sv(ev.values[0], "2");
+        assert_sv(ev.names[1], "port");
+        assert_sv(ev.values[1], "6400");
+        assert_null(ev.decoders);
+        assert_true(ring_get(r, 2, &ev));
+        assert_sv(ev.comm, "resolved");
+        assert_sv(ev.names[1], "port");
+        assert_sv(ev.values[1], "6400");
+
+        /* A view that only starts inside is copied whole. */
+        char other[] = "type=2 port=6400";
+        StrView straddle[] = { { other + 12, 4 } };
+        RingEventView edge = { .comm = SV("x"), .timestamp = SV("1"), .names = straddle,
+                               .values = straddle, .n_fields = 1, .backing = { other, 14 } };
+        ring_push(r, &edge);
+        memset(other, 'z', sizeof(other) - 1);
+        assert_true(ring_get(r, 3, &ev));
+        assert_sv(ev.values[0], "6400");
+        ring_free(r);
+}
+
+/* Decoders are kept per event (how to read its values when rendered),
+ * also when a slot is reused by an event without them; ring_materialize()
+ * replaces every stored value by its decoded text. */
+static void test_decoders_materialize(void **state) {
+        (void) state;
+        Ring *r = ring_new(3);
+        const Decoder ntohs = { .field = (char *) "port", .kind = DECODER_NTOHS };
+        const Decoder ipv4 = { .field = (char *) "addr", .kind = DECODER_IPV4 };
+        const Decoder *decoders[] = { NULL, &ntohs, &ipv4 };
+        RingEventView in = seed_event(), ev;
+
+        in.decoders = decoders;
+        ring_push(r, &in); /* 1: evicted below */
+        ring_push(r, &in); /* 2 */
+        in.decoders = NULL;
+        ring_push(r, &in); /* 3: no decoders */
+        in.decoders = decoders;
+        in.pid = 4;
+        ring_push(r, &in); /* 4, into 1's slot */
+
+        assert_true(ring_get(r, 2, &ev));
+        assert_ptr_equal(ev.decoders[1], &ntohs);
+        assert_sv(ev.values[1], "6400");
+        assert_true(ring_get(r, 3, &ev));
+        assert_null(ev.decoders);
+
+        ring_materialize(r);
+        for (uint64_t seq = 2; seq <= 4; seq++) {
+                assert_true(ring_get(r, seq, &ev));
+                assert_int_equal(ev.seq, seq);
+                assert_null(ev.decoders);
+                assert_sv(ev.names[1], "port");
+                assert_sv(ev.values[0], "2");
+                /* 3 had no decoders: its values stay as stored. */
+                assert_sv(ev.values[1], seq == 3 ? "6400" : "25");
+                assert_sv(ev.values[2], seq == 3 ? "16777343" : "127.0.0.1");
+                assert_sv(ev.comm, "nc");
+                assert_sv(ev.timestamp, "3.021029");
+        }
+        assert_true(ring_get(r, 4, &ev));
+        assert_int_equal(ev.pid, 4);
+        assert_false(ring_get(r, 1, &ev));
+
+        /* The ring goes on as before. */
+        in.decoders = NULL;
+        assert_int_equal(ring_push(r, &in), 5);
+        assert_true(ring_get(r, 5, &ev));
+        assert_sv(ev.values[2], "16777343");
+        ring_free(r);
 }
 
 int main(void) {
@@ -256,6 +385,8 @@ int main(void) {
                 cmocka_unit_test(test_capacity_one),
                 cmocka_unit_test(test_slot_reuse),
                 cmocka_unit_test(test_push_does_not_allocate_after_warmup),
+                cmocka_unit_test(test_backing),
+                cmocka_unit_test(test_decoders_materialize),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -205,6 +205,153 @@ static void test_many_series(void **state) {
         family_free(f);
 }
 
+
+/* family_add_series() hands out the series it counted; series_add() counts
+ * into it as family_add() with the same values would. */
+static void test_add_series(void **state) {
+        (void) state;
+        Family *f = family_new("mysocket_connects_total", "c", seed_labels, 3, 1);
+        StrView nc[] = { SV("nc"), SV("127.0.0.1"), SV("25") };
+        StrView curl[] = { SV("curl"), SV("127.0.0.1"), SV("25") };
+
+        Series *s = family_add_series(f, nc, 2);
+        assert_non_null(s);
+        assert_ptr_equal(family_add_series(f, nc, 1), s);
+        series_add(s, 4);
+        assert_int_equal(family_get(f, nc), 7);
+        /* Full (max_series 1): refused, counted, no series. */
+        assert_null(family_add_series(f, curl, 1));
+        assert_null(family_add_series(f, curl, 1));
+        assert_int_equal(family_refused(f), 2);
+        assert_int_equal(family_series(f), 1);
+        family_free(f);
+}
+
+#define PART(t, s) ((SeriesKeyPart){ (t), SV(s) })
+
+/* Keys are tuples of tagged byte strings: the tag, each part's bounds and
+ * every byte tell keys apart; several keys may name one series. */
+static void test_cache_keys(void **state) {
+        (void) state;
+        Family *f = family_new("mysocket_connects_total", "c", seed_labels, 3, 0);
+        StrView nc[] = { SV("nc"), SV("127.0.0.1"), SV("25") };
+        Series *s = family_add_series(f, nc, 1);
+        SeriesCache *c = series_cache_new(16);
+        uint64_t h = 0;
+
+        /* The seed as the kernel printed it, and the same label set printed
+         * another way (port in hex): two keys, one series. */
+        SeriesKeyPart raw[] = { PART('c', "nc"), PART('f', "16777343"), PART('f', "6400") };
+        SeriesKeyPart hex[] = { PART('c', "nc"), PART('f', "16777343"), PART('f', "0x1900") };
+        assert_null(series_cache_get(c, raw, 3, &h));
+        series_cache_put(c, h, raw, 3, s);
+        assert_null(series_cache_get(c, hex, 3, &h));
+        series_cache_put(c, h, hex, 3, s);
+        assert_int_equal(series_cache_size(c), 2);
+        assert_ptr_equal(series_cache_get(c, raw, 3, &h), s);
+        assert_ptr_equal(series_cache_get(c, hex, 3, &h), s);
+
+        /* Same bytes, other bounds / tag / count of parts: other keys. */
+        SeriesKeyPart moved[] = { PART('c', "nc1"), PART('f', "6777343"), PART('f', "6400") };
+        SeriesKeyPart tagged[] = { PART('p', "nc"), PART('f', "16777343"), PART('f', "6400") };
+        SeriesKeyPart longer[] = { PART('c', "nc"), PART('f', "16777343"), PART('f', "64000") };
+        assert_null(series_cache_get(c, moved, 3, &h));
+        assert_null(series_cache_get(c, tagged, 3, &h));
+        assert_null(series_cache_get(c, longer, 3, &h));
+        assert_null(series_cache_get(c, raw, 2, &h));
+
+        /* The values are copied: the caller's line buffer is reused. */
+        char line[] = "6400";
+        SeriesKeyPart mine[] = { PART('c', "nc"), PART('f', "16777343"), { 'f', { line, 4 } } };
+        assert_ptr_equal(series_cache_get(c, mine, 3, &h), s);
+        memcpy(line, "6401", 4);
+        assert_null(series_cache_get(c, mine, 3, &h));
+
+        series_add(series_cache_get(c, hex, 3, &h), 1);
+        assert_int_equal(family_get(f, nc), 2);
+        series_cache_free(c);
+        assert_null(series_cache_free(NULL));
+        family_free(f);
+}
+
+/* A cardinality attack: every key new. The cache holds at most its
+ * max_entries and starts over when full; a key too long is never held. */
+static void test_cache_bound(void **state) {
+        (void) state;
+        static const char *const labels[] = { "addr" };
+        Family *f = family_new("t_total", "t", labels, 1, 0);
+        StrView one[] = { SV("10.0.0.1") };
+        Series *s = family_add_series(f, one, 1);
+        SeriesCache *c = series_cache_new(100);
+        char addr[32];
+        uint64_t h = 0;
+
+        for (unsigned i = 0; i < 1000; i++) {
+                snprintf(addr, sizeof(addr), "10.0.%u.%u", i >> 8, i & 255);
+                SeriesKeyPart k[] = { { 'f', sv_from(addr) } };
+                assert_null(series_cache_get(c, k, 1, &h));
+                series_cache_put(c, h, k, 1, s);
+                assert_true(series_cache_size(c) <= 100);
+                assert_ptr_equal(series_cache_get(c, k, 1, &h), s);
+        }
+        /* 1000 keys through 100 entries: it started over 9 times, and
+         * holds the last 100 only. */
+        assert_int_equal(series_cache_resets(c), 9);
+        assert_int_equal(series_cache_size(c), 100);
+        SeriesKeyPart first[] = { PART('f', "10.0.0.0") };
+        assert_null(series_cache_get(c, first, 1, &h));
+        SeriesKeyPart last[] = { PART('f', "10.0.3.231") }; /* 999 */
+        assert_ptr_equal(series_cache_get(c, last, 1, &h), s);
+
+        /* A key over SERIES_CACHE_KEY_MAX bytes is not stored. */
+        char big[SERIES_CACHE_KEY_MAX];
+        memset(big, 'x', sizeof(big));
+        SeriesKeyPart huge[] = { { 'f', { big, sizeof(big) } } };
+        assert_true(series_cache_key_size(huge, 1) > SERIES_CACHE_KEY_MAX);
+        size_t before = series_cache_size(c);
+        assert_null(series_cache_get(c, huge, 1, &h));
+        series_cache_put(c, h, huge, 1, s);
+        assert_int_equal(series_cache_size(c), before);
+        assert_null(series_cache_get(c, huge, 1, &h));
+        series_cache_free(c);
+        family_free(f);
+}
+
+/* Many keys whose hashes must spread: all found again, none confused. */
+static void test_cache_many(void **state) {
+        (void) state;
+        static const char *const labels[] = { "pid", "port" };
+        enum { N = 20000 };
+        Family *f = family_new("t_total", "t", labels, 2, 0);
+        SeriesCache *c = series_cache_new(N);
+        Series **made = calloc(N, sizeof(Series *));
+        char pid[16], port[16];
+        uint64_t h = 0;
+
+        for (unsigned i = 0; i < N; i++) {
+                snprintf(pid, sizeof(pid), "%u", i);
+                snprintf(port, sizeof(port), "%u", i % 7);
+                StrView v[] = { sv_from(pid), sv_from(port) };
+                made[i] = family_add_series(f, v, 1);
+                int32_t bin = (int32_t) i;
+                SeriesKeyPart k[] = { { 'p', { (const char *) &bin, 4 } }, { 'f', sv_from(port) } };
+                assert_null(series_cache_get(c, k, 2, &h));
+                series_cache_put(c, h, k, 2, made[i]);
+        }
+        assert_int_equal(series_cache_resets(c), 0);
+        for (unsigned i = 0; i < N; i++) {
+                snprintf(port, sizeof(port), "%u", i % 7);
+                int32_t bin = (int32_t) i;
+                SeriesKeyPart k[] = { { 'p', { (const char *) &bin, 4 } }, { 'f', sv_from(port) } };
+                assert_ptr_equal(series_cache_get(c, k, 2, &h), made[i]);
+                snprintf(port, sizeof(port), "%u", i % 7 + 7);
+                assert_null(series_cache_get(c, k, 2, &h));
+        }
+        free(made);
+        series_cache_free(c);
+        family_free(f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_add_get),
@@ -214,6 +361,10 @@ int main(void) {
                 cmocka_unit_test(test_no_labels),
                 cmocka_unit_test(test_increment_does_not_allocate),
                 cmocka_unit_test(test_many_series),
+                cmocka_unit_test(test_add_series),
+                cmocka_unit_test(test_cache_keys),
+                cmocka_unit_test(test_cache_bound),
+                cmocka_unit_test(test_cache_many),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

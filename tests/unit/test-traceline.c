@@ -299,11 +299,26 @@ static void probe(const char *body, char *const *names, const bool *is_string, s
         int r = traceline_probe_fields((StrView){ b, len }, names, is_string, n, values, &loc);
         if (r != want_r)
                 fail_msg("body \"%s\": r=%d want %d", body, r, want_r);
+
+        /* The same with the names as views, and each name printed right
+         * before its value ("NAME="). */
+        StrView views[8], values_sv[8], loc_sv = { NULL, 0 };
+        for (size_t i = 0; i < n && names; i++)
+                views[i] = names[i] ? sv_from(names[i]) : (StrView){ NULL, 0 };
+        int r_sv = traceline_probe_fields_sv((StrView){ b, len }, names ? views : NULL, is_string, n, values_sv, &loc_sv);
+        assert_int_equal(r_sv, r);
+
         if (r < 0)
                 return;
         assert_sv(loc, want_loc);
-        for (size_t i = 0; i < n; i++)
+        assert_true(loc_sv.p == loc.p && loc_sv.n == loc.n);
+        for (size_t i = 0; i < n; i++) {
                 assert_sv(values[i], want[i]);
+                assert_true(values_sv[i].p == values[i].p && values_sv[i].n == values[i].n);
+                assert_true(values[i].p - views[i].n - 1 >= b);
+                assert_memory_equal(values[i].p - views[i].n - 1, views[i].p, views[i].n);
+                assert_int_equal(values[i].p[-1], '=');
+        }
 }
 
 static void test_probe_fields(void **state) {
