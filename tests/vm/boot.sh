@@ -13,6 +13,9 @@
 # ports lead in, from the host's 127.0.0.1. Software emulation (TCG), which
 # works everywhere: a /dev/kvm can be there and still not work (it hangs on
 # the project's machines). KPE_VM_ACCEL=kvm asks for KVM.
+# KPE_VM_MEM (MiB, default 512) and KPE_VM_APPEND (the kernel command line,
+# default "console=ttyS0 quiet panic=-1") are for larger guests, such as
+# tests/pkg's Debian with systemd as PID 1.
 set -u
 
 [ $# -ge 4 ] || { echo "usage: boot.sh KERNEL INITRD SERIAL TIMEOUT [HOSTPORT:GUESTPORT ...]" >&2; exit 2; }
@@ -29,9 +32,9 @@ qemu_pid=""
 # Whoever stops us (the test's cleanup, meson's timeout) stops the VM too.
 trap '[ -n "$qemu_pid" ] && { kill -KILL "$qemu_pid" && wait "$qemu_pid"; } 2>/dev/null; exit 143' TERM INT HUP
 
-qemu-system-x86_64 -nodefaults -no-user-config -accel "$accel" -m 512 -smp 1 \
+qemu-system-x86_64 -nodefaults -no-user-config -accel "$accel" -m "${KPE_VM_MEM:-512}" -smp 1 \
         -display none -monitor none -serial "file:$serial" -no-reboot \
-        -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 quiet panic=-1" \
+        -kernel "$kernel" -initrd "$initrd" -append "${KPE_VM_APPEND:-console=ttyS0 quiet panic=-1}" \
         -nic "$nic" </dev/null &
 qemu_pid=$!
 

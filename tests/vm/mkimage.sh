@@ -13,6 +13,11 @@
 # Exit 0, or 77 after "SKIP: <reason>" when a package cannot be had, or 1
 # after "FAIL: <reason>".
 #
+# Usage: mkimage.sh --kernel CACHE OUT
+#   only the parts, for images built elsewhere (tests/pkg's systemd image):
+#   OUT gets vmlinuz, busybox, kver (the kernel's release), modules/ with
+#   the virtio network modules and modules.list, their insmod order.
+#
 # Everything comes from Debian's packages: the kernel is the
 # linux-image-*-cloud-amd64 that linux-image-cloud-amd64 depends on,
 # resolved at run time; busybox is busybox-static.
@@ -22,14 +27,19 @@ skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 log() { echo "# $*"; }
 
-[ $# -eq 4 ] || fail "usage: mkimage.sh CACHE DAEMON FILES OUT"
-CACHE=$1 DAEMON=$2 FILES=$3 OUT=$4
+if [ "${1:-}" = --kernel ]; then
+        [ $# -eq 3 ] || fail "usage: mkimage.sh --kernel CACHE OUT"
+        CACHE=$2 DAEMON="" FILES="" OUT=$3
+else
+        [ $# -eq 4 ] || fail "usage: mkimage.sh CACHE DAEMON FILES OUT"
+        CACHE=$1 DAEMON=$2 FILES=$3 OUT=$4
+fi
 
 [ "$(uname -m)" = x86_64 ] || skip "the VM tier boots an x86-64 guest with the host's daemon binary; this host is $(uname -m)"
 for tool in apt-get apt-cache dpkg-deb modinfo cpio ldd; do
         command -v "$tool" >/dev/null || skip "missing $tool"
 done
-[ -x "$DAEMON" ] || fail "daemon '$DAEMON' is not executable"
+[ -z "$DAEMON" ] || [ -x "$DAEMON" ] || fail "daemon '$DAEMON' is not executable"
 mkdir -p "$CACHE" "$OUT"
 CACHE=$(cd "$CACHE" && pwd)
 
@@ -136,6 +146,25 @@ KERNEL="$TREE/boot/vmlinuz-$KVER"
 busybox_bin
 flock -u 9
 
+# virtio_net for the user-mode network, virtio_pci for its PCI device.
+MODDIR="$TREE/lib/modules/$KVER"
+SEEN=""
+MODULES=$(modules_for virtio_pci; modules_for virtio_net)
+
+if [ -z "$DAEMON" ]; then
+        rm -rf "$OUT/modules" && mkdir -p "$OUT/modules"
+        : >"$OUT/modules.list"
+        for m in $MODULES; do
+                cp "$MODDIR/$m" "$OUT/modules/"
+                basename "$m" >>"$OUT/modules.list"
+        done
+        cp "$BUSYBOX" "$OUT/busybox"
+        echo "$KVER" >"$OUT/kver"
+        ln -sf "$KERNEL" "$OUT/vmlinuz"
+        log "parts: kernel $KVER, busybox, $(wc -l <"$OUT/modules.list") modules"
+        exit 0
+fi
+
 ROOT="$OUT/root"
 rm -rf "$ROOT"
 mkdir -p "$ROOT"/{bin,dev,proc,sys,tmp,etc,kpe,lib/modules}
@@ -144,10 +173,6 @@ for applet in $("$ROOT/bin/busybox" --list); do
         [ "$applet" = busybox ] || ln -s busybox "$ROOT/bin/$applet"
 done
 
-# virtio_net for the user-mode network, virtio_pci for its PCI device.
-MODDIR="$TREE/lib/modules/$KVER"
-SEEN=""
-MODULES=$(modules_for virtio_pci; modules_for virtio_net)
 : >"$ROOT/etc/modules"
 for m in $MODULES; do
         cp "$MODDIR/$m" "$ROOT/lib/modules/"

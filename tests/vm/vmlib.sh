@@ -62,23 +62,33 @@ guest_script() {
         } >"$KPE_WORK/files/guest.sh"
 }
 
-# Builds the image and boots it in the background.
-vm_boot() {
+# Runs mkimage.sh with arguments "$@", its output in $KPE_WORK/mkimage.log;
+# its SKIP is ours, and so is its failure.
+vm_mkimage() {
         local rc=0
-        bash "$VM_DIR/mkimage.sh" "$KPE_VM_CACHE" "$KPE_BIN" "$KPE_WORK/files" "$KPE_WORK/image" \
-                >"$KPE_WORK/mkimage.log" 2>&1 || rc=$?
+        bash "$VM_DIR/mkimage.sh" "$@" >>"$KPE_WORK/mkimage.log" 2>&1 || rc=$?
         if [ $rc = 77 ]; then
                 grep '^SKIP: ' "$KPE_WORK/mkimage.log" | head -n 1
                 exit 77
         fi
         [ $rc = 0 ] || fail "mkimage.sh failed ($rc): $(tail -n 5 "$KPE_WORK/mkimage.log")"
-        grep '^# image' "$KPE_WORK/mkimage.log"
+        grep -E '^# (image|parts)' "$KPE_WORK/mkimage.log"
+}
 
+# Boots kernel $1 with initramfs $2 in the background; the daemon's port and
+# the step channel are forwarded from the host.
+vm_start() {
         VM_SERIAL="$KPE_WORK/serial.log"
-        bash "$VM_DIR/boot.sh" "$KPE_WORK/image/vmlinuz" "$KPE_WORK/image/initrd.cpio" "$VM_SERIAL" \
+        bash "$VM_DIR/boot.sh" "$1" "$2" "$VM_SERIAL" \
                 "$VM_TIMEOUT" "$KPE_PORT:9417" "$CTL_PORT:7000" 2>"$KPE_WORK/boot.err" &
         VM_PID=$!
         log "VM booting (boot.sh pid $VM_PID): daemon at 127.0.0.1:$KPE_PORT"
+}
+
+# Builds the image and boots it in the background.
+vm_boot() {
+        vm_mkimage "$KPE_VM_CACHE" "$KPE_BIN" "$KPE_WORK/files" "$KPE_WORK/image"
+        vm_start "$KPE_WORK/image/vmlinuz" "$KPE_WORK/image/initrd.cpio"
 }
 
 # The serial console so far, without the CRs of the tty.
