@@ -41,6 +41,9 @@ struct Manager {
         TracefsCpuStats *stats; /* last read, per CPU */
         int n_stats;
         TracefsCpuStats *stats_logged;
+
+        Buf metrics_cache; /* the last /metrics rendering */
+        uint64_t metrics_cache_usec;
 };
 
 static bool resolve_comm(void *userdata, int32_t pid, char *comm, size_t size, int32_t *tgid);
@@ -112,6 +115,8 @@ size_t manager_check_config(const Config *c, const char *root, ConfigErrors *err
 
 /* ---- HTTP callbacks ---------------------------------------------------- */
 
+static void render_metrics(Manager *m, Buf *out);
+
 static void render_kernel_stats(Manager *m, Buf *out) {
         int n = m->tracefs ? tracefs_read_cpu_stats(m->tracefs, m->stats, MAX_CPUS) : -ENODEV;
         if (n < 0)
@@ -135,8 +140,27 @@ static void render_kernel_stats(Manager *m, Buf *out) {
         }
 }
 
+/* Rendering 10,000 series costs a few ms of the one loop that also reads
+ * trace_pipe: 50 scrapers hammering /metrics would starve the reader. So a
+ * rendering is served again to scrapes within METRICS_CACHE_USEC of it
+ * (Prometheus scrapes every few seconds; a dashboard never notices). */
+#define METRICS_CACHE_USEC (200 * 1000ULL)
+
 static void http_metrics(void *userdata, Buf *out) {
         Manager *m = userdata;
+        uint64_t now = 0;
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        if (m->metrics_cache.data && now - m->metrics_cache_usec < METRICS_CACHE_USEC) {
+                buf_append(out, m->metrics_cache.data, m->metrics_cache.len);
+                return;
+        }
+        buf_clear(&m->metrics_cache);
+        render_metrics(m, &m->metrics_cache);
+        m->metrics_cache_usec = now;
+        buf_append(out, m->metrics_cache.data, m->metrics_cache.len);
+}
+
+static void render_metrics(Manager *m, Buf *out) {
         pipeline_render_metrics(m->pipeline, out);
         render_kernel_stats(m, out);
 
@@ -489,6 +513,7 @@ static int manager_reload(Manager *m) {
                 register_probe(m, i);
                 added++;
         }
+        buf_free(&m->metrics_cache); /* the next scrape shows the new config */
         log_info("Reloaded: %zu probe(s) kept with their counters, %zu removed, %zu registered", kept, removed, added);
         sd_notify(0, "READY=1");
         notify_status(m);
@@ -622,6 +647,7 @@ Manager *manager_free(Manager *m) {
         tracefs_free(m->tracefs);
         pipeline_free(m->pipeline);
         linereader_done(&m->lines);
+        buf_free(&m->metrics_cache);
         free(m->stats);
         free(m->stats_logged);
         free(m);

@@ -370,16 +370,17 @@ tracefs_snapshot() {
         } | sort
 }
 
-# Compares two snapshots. Lines of other system tests running at the same
-# time (kpe_t*_<their pid>) may come and go; any other difference, and any
-# difference of our own name, fails.
+# Compares two snapshots. Lines of this project's other tests and benchmarks
+# running at the same time (kpe*<their pid>*, e.g. kpe_tuprobe_123,
+# kpeb456_r1) may come and go; any other difference, and any difference of
+# our own name, fails.
 assert_snapshot_same() {
         local before=$1 after=$2 what=$3 diffs
         diffs=$(diff "$before" "$after" | grep -E '^[<>]' | python3 -c '
 import re, sys
 ours = sys.argv[1]
 for line in sys.stdin:
-    names = re.findall(r"kpe_t[a-z0-9]*_[0-9]+", line)
+    names = re.findall(r"kpe[a-z_]*[0-9]+[a-z0-9_]*", line)
     if not names or ours in names:
         print(line, end="")' "$KPE_NAME")
         [ -z "$diffs" ] || fail "$what changed tracefs:
