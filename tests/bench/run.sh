@@ -1,0 +1,63 @@
+#!/bin/sh
+# The side-by-side benchmark: kprobe-exporter against a trivial trace_pipe
+# reader, trace-cmd, perf-tools + awk and bpftrace, on the same events.
+# Run by hand, as root; not part of the test suites.
+#
+#   sh tests/bench/run.sh            full run (2M getpid events per run; a few minutes on 2 cores)
+#   sh tests/bench/run.sh --quick    200k events, short steps (about a minute)
+#   sh tests/bench/run.sh --help     every option (contenders, N, --perf, --json FILE, ...)
+#
+# KPE_BIN=path overrides the daemon (default: build/kprobe-exporter).
+# Installs what it needs from Debian's packages (trace-cmd,
+# perf-tools-unstable, bpftrace, wrk, curl, file, binutils) when missing; a
+# contender that still cannot run is reported as skipped, with the reason.
+# Touches only its own tracing instances and probes (kpe_bench_*, kpeb*), and
+# the global buffer only while perf-tools' scripts run (they need it; its
+# state is restored); everything it created is removed on exit.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+kpe=${KPE_BIN:-$repo/build/kprobe-exporter}
+
+if [ "$(id -u)" -ne 0 ]; then
+        echo "SKIP: the benchmark needs root (tracefs)" >&2
+        exit 77
+fi
+
+# command:package pairs; installed only when missing.
+missing=""
+for pair in trace-cmd:trace-cmd tpoint-perf:perf-tools-unstable bpftrace:bpftrace wrk:wrk curl:curl \
+        file:file objdump:binutils cc:gcc python3:python3; do
+        cmd=${pair%%:*}
+        pkg=${pair#*:}
+        command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
+        echo "# installing:$missing" >&2
+        if command -v apt-get >/dev/null 2>&1; then
+                apt-get update -qq >/dev/null 2>&1 || true
+                # shellcheck disable=SC2086
+                DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null 2>&1 ||
+                        echo "# apt-get install failed for some of:$missing; those contenders will be skipped" >&2
+        else
+                echo "# no apt-get: contenders needing$missing will be skipped" >&2
+        fi
+fi
+
+if [ ! -x "$kpe" ]; then
+        echo "# $kpe is not built: run 'sh .ci/build.sh' or 'meson compile -C build' first" >&2
+        exit 1
+fi
+
+build=$(mktemp -d /tmp/kpe-bench-build.XXXXXX)
+trap 'rm -rf "$build"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+cc -O2 -std=gnu11 -Wall -Wextra -o "$build/kpe-bench-gen" "$here/gen.c"
+cc -O2 -std=gnu11 -Wall -Wextra -o "$build/kpe-bench-reader" "$here/reader.c"
+
+# Not exec: the trap above removes the build dir (the uprobe target) after
+# the harness has removed its probes.
+python3 "$here/bench.py" --kpe "$kpe" --gen "$build/kpe-bench-gen" --reader "$build/kpe-bench-reader" \
+        --repo "$repo" "$@"
