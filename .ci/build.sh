@@ -5,7 +5,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="meson ninja-build gcc pkg-config libsystemd-dev libyaml-dev libmicrohttpd-dev
-libjansson-dev libcmocka-dev curl python3 prometheus clang libclang-rt-14-dev qemu-system-x86 busybox-static cpio kmod systemd procps debootstrap debhelper dpkg-dev fakeroot lintian rpm rpm2cpio man-db debian-archive-keyring"
+libjansson-dev libcmocka-dev curl python3 prometheus clang libclang-rt-14-dev valgrind qemu-system-x86 busybox-static cpio kmod systemd procps debootstrap debhelper dpkg-dev fakeroot lintian rpm rpm2cpio man-db debian-archive-keyring"
 
 missing=""
 for p in $PACKAGES; do

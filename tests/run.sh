@@ -4,7 +4,8 @@
 #   2. the unit and system suites again in ./build-asan, built with
 #      AddressSanitizer and UndefinedBehaviorSanitizer (the daemon the system
 #      tests start is then the sanitized one; a leak at exit fails them);
-#   3. the libFuzzer targets for 60 s in all (tests/fuzz/run.sh), counted as
+#   3. the system suite once more with the daemon under valgrind memcheck;
+#   4. the libFuzzer targets for 60 s in all (tests/fuzz/run.sh), counted as
 #      one test.
 # Usage (as root, from anywhere): sh tests/run.sh [meson test args, e.g. --suite unit]
 # With arguments, only step 1 runs, with those arguments.
@@ -32,6 +33,13 @@ if [ $# -eq 0 ]; then
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
                 meson test -C build-asan --print-errorlogs --suite unit --suite system || rc=1
         logs="$logs build-asan/meson-logs/testlog.json"
+fi
+
+if [ $# -eq 0 ]; then
+        echo "== the system suite again, the daemon under valgrind memcheck (zero errors, zero leaks at exit) =="
+        KPE_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
+                meson test -C build --print-errorlogs --suite system --logbase testlog-valgrind || rc=1
+        logs="$logs build/meson-logs/testlog-valgrind.json"
 fi
 
 fuzz=""

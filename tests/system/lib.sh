@@ -18,7 +18,8 @@
 # - every wait is a bounded loop.
 #
 # Sourced by bash; uses python3 for parsing metrics and JSON and curl for
-# HTTP.
+# HTTP. KPE_WRAPPER, when set, is put before the daemon's command line
+# (tests/run.sh runs the suite once under valgrind that way).
 
 set -u -o pipefail
 
@@ -212,7 +213,8 @@ start_daemon() {
         KPE_PORT=$(free_port)
         KPE_OUT="$KPE_WORK/daemon.$KPE_RUNS.out"
         KPE_ERR="$KPE_WORK/daemon.$KPE_RUNS.err"
-        "$KPE_BIN" --config.file="$config" --web.listen-address="127.0.0.1:$KPE_PORT" \
+        # shellcheck disable=SC2086 # KPE_WRAPPER is a command line (e.g. valgrind ...)
+        ${KPE_WRAPPER:-} "$KPE_BIN" --config.file="$config" --web.listen-address="127.0.0.1:$KPE_PORT" \
                 --tracefs.instance="$KPE_NAME" --log.level=debug "$@" >"$KPE_OUT" 2>"$KPE_ERR" &
         KPE_PID=$!
         for ((i = 0; i < 100; i++)); do
@@ -260,7 +262,8 @@ stop_daemon() {
 # exit by themselves (config errors, --config.check, --cleanup, strict).
 # Output goes to $KPE_WORK/run.out and run.err; returns its status.
 run_daemon() {
-        timeout 10 "$KPE_BIN" "$@" >"$KPE_WORK/run.out" 2>"$KPE_WORK/run.err"
+        # shellcheck disable=SC2086
+        timeout 20 ${KPE_WRAPPER:-} "$KPE_BIN" "$@" >"$KPE_WORK/run.out" 2>"$KPE_WORK/run.err"
 }
 
 # GET (or another method with -X) http://127.0.0.1:$KPE_PORT$1 into file $2;

@@ -76,7 +76,8 @@ log "stderr to a pipe whose reader is gone: SIGTERM still cleans up"
 KPE_PORT=$(free_port)
 # The log reader (head) exits after the first line; later log lines hit a
 # closed pipe. Without SIGPIPE ignored that would kill the daemon mid-cleanup.
-"$KPE_BIN" --config.file="$KPE_WORK/probes.yaml" --tracefs.instance="$KPE_NAME" \
+# shellcheck disable=SC2086
+${KPE_WRAPPER:-} "$KPE_BIN" --config.file="$KPE_WORK/probes.yaml" --tracefs.instance="$KPE_NAME" \
         --web.listen-address="127.0.0.1:$KPE_PORT" 2>&1 >/dev/null | head -1 >/dev/null &
 for ((i = 0; i < 100; i++)); do
         KPE_PID=$(pgrep -f -n -- "--tracefs.instance=$KPE_NAME --web.listen-address=127.0.0.1:$KPE_PORT" || true)
