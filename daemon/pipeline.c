@@ -492,16 +492,23 @@ void pipeline_render_metrics(const Pipeline *p, Buf *out) {
         expo_put_sample_u64(out, "kprobe_exporter_lost_event_reports_total", NULL, NULL, 0, p->lost_reports);
 }
 
-static void json_key(Buf *out, const char *key) {
+/* ,"key":"value" (or null) and ,"key":N; the leading comma unless first. */
+static void json_member_string(Buf *out, bool first, const char *key, const char *value) {
+        if (!first)
+                buf_putc(out, ',');
         json_put_string(out, sv_from(key));
         buf_putc(out, ':');
-}
-
-static void json_opt_string(Buf *out, const char *s) {
-        if (s)
-                json_put_string(out, sv_from(s));
+        if (value)
+                json_put_string(out, sv_from(value));
         else
                 buf_puts(out, "null");
+}
+
+static void json_member_u64(Buf *out, const char *key, uint64_t value) {
+        buf_putc(out, ',');
+        json_put_string(out, sv_from(key));
+        buf_putc(out, ':');
+        buf_put_u64(out, value);
 }
 
 void pipeline_render_probes(const Pipeline *p, Buf *out) {
@@ -509,35 +516,16 @@ void pipeline_render_probes(const Pipeline *p, Buf *out) {
         for (size_t i = 0; i < p->n_probes; i++) {
                 const Probe *pr = &p->probes[i];
                 const ProbeConfig *c = pr->config;
-                if (i)
-                        buf_putc(out, ',');
-                buf_putc(out, '{');
-                json_key(out, "name");
-                json_put_string(out, sv_from(c->name));
-                buf_putc(out, ',');
-                json_key(out, "type");
-                json_put_string(out, sv_from(probe_type_to_string(c->type)));
-                buf_putc(out, ',');
-                json_key(out, "target");
-                json_put_string(out, sv_from(c->target));
-                buf_putc(out, ',');
-                json_key(out, "config_line");
-                buf_put_u64(out, c->line);
-                buf_putc(out, ',');
-                json_key(out, "definition");
-                json_opt_string(out, pr->definition);
-                buf_putc(out, ',');
-                json_key(out, "filter");
-                json_opt_string(out, c->filter);
-                buf_putc(out, ',');
-                json_key(out, "state");
-                json_put_string(out, sv_from(probe_state_to_string(pr->state)));
-                buf_putc(out, ',');
-                json_key(out, "error");
-                json_opt_string(out, pr->error);
-                buf_putc(out, ',');
-                json_key(out, "events");
-                buf_put_u64(out, pr->events);
+                buf_puts(out, i ? ",{" : "{");
+                json_member_string(out, true, "name", c->name);
+                json_member_string(out, false, "type", probe_type_to_string(c->type));
+                json_member_string(out, false, "target", c->target);
+                json_member_u64(out, "config_line", c->line);
+                json_member_string(out, false, "definition", pr->definition);
+                json_member_string(out, false, "filter", c->filter);
+                json_member_string(out, false, "state", probe_state_to_string(pr->state));
+                json_member_string(out, false, "error", pr->error);
+                json_member_u64(out, "events", pr->events);
                 buf_putc(out, '}');
         }
         buf_puts(out, "]}");
