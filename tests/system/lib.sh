@@ -389,3 +389,44 @@ for line in sys.stdin:
         [ -z "$diffs" ] || fail "$what changed tracefs:
 $diffs"
 }
+
+# The sum of every series of metric $2 in file $1 whose labels include the
+# given key=value pairs (others may vary). For tracepoints, whose comm is
+# the kernel's lazily saved one: a process that has just exec'd can still
+# show as its parent ("bash"), and a reused PID as an old process, so tests
+# of tracepoints count by what the kernel records exactly and report comm.
+metric_sum() {
+        python3 - "$@" <<'EOF'
+import re, sys
+path, name, want = sys.argv[1], sys.argv[2], dict(a.split("=", 1) for a in sys.argv[3:])
+label_re = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?')
+total, found = 0, False
+for line in open(path, encoding="utf-8"):
+    m = re.match(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)', line)
+    if not m or line.startswith("#") or m.group(1) != name:
+        continue
+    labels, rest = {}, m.group(3) or ""
+    while rest:
+        lm = label_re.match(rest)
+        labels[lm.group(1)] = lm.group(2)
+        rest = rest[lm.end():]
+    if all(labels.get(k) == v for k, v in want.items()):
+        total += int(float(m.group(4)))
+        found = True
+print(total if found else "absent")
+EOF
+}
+
+# Polls /metrics until metric_sum gives $1 or 10 s pass; prints the last sum.
+wait_metric_sum() {
+        local want=$1 i v
+        shift
+        for ((i = 0; i < 100; i++)); do
+                if [ "$(http_get /metrics "$KPE_WORK/metrics.txt")" = 200 ]; then
+                        v=$(metric_sum "$KPE_WORK/metrics.txt" "$@")
+                        [ "$v" = "$want" ] && break
+                fi
+                sleep 0.1
+        done
+        echo "${v:-none}"
+}
