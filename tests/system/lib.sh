@@ -285,15 +285,24 @@ fetch_ok() {
 # the exact label set given as key=value arguments (order does not matter).
 # Prints the value as written, or "absent".
 metric_value() {
+        metric_query exact "$@"
+}
+
+# metric_value and metric_sum: $1 "exact" (the one series with exactly these
+# labels) or "sum" (every series whose labels include these), then file,
+# name, key=value labels.
+metric_query() {
         python3 - "$@" <<'EOF'
 import re, sys
 
-path, name, want = sys.argv[1], sys.argv[2], dict(a.split("=", 1) for a in sys.argv[3:])
+mode, path, name = sys.argv[1:4]
+want = dict(a.split("=", 1) for a in sys.argv[4:])
 label_re = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?')
 
 def unescape(v):
     return re.sub(r'\\(.)', lambda m: "\n" if m.group(1) == "n" else m.group(1), v)
 
+total, found = 0, False
 for line in open(path, encoding="utf-8"):
     line = line.rstrip("\n")
     if not line or line.startswith("#"):
@@ -308,10 +317,13 @@ for line in open(path, encoding="utf-8"):
             sys.exit("unparsable labels in: " + line)
         labels[lm.group(1)] = unescape(lm.group(2))
         rest = rest[lm.end():]
-    if labels == want:
+    if mode == "exact" and labels == want:
         print(m.group(4))
         sys.exit(0)
-print("absent")
+    if mode == "sum" and all(labels.get(k) == v for k, v in want.items()):
+        total += int(float(m.group(4)))
+        found = True
+print(total if found else "absent")
 EOF
 }
 
@@ -330,11 +342,16 @@ EOF
 # given as for metric_value: $2 name, then key=value labels. Leaves the last scrape
 # in $KPE_WORK/metrics.txt and prints the last value seen.
 wait_metric() {
-        local want=$1 i v
-        shift
+        wait_metric_query exact "$@"
+}
+
+# $1 exact or sum (see metric_query), $2 the value to wait for, then as above.
+wait_metric_query() {
+        local mode=$1 want=$2 i v
+        shift 2
         for ((i = 0; i < 100; i++)); do
                 if [ "$(http_get /metrics "$KPE_WORK/metrics.txt")" = 200 ]; then
-                        v=$(metric_value "$KPE_WORK/metrics.txt" "$@")
+                        v=$(metric_query "$mode" "$KPE_WORK/metrics.txt" "$@")
                         [ "$v" = "$want" ] && break
                 fi
                 sleep 0.1
@@ -396,37 +413,10 @@ $diffs"
 # show as its parent ("bash"), and a reused PID as an old process, so tests
 # of tracepoints count by what the kernel records exactly and report comm.
 metric_sum() {
-        python3 - "$@" <<'EOF'
-import re, sys
-path, name, want = sys.argv[1], sys.argv[2], dict(a.split("=", 1) for a in sys.argv[3:])
-label_re = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?')
-total, found = 0, False
-for line in open(path, encoding="utf-8"):
-    m = re.match(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)', line)
-    if not m or line.startswith("#") or m.group(1) != name:
-        continue
-    labels, rest = {}, m.group(3) or ""
-    while rest:
-        lm = label_re.match(rest)
-        labels[lm.group(1)] = lm.group(2)
-        rest = rest[lm.end():]
-    if all(labels.get(k) == v for k, v in want.items()):
-        total += int(float(m.group(4)))
-        found = True
-print(total if found else "absent")
-EOF
+        metric_query sum "$@"
 }
 
 # Polls /metrics until metric_sum gives $1 or 10 s pass; prints the last sum.
 wait_metric_sum() {
-        local want=$1 i v
-        shift
-        for ((i = 0; i < 100; i++)); do
-                if [ "$(http_get /metrics "$KPE_WORK/metrics.txt")" = 200 ]; then
-                        v=$(metric_sum "$KPE_WORK/metrics.txt" "$@")
-                        [ "$v" = "$want" ] && break
-                fi
-                sleep 0.1
-        done
-        echo "${v:-none}"
+        wait_metric_query sum "$@"
 }
