@@ -13,20 +13,24 @@
 
 #include "alloc-count.h"
 
-static const char config_text[] =
-        "recent_events: 8\n"
-        "max_series: 3\n"
-        "probes:\n"
-        "  - name: connect\n"
-        "    type: uprobe\n"
-        "    target: /usr/bin/connector:0x1139\n"
-        "    fetch: [type=+0(%si):u16, port=+2(%si):u16, addr=+4(%si):u32]\n"
-        "    decode: {port: ntohs, addr: ipv4, type: {map: {2: AF_INET}}}\n"
-        "    metrics:\n"
-        "      - name: connect_total\n"
-        "        labels: [comm, addr, port]\n"
-        "      - name: connect_by_pid_total\n"
+/* The seed's probe on a uprobe; both configs of the reload test start with it. */
+#define CONNECT_PROBE_CONFIG \
+        "recent_events: 8\n" \
+        "max_series: 3\n" \
+        "probes:\n" \
+        "  - name: connect\n" \
+        "    type: uprobe\n" \
+        "    target: /usr/bin/connector:0x1139\n" \
+        "    fetch: [type=+0(%si):u16, port=+2(%si):u16, addr=+4(%si):u32]\n" \
+        "    decode: {port: ntohs, addr: ipv4, type: {map: {2: AF_INET}}}\n" \
+        "    metrics:\n" \
+        "      - name: connect_total\n" \
+        "        labels: [comm, addr, port]\n" \
+        "      - name: connect_by_pid_total\n" \
         "        labels: [pid, cpu, type]\n"
+
+static const char config_text[] =
+        CONNECT_PROBE_CONFIG
         "  - name: connect_ret\n"
         "    type: kretprobe\n"
         "    target: __sys_connect_file\n"
@@ -207,19 +211,7 @@ static void test_reload_adopt(void **state) {
         /* connect unchanged; connect_ret gone; tcp_connect with a filter now;
          * a new probe. */
         Pipeline *next = make_from(
-                "recent_events: 8\n"
-                "max_series: 3\n"
-                "probes:\n"
-                "  - name: connect\n"
-                "    type: uprobe\n"
-                "    target: /usr/bin/connector:0x1139\n"
-                "    fetch: [type=+0(%si):u16, port=+2(%si):u16, addr=+4(%si):u32]\n"
-                "    decode: {port: ntohs, addr: ipv4, type: {map: {2: AF_INET}}}\n"
-                "    metrics:\n"
-                "      - name: connect_total\n"
-                "        labels: [comm, addr, port]\n"
-                "      - name: connect_by_pid_total\n"
-                "        labels: [pid, cpu, type]\n"
+                CONNECT_PROBE_CONFIG
                 "  - name: tcp_connect\n"
                 "    type: tracepoint\n"
                 "    target: sock/inet_sock_set_state\n"
