@@ -240,3 +240,14 @@ size_t events_render_stream(const Ring *r, const EventQuery *q, uint64_t *cursor
         }
         return lines;
 }
+
+void json_member_string(Buf *out, bool first, const char *key, const char *value) {
+        if (!first)
+                buf_putc(out, ',');
+        json_put_string(out, sv_from(key));
+        buf_putc(out, ':');
+        if (value)
+                json_put_string(out, sv_from(value));
+        else
+                buf_puts(out, "null");
+}

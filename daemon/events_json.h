@@ -50,3 +50,5 @@ void event_render_json(const RingEventView *ev, const char *probe_name, Buf *out
 /* Appends s as a JSON string literal (with quotes), escaping as JSON needs
  * and replacing invalid UTF-8 with U+FFFD. */
 void json_put_string(Buf *out, StrView s);
+/* `"key":"value"` (value NULL: null), after a comma unless first. */
+void json_member_string(Buf *out, bool first, const char *key, const char *value);

@@ -137,7 +137,17 @@ static void print_config_errors(const ConfigErrors *errs, const char *path) {
         fprintf(stderr, "%s: %zu error(s); nothing was written to the kernel\n", path, errs->n);
 }
 
-static void print_check(const Config *c, const char *name) {
+/* What --config.check prints: the kernel's features, then per probe the
+ * exact writes and, when it can be told without writing, why the probe
+ * would not run on this kernel. Returns how many would not. */
+static size_t print_check(const Config *c, const char *name, Tracefs *t) {
+        KernelFeatures none;
+        const KernelFeatures *k = t ? &t->features : (tracefs_read_features(NULL, &none), &none);
+        _cleanup_buf_ Buf features = { 0 };
+        features_render_text(k, &features);
+        fputs(features.data, stdout);
+        size_t unavailable = 0;
+
         printf("# %s: %zu probe(s); group and instance '%s'\n", c->path, c->n_probes, name);
         for (size_t i = 0; i < c->n_probes; i++) {
                 const ProbeConfig *p = &c->probes[i];
@@ -154,7 +164,25 @@ static void print_check(const Config *c, const char *name) {
                                ev ? "" : "/", ev ? "" : p->name);
                 printf("1 > instances/%s/events/%s%s%s/enable\n", name, ev ? ev : name, ev ? "" : "/",
                        ev ? "" : p->name);
+
+                const char *what = NULL;
+                Feature missing = features_probe_missing(k, p, &what);
+                _cleanup_free_ char *why = missing != _FEATURE_MAX ? features_refusal(k, missing, what) : NULL;
+                SymbolVerdict v = SYMBOL_UNCHECKED;
+                if (!why && t)
+                        v = tracefs_check_symbol(t, p, &why);
+                if (why) {
+                        bool refused = missing != _FEATURE_MAX || v == SYMBOL_MISSING || v == SYMBOL_BLACKLISTED;
+                        unavailable += refused;
+                        fprintf(stderr, "%s:%u: %s: probe '%s' %s: %s\n", c->path, p->line,
+                                refused && c->strict ? "error" : "warning", p->name,
+                                missing != _FEATURE_MAX ? "is unavailable on this kernel"
+                                : refused              ? "would fail on this kernel"
+                                                       : "may be refused by this kernel",
+                                why);
+                }
         }
+        return unavailable;
 }
 
 int main(int argc, char **argv) {
@@ -212,8 +240,18 @@ int main(int argc, char **argv) {
         }
 
         if (a.check) {
-                print_check(config, a.name);
+                Tracefs *t = NULL;
+                if (root)
+                        (void) tracefs_new(root, a.name, &t);
+                size_t unavailable = print_check(config, a.name, t);
+                bool strict = config->strict;
+                tracefs_free(t);
                 config_free(config);
+                if (unavailable > 0 && strict) {
+                        fprintf(stderr, "%s: %zu probe(s) cannot run on this kernel and strict is set: the daemon would exit\n",
+                                a.config_file, unavailable);
+                        return 1;
+                }
                 return 0;
         }
 

@@ -179,7 +179,7 @@ static void render_metrics(Manager *m, Buf *out) {
 
 static void http_probes(void *userdata, Buf *out) {
         Manager *m = userdata;
-        pipeline_render_probes(m->pipeline, out);
+        pipeline_render_probes(m->pipeline, m->tracefs ? &m->tracefs->features : NULL, out);
 }
 
 static int http_events_page(void *userdata, const EventQuery *q, Buf *out) {
@@ -343,7 +343,7 @@ static void unregister_probe(Manager *m, Probe *p);
 
 static void probe_fail(Manager *m, size_t i, int err, char *kernel_text) {
         Probe *p = &m->pipeline->probes[i];
-        p->state = PROBE_STATE_FAILED;
+        p->state = err == -EOPNOTSUPP ? PROBE_STATE_UNAVAILABLE : PROBE_STATE_FAILED;
         free(p->error);
         if (kernel_text)
                 p->error = kernel_text;
@@ -352,8 +352,9 @@ static void probe_fail(Manager *m, size_t i, int err, char *kernel_text) {
                 buf_printf(&b, "%s", strerror(-err));
                 p->error = buf_steal(&b);
         }
-        log_error("%s:%u: probe '%s' (%s %s) failed: %s", m->pipeline->config->path, p->config->line,
-                  p->config->name, probe_type_to_string(p->config->type), p->config->target, p->error);
+        log_error("%s:%u: probe '%s' (%s %s) %s: %s", m->pipeline->config->path, p->config->line,
+                  p->config->name, probe_type_to_string(p->config->type), p->config->target,
+                  p->state == PROBE_STATE_UNAVAILABLE ? "is unavailable" : "failed", p->error);
         /* Defined but its filter or enable refused: it must not linger. */
         unregister_probe(m, p);
 }
@@ -513,6 +514,7 @@ static int manager_reload(Manager *m) {
                 register_probe(m, i);
                 added++;
         }
+        tracefs_symbols_release(m->tracefs);
         buf_free(&m->metrics_cache); /* the next scrape shows the new config */
         log_info("Reloaded: %zu probe(s) kept with their counters, %zu removed, %zu registered", kept, removed, added);
         sd_notify(0, "READY=1");
@@ -584,10 +586,12 @@ int manager_start(Manager *m) {
         size_t failed = 0;
         for (size_t i = 0; i < m->pipeline->n_probes; i++) {
                 register_probe(m, i);
-                failed += m->pipeline->probes[i].state == PROBE_STATE_FAILED;
+                failed += m->pipeline->probes[i].state == PROBE_STATE_FAILED ||
+                          m->pipeline->probes[i].state == PROBE_STATE_UNAVAILABLE;
                 if (failed > 0 && cfg->strict)
                         break;
         }
+        tracefs_symbols_release(m->tracefs);
         if (failed > 0 && cfg->strict) {
                 log_error("A probe failed and strict is set: removing what was registered and exiting");
                 r = -EINVAL;

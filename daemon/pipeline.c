@@ -5,6 +5,7 @@
 
 #include "decode.h"
 #include "expo.h"
+#include "kfeatures.h"
 
 const char *probe_state_to_string(ProbeState s) {
         switch (s) {
@@ -14,6 +15,8 @@ const char *probe_state_to_string(ProbeState s) {
                 return "registered";
         case PROBE_STATE_FAILED:
                 return "failed";
+        case PROBE_STATE_UNAVAILABLE:
+                return "unavailable";
         }
         return "unknown";
 }
@@ -188,7 +191,7 @@ static Probe *pipeline_find_probe(Pipeline *p, const TraceLine *tl) {
         for (size_t i = 0; i < p->n_probes; i++) {
                 Probe *pr = &p->probes[i];
                 if (pr->event.n == tl->event.n && pr->form == tl->form && mem_eq(pr->event.p, tl->event.p, tl->event.n) &&
-                    pr->state != PROBE_STATE_FAILED)
+                    pr->state != PROBE_STATE_FAILED && pr->state != PROBE_STATE_UNAVAILABLE)
                         return pr;
         }
         return NULL;
@@ -493,17 +496,6 @@ void pipeline_render_metrics(const Pipeline *p, Buf *out) {
 }
 
 /* ,"key":"value" (or null) and ,"key":N; the leading comma unless first. */
-static void json_member_string(Buf *out, bool first, const char *key, const char *value) {
-        if (!first)
-                buf_putc(out, ',');
-        json_put_string(out, sv_from(key));
-        buf_putc(out, ':');
-        if (value)
-                json_put_string(out, sv_from(value));
-        else
-                buf_puts(out, "null");
-}
-
 static void json_member_u64(Buf *out, const char *key, uint64_t value) {
         buf_putc(out, ',');
         json_put_string(out, sv_from(key));
@@ -511,7 +503,7 @@ static void json_member_u64(Buf *out, const char *key, uint64_t value) {
         buf_put_u64(out, value);
 }
 
-void pipeline_render_probes(const Pipeline *p, Buf *out) {
+void pipeline_render_probes(const Pipeline *p, const KernelFeatures *kernel, Buf *out) {
         buf_puts(out, "{\"probes\":[");
         for (size_t i = 0; i < p->n_probes; i++) {
                 const Probe *pr = &p->probes[i];
@@ -528,7 +520,12 @@ void pipeline_render_probes(const Pipeline *p, Buf *out) {
                 json_member_u64(out, "events", pr->events);
                 buf_putc(out, '}');
         }
-        buf_puts(out, "]}");
+        buf_putc(out, ']');
+        if (kernel) {
+                buf_puts(out, ",\"kernel\":");
+                features_render_json(kernel, out);
+        }
+        buf_putc(out, '}');
 }
 
 static bool pipeline_has_probe(const Pipeline *p, const char *name) {

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "kfeatures.h"
 #include "events_json.h"
 #include "ring.h"
 #include "series.h"
@@ -18,7 +19,8 @@
 typedef enum ProbeState {
         PROBE_STATE_PENDING,    /* not yet handed to the kernel */
         PROBE_STATE_REGISTERED,
-        PROBE_STATE_FAILED,
+        PROBE_STATE_FAILED,     /* the kernel refused it, or its target is not there */
+        PROBE_STATE_UNAVAILABLE, /* needs a feature this kernel lacks; never written */
 } ProbeState;
 
 typedef struct MetricPlan {
@@ -108,8 +110,9 @@ const Probe *pipeline_process_line(Pipeline *p, const char *line, size_t len);
 
 /* The users' counters and the daemon's own pipeline counters. */
 void pipeline_render_metrics(const Pipeline *p, Buf *out);
-/* {"probes":[{"name","type","target","line","definition","filter","state","error","events"}]} */
-void pipeline_render_probes(const Pipeline *p, Buf *out);
+/* {"probes":[{"name","type","target","line","definition","filter","state","error","events"}],
+ *  "kernel":{"release","machine","features":{...}}} (no "kernel" when NULL) */
+void pipeline_render_probes(const Pipeline *p, const KernelFeatures *kernel, Buf *out);
 /* GET /events: -ENOENT if q->probe is set and names no probe. */
 int pipeline_render_events(const Pipeline *p, const EventQuery *q, Buf *out);
 size_t pipeline_stream_events(const Pipeline *p, const EventQuery *q, uint64_t *cursor, Buf *out);

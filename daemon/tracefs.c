@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 /* tracefs control files are small, but kprobe_events can list thousands of
@@ -187,6 +188,40 @@ int tracefs_find(const char *override, bool mount_if_needed, char **ret_root) {
 
 /* ---- the handle ---- */
 
+static bool file_exists(const char *root, const char *file) {
+        _cleanup_free_ char *path = path_join(root, file);
+        return access(path, F_OK) == 0;
+}
+
+void tracefs_read_features(const char *root, KernelFeatures *k) {
+        *k = (KernelFeatures){ 0 };
+        struct utsname u;
+        if (uname(&u) == 0) {
+                snprintf(k->release, sizeof(k->release), "%s", u.release);
+                snprintf(k->machine, sizeof(k->machine), "%s", u.machine);
+        }
+        _cleanup_buf_ Buf readme = { 0 };
+        _cleanup_free_ char *path = root ? path_join(root, "README") : NULL;
+        bool have_readme = path && read_all_at(AT_FDCWD, path, &readme) >= 0 && readme.len > 0;
+        features_from_readme(k, have_readme ? readme.data : NULL);
+        if (!root)
+                return;
+        static const struct {
+                Feature f;
+                const char *file;
+        } files[] = {
+                { FEATURE_KPROBE_EVENTS, "kprobe_events" },
+                { FEATURE_UPROBE_EVENTS, "uprobe_events" },
+                { FEATURE_ERROR_LOG, "error_log" },
+                { FEATURE_OPTION_FIELDS, "options/fields" },
+                { FEATURE_OPTION_RECORD_TGID, "options/record-tgid" },
+                { FEATURE_OPTION_IRQ_INFO, "options/irq-info" },
+                { FEATURE_OPTION_CONTEXT_INFO, "options/context-info" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                k->state[files[i].f] = file_exists(root, files[i].file) ? FEATURE_YES : FEATURE_NO;
+}
+
 int tracefs_new(const char *root, const char *name, Tracefs **ret) {
         if (!root || !name || !group_name_is_valid(name))
                 return -EINVAL;
@@ -197,10 +232,9 @@ int tracefs_new(const char *root, const char *name, Tracefs **ret) {
         _cleanup_free_ char *instances = path_join(root, "instances");
         t->instance_dir = path_join(instances, name);
 
-        _cleanup_free_ char *k = path_join(root, "kprobe_events");
-        _cleanup_free_ char *u = path_join(root, "uprobe_events");
-        t->has_kprobe_events = access(k, F_OK) == 0;
-        t->has_uprobe_events = access(u, F_OK) == 0;
+        tracefs_read_features(root, &t->features);
+        t->has_kprobe_events = t->features.state[FEATURE_KPROBE_EVENTS] == FEATURE_YES;
+        t->has_uprobe_events = t->features.state[FEATURE_UPROBE_EVENTS] == FEATURE_YES;
         *ret = t;
         return 0;
 }
@@ -211,6 +245,7 @@ Tracefs *tracefs_free(Tracefs *t) {
         free(t->root);
         free(t->name);
         free(t->instance_dir);
+        symbols_free(t->symbols);
         free(t);
         return NULL;
 }
@@ -578,6 +613,37 @@ int tracefs_instance_remove(Tracefs *t) {
 
 /* ---- probes and events ---- */
 
+/* Where the kprobes blacklist is: debugfs, which the daemon never mounts. */
+#define KPROBES_BLACKLIST "/sys/kernel/debug/kprobes/blacklist"
+
+SymbolVerdict tracefs_check_symbol(Tracefs *t, const ProbeConfig *p, char **ret_message) {
+        *ret_message = NULL;
+        if (!is_kprobe_kind(p->type))
+                return SYMBOL_UNCHECKED;
+        if (!t->symbols) {
+                _cleanup_buf_ Buf kallsyms = { 0 }, filter = { 0 }, blacklist = { 0 };
+                _cleanup_free_ char *aff = path_join(t->root, "available_filter_functions");
+                bool ok = read_all_at(AT_FDCWD, "/proc/kallsyms", &kallsyms) >= 0;
+                bool have_filter = read_all_at(AT_FDCWD, aff, &filter) >= 0;
+                bool have_blacklist = read_all_at(AT_FDCWD, KPROBES_BLACKLIST, &blacklist) >= 0;
+                t->symbols = symbols_new(ok ? kallsyms.data : NULL, have_filter ? filter.data : NULL,
+                                         have_blacklist ? blacklist.data : NULL);
+        }
+        char *why = NULL;
+        SymbolVerdict v = symbols_check(t->symbols, p->target, &why);
+        if (why) {
+                Buf b = { 0 };
+                buf_printf(&b, "%s (kernel %s, %s)", why, t->features.release, t->features.machine);
+                free(why);
+                *ret_message = buf_steal(&b);
+        }
+        return v;
+}
+
+void tracefs_symbols_release(Tracefs *t) {
+        t->symbols = symbols_free(t->symbols);
+}
+
 static int probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error) {
         if (p->type == PROBE_TRACEPOINT) {
                 if (!tracepoint_target_is_valid(p->target)) {
@@ -595,13 +661,17 @@ static int probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error) {
                 }
                 return 0;
         }
-        if (is_kprobe_kind(p->type) && !t->has_kprobe_events) {
-                *ret_error = xstrdup("kernel built without kprobe events");
+        const char *what = NULL;
+        Feature missing = features_probe_missing(&t->features, p, &what);
+        if (missing != _FEATURE_MAX) {
+                *ret_error = features_refusal(&t->features, missing, what);
                 return -EOPNOTSUPP;
         }
-        if (is_uprobe_kind(p->type) && !t->has_uprobe_events) {
-                *ret_error = xstrdup("kernel built without uprobe events");
-                return -EOPNOTSUPP;
+        _cleanup_free_ char *symbol_note = NULL;
+        SymbolVerdict verdict = tracefs_check_symbol(t, p, &symbol_note);
+        if (verdict == SYMBOL_MISSING || verdict == SYMBOL_BLACKLISTED) {
+                *ret_error = TAKE_PTR(symbol_note);
+                return verdict == SYMBOL_MISSING ? -ENOENT : -EPERM;
         }
 
         _cleanup_buf_ Buf line = { 0 };
@@ -614,8 +684,16 @@ static int probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error) {
         _cleanup_free_ char *log = path_join(t->root, "error_log");
         _cleanup_free_ char *before = error_log_last_stamp(log);
         r = write_probe_file(t, probe_file(p->type), line.data);
-        if (r < 0)
+        if (r < 0) {
                 *ret_error = error_log_explain(log, before, command);
+                /* A notrace function: the kernel's words (if any) and why. */
+                if (symbol_note) {
+                        Buf b = { 0 };
+                        buf_printf(&b, "%s%s%s", *ret_error ? *ret_error : "", *ret_error ? "\n" : "", symbol_note);
+                        free(*ret_error);
+                        *ret_error = buf_steal(&b);
+                }
+        }
         return r;
 }
 

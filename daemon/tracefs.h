@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "kfeatures.h"
+#include "symbols.h"
 #include "util.h"
 
 #define TRACEFS_DEFAULT_NAME "kprobe_exporter"
@@ -21,6 +23,8 @@ typedef struct Tracefs {
         char *instance_dir; /* root/instances/name */
         bool has_kprobe_events;
         bool has_uprobe_events;
+        KernelFeatures features; /* read in tracefs_new */
+        SymbolTable *symbols;    /* loaded by the first kprobe registered; see tracefs_symbols_release */
 } Tracefs;
 
 /* Finds tracefs: `override` if given (used as is), else the tracefs line of
@@ -33,9 +37,21 @@ int tracefs_find(const char *override, bool mount_if_needed, char **ret_root);
  * a new string, or -ENOENT. */
 int tracefs_parse_mounts(const char *text, char **ret);
 
-/* Creates the handle (no I/O besides probing which probe files exist). */
+/* Creates the handle; reads what the kernel supports (uname, README, which
+ * probe files and options exist) into t->features. No writes. */
 int tracefs_new(const char *root, const char *name, Tracefs **ret);
 Tracefs *tracefs_free(Tracefs *t);
+
+/* Reads the kernel's features as tracefs_new does. */
+void tracefs_read_features(const char *root, KernelFeatures *ret);
+
+/* Checks a kprobe kind's target against /proc/kallsyms,
+ * available_filter_functions and the kprobes blacklist (loading them into
+ * t->symbols on first use). Returns the verdict; *ret_message as
+ * symbols_check(), with the kernel release appended. */
+SymbolVerdict tracefs_check_symbol(Tracefs *t, const ProbeConfig *p, char **ret_message);
+/* Frees the symbol table (megabytes; only needed while registering). */
+void tracefs_symbols_release(Tracefs *t);
 
 /* The exact line written to kprobe_events/uprobe_events for a kprobe kind,
  * e.g. "p:kprobe_exporter/connect __sys_connect_file family=+0(%si):u16".
@@ -63,9 +79,12 @@ int tracefs_instance_remove(Tracefs *t);
 /* Registers one kprobe-kind probe (appends its definition). On failure
  * returns -errno and, when the kernel said why, *ret_error gets the
  * error_log text for this command (caller frees; may stay NULL). Tracepoints:
- * checks that events/<target> exists (-ENOENT with a message otherwise). A
- * kprobe on a kernel without kprobe_events gives -EOPNOTSUPP with the
- * message "kernel built without kprobe events". */
+ * checks that events/<target> exists (-ENOENT with a message otherwise).
+ * Nothing is written when the probe needs a feature the kernel lacks
+ * (-EOPNOTSUPP, features_refusal()'s message, e.g. "kernel built without
+ * kprobe events ...") or names a function the kernel does not have or
+ * never probes (-ENOENT / -EPERM, symbols_check()'s message); when the
+ * kernel refuses a notrace function, its words are followed by why. */
 int tracefs_probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error);
 /* Removes one probe of ours ("-:group/name"). Tracepoints: no-op. */
 int tracefs_probe_unregister(Tracefs *t, const ProbeConfig *p);

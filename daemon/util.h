@@ -73,6 +73,8 @@ static inline void freep(void *p) { free(*(void **)p); }
 #define _cleanup_free_ _cleanup_(freep)
 static inline void buf_freep(Buf *b) { buf_free(b); }
 #define _cleanup_buf_ _cleanup_(buf_freep)
+/* Hands a pointer on: returns it and leaves NULL behind (for _cleanup_). */
+#define TAKE_PTR(p) ({ __typeof__(p) _taken = (p); (p) = NULL; _taken; })
 
 /* Parses an unsigned decimal, or hex with 0x, covering the whole view.
  * Returns 0, or -EINVAL / -ERANGE. */

@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fuzz_check(pipeline_new(c, &p) == 0 && p);
         Buf out = { 0 };
         pipeline_render_metrics(p, &out);
-        pipeline_render_probes(p, &out);
+        pipeline_render_probes(p, NULL, &out);
         buf_free(&out);
         pipeline_free(p);
         return 0;

@@ -273,7 +273,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check_metrics(&out);
 
         buf_clear(&out);
-        pipeline_render_probes(p, &out);
+        pipeline_render_probes(p, NULL, &out);
         check_json(out.data, out.len);
 
         static const EventQuery queries[] = {

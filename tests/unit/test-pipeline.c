@@ -172,7 +172,7 @@ static void test_probes_json(void **state) {
         p->probes[1].state = PROBE_STATE_FAILED;
         p->probes[1].error = strdup("trace_kprobe: error: Invalid probed address or symbol");
         Buf out = { 0 };
-        pipeline_render_probes(p, &out);
+        pipeline_render_probes(p, NULL, &out);
         json_error_t err;
         json_t *j = json_loads(out.data, 0, &err);
         assert_non_null(j);
