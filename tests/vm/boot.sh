@@ -14,8 +14,11 @@
 # works everywhere: a /dev/kvm can be there and still not work (it hangs on
 # the project's machines). KPE_VM_ACCEL=kvm asks for KVM.
 # KPE_VM_MEM (MiB, default 512) and KPE_VM_APPEND (the kernel command line,
-# default "console=ttyS0 quiet panic=-1") are for larger guests, such as
-# tests/pkg's Debian with systemd as PID 1.
+# default "console=ttyS0 quiet panic=-1", on arm64 console=ttyAMA0) are for
+# larger guests, such as tests/pkg's Debian with systemd as PID 1.
+# KPE_VM_KERNEL (see mkimage.sh) picks the machine: a *-arm64 flavor boots
+# under qemu-system-aarch64 (virt board, Cortex-A57, its PL011 serial port),
+# the others under qemu-system-x86_64.
 set -u
 
 [ $# -ge 4 ] || { echo "usage: boot.sh KERNEL INITRD SERIAL TIMEOUT [HOSTPORT:GUESTPORT ...]" >&2; exit 2; }
@@ -32,9 +35,20 @@ qemu_pid=""
 # Whoever stops us (the test's cleanup, meson's timeout) stops the VM too.
 trap '[ -n "$qemu_pid" ] && { kill -KILL "$qemu_pid" && wait "$qemu_pid"; } 2>/dev/null; exit 143' TERM INT HUP
 
-qemu-system-x86_64 -nodefaults -no-user-config -accel "$accel" -m "${KPE_VM_MEM:-512}" -smp 1 \
+case ${KPE_VM_KERNEL:-debian12-amd64} in
+*-arm64)
+        machine=(qemu-system-aarch64 -M virt -cpu cortex-a57)
+        console=ttyAMA0
+        ;;
+*)
+        machine=(qemu-system-x86_64)
+        console=ttyS0
+        ;;
+esac
+
+"${machine[@]}" -nodefaults -no-user-config -accel "$accel" -m "${KPE_VM_MEM:-512}" -smp 1 \
         -display none -monitor none -serial "file:$serial" -no-reboot \
-        -kernel "$kernel" -initrd "$initrd" -append "${KPE_VM_APPEND:-console=ttyS0 quiet panic=-1}" \
+        -kernel "$kernel" -initrd "$initrd" -append "${KPE_VM_APPEND:-console=$console quiet panic=-1}" \
         -nic "$nic" </dev/null &
 qemu_pid=$!
 

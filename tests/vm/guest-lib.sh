@@ -21,6 +21,8 @@ say() {
 show() {
         echo "KPE-BEGIN $1"
         cat "$2"
+        # A file without a final newline (an HTTP body) still ends its block.
+        [ -z "$(tail -c 1 "$2")" ] || echo
         echo "KPE-END $1"
 }
 

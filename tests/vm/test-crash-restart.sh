@@ -45,7 +45,7 @@ guest_at traffic
 [ "$(guest_fact daemon.1.exit)" = 137 ] || fail "the first daemon's status is '$(guest_fact daemon.1.exit)', want 137 (SIGKILL)"
 v=$(guest_block kprobe_events.killed | grep -cE '^[pr][0-9]*:kprobe_exporter/(connect|connect_ret) ')
 [ "$v" = 2 ] || fail "after SIGKILL: $v of the 2 kprobes of ours left, want both: $(guest_block kprobe_events.killed)"
-guest_block instances.killed | grep -qx kprobe_exporter || fail "after SIGKILL: no instances/kprobe_exporter left"
+guest_block instances.killed | grep -x kprobe_exporter >/dev/null || fail "after SIGKILL: no instances/kprobe_exporter left"
 
 log "the second start cleaned up and registered everything once"
 wait_healthy

@@ -1,9 +1,16 @@
 #!/bin/bash
-# Real kprobes and a kretprobe, in a VM running Debian's cloud kernel: the
-# seed's probe on __sys_connect_file, tcp_v4_connect, tcp_v6_connect, the
-# errno of connect(), and a probe on a symbol no kernel has. Busybox nc makes
-# real connects in the guest; from the host, curl and a real Prometheus read
-# the daemon through a port forwarded to the guest.
+# Real kprobes and a kretprobe in a VM, on each kernel of the matrix
+# (KPE_VM_KERNEL: Debian 12 and 13 cloud kernels on x86-64, Debian 12 on
+# arm64): the seed's probe on __sys_connect_file in its portable form
+# ($arg2) and in the register form of the guest's architecture,
+# tcp_v4_connect, tcp_v6_connect, the errno of connect(), the classic
+# examples' sys_connect (refused with the names that exist) and a fetch type
+# the kernel refuses. Beside it the shipped config/probes.yaml runs
+# unchanged in a daemon of its own. Busybox nc makes real connects in the
+# guest; from the host, curl and a real Prometheus read the daemon through
+# a port forwarded to the guest. On success, the kernel's release and
+# features and what was proven go to $KPE_VM_RESULTS/<flavor>.json, from
+# which the README's "Supported kernels" table is made (kernel-table.py).
 . "$(dirname "$0")/vmlib.sh"
 
 K=5 # nc 127.0.0.1 25: port 25 listens in the guest
@@ -11,8 +18,14 @@ R=3 # nc 127.0.0.1 26: nothing listens there, the kernel refuses
 V=2 # nc ::1 25
 
 vm_init
+ARCH=${VM_ARCH:-x86_64}
+FLAVOR=${KPE_VM_KERNEL:-debian12-amd64}
+RESULTS=${KPE_VM_RESULTS:-$(dirname "$KPE_BIN")/kernel-matrix}
+rm -f "$RESULTS/$FLAVOR.json" # what an earlier run proved is not this run's
 prom_start
-cp "$VM_DIR/kprobes.yaml" "$KPE_WORK/files/"
+cat "$VM_DIR/kprobes.yaml" "$VM_DIR/kprobes-$ARCH.yaml" >"$KPE_WORK/files/kprobes.yaml" ||
+        fail "no register form of the seed's probe for $ARCH"
+cp "$KPE_SOURCE_ROOT/config/probes.yaml" "$KPE_WORK/files/default.yaml"
 
 guest_script K R V PROM_PORT <<'EOF'
 # qemu's network for the guest is restricted: not even the host, where
@@ -24,6 +37,15 @@ show host-connect /tmp/host.out
 
 nc -ll -p 25 -e /bin/true &
 daemon_start /kpe/kprobes.yaml
+# The shipped config, unchanged, in an instance (and group) of its own.
+kprobe-exporter --config.file=/kpe/default.yaml --tracefs.instance=kpe_default \
+        --web.listen-address=127.0.0.1:9418 2>/tmp/default.err &
+DEFAULT_PID=$!
+i=0
+while [ $i -lt 100 ] && ! wget -q -O /dev/null http://127.0.0.1:9418/healthz; do
+        sleep 0.1
+        i=$((i + 1))
+done
 host_wait traffic
 
 # A copy of the seed probe's records, for the log: the daemon's own
@@ -36,12 +58,31 @@ connect_n 127.0.0.1 25 "$K"
 connect_n 127.0.0.1 26 "$R"
 connect_n ::1 25 "$V"
 
-show kprobe_profile "$TRACEFS/kprobe_profile"
 grep -v '^#' "$TRACEFS/instances/kpe_raw/trace" >/tmp/raw
 show raw-trace /tmp/raw
 echo 0 >"$TRACEFS/instances/kpe_raw/events/kprobe_exporter/connect/enable"
 rmdir "$TRACEFS/instances/kpe_raw"
 show error_log "$TRACEFS/error_log"
+
+# The shipped config's daemon: until it has counted the K connects (at
+# most 10 s), then what it shows, then SIGTERM.
+i=0
+while [ $i -lt 50 ]; do
+        wget -q -O /tmp/default.metrics http://127.0.0.1:9418/metrics
+        grep -qx "connect_total{comm=\"nc\",addr=\"127.0.0.1\",port=\"25\"} $K" /tmp/default.metrics && break
+        sleep 0.2
+        i=$((i + 1))
+done
+wget -q -O /tmp/default.probes http://127.0.0.1:9418/probes
+show default-metrics /tmp/default.metrics
+show default-probes /tmp/default.probes
+kill -TERM "$DEFAULT_PID"
+wait "$DEFAULT_PID"
+say "default.exit $?"
+show default.err /tmp/default.err
+# The kernel's hit counts, now that every connect of the guest is made (nc's
+# and wget's).
+show kprobe_profile "$TRACEFS/kprobe_profile"
 host_wait stop
 
 daemon_stop TERM
@@ -51,27 +92,46 @@ EOF
 
 vm_boot
 
-log "the daemon in the guest starts; one probe is refused, the others run"
+log "the daemon in the guest starts; the classic sys_connect and a bad type are refused, the others run"
 guest_at traffic
 wait_healthy
+RELEASE=$(guest_fact booted | cut -d' ' -f1)
 fetch_ok /probes "$KPE_WORK/probes.json"
 v=$(json_get "$KPE_WORK/probes.json" '{p["name"]: p["state"] for p in j["probes"]}')
-[ "$v" = '{"connect": "registered", "tcp_v4_connect": "registered", "tcp_v6_connect": "registered", "connect_ret": "registered", "missing": "failed"}' ] ||
+[ "$v" = '{"connect": "registered", "tcp_v4_connect": "registered", "tcp_v6_connect": "registered", "connect_ret": "registered", "classic": "failed", "badtype": "failed", "connect_reg": "registered"}' ] ||
         fail "/probes states: $v"
-# The kernel's own words, from its error_log.
-v=$(json_get "$KPE_WORK/probes.json" '[p["error"] for p in j["probes"] if p["name"] == "missing"][0]')
-[[ $v == *"Invalid probed address or symbol"* && $v == *"kpe_no_such_symbol"* ]] ||
-        fail "/probes error of 'missing': $v"
-missing_error=${v%%$'\n'*}
-log "missing: $missing_error"
+# What the daemon detected, against what the guest is.
+v=$(json_get "$KPE_WORK/probes.json" 'j["kernel"]["release"] + " " + j["kernel"]["machine"]')
+want_machine=$([ "$ARCH" = arm64 ] && echo aarch64 || echo x86_64)
+[ "$v" = "$RELEASE $want_machine" ] || fail "/probes kernel is '$v', the guest runs '$RELEASE $want_machine'"
+v=$(json_get "$KPE_WORK/probes.json" '" ".join(k for k, on in j["kernel"]["features"].items() if on)')
+for f in kprobe_events uprobe_events arg_n error_log; do
+        [[ " $v " == *" $f "* ]] || fail "/probes: feature $f not detected on $RELEASE (detected: $v)"
+done
+log "features detected on $RELEASE: $v"
+
+# sys_connect: refused before it is written, with the names that exist.
+v=$(json_get "$KPE_WORK/probes.json" '[p["error"] for p in j["probes"] if p["name"] == "classic"][0]')
+wrapper=$([ "$ARCH" = arm64 ] && echo __arm64_sys_connect || echo __x64_sys_connect)
+for want in "no function 'sys_connect' in /proc/kallsyms; nearest: __sys_connect, " __sys_connect_file "$wrapper" "$RELEASE"; do
+        [[ $v == *"$want"* ]] || fail "/probes error of 'classic' lacks '$want': $v"
+done
+log "classic: $v"
+# The bad type: the kernel's own words, from its error_log.
+v=$(json_get "$KPE_WORK/probes.json" '[p["error"] for p in j["probes"] if p["name"] == "badtype"][0]')
+[[ $v == *"u77"* ]] || fail "/probes error of 'badtype': '$v' (want the kernel's error_log entry)"
+badtype_error=${v%%$'\n'*}
+log "badtype: $badtype_error"
 guest_go traffic
 
 log "the guest connected: $K x 127.0.0.1:25, $R x 127.0.0.1:26 (refused), $V x [::1]:25"
 guest_at stop
 [ "$(guest_fact host-connect)" != 0 ] || fail "the guest reached the host's 127.0.0.1:$PROM_PORT: $(guest_block host-connect)"
 log "guest to host: $(guest_block host-connect)"
-guest_block error_log | grep -qF "$missing_error" ||
-        fail "the guest's error_log does not say '$missing_error': $(guest_block error_log)"
+guest_block error_log | grep -F "$badtype_error" >/dev/null ||
+        fail "the guest's error_log does not say '$badtype_error': $(guest_block error_log)"
+guest_block error_log | grep 'sys_connect ' >/dev/null &&
+        fail "sys_connect reached the kernel: $(guest_block error_log)"
 
 # Every count exact: each series reaches its value (the daemon reads as the
 # kernel writes), then nothing else is there.
@@ -83,6 +143,8 @@ want_metric() {
 }
 want_metric "$K" connect_total comm=nc addr=127.0.0.1 port=25
 want_metric "$R" connect_total comm=nc addr=127.0.0.1 port=26
+want_metric "$K" connect_reg_total comm=nc addr=127.0.0.1 port=25
+want_metric "$R" connect_reg_total comm=nc addr=127.0.0.1 port=26
 want_metric "$K" tcp_v4_connect_total comm=nc addr=127.0.0.1 port=25
 want_metric "$R" tcp_v4_connect_total comm=nc addr=127.0.0.1 port=26
 want_metric "$V" tcp_v6_connect_total comm=nc addr=::1 port=25
@@ -92,27 +154,36 @@ want_metric "$V" tcp_v6_connect_total comm=nc addr=::1 port=25
 want_metric $((K + V)) connect_result_total comm=nc ret=0
 want_metric "$R" connect_result_total comm=nc ret=ECONNREFUSED
 fetch_ok /metrics "$KPE_WORK/metrics.txt"
-v=$(grep -cE '^(connect|tcp_v4_connect|tcp_v6_connect|connect_result|missing)_total\{' "$KPE_WORK/metrics.txt")
-# connect_total also has the IPv6 connects, read as IPv4 fields (type=10):
-# the seed's probe has no filter, so that the kernel's hit counts compare.
-[ "$v" = 8 ] || fail "$v series of our counters, want 8: $(grep -E '^[a-z0-9_]+_total\{' "$KPE_WORK/metrics.txt")"
-v=$(metric_value "$KPE_WORK/metrics.txt" connect_total comm=nc addr=0.0.0.0 port=25)
-[ "$v" = "$V" ] || fail "connect_total of the IPv6 connects (addr 0.0.0.0: sin6_flowinfo) is $v, want $V"
-v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_probe_up probe=missing)
-[ "$v" = 0 ] || fail "kprobe_exporter_probe_up{probe=\"missing\"} is $v, want 0"
+# nc's series and no others (the guest's wget, which reads the shipped
+# config's daemon, connects too: counted under comm="wget"). connect_total
+# also has the IPv6 connects, read as IPv4 fields (type=10): the seed's
+# probe has no filter, so that the kernel's hit counts compare.
+v=$(grep -cE '^(connect|connect_reg|tcp_v4_connect|tcp_v6_connect|connect_result|classic|badtype)_total\{comm="nc"' "$KPE_WORK/metrics.txt")
+[ "$v" = 11 ] || fail "$v series of nc's connects, want 11: $(grep -E '^[a-z0-9_]+_total\{' "$KPE_WORK/metrics.txt")"
+for probe in connect connect_reg; do
+        v=$(metric_value "$KPE_WORK/metrics.txt" "${probe}_total" comm=nc addr=0.0.0.0 port=25)
+        [ "$v" = "$V" ] || fail "${probe}_total of the IPv6 connects (addr 0.0.0.0: sin6_flowinfo) is $v, want $V"
+done
+for probe in classic badtype; do
+        v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_probe_up probe=$probe)
+        [ "$v" = 0 ] || fail "kprobe_exporter_probe_up{probe=\"$probe\"} is $v, want 0"
+done
 v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_parse_errors_total)
 [ "$v" = 0 ] || fail "kprobe_exporter_parse_errors_total is $v, want 0"
 
 log "the kernel's kprobe_profile agrees with the daemon's event counts"
 guest_block kprobe_profile | sed 's/^/#   /'
-for probe in connect:$((K + R + V)) tcp_v4_connect:$((K + R)) tcp_v6_connect:$V connect_ret:$((K + R + V)); do
-        name=${probe%:*} want=${probe#*:}
+for probe in connect:connect_total:$((K + R + V)) connect_reg:connect_reg_total:$((K + R + V)) \
+        tcp_v4_connect:tcp_v4_connect_total:$((K + R)) tcp_v6_connect:tcp_v6_connect_total:$V \
+        connect_ret:connect_result_total:$((K + R + V)); do
+        IFS=: read -r name metric want <<<"$probe"
         hits=$(guest_block kprobe_profile | awk -v n="$name" '$1 == n { print $2 "/" $3 }')
         events=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_events_total probe="$name")
         [ "$hits" = "$events/0" ] || fail "$name: kprobe_profile hits/misses $hits, daemon's events $events"
-        [ "$events" = "$want" ] || fail "$name: $events events, want $want"
+        v=$(metric_sum "$KPE_WORK/metrics.txt" "$metric" comm=nc)
+        [ "$v" = "$want" ] || fail "$name: $v events of nc, want $want"
 done
-guest_block kprobe_profile | grep -qw missing && fail "kprobe_profile lists the refused probe 'missing'"
+guest_block kprobe_profile | grep -wE 'classic|badtype' >/dev/null && fail "kprobe_profile lists a refused probe"
 
 log "/events: the seed's probe, decoded"
 python3 - "$KPE_PORT" "$K" "$V" <<'EOF' || fail "/events"
@@ -144,13 +215,50 @@ v=$(prom_wait_value 'connect_total{addr="127.0.0.1",port="25"}' "$K")
 log "Prometheus: $v"
 
 log "what the kernel printed for the seed's probe"
-raw=$(guest_block raw-trace | grep -c ': connect: (__sys_connect_file+0x0/0x[0-9a-f]*) type=2 port=6400 addr=16777343 comm="nc"$')
+# (at +0x0, or +0x4 past the endbr64 of kernels built for IBT, 6.12)
+raw=$(guest_block raw-trace | grep -c ': connect: (__sys_connect_file+0x[0-9a-f]*/0x[0-9a-f]*) type=2 port=6400 addr=16777343 comm="nc"$')
 [ "$raw" = "$K" ] || fail "$raw raw records 'type=2 port=6400 addr=16777343', want $K: $(guest_block raw-trace)"
 guest_block raw-trace | grep -m1 'port=6400' | sed 's/^/#   /'
+
+log "the shipped config/probes.yaml, unchanged, in the same guest"
+guest_block default-metrics >"$KPE_WORK/default.metrics"
+guest_block default-probes >"$KPE_WORK/default.probes"
+v=$(json_get "$KPE_WORK/default.probes" '{p["name"]: p["state"] for p in j["probes"]}')
+[ "$v" = '{"connect": "registered", "connect_ret": "registered", "tcp_connect": "registered"}' ] ||
+        fail "shipped config: /probes states: $v: $(guest_block default.err)"
+for q in "$K connect_total comm=nc addr=127.0.0.1 port=25" "$R connect_errors_total comm=nc ret=ECONNREFUSED"; do
+        set -- $q
+        v=$(metric_value "$KPE_WORK/default.metrics" "${@:2}")
+        [ "$v" = "$1" ] || fail "shipped config: ${*:2} is $v, want $1"
+done
+# The tracepoint's comm is the kernel's cached one: count by destination.
+v=$(metric_sum "$KPE_WORK/default.metrics" tcp_connect_total family=AF_INET daddr=127.0.0.1 dport=25)
+[ "$v" = "$K" ] || fail "shipped config: tcp_connect_total to 127.0.0.1:25 sums to $v, want $K"
+[ "$(guest_fact default.exit)" = 0 ] || fail "the shipped config's daemon exited with $(guest_fact default.exit) on SIGTERM"
 guest_go stop
 
 log "SIGTERM: the daemon leaves nothing of its own in tracefs"
 vm_wait_off
 [ "$(guest_fact daemon.1.exit)" = 0 ] || fail "the daemon exited with $(guest_fact daemon.1.exit) on SIGTERM"
 assert_tracefs_clean stopped
-log "pass"
+v=$(guest_block kprobe_events.stopped)
+[ -z "$v" ] || fail "kprobe_events is not empty after both daemons stopped: $v"
+guest_block instances.stopped | grep -x kpe_default >/dev/null && fail "instances/kpe_default left"
+
+# What this run proved on this kernel, for the README's table.
+mkdir -p "$RESULTS"
+python3 - "$KPE_WORK/probes.json" "$FLAVOR" "$ARCH" >"$RESULTS/$FLAVOR.json.part" <<'EOF' || fail "writing the results"
+import json, sys
+probes, flavor, arch = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+reg = "%si" if arch == "x86_64" else "%x1"
+print(json.dumps({
+    "flavor": flavor,
+    "release": probes["kernel"]["release"],
+    "machine": probes["kernel"]["machine"],
+    "features": probes["kernel"]["features"],
+    "proven": ["kprobe ($arg2)", f"kprobe ({reg})", "kretprobe (errno)", "IPv6 decode", "tracepoint",
+               "shipped config", "symbol suggestions", "clean shutdown"],
+}, indent=1))
+EOF
+mv "$RESULTS/$FLAVOR.json.part" "$RESULTS/$FLAVOR.json"
+log "pass ($FLAVOR: $RELEASE)"

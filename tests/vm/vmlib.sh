@@ -5,7 +5,11 @@
 #
 # How meson runs a test:
 #   KPE_BIN=<daemon> KPE_VM_CACHE=<build>/vm-cache KPE_SOURCE_ROOT=<repo> \
-#       bash tests/vm/test-X.sh
+#       [KPE_VM_KERNEL=<flavor>] bash tests/vm/test-X.sh
+# KPE_VM_KERNEL picks the guest's kernel and architecture (mkimage.sh):
+# debian12-amd64 (the default), debian13-amd64, debian12-arm64. An arm64
+# guest runs a daemon cross-built from the same sources (cross-build.sh)
+# in <build>/cross-arm64; VM_ARCH (x86_64 or arm64) tells a test which.
 # Exit 0 = pass, 77 = skip (after "SKIP: <reason>"), else fail (after
 # "FAIL: <what>"), with the guest's serial console at the end.
 #
@@ -23,7 +27,9 @@
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 VM_PID=""      # boot.sh (it kills its qemu when stopped)
 VM_SERIAL=""   # the guest's serial console, as it comes
-VM_TIMEOUT=90  # seconds a boot may take, all steps included
+VM_TIMEOUT=90  # seconds a boot may take, all steps included (twice that on arm64)
+VM_ARCH=""     # the guest's architecture: x86_64 or arm64 (vm_init)
+VM_DAEMON=""   # the daemon binary for the guest's architecture (vm_init)
 CTL_PORT=""    # host port forwarded to the guest's host_wait listener
 PROM_PID=""
 PROM_PORT=""
@@ -31,12 +37,28 @@ PROM_PORT=""
 # Checks what the test needs and prepares $KPE_WORK/files, the folder that
 # becomes /kpe in the guest.
 vm_init() {
-        command -v qemu-system-x86_64 >/dev/null 2>&1 ||
-                skip "missing qemu-system-x86_64 (Debian package qemu-system-x86)"
+        # The flavor is for mkimage.sh and boot.sh too.
+        export KPE_VM_KERNEL=${KPE_VM_KERNEL:-debian12-amd64}
+        case $KPE_VM_KERNEL in
+        debian12-amd64 | debian13-amd64) VM_ARCH=x86_64 ;;
+        debian12-arm64) VM_ARCH=arm64 ;;
+        *) fail "KPE_VM_KERNEL=$KPE_VM_KERNEL: not one of debian12-amd64 debian13-amd64 debian12-arm64" ;;
+        esac
+        if [ "$VM_ARCH" = arm64 ]; then
+                command -v qemu-system-aarch64 >/dev/null 2>&1 ||
+                        skip "missing qemu-system-aarch64 (Debian package qemu-system-arm)"
+                # Software emulation of another architecture is slower.
+                VM_TIMEOUT=$((VM_TIMEOUT * 2))
+        else
+                command -v qemu-system-x86_64 >/dev/null 2>&1 ||
+                        skip "missing qemu-system-x86_64 (Debian package qemu-system-x86)"
+        fi
         command -v python3 >/dev/null 2>&1 || skip "missing python3"
         command -v curl >/dev/null 2>&1 || skip "missing curl"
         [ -x "${KPE_BIN:-}" ] || fail "KPE_BIN is not an executable: '${KPE_BIN:-}'"
         KPE_VM_CACHE=${KPE_VM_CACHE:-$(dirname "$KPE_BIN")/vm-cache}
+        VM_DAEMON=$KPE_BIN
+        [ "$VM_ARCH" = x86_64 ] || vm_cross_daemon
 
         KPE_WORK=$(mktemp -d /tmp/kpe_vm.XXXXXX) || fail "mktemp"
         trap vm_cleanup EXIT
@@ -48,6 +70,22 @@ vm_init() {
         # channel's forward.
         KPE_PORT=$(free_port)
         CTL_PORT=$(free_port)
+}
+
+# The arm64 daemon, built from KPE_SOURCE_ROOT (else the tree this file is
+# in) into cross-arm64 beside KPE_BIN (the main build dir). Sets VM_DAEMON;
+# cross-build.sh's SKIP is ours, and so is its failure.
+vm_cross_daemon() {
+        local src=${KPE_SOURCE_ROOT:-$VM_DIR/../..} dir out rc=0
+        dir=$(dirname "$KPE_BIN")/cross-arm64
+        out=$(bash "$VM_DIR/cross-build.sh" "$src" "$dir" 2>&1) || rc=$?
+        if [ $rc = 77 ]; then
+                grep '^SKIP: ' <<<"$out" | head -n 1
+                exit 77
+        fi
+        [ $rc = 0 ] || fail "cross-build.sh failed ($rc): $(tail -n 20 <<<"$out")"
+        VM_DAEMON=$dir/kprobe-exporter
+        log "arm64 daemon: $VM_DAEMON"
 }
 
 # Writes the guest half of the test (stdin) to /kpe/guest.sh, after the
@@ -87,7 +125,7 @@ vm_start() {
 
 # Builds the image and boots it in the background.
 vm_boot() {
-        vm_mkimage "$KPE_VM_CACHE" "$KPE_BIN" "$KPE_WORK/files" "$KPE_WORK/image"
+        vm_mkimage "$KPE_VM_CACHE" "$VM_DAEMON" "$KPE_WORK/files" "$KPE_WORK/image"
         vm_start "$KPE_WORK/image/vmlinuz" "$KPE_WORK/image/initrd.cpio"
 }
 
@@ -110,7 +148,7 @@ guest_block() {
 # guest ended by itself. $1: what we were waiting for.
 guest_alive() {
         local died
-        serial | grep -q '^KPE: guest-failed' && fail "the guest failed: $(guest_fact guest-failed)"
+        serial | grep '^KPE: guest-failed' >/dev/null && fail "the guest failed: $(guest_fact guest-failed)"
         died=$(serial | grep -m1 -o '^KPE: daemon\.[0-9]*\.died')
         [ -z "$died" ] || fail "the daemon in the guest exited by itself (${died#KPE: }) while we waited for $1"
         pid_alive "$VM_PID" || fail "the VM ended while we waited for $1"
@@ -120,7 +158,7 @@ guest_alive() {
 guest_at() {
         local i
         for ((i = 0; i < 600; i++)); do
-                serial | grep -qxF "KPE: waiting $1" && return 0
+                serial | grep -xF "KPE: waiting $1" >/dev/null && return 0
                 guest_alive "step '$1'"
                 sleep 0.1
         done
@@ -185,10 +223,10 @@ vm_wait_off() {
 # nothing of the daemon's: no probe of group kprobe_exporter, no instance.
 assert_tracefs_clean() {
         local lines
-        serial | grep -qxF "KPE-END instances.$1" || fail "$1: the guest did not show tracefs"
+        serial | grep -xF "KPE-END instances.$1" >/dev/null || fail "$1: the guest did not show tracefs"
         lines=$(guest_block "kprobe_events.$1" | grep -E '^[pr][0-9]*:kprobe_exporter/')
         [ -z "$lines" ] || fail "$1: probes of ours left in kprobe_events: $lines"
-        if guest_block "instances.$1" | grep -qx kprobe_exporter; then
+        if guest_block "instances.$1" | grep -x kprobe_exporter >/dev/null; then
                 fail "$1: instances/kprobe_exporter left"
         fi
 }
