@@ -63,6 +63,10 @@ static void nameset_parse(NameSet *set, const char *text, char kind) {
                                 name = token(type + 2, end, 0);
                 } else
                         name = token(line, end, kind == 'b' ? 1 : 0);
+                /* __pfx_NAME and __cfi_NAME (6.2+ x86) are the padding and
+                 * CFI stubs before a function, not functions to probe. */
+                if (name && (strncmp(name, "__pfx_", 6) == 0 || strncmp(name, "__cfi_", 6) == 0))
+                        name = NULL;
                 if (name && *name) {
                         if (set->n == cap) {
                                 cap = cap ? cap * 2 : 4096;
