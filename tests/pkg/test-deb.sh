@@ -147,7 +147,7 @@ v=$(/usr/sbin/kprobe-exporter --version) || fail "--version failed"
 [ "$v" = "kprobe-exporter $version" ] || fail "--version says '$v', want 'kprobe-exporter $version'"
 /usr/sbin/kprobe-exporter --config.check >"$WORK/check.out" 2>"$WORK/check.err" ||
         fail "--config.check on the installed config failed: $(cat "$WORK/check.err")"
-grep -qxF 'p:kprobe_exporter/connect __sys_connect_file family=+0(%si):u16 port=+2(%si):u16 addr=+4(%si):u32 comm=$comm:string >> kprobe_events' "$WORK/check.out" ||
+grep -qxF 'p:kprobe_exporter/connect __sys_connect_file family=+0($arg2):u16 port=+2($arg2):u16 addr=+4($arg2):u32 comm=$comm:string >> kprobe_events' "$WORK/check.out" ||
         fail "--config.check printed no line for the connect probe: $(cat "$WORK/check.out")"
 log "--config.check on /etc/kprobe-exporter/probes.yaml: $(head -n 1 "$WORK/check.out")"
 # A broken config is refused with its line:column, and the conffile is

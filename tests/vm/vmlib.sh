@@ -135,13 +135,16 @@ serial() {
 }
 
 # What the guest said: the rest of the first line "KPE: $1 ...".
+# (awk reads to the end, here and in guest_block: if it stopped early, the
+# writer before it would die of SIGPIPE and, under pipefail, fail the caller's
+# pipeline now and then, depending on how much the guest printed.)
 guest_fact() {
-        serial | awk -v key="KPE: $1 " 'index($0, key) == 1 { print substr($0, length(key) + 1); exit }'
+        serial | awk -v key="KPE: $1 " '!found && index($0, key) == 1 { print substr($0, length(key) + 1); found = 1 }'
 }
 
 # A file the guest showed (show NAME FILE in guest-lib.sh).
 guest_block() {
-        serial | awk -v name="$1" '$0 == "KPE-END " name { exit } on { print } $0 == "KPE-BEGIN " name { on = 1 }'
+        serial | awk -v name="$1" '$0 == "KPE-END " name { done = 1 } on && !done { print } $0 == "KPE-BEGIN " name { on = 1 }'
 }
 
 # Fails if the VM ended, the guest's script failed or a daemon in the
