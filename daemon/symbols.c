@@ -16,6 +16,7 @@ typedef struct NameSet {
 
 struct SymbolTable {
         NameSet functions; /* kallsyms text symbols */
+        NameSet ambiguous; /* names that several of them have (into functions' text) */
         NameSet traceable; /* available_filter_functions; n == 0: unknown */
         NameSet blacklist; /* kprobes/blacklist; n == 0: unknown or empty */
 };
@@ -43,8 +44,9 @@ static char *token(char *s, char *line_end, unsigned idx) {
 }
 
 /* kind: 'k' kallsyms (NAME is the 3rd token, TYPE the 2nd), 'f'
- * available_filter_functions (1st), 'b' blacklist (2nd). */
-static void nameset_parse(NameSet *set, const char *text, char kind) {
+ * available_filter_functions (1st), 'b' blacklist (2nd). Names that occur
+ * more than once go to dups too, once each (may be NULL). */
+static void nameset_parse(NameSet *set, const char *text, char kind, NameSet *dups) {
         *set = (NameSet){ 0 };
         if (!text || !*text)
                 return;
@@ -80,9 +82,14 @@ static void nameset_parse(NameSet *set, const char *text, char kind) {
                 return;
         qsort(set->names, set->n, sizeof(char *), compare_names);
         size_t w = 1;
-        for (size_t i = 1; i < set->n; i++)
+        for (size_t i = 1; i < set->n; i++) {
                 if (strcmp(set->names[i], set->names[w - 1]) != 0)
                         set->names[w++] = set->names[i];
+                else if (dups && (dups->n == 0 || dups->names[dups->n - 1] != set->names[w - 1])) {
+                        dups->names = xrealloc(dups->names, (dups->n + 1) * sizeof(char *));
+                        dups->names[dups->n++] = set->names[w - 1];
+                }
+        }
         set->n = w;
 }
 
@@ -98,9 +105,9 @@ static void nameset_free(NameSet *set) {
 
 SymbolTable *symbols_new(const char *kallsyms, const char *filter_functions, const char *blacklist) {
         SymbolTable *t = xcalloc(1, sizeof(*t));
-        nameset_parse(&t->functions, kallsyms, 'k');
-        nameset_parse(&t->traceable, filter_functions, 'f');
-        nameset_parse(&t->blacklist, blacklist, 'b');
+        nameset_parse(&t->functions, kallsyms, 'k', &t->ambiguous);
+        nameset_parse(&t->traceable, filter_functions, 'f', NULL);
+        nameset_parse(&t->blacklist, blacklist, 'b', NULL);
         return t;
 }
 
@@ -108,6 +115,7 @@ SymbolTable *symbols_free(SymbolTable *t) {
         if (!t)
                 return NULL;
         nameset_free(&t->functions);
+        nameset_free(&t->ambiguous);
         nameset_free(&t->traceable);
         nameset_free(&t->blacklist);
         free(t);
@@ -232,6 +240,13 @@ SymbolVerdict symbols_check(const SymbolTable *t, const char *target, char **ret
                            name);
                 *ret_message = buf_steal(&b);
                 return SYMBOL_BLACKLISTED;
+        }
+        if (nameset_has(&t->ambiguous, name)) {
+                buf_printf(&b, "'%s' names more than one function in /proc/kallsyms (static functions of the same "
+                           "name): newer kernels refuse to guess which (\"The symbol is not unique\"); "
+                           "probe a function whose name is unique", name);
+                *ret_message = buf_steal(&b);
+                return SYMBOL_AMBIGUOUS;
         }
         if (t->traceable.n > 0 && !nameset_has(&t->traceable, name)) {
                 buf_printf(&b, "'%s' is not in available_filter_functions: it is notrace (or inlined where it is "

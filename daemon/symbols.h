@@ -29,6 +29,7 @@ typedef enum SymbolVerdict {
         SYMBOL_FOUND,       /* a function, and nothing known against probing it */
         SYMBOL_UNCHECKED,   /* an address, a module's symbol that is not loaded, or no table */
         SYMBOL_MISSING,     /* no function of that name */
+        SYMBOL_AMBIGUOUS,   /* several functions of that name (the kernel may refuse) */
         SYMBOL_NOTRACE,     /* a function, but not in available_filter_functions */
         SYMBOL_BLACKLISTED, /* on the kprobes blacklist */
 } SymbolVerdict;

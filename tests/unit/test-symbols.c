@@ -92,11 +92,14 @@ static void test_notrace_and_blacklist(void **state) {
                                "0000000000000000 t tcp_v6_connect\n"
                                "0000000000000000 T __sys_connect_file\n"
                                "0000000000000000 D tcp_hashinfo\n"
+                               "0000000000000000 t inet_connect_dup\n" /* two static functions, one name */
+                               "0000000000000000 t inet_connect_dup\n"
                                "0000000000000000 t nf_conntrack_connect_probe\t[nf_conntrack]\n";
-        const char *filter = "tcp_v4_connect\n__sys_connect_file\nnf_conntrack_connect_probe [nf_conntrack]\n";
+        const char *filter = "tcp_v4_connect\n__sys_connect_file\nnf_conntrack_connect_probe [nf_conntrack]\n"
+                             "inet_connect_dup\n";
         const char *blacklist = "0x0000000000000000-0x0000000000000000\t__sys_connect_file\n";
         SymbolTable *t = symbols_new(kallsyms, filter, blacklist);
-        assert_int_equal(symbols_count(t), 4); /* data symbols are not functions */
+        assert_int_equal(symbols_count(t), 5); /* data symbols are not functions */
         char *msg = NULL;
         assert_int_equal(symbols_check(t, "tcp_v4_connect", &msg), SYMBOL_FOUND);
         assert_int_equal(symbols_check(t, "nf_conntrack_connect_probe", &msg), SYMBOL_FOUND);
@@ -106,14 +109,18 @@ static void test_notrace_and_blacklist(void **state) {
         assert_int_equal(symbols_check(t, "__sys_connect_file", &msg), SYMBOL_BLACKLISTED);
         assert_non_null(strstr(msg, "kprobes blacklist"));
         free(msg);
+        assert_int_equal(symbols_check(t, "inet_connect_dup", &msg), SYMBOL_AMBIGUOUS);
+        assert_non_null(strstr(msg, "'inet_connect_dup' names more than one function"));
+        free(msg);
         assert_int_equal(symbols_check(t, "tcp_hashinfo", &msg), SYMBOL_MISSING);
         free(msg);
         /* What cannot be probed is not suggested. */
         const char *near[5];
         size_t n = symbols_nearest(t, "connect", near, ELEMENTSOF(near));
-        assert_int_equal(n, 2);
+        assert_int_equal(n, 3);
         assert_string_equal(near[0], "tcp_v4_connect");
-        assert_string_equal(near[1], "nf_conntrack_connect_probe");
+        assert_string_equal(near[1], "inet_connect_dup");
+        assert_string_equal(near[2], "nf_conntrack_connect_probe");
         symbols_free(t);
 }
 

@@ -80,6 +80,49 @@ kill -TERM "$DEFAULT_PID"
 wait "$DEFAULT_PID"
 say "default.exit $?"
 show default.err /tmp/default.err
+# Functions this kernel will not probe, picked from its own lists: one on
+# the kprobes blacklist (debugfs) and one ftrace cannot attach to (a text
+# symbol of kallsyms that available_filter_functions lacks: notrace).
+# --config.check and a daemon of their own say so.
+mount -t debugfs debugfs /sys/kernel/debug
+# Names that several static functions share are left out (the kernel
+# refuses them for that: "The symbol is not unique").
+awk 'FILENAME ~ /blacklist$/ { bl[$2] = 1; next }
+     FILENAME ~ /available_filter_functions$/ { aff[$1] = 1; next }
+     ($2 == "t" || $2 == "T") && NF == 3 && $3 ~ /^[a-z][a-z0-9_]*$/ {
+             if (!($3 in seen)) order[++n] = $3
+             seen[$3]++
+     }
+     END {
+             for (i = 1; i <= n; i++) {
+                     s = order[i]
+                     if (seen[s] > 1) continue
+                     if (b == "" && (s in bl)) b = s
+                     if (t == "" && !(s in bl) && !(s in aff)) t = s
+             }
+             print b, t
+     }' /sys/kernel/debug/kprobes/blacklist "$TRACEFS/available_filter_functions" /proc/kallsyms >/tmp/unprobeable
+read -r BL NT </tmp/unprobeable
+say "unprobeable $BL $NT"
+cat >/tmp/unprobeable.yaml <<EOT
+probes:
+  - name: blacklisted
+    type: kprobe
+    target: $BL
+    metrics: [{name: blacklisted_total, labels: [cpu]}]
+  - name: notrace
+    type: kprobe
+    target: $NT
+    metrics: [{name: notrace_total, labels: [cpu]}]
+EOT
+kprobe-exporter --config.file=/tmp/unprobeable.yaml --config.check >/dev/null 2>/tmp/unprobeable.check
+show unprobeable.check /tmp/unprobeable.check
+kprobe-exporter --config.file=/tmp/unprobeable.yaml --tracefs.instance=kpe_unprobeable \
+        --web.listen-address=127.0.0.1:9419 2>/tmp/unprobeable.err
+say "unprobeable.exit $?"
+show unprobeable.err /tmp/unprobeable.err
+umount /sys/kernel/debug
+
 # The kernel's hit counts, now that every connect of the guest is made (nc's
 # and wget's).
 show kprobe_profile "$TRACEFS/kprobe_profile"
@@ -235,6 +278,26 @@ done
 v=$(metric_sum "$KPE_WORK/default.metrics" tcp_connect_total family=AF_INET daddr=127.0.0.1 dport=25)
 [ "$v" = "$K" ] || fail "shipped config: tcp_connect_total to 127.0.0.1:25 sums to $v, want $K"
 [ "$(guest_fact default.exit)" = 0 ] || fail "the shipped config's daemon exited with $(guest_fact default.exit) on SIGTERM"
+
+log "functions this kernel does not probe: blacklisted, notrace"
+read -r BL NT <<<"$(guest_fact unprobeable)"
+[ -n "$BL" ] && [ -n "$NT" ] || fail "the guest found no blacklisted or notrace function: '$(guest_fact unprobeable)'"
+check=$(guest_block unprobeable.check)
+for want in "probe 'blacklisted' would fail on this kernel: '$BL' is on the kprobes blacklist" \
+        "probe 'notrace' may be refused by this kernel: '$NT' is not in available_filter_functions"; do
+        [[ $check == *"$want"* ]] || fail "--config.check does not say \"$want\": $check"
+done
+err=$(guest_block unprobeable.err)
+# The blacklisted one is never written; the notrace one is, and the
+# kernel's refusal comes with why.
+[ "$(guest_fact unprobeable.exit)" = 1 ] || fail "a daemon with only unprobeable functions exited with $(guest_fact unprobeable.exit): $err"
+for want in "probe 'blacklisted' (kprobe $BL) failed: '$BL' is on the kprobes blacklist" \
+        "probe 'notrace' (kprobe $NT) failed: " "'$NT' is not in available_filter_functions: it is notrace" \
+        "No probe could be registered"; do
+        [[ $err == *"$want"* ]] || fail "the daemon does not say \"$want\": $err"
+done
+log "blacklisted: $BL; notrace: $NT"
+grep -F "probe 'notrace'" <<<"$err" | sed 's/^/#   /'
 guest_go stop
 
 log "SIGTERM: the daemon leaves nothing of its own in tracefs"
@@ -243,7 +306,8 @@ vm_wait_off
 assert_tracefs_clean stopped
 v=$(guest_block kprobe_events.stopped)
 [ -z "$v" ] || fail "kprobe_events is not empty after both daemons stopped: $v"
-guest_block instances.stopped | grep -x kpe_default >/dev/null && fail "instances/kpe_default left"
+v=$(guest_block instances.stopped | grep -xE 'kpe_default|kpe_unprobeable')
+[ -z "$v" ] || fail "instances left: $v"
 
 # What this run proved on this kernel, for the README's table.
 mkdir -p "$RESULTS"
@@ -257,7 +321,7 @@ print(json.dumps({
     "machine": probes["kernel"]["machine"],
     "features": probes["kernel"]["features"],
     "proven": ["kprobe ($arg2)", f"kprobe ({reg})", "kretprobe (errno)", "IPv6 decode", "tracepoint",
-               "shipped config", "symbol suggestions", "clean shutdown"],
+               "shipped config", "symbol suggestions", "blacklisted and notrace functions reported", "clean shutdown"],
 }, indent=1))
 EOF
 mv "$RESULTS/$FLAVOR.json.part" "$RESULTS/$FLAVOR.json"
