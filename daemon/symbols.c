@@ -1,13 +1,15 @@
 #include "symbols.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
 
-/* A sorted set of distinct names, pointing into its own copy of the text. */
+/* A sorted set of distinct names, pointing into text, a copy of the names
+ * alone (kallsyms is megabytes, its names a quarter of it). */
 typedef struct NameSet {
         char *text;
         char **names;
@@ -25,22 +27,25 @@ static int compare_names(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* The idx-th whitespace-separated token of the line at s (ends at '\n' or
- * NUL), NUL-terminated in place; NULL when the line has fewer. */
-static char *token(char *s, char *line_end, unsigned idx) {
+/* The idx-th blank-separated token of the line [s, end); empty when the
+ * line has fewer. */
+static StrView token(const char *s, const char *end, unsigned idx) {
         for (unsigned i = 0;; i++) {
-                while (s < line_end && (*s == ' ' || *s == '\t'))
+                while (s < end && (*s == ' ' || *s == '\t'))
                         s++;
-                if (s >= line_end)
-                        return NULL;
-                char *start = s;
-                while (s < line_end && *s != ' ' && *s != '\t')
+                if (s >= end)
+                        return (StrView){ NULL, 0 };
+                const char *start = s;
+                while (s < end && *s != ' ' && *s != '\t')
                         s++;
-                if (i == idx) {
-                        *s = 0;
-                        return start;
-                }
+                if (i == idx)
+                        return (StrView){ start, (size_t) (s - start) };
         }
+}
+
+static bool sv_has_prefix(StrView v, const char *prefix) {
+        size_t n = strlen(prefix);
+        return v.n >= n && memcmp(v.p, prefix, n) == 0;
 }
 
 /* kind: 'k' kallsyms (NAME is the 3rd token, TYPE the 2nd), 'f'
@@ -50,43 +55,50 @@ static void nameset_parse(NameSet *set, const char *text, char kind, NameSet *du
         *set = (NameSet){ 0 };
         if (!text || !*text)
                 return;
-        set->text = xstrdup(text);
+        Buf arena = { 0 };
         size_t cap = 0;
-        for (char *line = set->text; *line;) {
-                char *end = strchr(line, '\n');
-                char *next = end ? end + 1 : line + strlen(line);
+        for (const char *line = text; *line;) {
+                const char *end = strchr(line, '\n');
+                const char *next = end ? end + 1 : line + strlen(line);
                 if (!end)
                         end = next;
-                *end = 0;
-                char *name = NULL;
+                StrView name = { NULL, 0 };
                 if (kind == 'k') {
-                        char *type = token(line, end, 1);
-                        if (type && type[1] == 0 && strchr("tTwW", type[0]))
-                                name = token(type + 2, end, 0);
+                        StrView type = token(line, end, 1);
+                        if (type.n == 1 && strchr("tTwW", type.p[0]))
+                                name = token(line, end, 2);
                 } else
                         name = token(line, end, kind == 'b' ? 1 : 0);
                 /* __pfx_NAME and __cfi_NAME (6.2+ x86) are the padding and
                  * CFI stubs before a function, not functions to probe. */
-                if (name && (strncmp(name, "__pfx_", 6) == 0 || strncmp(name, "__cfi_", 6) == 0))
-                        name = NULL;
-                if (name && *name) {
+                if (name.n > 0 && !sv_has_prefix(name, "__pfx_") && !sv_has_prefix(name, "__cfi_") &&
+                    !memchr(name.p, 0, name.n)) {
                         if (set->n == cap) {
                                 cap = cap ? cap * 2 : 4096;
                                 set->names = xrealloc(set->names, cap * sizeof(char *));
                         }
-                        set->names[set->n++] = name;
+                        /* An offset for now: the arena moves as it grows. */
+                        set->names[set->n++] = (char *) (uintptr_t) arena.len;
+                        buf_put_sv(&arena, name);
+                        buf_putc(&arena, 0);
                 }
                 line = next;
         }
+        set->text = arena.data;
+        for (size_t i = 0; i < set->n; i++)
+                set->names[i] = set->text + (uintptr_t) set->names[i];
         if (set->n == 0)
                 return;
         qsort(set->names, set->n, sizeof(char *), compare_names);
-        size_t w = 1;
+        size_t w = 1, dups_cap = 0;
         for (size_t i = 1; i < set->n; i++) {
                 if (strcmp(set->names[i], set->names[w - 1]) != 0)
                         set->names[w++] = set->names[i];
                 else if (dups && (dups->n == 0 || dups->names[dups->n - 1] != set->names[w - 1])) {
-                        dups->names = xrealloc(dups->names, (dups->n + 1) * sizeof(char *));
+                        if (dups->n == dups_cap) {
+                                dups_cap = dups_cap ? dups_cap * 2 : 256;
+                                dups->names = xrealloc(dups->names, dups_cap * sizeof(char *));
+                        }
                         dups->names[dups->n++] = set->names[w - 1];
                 }
         }
