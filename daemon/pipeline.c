@@ -456,7 +456,7 @@ void pipeline_render_metrics(const Pipeline *p, Buf *out) {
                                     (StrView[]){ sv_from(p->probes[i].config->name) }, 1, p->probes[i].events);
 
         expo_put_header(out, "kprobe_exporter_probe_up", "gauge",
-                        "1 if the probe is registered and enabled, 0 if the kernel refused it.");
+                        "1 if the probe is registered and enabled, 0 if it failed or this kernel cannot run it (see /probes).");
         for (size_t i = 0; i < p->n_probes; i++)
                 expo_put_sample_u64(out, "kprobe_exporter_probe_up", probe_label,
                                     (StrView[]){ sv_from(p->probes[i].config->name) }, 1,
