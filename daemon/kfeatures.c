@@ -14,18 +14,23 @@ typedef struct FeatureInfo {
 static const FeatureInfo features[_FEATURE_MAX] = {
         [FEATURE_KPROBE_EVENTS] = { "kprobe_events", "kprobe events (CONFIG_KPROBE_EVENTS)", NULL },
         [FEATURE_UPROBE_EVENTS] = { "uprobe_events", "uprobe events (CONFIG_UPROBE_EVENTS)", NULL },
+        /* The fetcharg list's words, not the bare "$arg<N>": newer
+         * READMEs name it also in the return probes' line, whether or not
+         * the architecture has function-argument access. */
         [FEATURE_ARG_N] = { "arg_n", "$arg<N> fetch args (Linux 4.20+, on architectures with function-argument access)",
-                            "$arg<N>" },
+                            "$retval, $comm, $arg<N>" },
         [FEATURE_USER_DEREF] = { "user_deref", "+u user-memory dereference (Linux 5.3+)", "[u]<offset>" },
         [FEATURE_USTRING] = { "ustring", "the ustring fetch type (Linux 5.3+)", "ustring" },
         [FEATURE_ARRAY] = { "array", "array fetch types TYPE[N]", "<array-size>" },
         [FEATURE_COMM] = { "comm", "the $comm fetch arg", "$comm" },
         [FEATURE_HIST_TRIGGERS] = { "hist_triggers", "hist triggers (CONFIG_HIST_TRIGGERS)", "hist trigger" },
+        [FEATURE_RETPROBE_ARG_N] = { "retprobe_arg_n", "$arg<N> in kretprobes (the function's arguments at its return)",
+                                     "kernel return probes support: $retval, $arg<N>" },
         [FEATURE_ERROR_LOG] = { "error_log", "tracefs error_log (Linux 5.2+)", NULL },
-        [FEATURE_OPTION_FIELDS] = { "option_fields", "the instance option 'fields'", NULL },
-        [FEATURE_OPTION_RECORD_TGID] = { "option_record_tgid", "the instance option 'record-tgid'", NULL },
-        [FEATURE_OPTION_IRQ_INFO] = { "option_irq_info", "the instance option 'irq-info'", NULL },
-        [FEATURE_OPTION_CONTEXT_INFO] = { "option_context_info", "the instance option 'context-info'", NULL },
+        [FEATURE_OPTION_FIELDS] = { "option_fields", "the trace option 'fields'", NULL },
+        [FEATURE_OPTION_RECORD_TGID] = { "option_record_tgid", "the trace option 'record-tgid'", NULL },
+        [FEATURE_OPTION_IRQ_INFO] = { "option_irq_info", "the trace option 'irq-info'", NULL },
+        [FEATURE_OPTION_CONTEXT_INFO] = { "option_context_info", "the trace option 'context-info'", NULL },
 };
 
 const char *feature_name(Feature f) {
@@ -45,7 +50,7 @@ void features_from_readme(KernelFeatures *k, const char *readme) {
 }
 
 /* What one fetch arg "NAME=FETCHARG[:TYPE]" needs, as a bit per Feature. */
-static unsigned fetch_needs(const char *arg) {
+static unsigned fetch_needs(const char *arg, ProbeType probe_type) {
         const char *expr = strchr(arg, '=');
         expr = expr ? expr + 1 : arg;
         const char *type = strrchr(expr, ':');
@@ -59,6 +64,8 @@ static unsigned fetch_needs(const char *arg) {
                 if (strncmp(s, "$comm", 5) == 0 || strncmp(s, "$COMM", 5) == 0)
                         needs |= 1u << FEATURE_COMM;
         }
+        if ((needs & (1u << FEATURE_ARG_N)) && probe_type == PROBE_KRETPROBE)
+                needs |= 1u << FEATURE_RETPROBE_ARG_N;
         if (type && strncmp(type + 1, "ustring", 7) == 0)
                 needs |= 1u << FEATURE_USTRING;
         if (type && strchr(type, '['))
@@ -79,7 +86,7 @@ Feature features_probe_missing(const KernelFeatures *k, const ProbeConfig *p, co
         if (k->state[kind] == FEATURE_NO)
                 return kind;
         for (size_t i = 0; i < p->n_fetch; i++) {
-                unsigned needs = fetch_needs(p->fetch[i]);
+                unsigned needs = fetch_needs(p->fetch[i], p->type);
                 for (Feature f = 0; f < _FEATURE_MAX; f++)
                         if ((needs & (1u << f)) && k->state[f] == FEATURE_NO) {
                                 if (ret_what)

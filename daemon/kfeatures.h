@@ -18,12 +18,13 @@
 typedef enum Feature {
         FEATURE_KPROBE_EVENTS,   /* file kprobe_events */
         FEATURE_UPROBE_EVENTS,   /* file uprobe_events */
-        FEATURE_ARG_N,           /* README: $arg<N> */
+        FEATURE_ARG_N,           /* README: $retval, $comm, $arg<N> (the fetcharg list) */
         FEATURE_USER_DEREF,      /* README: +|-[u]<offset>(<fetcharg>) */
         FEATURE_USTRING,         /* README: ustring */
         FEATURE_ARRAY,           /* README: <type>\[<array-size>\] */
         FEATURE_COMM,            /* README: $comm */
         FEATURE_HIST_TRIGGERS,   /* README: hist trigger */
+        FEATURE_RETPROBE_ARG_N,  /* README: kernel return probes support: $retval, $arg<N> */
         FEATURE_ERROR_LOG,       /* file error_log */
         FEATURE_OPTION_FIELDS,   /* file options/fields */
         FEATURE_OPTION_RECORD_TGID,

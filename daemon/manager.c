@@ -27,6 +27,7 @@ struct Manager {
         ManagerOptions opts;
         Tracefs *tracefs;
         bool instance_created;
+        bool kallsyms_warned;
 
         sd_event *event;
         sd_event_source *pipe_source;
@@ -359,6 +360,17 @@ static void probe_fail(Manager *m, size_t i, int err, char *kernel_text) {
         unregister_probe(m, p);
 }
 
+/* After a round of registrations: says once when kprobe targets went
+ * unchecked, and frees the symbol table. */
+static void symbols_done(Manager *m) {
+        if (m->tracefs->symbols && m->tracefs->kallsyms_error < 0 && !m->kallsyms_warned) {
+                log_notice("kprobe targets were not checked against /proc/kallsyms (%s): a missing function is "
+                           "reported by the kernel alone", strerror(-m->tracefs->kallsyms_error));
+                m->kallsyms_warned = true;
+        }
+        tracefs_symbols_release(m->tracefs);
+}
+
 static void register_probe(Manager *m, size_t i) {
         Probe *p = &m->pipeline->probes[i];
         const ProbeConfig *c = p->config;
@@ -514,7 +526,7 @@ static int manager_reload(Manager *m) {
                 register_probe(m, i);
                 added++;
         }
-        tracefs_symbols_release(m->tracefs);
+        symbols_done(m);
         buf_free(&m->metrics_cache); /* the next scrape shows the new config */
         log_info("Reloaded: %zu probe(s) kept with their counters, %zu removed, %zu registered", kept, removed, added);
         sd_notify(0, "READY=1");
@@ -591,7 +603,7 @@ int manager_start(Manager *m) {
                 if (failed > 0 && cfg->strict)
                         break;
         }
-        tracefs_symbols_release(m->tracefs);
+        symbols_done(m);
         if (failed > 0 && cfg->strict) {
                 log_error("A probe failed and strict is set: removing what was registered and exiting");
                 r = -EINVAL;

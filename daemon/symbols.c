@@ -247,18 +247,21 @@ SymbolVerdict symbols_check(const SymbolTable *t, const char *target, char **ret
                 *ret_message = buf_steal(&b);
                 return SYMBOL_MISSING;
         }
-        if (nameset_has(&t->blacklist, name)) {
-                buf_printf(&b, "'%s' is on the kprobes blacklist (debugfs kprobes/blacklist): the kernel never probes it",
-                           name);
-                *ret_message = buf_steal(&b);
-                return SYMBOL_BLACKLISTED;
-        }
+        /* Several functions of this name: which one is blacklisted or
+         * notrace cannot be told by name, and kernels before the "not
+         * unique" check probe the first. */
         if (nameset_has(&t->ambiguous, name)) {
                 buf_printf(&b, "'%s' names more than one function in /proc/kallsyms (static functions of the same "
                            "name): newer kernels refuse to guess which (\"The symbol is not unique\"); "
                            "probe a function whose name is unique", name);
                 *ret_message = buf_steal(&b);
                 return SYMBOL_AMBIGUOUS;
+        }
+        if (nameset_has(&t->blacklist, name)) {
+                buf_printf(&b, "'%s' is on the kprobes blacklist (debugfs kprobes/blacklist): the kernel never probes it",
+                           name);
+                *ret_message = buf_steal(&b);
+                return SYMBOL_BLACKLISTED;
         }
         if (t->traceable.n > 0 && !nameset_has(&t->traceable, name)) {
                 buf_printf(&b, "'%s' is not in available_filter_functions: it is notrace (or inlined where it is "

@@ -25,7 +25,7 @@ static char *path_join(const char *a, const char *b) {
         return buf_steal(&p);
 }
 
-static int read_all_fd(int fd, Buf *out) {
+static int read_all_fd_max(int fd, Buf *out, size_t max) {
         buf_clear(out);
         for (;;) {
                 buf_reserve(out, 4096);
@@ -40,18 +40,22 @@ static int read_all_fd(int fd, Buf *out) {
                         return 0;
                 out->len += (size_t) n;
                 out->data[out->len] = 0;
-                if (out->len > READ_MAX)
+                if (out->len > max)
                         return -EFBIG;
         }
 }
 
-static int read_all_at(int dirfd, const char *path, Buf *out) {
+static int read_all_at_max(int dirfd, const char *path, Buf *out, size_t max) {
         int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
-        int r = read_all_fd(fd, out);
+        int r = read_all_fd_max(fd, out, max);
         close(fd);
         return r;
+}
+
+static int read_all_at(int dirfd, const char *path, Buf *out) {
+        return read_all_at_max(dirfd, path, out, READ_MAX);
 }
 
 /* One write() of the whole text: the kernel parses each write on its own,
@@ -188,9 +192,13 @@ int tracefs_find(const char *override, bool mount_if_needed, char **ret_root) {
 
 /* ---- the handle ---- */
 
-static bool file_exists(const char *root, const char *file) {
+/* YES, NO (ENOENT: the kernel has no such file), or UNKNOWN (we may not
+ * look: tracefs is root's, 0700 since 5.16). */
+static FeatureState file_feature(const char *root, const char *file) {
         _cleanup_free_ char *path = path_join(root, file);
-        return access(path, F_OK) == 0;
+        if (access(path, F_OK) == 0)
+                return FEATURE_YES;
+        return errno == ENOENT ? FEATURE_NO : FEATURE_UNKNOWN;
 }
 
 void tracefs_read_features(const char *root, KernelFeatures *k) {
@@ -219,7 +227,7 @@ void tracefs_read_features(const char *root, KernelFeatures *k) {
                 { FEATURE_OPTION_CONTEXT_INFO, "options/context-info" },
         };
         for (size_t i = 0; i < ELEMENTSOF(files); i++)
-                k->state[files[i].f] = file_exists(root, files[i].file) ? FEATURE_YES : FEATURE_NO;
+                k->state[files[i].f] = file_feature(root, files[i].file);
 }
 
 int tracefs_new(const char *root, const char *name, Tracefs **ret) {
@@ -233,8 +241,9 @@ int tracefs_new(const char *root, const char *name, Tracefs **ret) {
         t->instance_dir = path_join(instances, name);
 
         tracefs_read_features(root, &t->features);
-        t->has_kprobe_events = t->features.state[FEATURE_KPROBE_EVENTS] == FEATURE_YES;
-        t->has_uprobe_events = t->features.state[FEATURE_UPROBE_EVENTS] == FEATURE_YES;
+        /* Unknown (not root): let the write tell. */
+        t->has_kprobe_events = t->features.state[FEATURE_KPROBE_EVENTS] != FEATURE_NO;
+        t->has_uprobe_events = t->features.state[FEATURE_UPROBE_EVENTS] != FEATURE_NO;
         *ret = t;
         return 0;
 }
@@ -623,7 +632,10 @@ SymbolVerdict tracefs_check_symbol(Tracefs *t, const ProbeConfig *p, char **ret_
         if (!t->symbols) {
                 _cleanup_buf_ Buf kallsyms = { 0 }, filter = { 0 }, blacklist = { 0 };
                 _cleanup_free_ char *aff = path_join(t->root, "available_filter_functions");
-                bool ok = read_all_at(AT_FDCWD, "/proc/kallsyms", &kallsyms) >= 0;
+                /* Distribution kernels with many modules: tens of MB. */
+                int r = read_all_at_max(AT_FDCWD, "/proc/kallsyms", &kallsyms, 256u * 1024u * 1024u);
+                bool ok = r >= 0 && kallsyms.len > 0;
+                t->kallsyms_error = ok ? 0 : r < 0 ? r : -ENODATA;
                 bool have_filter = read_all_at(AT_FDCWD, aff, &filter) >= 0;
                 bool have_blacklist = read_all_at(AT_FDCWD, KPROBES_BLACKLIST, &blacklist) >= 0;
                 t->symbols = symbols_new(ok ? kallsyms.data : NULL, have_filter ? filter.data : NULL,
@@ -686,10 +698,13 @@ static int probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error) {
         r = write_probe_file(t, probe_file(p->type), line.data);
         if (r < 0) {
                 *ret_error = error_log_explain(log, before, command);
-                /* A notrace function: the kernel's words (if any) and why. */
+                /* A notrace or ambiguous function: the kernel's words (if
+                 * any; its notrace refusal goes to the kernel log only),
+                 * then what may be why. */
                 if (symbol_note) {
                         Buf b = { 0 };
-                        buf_printf(&b, "%s%s%s", *ret_error ? *ret_error : "", *ret_error ? "\n" : "", symbol_note);
+                        buf_printf(&b, "%s%snote: %s", *ret_error ? *ret_error : "", *ret_error ? "\n" : "",
+                                   symbol_note);
                         free(*ret_error);
                         *ret_error = buf_steal(&b);
                 }

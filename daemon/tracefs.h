@@ -25,6 +25,7 @@ typedef struct Tracefs {
         bool has_uprobe_events;
         KernelFeatures features; /* read in tracefs_new */
         SymbolTable *symbols;    /* loaded by the first kprobe registered; see tracefs_symbols_release */
+        int kallsyms_error;      /* -errno when /proc/kallsyms could not be read: targets go unchecked */
 } Tracefs;
 
 /* Finds tracefs: `override` if given (used as is), else the tracefs line of

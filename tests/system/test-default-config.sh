@@ -18,7 +18,7 @@ grep -qF "p:$KPE_NAME/connect __sys_connect_file family=+0(\$arg2):u16 port=+2(\
 grep -qF "r:$KPE_NAME/connect_ret __sys_connect_file ret=\$retval:s32" "$KPE_WORK/run.out" ||
         fail "--config.check did not print the kretprobe: $(cat "$KPE_WORK/run.out")"
 # It shows what the kernel supports, as read from tracefs.
-grep -qE "^# kernel $(uname -r) \($(uname -m)\)$" "$KPE_WORK/run.out" ||
+grep -qxF "# kernel $(uname -r) ($(uname -m))" "$KPE_WORK/run.out" ||
         fail "--config.check did not name the kernel: $(head -n 3 "$KPE_WORK/run.out")"
 want_kprobes=no
 [ -e "$TRACEFS/kprobe_events" ] && want_kprobes=yes

@@ -55,6 +55,25 @@ static void test_readme_debian(void **state) {
                         if (k.state[f] != FEATURE_YES)
                                 fail_msg("%s: %s is not detected", kernels[i], feature_name(f));
         }
+        /* $arg<N> at a function's return: 6.12 has it, 6.1 does not. */
+        assert_int_equal(from("tracefs-readme-debian13-amd64.txt").state[FEATURE_RETPROBE_ARG_N], FEATURE_YES);
+        assert_int_equal(from("tracefs-readme-debian12-amd64.txt").state[FEATURE_RETPROBE_ARG_N], FEATURE_NO);
+        assert_int_equal(from("tracefs-readme-debian12-arm64.txt").state[FEATURE_RETPROBE_ARG_N], FEATURE_NO);
+}
+
+static void test_readme_arg_n_line(void **state) {
+        /* Newer READMEs name $arg<N> twice: in the fetcharg list (only where
+         * the architecture has function-argument access) and in the return
+         * probes' line (always). Only the first one tells. */
+        char *readme = fixture_text("tracefs-readme-debian13-amd64.txt");
+        char *list = strstr(readme, "$retval, $comm, $arg<N>");
+        assert_non_null(list);
+        memset(list + strlen("$retval, $comm"), ' ', strlen(", $arg<N>"));
+        assert_non_null(strstr(readme, "kernel return probes support: $retval, $arg<N>"));
+        KernelFeatures k = { .release = "test" };
+        features_from_readme(&k, readme);
+        assert_int_equal(k.state[FEATURE_ARG_N], FEATURE_NO);
+        free(readme);
 }
 
 /* A kernel older than 4.20 and 5.3: the README without $arg<N>, +u and
@@ -119,6 +138,16 @@ static void test_probe_needs(void **state) {
         k.state[FEATURE_ARRAY] = FEATURE_NO;
         assert_int_equal(features_probe_missing(&k, &p, &what), FEATURE_ARRAY);
 
+        /* $arg<N> in a kretprobe needs more than $arg<N> (6.1 has one, not
+         * the other). */
+        KernelFeatures deb12 = from("tracefs-readme-debian12-amd64.txt");
+        char *ret_args[] = { "ret=$retval:s32", "port=+2($arg2):u16" };
+        p = kprobe(ret_args, ELEMENTSOF(ret_args));
+        assert_int_equal(features_probe_missing(&deb12, &p, &what), _FEATURE_MAX);
+        p.type = PROBE_KRETPROBE;
+        assert_int_equal(features_probe_missing(&deb12, &p, &what), FEATURE_RETPROBE_ARG_N);
+        assert_string_equal(what, "port=+2($arg2):u16");
+
         /* Tracepoints need none of it. */
         ProbeConfig tp = { .name = "tcp", .type = PROBE_TRACEPOINT, .target = "sock/inet_sock_set_state" };
         assert_int_equal(features_probe_missing(&k, &tp, &what), _FEATURE_MAX);
@@ -175,6 +204,7 @@ static void test_render(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_readme_host),   cmocka_unit_test(test_readme_debian),
+                cmocka_unit_test(test_readme_arg_n_line),
                 cmocka_unit_test(test_probe_needs),   cmocka_unit_test(test_no_kprobe_events),
                 cmocka_unit_test(test_render),
         };

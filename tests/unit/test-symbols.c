@@ -124,11 +124,37 @@ static void test_notrace_and_blacklist(void **state) {
         symbols_free(t);
 }
 
+static void test_real_blacklist(void **state) {
+        /* Debian 12's blacklist as the guest's debugfs showed it; the
+         * functions themselves as kallsyms lists them. */
+        char *blacklist = fixture_text("kprobes-blacklist-6.1.txt");
+        char *kallsyms = fixture_text("kallsyms-connect-6.1.txt");
+        Buf all = { 0 };
+        buf_printf(&all, "%sffffffff8c600990 T asm_exc_divide_error\nffffffff8c6009b0 T asm_exc_overflow\n", kallsyms);
+        SymbolTable *t = symbols_new(all.data, NULL, blacklist);
+        char *msg = NULL;
+        assert_int_equal(symbols_check(t, "asm_exc_overflow", &msg), SYMBOL_BLACKLISTED);
+        assert_string_equal(msg, "'asm_exc_overflow' is on the kprobes blacklist (debugfs kprobes/blacklist): "
+                                 "the kernel never probes it");
+        free(msg);
+        assert_int_equal(symbols_check(t, "tcp_v4_connect", &msg), SYMBOL_FOUND);
+        /* Blacklisted functions are not offered as near names either. */
+        const char *near[5];
+        size_t n = symbols_nearest(t, "asm_exc_overflo", near, ELEMENTSOF(near));
+        for (size_t i = 0; i < n; i++)
+                assert_string_not_equal(near[i], "asm_exc_overflow");
+        symbols_free(t);
+        buf_free(&all);
+        free(kallsyms);
+        free(blacklist);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_classic_sys_connect),
                 cmocka_unit_test(test_found_and_typos),
                 cmocka_unit_test(test_notrace_and_blacklist),
+                cmocka_unit_test(test_real_blacklist),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,12 +9,16 @@ README between the markers, or checks that the README says the same.
 
   kernel-table.py RESULTS                   print the table
   kernel-table.py RESULTS --update README    rewrite the README's table
-  kernel-table.py RESULTS --check README     exit 1 if they differ, 77 if
-                                             a kernel has no results here
+  kernel-table.py RESULTS --check README [DAEMON]
+                                             exit 1 if they differ, 77 if
+                                             a kernel has no results of
+                                             this build (the daemon binary
+                                             DAEMON, by its sha256) here
 
 The check compares releases by major.minor only: Debian's ABI number
 (6.1.0-41 -> 6.1.0-42) moves without anything we proved changing.
 """
+import hashlib
 import json
 import pathlib
 import re
@@ -26,12 +30,14 @@ FLAVORS = ["debian12-amd64", "debian13-amd64", "debian12-arm64"]
 NAMES = {"debian12": "Debian 12 cloud", "debian13": "Debian 13 cloud"}
 
 
-def load(results):
+def load(results, build=None):
     rows = []
     for flavor in FLAVORS:
         path = pathlib.Path(results) / f"{flavor}.json"
         if path.exists():
-            rows.append(json.loads(path.read_text()))
+            row = json.loads(path.read_text())
+            if build is None or row.get("build") == build:
+                rows.append(row)
     return rows
 
 
@@ -76,17 +82,20 @@ def normalized(tab):
 
 
 def main():
-    if len(sys.argv) not in (2, 4) or (len(sys.argv) == 4 and sys.argv[2] not in ("--update", "--check")):
+    args = sys.argv[1:]
+    if not (len(args) == 1 or (len(args) == 3 and args[1] == "--update")
+            or (len(args) in (3, 4) and args[1] == "--check")):
         sys.exit(__doc__)
-    rows = load(sys.argv[1])
+    build = hashlib.sha256(pathlib.Path(args[3]).read_bytes()).hexdigest() if len(args) == 4 else None
+    rows = load(args[0], build)
     tab = table(rows)
-    if len(sys.argv) == 2:
+    if len(args) == 1:
         sys.stdout.write(tab)
         return 0
-    readme = pathlib.Path(sys.argv[3])
+    readme = pathlib.Path(args[2])
     text = readme.read_text()
     start, end = section(text)
-    if sys.argv[2] == "--update":
+    if args[1] == "--update":
         readme.write_text(text[:start] + tab + text[end:])
         return 0
     missing = [f for f in FLAVORS if f not in {r["flavor"] for r in rows}]
@@ -96,7 +105,7 @@ def main():
     if normalized(text[start:end]) != normalized(tab):
         print("FAIL: the README's kernel table is not what this run proved. This run's table:")
         sys.stdout.write(tab)
-        print(f"(rewrite it with: python3 tests/vm/kernel-table.py {sys.argv[1]} --update README.md)")
+        print(f"(rewrite it with: python3 tests/vm/kernel-table.py {args[0]} --update README.md)")
         return 1
     sys.stdout.write(tab)
     return 0
