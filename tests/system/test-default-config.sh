@@ -28,6 +28,21 @@ if [ $want_kprobes = no ]; then
         grep -qF "warning: probe 'connect' is unavailable on this kernel: kernel built without kprobe events" "$KPE_WORK/run.err" ||
                 fail "--config.check did not warn about the connect kprobe: $(cat "$KPE_WORK/run.err")"
 fi
+# Not root: tracefs cannot be read, so what the kernel has is unknown, and
+# unknown refuses nothing, even with strict set.
+if command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+        chmod 711 "$KPE_WORK"
+        sed 's/^strict: false/strict: true/' "$CONFIG" >"$KPE_WORK/strict.yaml"
+        chmod 644 "$KPE_WORK/strict.yaml"
+        grep -q '^strict: true' "$KPE_WORK/strict.yaml" || fail "the shipped config has no 'strict: false' line to flip"
+        setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+                "$KPE_BIN" --config.file="$KPE_WORK/strict.yaml" --config.check >"$KPE_WORK/nobody.out" 2>"$KPE_WORK/nobody.err" ||
+                fail "--config.check as nobody with strict failed: $(cat "$KPE_WORK/nobody.err")"
+        grep -qE '^# kernel feature kprobe_events +unknown ' "$KPE_WORK/nobody.out" ||
+                fail "as nobody, kprobe_events is not unknown: $(grep kprobe_events "$KPE_WORK/nobody.out")"
+else
+        log "no setpriv or no user nobody: --config.check as non-root not tried"
+fi
 tracefs_snapshot >"$KPE_WORK/after"
 assert_snapshot_same "$KPE_WORK/before" "$KPE_WORK/after" "--config.check"
 
