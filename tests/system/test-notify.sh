@@ -60,7 +60,13 @@ log "$n watchdog pings"
 
 kill -HUP "$KPE_PID"
 wait_for '^RELOADING=1\|MONOTONIC_USEC=[0-9]+$'
-ready_after=$(awk '/^RELOADING=1/ { r = 1; next } r && /^READY=1$/ { print "yes"; exit }' "$KPE_WORK/notify.log")
+# READY=1 follows once the reload is done (a datagram of its own, which
+# may come a moment later): at most 5 s.
+for ((i = 0; i < 50; i++)); do
+        ready_after=$(awk '/^RELOADING=1/ { r = 1; next } r && /^READY=1$/ { found = 1 } END { if (found) print "yes" }' "$KPE_WORK/notify.log")
+        [ "$ready_after" = yes ] && break
+        sleep 0.1
+done
 [ "$ready_after" = yes ] || fail "no READY=1 after RELOADING=1: $(cat "$KPE_WORK/notify.log")"
 
 stop_daemon TERM || fail "daemon exited with status $? on SIGTERM"
