@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "events_json.h"
+#include "expo.h"
 
 typedef struct FeatureInfo {
         const char *name;
@@ -124,6 +125,21 @@ void features_render_json(const KernelFeatures *k, Buf *out) {
                 buf_puts(out, k->state[f] == FEATURE_YES ? ":true" : k->state[f] == FEATURE_NO ? ":false" : ":null");
         }
         buf_puts(out, "}}");
+}
+
+void features_render_metrics(const KernelFeatures *k, Buf *out) {
+        static const char *const info_labels[] = { "release", "machine" };
+        static const char *const feature_label[] = { "feature" };
+        expo_put_header(out, "kprobe_exporter_kernel_info", "gauge",
+                        "A metric with a constant '1' value labeled by the running kernel's release and machine.");
+        expo_put_sample_u64(out, "kprobe_exporter_kernel_info", info_labels,
+                            (StrView[]){ sv_from(k->release), sv_from(k->machine) }, 2, 1);
+        expo_put_header(out, "kprobe_exporter_kernel_feature", "gauge",
+                        "1 if the running kernel has the tracing feature, 0 if not (as /probes and --config.check show them).");
+        for (Feature f = 0; f < _FEATURE_MAX; f++)
+                if (k->state[f] != FEATURE_UNKNOWN)
+                        expo_put_sample_u64(out, "kprobe_exporter_kernel_feature", feature_label,
+                                            (StrView[]){ sv_from(features[f].name) }, 1, k->state[f] == FEATURE_YES);
 }
 
 void features_render_text(const KernelFeatures *k, Buf *out) {

@@ -66,5 +66,9 @@ char *features_refusal(const KernelFeatures *k, Feature f, const char *what);
 /* {"release":"6.1.0-41-cloud-amd64","machine":"x86_64","features":{"kprobe_events":true,...}}
  * (unknown: null). */
 void features_render_json(const KernelFeatures *k, Buf *out);
+/* kprobe_exporter_kernel_info{release,machine} 1 and
+ * kprobe_exporter_kernel_feature{feature} 1|0 (unknown ones are left out),
+ * so that a fleet's kernels can be asked which lack what. */
+void features_render_metrics(const KernelFeatures *k, Buf *out);
 /* One line per feature, "# kernel feature arg_n: yes ($arg<N> ...)". */
 void features_render_text(const KernelFeatures *k, Buf *out);

@@ -164,6 +164,8 @@ static void http_metrics(void *userdata, Buf *out) {
 static void render_metrics(Manager *m, Buf *out) {
         pipeline_render_metrics(m->pipeline, out);
         render_kernel_stats(m, out);
+        if (m->tracefs)
+                features_render_metrics(&m->tracefs->features, out);
 
         expo_put_header(out, "kprobe_exporter_trace_pipe_read_bytes_total", "counter", "Bytes read from trace_pipe.");
         expo_put_sample_u64(out, "kprobe_exporter_trace_pipe_read_bytes_total", NULL, NULL, 0, m->bytes_read);

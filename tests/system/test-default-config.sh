@@ -48,6 +48,11 @@ assert_snapshot_same "$KPE_WORK/before" "$KPE_WORK/after" "--config.check"
 
 start_daemon "$CONFIG"
 
+fetch_ok /metrics "$KPE_WORK/metrics.txt"
+v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_kernel_feature feature=kprobe_events)
+[ "$v" = "$([ $want_kprobes = yes ] && echo 1 || echo 0)" ] || fail "kprobe_exporter_kernel_feature{feature=\"kprobe_events\"} is $v"
+v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_kernel_info release="$(uname -r)" machine="$(uname -m)")
+[ "$v" = 1 ] || fail "kprobe_exporter_kernel_info for $(uname -r) $(uname -m) is $v"
 fetch_ok /probes "$KPE_WORK/probes.json"
 v=$(json_get "$KPE_WORK/probes.json" 'j["kernel"]["release"] + " " + str(j["kernel"]["features"]["kprobe_events"]).lower()')
 [ "$v" = "$(uname -r) $([ $want_kprobes = yes ] && echo true || echo false)" ] || fail "/probes kernel: $v"

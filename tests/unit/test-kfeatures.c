@@ -194,6 +194,13 @@ static void test_render(void **state) {
         json_decref(j);
 
         buf_clear(&out);
+        features_render_metrics(&k, &out);
+        assert_non_null(strstr(out.data, "\nkprobe_exporter_kernel_info{release=\"6.1.0-41-cloud-amd64\",machine=\"x86_64\"} 1\n"));
+        assert_non_null(strstr(out.data, "\nkprobe_exporter_kernel_feature{feature=\"kprobe_events\"} 1\n"));
+        assert_non_null(strstr(out.data, "\nkprobe_exporter_kernel_feature{feature=\"retprobe_arg_n\"} 0\n"));
+        assert_null(strstr(out.data, "feature=\"uprobe_events\"")); /* unknown: left out */
+
+        buf_clear(&out);
         features_render_text(&k, &out);
         assert_non_null(strstr(out.data, "# kernel 6.1.0-41-cloud-amd64 (x86_64)\n"));
         assert_non_null(strstr(out.data, "# kernel feature arg_n               yes"));
