@@ -244,6 +244,10 @@ for probe in classic badtype; do
         v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_probe_up probe=$probe)
         [ "$v" = 0 ] || fail "kprobe_exporter_probe_up{probe=\"$probe\"} is $v, want 0"
 done
+v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_kernel_feature feature=retprobe_arg_n)
+[ "$v" = "$([ "$RET_ARGS" = true ] && echo 1 || echo 0)" ] || fail "kprobe_exporter_kernel_feature{feature=\"retprobe_arg_n\"} is $v"
+v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_kernel_info release="$RELEASE" machine="$want_machine")
+[ "$v" = 1 ] || fail "kprobe_exporter_kernel_info{release=\"$RELEASE\"} is $v"
 v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_parse_errors_total)
 [ "$v" = 0 ] || fail "kprobe_exporter_parse_errors_total is $v, want 0"
 
