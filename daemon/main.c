@@ -116,23 +116,10 @@ static int parse_args(int argc, char **argv, Args *a) {
         return 1;
 }
 
-static char *read_file_text(const char *path, size_t *len) {
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return NULL;
-        Buf b = { 0 };
-        char tmp[4096];
-        size_t n;
-        while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-                buf_append(&b, tmp, n);
-        fclose(f);
-        *len = b.len;
-        return buf_steal(&b);
-}
-
 static void print_config_errors(const ConfigErrors *errs, const char *path) {
         size_t len = 0;
-        _cleanup_free_ char *text = read_file_text(path, &len);
+        _cleanup_free_ char *text = NULL;
+        (void) config_read_file(path, &text, &len);
         config_errors_write(errs, path, text, text ? len : 0, stderr);
         fprintf(stderr, "%s: %zu error(s); nothing was written to the kernel\n", path, errs->n);
 }
