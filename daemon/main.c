@@ -129,7 +129,8 @@ static void print_config_errors(const ConfigErrors *errs, const char *path) {
  * would not run on this kernel. Returns how many would not. */
 static size_t print_check(const Config *c, const char *name, Tracefs *t) {
         KernelFeatures none;
-        const KernelFeatures *k = t ? &t->features : (tracefs_read_features(NULL, &none), &none);
+        tracefs_read_features(NULL, &none);
+        const KernelFeatures *k = t ? &t->features : &none;
         _cleanup_buf_ Buf features = { 0 };
         features_render_text(k, &features);
         fputs(features.data, stdout);
@@ -152,22 +153,16 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
                 printf("1 > instances/%s/events/%s%s%s/enable\n", name, ev ? ev : name, ev ? "" : "/",
                        ev ? "" : p->name);
 
-                const char *what = NULL;
-                Feature missing = features_probe_missing(k, p, &what);
-                _cleanup_free_ char *why = missing != _FEATURE_MAX ? features_refusal(k, missing, what) : NULL;
-                SymbolVerdict v = SYMBOL_UNCHECKED;
-                if (!why && t)
-                        v = tracefs_check_symbol(t, p, &why);
-                if (why) {
-                        bool refused = missing != _FEATURE_MAX || v == SYMBOL_MISSING || v == SYMBOL_BLACKLISTED;
-                        unavailable += refused;
+                _cleanup_free_ char *why = NULL;
+                int r = tracefs_probe_judge(t, k, p, &why);
+                unavailable += r < 0;
+                if (why)
                         fprintf(stderr, "%s:%u: %s: probe '%s' %s: %s\n", c->path, p->line,
-                                refused && c->strict ? "error" : "warning", p->name,
-                                missing != _FEATURE_MAX ? "is unavailable on this kernel"
-                                : refused              ? "would fail on this kernel"
-                                                       : "may be refused by this kernel",
+                                r < 0 && c->strict ? "error" : "warning", p->name,
+                                r == -EOPNOTSUPP ? "is unavailable on this kernel"
+                                : r < 0          ? "would fail on this kernel"
+                                                 : "may be refused by this kernel",
                                 why);
-                }
         }
         return unavailable;
 }

@@ -241,9 +241,6 @@ int tracefs_new(const char *root, const char *name, Tracefs **ret) {
         t->instance_dir = path_join(instances, name);
 
         tracefs_read_features(root, &t->features);
-        /* Unknown (not root): let the write tell. */
-        t->has_kprobe_events = t->features.state[FEATURE_KPROBE_EVENTS] != FEATURE_NO;
-        t->has_uprobe_events = t->features.state[FEATURE_UPROBE_EVENTS] != FEATURE_NO;
         *ret = t;
         return 0;
 }
@@ -572,8 +569,8 @@ int tracefs_cleanup(Tracefs *t, unsigned *removed) {
         }
 
         /* Every line of our group, also probes a config no longer has. */
-        int r = t->has_kprobe_events ? cleanup_probe_file(t, "kprobe_events", removed) : 0;
-        int u = t->has_uprobe_events ? cleanup_probe_file(t, "uprobe_events", removed) : 0;
+        int r = tracefs_may_have(t, FEATURE_KPROBE_EVENTS) ? cleanup_probe_file(t, "kprobe_events", removed) : 0;
+        int u = tracefs_may_have(t, FEATURE_UPROBE_EVENTS) ? cleanup_probe_file(t, "uprobe_events", removed) : 0;
         return r < 0 ? r : u;
 }
 
@@ -625,7 +622,11 @@ int tracefs_instance_remove(Tracefs *t) {
 /* Where the kprobes blacklist is: debugfs, which the daemon never mounts. */
 #define KPROBES_BLACKLIST "/sys/kernel/debug/kprobes/blacklist"
 
-SymbolVerdict tracefs_check_symbol(Tracefs *t, const ProbeConfig *p, char **ret_message) {
+/* Checks a kprobe kind's target against /proc/kallsyms,
+ * available_filter_functions and the kprobes blacklist (loading them into
+ * t->symbols on first use). Returns the verdict; *ret_message as
+ * symbols_check(), with the kernel release appended. */
+static SymbolVerdict check_symbol(Tracefs *t, const ProbeConfig *p, char **ret_message) {
         *ret_message = NULL;
         if (!is_kprobe_kind(p->type))
                 return SYMBOL_UNCHECKED;
@@ -656,6 +657,20 @@ void tracefs_symbols_release(Tracefs *t) {
         t->symbols = symbols_free(t->symbols);
 }
 
+int tracefs_probe_judge(Tracefs *t, const KernelFeatures *k, const ProbeConfig *p, char **ret_why) {
+        *ret_why = NULL;
+        const char *what = NULL;
+        Feature missing = features_probe_missing(k, p, &what);
+        if (missing != _FEATURE_MAX) {
+                *ret_why = features_refusal(k, missing, what);
+                return -EOPNOTSUPP;
+        }
+        if (!t)
+                return 0;
+        SymbolVerdict verdict = check_symbol(t, p, ret_why);
+        return verdict == SYMBOL_MISSING ? -ENOENT : verdict == SYMBOL_BLACKLISTED ? -EPERM : 0;
+}
+
 static int probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error) {
         if (p->type == PROBE_TRACEPOINT) {
                 if (!tracepoint_target_is_valid(p->target)) {
@@ -673,21 +688,15 @@ static int probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error) {
                 }
                 return 0;
         }
-        const char *what = NULL;
-        Feature missing = features_probe_missing(&t->features, p, &what);
-        if (missing != _FEATURE_MAX) {
-                *ret_error = features_refusal(&t->features, missing, what);
-                return -EOPNOTSUPP;
-        }
         _cleanup_free_ char *symbol_note = NULL;
-        SymbolVerdict verdict = tracefs_check_symbol(t, p, &symbol_note);
-        if (verdict == SYMBOL_MISSING || verdict == SYMBOL_BLACKLISTED) {
+        int r = tracefs_probe_judge(t, &t->features, p, &symbol_note);
+        if (r < 0) {
                 *ret_error = TAKE_PTR(symbol_note);
-                return verdict == SYMBOL_MISSING ? -ENOENT : -EPERM;
+                return r;
         }
 
         _cleanup_buf_ Buf line = { 0 };
-        int r = tracefs_probe_definition(p, t->name, &line);
+        r = tracefs_probe_definition(p, t->name, &line);
         if (r < 0)
                 return r;
         _cleanup_free_ char *command = xstrdup(line.data);
@@ -727,7 +736,7 @@ int tracefs_probe_unregister(Tracefs *t, const ProbeConfig *p) {
                 return 0;
         if (!is_kprobe_kind(p->type) && !is_uprobe_kind(p->type))
                 return -EINVAL;
-        if (!(is_kprobe_kind(p->type) ? t->has_kprobe_events : t->has_uprobe_events))
+        if (!tracefs_may_have(t, is_kprobe_kind(p->type) ? FEATURE_KPROBE_EVENTS : FEATURE_UPROBE_EVENTS))
                 return -EOPNOTSUPP;
         if (!p->name || has_space(p->name))
                 return -EINVAL;

@@ -21,12 +21,16 @@ typedef struct Tracefs {
         char *root;         /* e.g. /sys/kernel/tracing */
         char *name;         /* our group and our instance name */
         char *instance_dir; /* root/instances/name */
-        bool has_kprobe_events;
-        bool has_uprobe_events;
         KernelFeatures features; /* read in tracefs_new */
         SymbolTable *symbols;    /* loaded by the first kprobe registered; see tracefs_symbols_release */
         int kallsyms_error;      /* -errno when /proc/kallsyms could not be read: targets go unchecked */
 } Tracefs;
+
+/* Whether the kernel may have feature f (yes, or unknown: then the write
+ * tells), e.g. FEATURE_KPROBE_EVENTS. */
+static inline bool tracefs_may_have(const Tracefs *t, Feature f) {
+        return t->features.state[f] != FEATURE_NO;
+}
 
 /* Finds tracefs: `override` if given (used as is), else the tracefs line of
  * /proc/mounts; if none and mount_if_needed, mounts it at
@@ -46,11 +50,12 @@ Tracefs *tracefs_free(Tracefs *t);
 /* Reads the kernel's features as tracefs_new does. */
 void tracefs_read_features(const char *root, KernelFeatures *ret);
 
-/* Checks a kprobe kind's target against /proc/kallsyms,
- * available_filter_functions and the kprobes blacklist (loading them into
- * t->symbols on first use). Returns the verdict; *ret_message as
- * symbols_check(), with the kernel release appended. */
-SymbolVerdict tracefs_check_symbol(Tracefs *t, const ProbeConfig *p, char **ret_message);
+/* What can be told of probe p on this kernel without writing it: features
+ * k says it needs and lacks (-EOPNOTSUPP), then, when t is given, its
+ * target function (-ENOENT: missing, -EPERM: blacklisted). Returns 0 or
+ * that; *ret_why gets the reason, or with 0 possibly a note of why the
+ * kernel may refuse it (notrace, ambiguous). Writes nothing. */
+int tracefs_probe_judge(Tracefs *t, const KernelFeatures *k, const ProbeConfig *p, char **ret_why);
 /* Frees the symbol table (megabytes; only needed while registering). */
 void tracefs_symbols_release(Tracefs *t);
 

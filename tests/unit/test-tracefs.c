@@ -353,7 +353,7 @@ static void test_cpu_stats_fake(void **state) {
 
         Tracefs *t = NULL;
         assert_int_equal(tracefs_new(tmp, "kpe_fake", &t), 0);
-        assert_false(t->has_kprobe_events);
+        assert_false(tracefs_may_have(t, FEATURE_KPROBE_EVENTS));
         TracefsCpuStats s[4];
         assert_int_equal(tracefs_read_cpu_stats(t, s, 4), 3);
         assert_int_equal(s[0].cpu, 0);
@@ -402,8 +402,8 @@ static void test_cleanup_fake_probe_files(void **state) {
 
         Tracefs *t = NULL;
         assert_int_equal(tracefs_new(tmp, "kpe_fake", &t), 0);
-        assert_true(t->has_kprobe_events);
-        assert_true(t->has_uprobe_events);
+        assert_true(tracefs_may_have(t, FEATURE_KPROBE_EVENTS));
+        assert_true(tracefs_may_have(t, FEATURE_UPROBE_EVENTS));
         unsigned removed = 99;
         assert_int_equal(tracefs_cleanup(t, &removed), 0);
         assert_int_equal(removed, 3);
@@ -660,7 +660,7 @@ static char *read_pipe_until(int fd, const char *want) {
 static void test_real_uprobe_lifecycle(void **state) {
         Real *r = *state;
         REQUIRE_REAL(r);
-        if (!r->t->has_uprobe_events || !FIRST_ARG) {
+        if (!tracefs_may_have(r->t, FEATURE_UPROBE_EVENTS) || !FIRST_ARG) {
                 print_message("SKIP: no uprobe_events or unknown architecture\n");
                 skip();
         }
@@ -749,7 +749,7 @@ static void test_real_uprobe_lifecycle(void **state) {
 static void test_real_bad_uprobes(void **state) {
         Real *r = *state;
         REQUIRE_REAL(r);
-        if (!r->t->has_uprobe_events || !FIRST_ARG) {
+        if (!tracefs_may_have(r->t, FEATURE_UPROBE_EVENTS) || !FIRST_ARG) {
                 print_message("SKIP: no uprobe_events or unknown architecture\n");
                 skip();
         }
@@ -789,7 +789,7 @@ static void test_real_bad_uprobes(void **state) {
 static void test_real_cleanup_only_ours(void **state) {
         Real *r = *state;
         REQUIRE_REAL(r);
-        if (!r->t->has_uprobe_events || !FIRST_ARG) {
+        if (!tracefs_may_have(r->t, FEATURE_UPROBE_EVENTS) || !FIRST_ARG) {
                 print_message("SKIP: no uprobe_events or unknown architecture\n");
                 skip();
         }
@@ -831,7 +831,7 @@ static void test_real_kprobe(void **state) {
         ProbeConfig p = probe(PROBE_KPROBE, "connect", "kpe_no_such_symbol_xyz", seed, 3);
         char *err = NULL;
         int k = tracefs_probe_register(r->t, &p, &err);
-        if (!r->t->has_kprobe_events) {
+        if (!tracefs_may_have(r->t, FEATURE_KPROBE_EVENTS)) {
                 assert_int_equal(k, -EOPNOTSUPP);
                 /* Refused before anything is written, naming what is
                  * missing and the running kernel. */
