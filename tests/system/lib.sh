@@ -202,6 +202,20 @@ arg2_register() {
         esac
 }
 
+# Writes to $1 the smallest useful config: one uprobe on the connector's
+# connect function, counted by comm.
+connector_config() {
+        cat >"$1" <<EOF
+probes:
+  - name: connect
+    type: uprobe
+    target: $KPE_CONNECTOR:$(connector_offset)
+    metrics:
+      - name: connect_total
+        labels: [comm]
+EOF
+}
+
 # Starts the daemon with config $1 (more daemon arguments may follow) on a
 # free port, and waits up to 10 s for /healthz. Sets KPE_PID and KPE_PORT.
 # Its stdout/stderr go to $KPE_WORK/daemon.N.{out,err}.

@@ -4,15 +4,7 @@
 
 kpe_init http
 
-cat >"$KPE_WORK/probes.yaml" <<EOF
-probes:
-  - name: connect
-    type: uprobe
-    target: $KPE_CONNECTOR:$(connector_offset)
-    metrics:
-      - name: connect_total
-        labels: [comm]
-EOF
+connector_config "$KPE_WORK/probes.yaml"
 
 start_daemon "$KPE_WORK/probes.yaml"
 body="$KPE_WORK/body"

@@ -7,15 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 kpe_init notify
-cat >"$KPE_WORK/probes.yaml" <<EOF
-probes:
-  - name: connect
-    type: uprobe
-    target: $KPE_CONNECTOR:$(connector_offset)
-    metrics:
-      - name: connect_total
-        labels: [comm]
-EOF
+connector_config "$KPE_WORK/probes.yaml"
 
 # A datagram socket that writes each message it gets, one per line, for
 # at most 30 s.

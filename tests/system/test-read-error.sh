@@ -9,15 +9,7 @@
 kpe_init readerr
 [ -r "${KPE_READFAIL_SO:-}" ] || fail "KPE_READFAIL_SO is not set to the shim"
 [ -n "${KPE_WRAPPER:-}" ] && skip "the shim does not combine with KPE_WRAPPER (valgrind)"
-cat >"$KPE_WORK/probes.yaml" <<EOF
-probes:
-  - name: connect
-    type: uprobe
-    target: $KPE_CONNECTOR:$(connector_offset)
-    metrics:
-      - name: connect_total
-        labels: [comm]
-EOF
+connector_config "$KPE_WORK/probes.yaml"
 
 export KPE_READFAIL="$KPE_WORK/fail-now"
 # Under AddressSanitizer the shim comes after ASan's runtime in the list.
