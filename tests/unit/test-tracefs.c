@@ -540,6 +540,16 @@ static int real_teardown(void **state) {
                 }                                                              \
         } while (0)
 
+/* REQUIRE_REAL, and uprobes with a known register for the first argument. */
+#define REQUIRE_UPROBES(r)                                                     \
+        do {                                                                   \
+                REQUIRE_REAL(r);                                               \
+                if (!tracefs_may_have((r)->t, FEATURE_UPROBE_EVENTS) || !FIRST_ARG) { \
+                        print_message("SKIP: no uprobe_events or unknown architecture\n"); \
+                        skip();                                                \
+                }                                                              \
+        } while (0)
+
 /* The uprobe target: its address escapes through a volatile pointer, so it
  * stays an out-of-line function with the normal calling convention. */
 __attribute__((noinline)) static uint64_t kpe_unit_target(uint64_t x) {
@@ -659,11 +669,7 @@ static char *read_pipe_until(int fd, const char *want) {
 
 static void test_real_uprobe_lifecycle(void **state) {
         Real *r = *state;
-        REQUIRE_REAL(r);
-        if (!tracefs_may_have(r->t, FEATURE_UPROBE_EVENTS) || !FIRST_ARG) {
-                print_message("SKIP: no uprobe_events or unknown architecture\n");
-                skip();
-        }
+        REQUIRE_UPROBES(r);
         char *target = self_uprobe_target();
         char *fetch[] = { FIRST_ARG };
         ProbeConfig p = probe(PROBE_UPROBE, "fn", target, fetch, 1);
@@ -748,11 +754,7 @@ static void test_real_uprobe_lifecycle(void **state) {
 
 static void test_real_bad_uprobes(void **state) {
         Real *r = *state;
-        REQUIRE_REAL(r);
-        if (!tracefs_may_have(r->t, FEATURE_UPROBE_EVENTS) || !FIRST_ARG) {
-                print_message("SKIP: no uprobe_events or unknown architecture\n");
-                skip();
-        }
+        REQUIRE_UPROBES(r);
         char *fetch[] = { FIRST_ARG };
         char *err = NULL;
         ProbeConfig p = probe(PROBE_UPROBE, "bad", "/nonexistent/kpe_unit:0x10", fetch, 1);
@@ -788,11 +790,7 @@ static void test_real_bad_uprobes(void **state) {
 
 static void test_real_cleanup_only_ours(void **state) {
         Real *r = *state;
-        REQUIRE_REAL(r);
-        if (!tracefs_may_have(r->t, FEATURE_UPROBE_EVENTS) || !FIRST_ARG) {
-                print_message("SKIP: no uprobe_events or unknown architecture\n");
-                skip();
-        }
+        REQUIRE_UPROBES(r);
         char *target = self_uprobe_target();
         char *fetch[] = { FIRST_ARG };
         ProbeConfig keep = probe(PROBE_UPROBE, "keep", target, fetch, 1);
