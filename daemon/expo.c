@@ -114,3 +114,8 @@ void expo_put_sample_double(Buf *out, const char *name, const char *const *label
         put_double(out, value);
         buf_putc(out, '\n');
 }
+
+void expo_put_counter(Buf *out, const char *name, const char *help, uint64_t value) {
+        expo_put_header(out, name, "counter", help);
+        expo_put_sample_u64(out, name, NULL, NULL, 0, value);
+}

@@ -17,5 +17,7 @@ void expo_put_header(Buf *out, const char *name, const char *type, const char *h
 /* "name{l1="v1",l2="v2"} value\n"; no braces when n == 0. */
 void expo_put_sample_u64(Buf *out, const char *name, const char *const *labels, const StrView *values,
                          size_t n, uint64_t value);
+/* A counter of one unlabeled sample: its header, then "name value\n". */
+void expo_put_counter(Buf *out, const char *name, const char *help, uint64_t value);
 void expo_put_sample_double(Buf *out, const char *name, const char *const *labels, const StrView *values,
                             size_t n, double value);

@@ -167,11 +167,12 @@ static void render_metrics(Manager *m, Buf *out) {
         if (m->tracefs)
                 features_render_metrics(&m->tracefs->features, out);
 
-        expo_put_header(out, "kprobe_exporter_trace_pipe_read_bytes_total", "counter", "Bytes read from trace_pipe.");
-        expo_put_sample_u64(out, "kprobe_exporter_trace_pipe_read_bytes_total", NULL, NULL, 0, m->bytes_read);
-        expo_put_header(out, "kprobe_exporter_overlong_lines_total", "counter",
-                        "trace_pipe lines dropped for being longer than the read buffer.");
-        expo_put_sample_u64(out, "kprobe_exporter_overlong_lines_total", NULL, NULL, 0, m->lines.overlong);
+        expo_put_counter(out, "kprobe_exporter_trace_pipe_read_bytes_total",
+                         "Bytes read from trace_pipe.",
+                         m->bytes_read);
+        expo_put_counter(out, "kprobe_exporter_overlong_lines_total",
+                         "trace_pipe lines dropped for being longer than the read buffer.",
+                         m->lines.overlong);
 
         static const char *const build_labels[] = { "version" };
         expo_put_header(out, "kprobe_exporter_build_info", "gauge", "A metric with a constant '1' value labeled by version.");

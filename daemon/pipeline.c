@@ -479,23 +479,24 @@ void pipeline_render_metrics(const Pipeline *p, Buf *out) {
                                             (StrView[]){ sv_from(family_name(f)) }, 1, family_refused(f));
                 }
 
-        expo_put_header(out, "kprobe_exporter_trace_lines_total", "counter", "Lines read from trace_pipe.");
-        expo_put_sample_u64(out, "kprobe_exporter_trace_lines_total", NULL, NULL, 0, p->lines);
-        expo_put_header(out, "kprobe_exporter_parse_errors_total", "counter",
-                        "trace_pipe lines that could not be parsed or matched no probe.");
-        expo_put_sample_u64(out, "kprobe_exporter_parse_errors_total", NULL, NULL, 0, p->parse_errors);
-        expo_put_header(out, "kprobe_exporter_comm_unknown_total", "counter",
-                        "Events whose process name neither the kernel nor /proc knew (comm \"<...>\").");
-        expo_put_sample_u64(out, "kprobe_exporter_comm_unknown_total", NULL, NULL, 0, p->comm_unknown);
-        expo_put_header(out, "kprobe_exporter_lost_events_total", "counter",
-                        "Events the kernel reported lost in trace_pipe (\"[LOST N EVENTS]\" lines).");
-        expo_put_sample_u64(out, "kprobe_exporter_lost_events_total", NULL, NULL, 0, p->lost_events);
-        expo_put_header(out, "kprobe_exporter_lost_event_reports_total", "counter",
-                        "\"[LOST EVENTS]\" lines in trace_pipe, with or without a count.");
-        expo_put_sample_u64(out, "kprobe_exporter_lost_event_reports_total", NULL, NULL, 0, p->lost_reports);
+        expo_put_counter(out, "kprobe_exporter_trace_lines_total",
+                         "Lines read from trace_pipe.",
+                         p->lines);
+        expo_put_counter(out, "kprobe_exporter_parse_errors_total",
+                         "trace_pipe lines that could not be parsed or matched no probe.",
+                         p->parse_errors);
+        expo_put_counter(out, "kprobe_exporter_comm_unknown_total",
+                         "Events whose process name neither the kernel nor /proc knew (comm \"<...>\").",
+                         p->comm_unknown);
+        expo_put_counter(out, "kprobe_exporter_lost_events_total",
+                         "Events the kernel reported lost in trace_pipe (\"[LOST N EVENTS]\" lines).",
+                         p->lost_events);
+        expo_put_counter(out, "kprobe_exporter_lost_event_reports_total",
+                         "\"[LOST EVENTS]\" lines in trace_pipe, with or without a count.",
+                         p->lost_reports);
 }
 
-/* ,"key":"value" (or null) and ,"key":N; the leading comma unless first. */
+/* ,"key":N (json_member_string is in events_json.c). */
 static void json_member_u64(Buf *out, const char *key, uint64_t value) {
         buf_putc(out, ',');
         json_put_string(out, sv_from(key));
