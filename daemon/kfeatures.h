@@ -3,7 +3,7 @@
  * Kernels differ (shared/TRACEFS.md): some are built without kprobe events,
  * $arg<N> came in 4.20, +u and ustring in 5.3, hist triggers and
  * options/fields are config- and version-dependent. The kernel says what it
- * accepts in tracefs's README and by which files exist; tracefs.c reads
+ * accepts in tracefs's README and by which files exist; tfs.c reads
  * those, this file (pure) turns them into features and checks a probe
  * against them, so that a probe needing something the kernel lacks is
  * refused before it is written, with the feature and the kernel named

@@ -9,7 +9,7 @@
 #include "log.h"
 #include "manager.h"
 #include "procstat.h"
-#include "tracefs.h"
+#include "tfs.h"
 
 typedef struct Args {
         const char *config_file;
@@ -129,7 +129,7 @@ static void print_config_errors(const ConfigErrors *errs, const char *path) {
  * would not run on this kernel. Returns how many would not. */
 static size_t print_check(const Config *c, const char *name, Tracefs *t) {
         KernelFeatures none;
-        tracefs_read_features(NULL, &none);
+        tfs_read_features(NULL, &none);
         const KernelFeatures *k = t ? &t->features : &none;
         _cleanup_buf_ Buf features = { 0 };
         features_render_text(k, &features);
@@ -141,7 +141,7 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
                 const ProbeConfig *p = &c->probes[i];
                 Buf def = { 0 };
                 printf("# probe '%s' (%s:%u)\n", p->name, c->path, p->line);
-                if (tracefs_probe_definition(p, name, &def) >= 0)
+                if (tfs_probe_definition(p, name, &def) >= 0)
                         printf("%s >> %s\n", def.data, p->type == PROBE_KPROBE || p->type == PROBE_KRETPROBE
                                                                ? "kprobe_events"
                                                                : "uprobe_events");
@@ -154,7 +154,7 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
                        ev ? "" : p->name);
 
                 _cleanup_free_ char *why = NULL;
-                int r = tracefs_probe_judge(t, k, p, &why);
+                int r = tfs_probe_judge(t, k, p, &why);
                 unavailable += r < 0;
                 if (why)
                         fprintf(stderr, "%s:%u: %s: probe '%s' %s: %s\n", c->path, p->line,
@@ -177,17 +177,17 @@ int main(int argc, char **argv) {
 
         _cleanup_free_ char *root = NULL;
         if (a.cleanup) {
-                r = tracefs_find(a.tracefs_path, false, &root);
+                r = tfs_find(a.tracefs_path, false, &root);
                 if (r < 0) {
                         log_info("tracefs is not mounted: nothing to clean up");
                         return 0;
                 }
                 Tracefs *t = NULL;
                 unsigned removed = 0;
-                r = tracefs_new(root, a.name, &t);
+                r = tfs_new(root, a.name, &t);
                 if (r >= 0)
-                        r = tracefs_cleanup(t, &removed);
-                tracefs_free(t);
+                        r = tfs_cleanup(t, &removed);
+                tfs_free(t);
                 if (r < 0)
                         return log_error_errno(r, "Cleanup of '%s' in %s failed: %m", a.name, root), 1;
                 log_info("Removed %u leftover(s) of '%s' from %s", removed, a.name, root);
@@ -204,7 +204,7 @@ int main(int argc, char **argv) {
         }
 
         /* Read-only look at tracefs; --config.check never mounts. */
-        r = tracefs_find(a.tracefs_path, !a.check, &root);
+        r = tfs_find(a.tracefs_path, !a.check, &root);
         if (r < 0 && !a.check) {
                 config_free(config);
                 return log_error_errno(r, "Cannot find or mount tracefs: %m"), 1;
@@ -224,10 +224,10 @@ int main(int argc, char **argv) {
         if (a.check) {
                 Tracefs *t = NULL;
                 if (root)
-                        (void) tracefs_new(root, a.name, &t);
+                        (void) tfs_new(root, a.name, &t);
                 size_t unavailable = print_check(config, a.name, t);
                 bool strict = config->strict;
-                tracefs_free(t);
+                tfs_free(t);
                 config_free(config);
                 if (unavailable > 0 && strict) {
                         fprintf(stderr, "%s: %zu probe(s) cannot run on this kernel and strict is set: the daemon would exit\n",
@@ -261,7 +261,13 @@ int main(int argc, char **argv) {
                 return 1;
         }
         int code = manager_run(m);
+        r = manager_teardown(m);
         manager_free(m);
+        if (r < 0) {
+                log_error("Stopped, but probes or the instance of '%s' are left in the kernel (see above); "
+                          "'kprobe-exporter --cleanup' removes them once nothing holds them", a.name);
+                return 1;
+        }
         log_info("Stopped; our probes and instance are removed");
         return code;
 }

@@ -88,7 +88,7 @@ size_t manager_check_config(const Config *c, const char *root, ConfigErrors *err
                 if (p->type != PROBE_TRACEPOINT)
                         continue;
                 char **fields = NULL;
-                int r = readable ? tracefs_tracepoint_fields(root, p->target, &fields) : -ENODEV;
+                int r = readable ? tfs_tracepoint_fields(root, p->target, &fields) : -ENODEV;
                 if (r < 0) {
                         /* A missing tracepoint fails at registration, like a
                          * bad symbol; an unreadable tracefs is the caller's to say. */
@@ -119,7 +119,7 @@ size_t manager_check_config(const Config *c, const char *root, ConfigErrors *err
 static void render_metrics(Manager *m, Buf *out);
 
 static void render_kernel_stats(Manager *m, Buf *out) {
-        int n = m->tracefs ? tracefs_read_cpu_stats(m->tracefs, m->stats, MAX_CPUS) : -ENODEV;
+        int n = m->tracefs ? tfs_read_cpu_stats(m->tracefs, m->stats, MAX_CPUS) : -ENODEV;
         if (n < 0)
                 return;
         m->n_stats = n;
@@ -311,7 +311,7 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                             (unsigned long long) m->pipeline->lost_events);
                 m->lost_logged = m->pipeline->lost_reports;
         }
-        int n = tracefs_read_cpu_stats(m->tracefs, m->stats, MAX_CPUS);
+        int n = tfs_read_cpu_stats(m->tracefs, m->stats, MAX_CPUS);
         if (n >= 0) {
                 m->n_stats = n;
                 for (int i = 0; i < n; i++) {
@@ -371,7 +371,7 @@ static void symbols_done(Manager *m) {
                            "reported by the kernel alone", strerror(-m->tracefs->kallsyms_error));
                 m->kallsyms_warned = true;
         }
-        tracefs_symbols_release(m->tracefs);
+        tfs_symbols_release(m->tracefs);
 }
 
 static void register_probe(Manager *m, size_t i) {
@@ -382,21 +382,21 @@ static void register_probe(Manager *m, size_t i) {
 
         if (probe_is_kprobe_kind(c)) {
                 Buf def = { 0 };
-                if (tracefs_probe_definition(c, m->tracefs->name, &def) >= 0)
+                if (tfs_probe_definition(c, m->tracefs->name, &def) >= 0)
                         p->definition = buf_steal(&def);
                 buf_free(&def);
         }
-        r = tracefs_probe_register(m->tracefs, c, &err);
+        r = tfs_probe_register(m->tracefs, c, &err);
         if (r < 0)
                 return probe_fail(m, i, r, err);
         p->defined = probe_is_kprobe_kind(c);
 
         if (c->filter) {
-                r = tracefs_event_set_filter(m->tracefs, c, c->filter, &err);
+                r = tfs_event_set_filter(m->tracefs, c, c->filter, &err);
                 if (r < 0)
                         return probe_fail(m, i, r, err);
         }
-        r = tracefs_event_enable(m->tracefs, c, true);
+        r = tfs_event_enable(m->tracefs, c, true);
         if (r < 0)
                 return probe_fail(m, i, r, NULL);
         p->state = PROBE_STATE_REGISTERED;
@@ -404,18 +404,22 @@ static void register_probe(Manager *m, size_t i) {
 }
 
 /* Disables a probe's event in our instance and removes its definition. */
-static void unregister_probe(Manager *m, Probe *p) {
+static int unregister_probe(Manager *m, Probe *p) {
+        int r = 0;
         if (p->state == PROBE_STATE_REGISTERED || p->defined)
-                (void) tracefs_event_enable(m->tracefs, p->config, false);
+                (void) tfs_event_enable(m->tracefs, p->config, false);
         if (p->defined) {
-                int r = tracefs_probe_unregister(m->tracefs, p->config);
+                r = tfs_probe_unregister(m->tracefs, p->config);
                 if (r < 0)
                         log_error_errno(r, "Removing probe %s/%s failed: %m", m->tracefs->name, p->config->name);
-                p->defined = false;
+                else
+                        p->defined = false;
         }
+        return r;
 }
 
-void manager_teardown(Manager *m) {
+int manager_teardown(Manager *m) {
+        int ret = 0;
         if (m->pipe_source)
                 m->pipe_source = sd_event_source_disable_unref(m->pipe_source);
         m->reading = false;
@@ -423,7 +427,7 @@ void manager_teardown(Manager *m) {
                 for (size_t i = 0; i < m->pipeline->n_probes; i++) {
                         Probe *p = &m->pipeline->probes[i];
                         if (p->state == PROBE_STATE_REGISTERED || p->defined)
-                                (void) tracefs_event_enable(m->tracefs, p->config, false);
+                                (void) tfs_event_enable(m->tracefs, p->config, false);
                 }
         if (m->pipe_fd >= 0) {
                 close(m->pipe_fd);
@@ -433,14 +437,20 @@ void manager_teardown(Manager *m) {
          * cannot be removed (EBUSY), and removing the instance disables
          * whatever is still enabled in it. */
         if (m->tracefs && m->instance_created) {
-                int r = tracefs_instance_remove(m->tracefs);
-                if (r < 0)
+                int r = tfs_instance_remove(m->tracefs);
+                if (r < 0) {
                         log_error_errno(r, "Removing instance %s failed: %m", m->tracefs->instance_dir);
-                m->instance_created = false;
+                        ret = r;
+                } else
+                        m->instance_created = false;
         }
         if (m->tracefs)
-                for (size_t i = 0; i < m->pipeline->n_probes; i++)
-                        unregister_probe(m, &m->pipeline->probes[i]);
+                for (size_t i = 0; i < m->pipeline->n_probes; i++) {
+                        int r = unregister_probe(m, &m->pipeline->probes[i]);
+                        if (r < 0 && ret == 0)
+                                ret = r;
+                }
+        return ret;
 }
 
 /* ---- reload ------------------------------------------------------------ */
@@ -574,12 +584,12 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Cannot listen on %s: %m", m->opts.listen_address);
 
-        r = tracefs_new(m->opts.tracefs_root, m->opts.name, &m->tracefs);
+        r = tfs_new(m->opts.tracefs_root, m->opts.name, &m->tracefs);
         if (r < 0)
                 return log_error_errno(r, "Cannot use tracefs at %s: %m", m->opts.tracefs_root);
 
         unsigned removed = 0;
-        r = tracefs_cleanup(m->tracefs, &removed);
+        r = tfs_cleanup(m->tracefs, &removed);
         if (r == -EBUSY)
                 return log_error_errno(r, "Instance %s is in use: is another kprobe-exporter with --tracefs.instance=%s running?",
                                        m->tracefs->instance_dir, m->tracefs->name);
@@ -588,11 +598,11 @@ int manager_start(Manager *m) {
         if (removed > 0)
                 log_notice("Removed %u leftovers of an earlier run (group and instance %s)", removed, m->tracefs->name);
 
-        r = tracefs_instance_create(m->tracefs);
+        r = tfs_instance_create(m->tracefs);
         if (r < 0)
                 return log_error_errno(r, "Cannot create instance %s: %m", m->tracefs->instance_dir);
         m->instance_created = true;
-        r = tracefs_instance_setup(m->tracefs);
+        r = tfs_instance_setup(m->tracefs);
         if (r < 0) {
                 log_error_errno(r, "Cannot set options of instance %s: %m", m->tracefs->instance_dir);
                 goto fail;
@@ -618,7 +628,7 @@ int manager_start(Manager *m) {
                 goto fail;
         }
 
-        r = tracefs_open_trace_pipe(m->tracefs);
+        r = tfs_open_trace_pipe(m->tracefs);
         if (r < 0) {
                 log_error_errno(r, "Cannot open trace_pipe of %s: %m", m->tracefs->instance_dir);
                 goto fail;
@@ -659,11 +669,11 @@ int manager_run(Manager *m) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
-        manager_teardown(m);
+        (void) manager_teardown(m);
         sd_event_source_unref(m->stats_timer);
         http_server_free(m->http);
         sd_event_unref(m->event);
-        tracefs_free(m->tracefs);
+        tfs_free(m->tracefs);
         pipeline_free(m->pipeline);
         linereader_done(&m->lines);
         buf_free(&m->metrics_cache);

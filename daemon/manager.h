@@ -4,7 +4,7 @@
 
 #include "config.h"
 #include "pipeline.h"
-#include "tracefs.h"
+#include "tfs.h"
 
 typedef struct ManagerOptions {
         const char *config_path;    /* re-read on SIGHUP */
@@ -31,6 +31,8 @@ int manager_start(Manager *m);
 /* Runs until SIGTERM/SIGINT; returns the exit code for main(). SIGHUP
  * reloads the config: see manager.c, manager_reload(). */
 int manager_run(Manager *m);
-/* Disables and removes everything manager_start() created. Idempotent. */
-void manager_teardown(Manager *m);
+/* Disables and removes everything manager_start() created. Idempotent:
+ * what could not be removed is logged, kept, and tried again by the next
+ * call. Returns 0 when nothing of ours is left, else the first -errno. */
+int manager_teardown(Manager *m);
 Manager *manager_free(Manager *m); /* tears down too; accepts NULL */

@@ -8,7 +8,7 @@
  * there is notrace or inlined, and kernels without
  * CONFIG_KPROBE_EVENTS_ON_NOTRACE refuse to probe it) and debugfs's
  * kprobes/blacklist, we tell which, and the nearest names that exist.
- * tracefs.c reads the files; this part is pure. */
+ * tfs.c reads the files; this part is pure. */
 #pragma once
 
 #include <stddef.h>

@@ -1,4 +1,4 @@
-#include "tracefs.h"
+#include "tfs.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -147,7 +147,7 @@ static char *unescape_mount_path(const char *s, size_t n) {
         return buf_steal(&b);
 }
 
-int tracefs_parse_mounts(const char *text, char **ret) {
+int tfs_parse_mounts(const char *text, char **ret) {
         _cleanup_free_ char *copy = xstrdup(text);
         char *save = NULL;
         for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -163,7 +163,7 @@ int tracefs_parse_mounts(const char *text, char **ret) {
         return -ENOENT;
 }
 
-int tracefs_find(const char *override, bool mount_if_needed, char **ret_root) {
+int tfs_find(const char *override, bool mount_if_needed, char **ret_root) {
         if (override) {
                 *ret_root = xstrdup(override);
                 return 0;
@@ -171,7 +171,7 @@ int tracefs_find(const char *override, bool mount_if_needed, char **ret_root) {
 
         _cleanup_buf_ Buf mounts = { 0 };
         if (read_all_at(AT_FDCWD, "/proc/mounts", &mounts) >= 0 &&
-            tracefs_parse_mounts(mounts.data, ret_root) >= 0)
+            tfs_parse_mounts(mounts.data, ret_root) >= 0)
                 return 0;
 
         /* Old kernels automount tracefs inside debugfs, where /proc/mounts
@@ -201,7 +201,7 @@ static FeatureState file_feature(const char *root, const char *file) {
         return errno == ENOENT ? FEATURE_NO : FEATURE_UNKNOWN;
 }
 
-void tracefs_read_features(const char *root, KernelFeatures *k) {
+void tfs_read_features(const char *root, KernelFeatures *k) {
         *k = (KernelFeatures){ 0 };
         struct utsname u;
         if (uname(&u) == 0) {
@@ -230,7 +230,7 @@ void tracefs_read_features(const char *root, KernelFeatures *k) {
                 k->state[files[i].f] = file_feature(root, files[i].file);
 }
 
-int tracefs_new(const char *root, const char *name, Tracefs **ret) {
+int tfs_new(const char *root, const char *name, Tracefs **ret) {
         if (!root || !name || !group_name_is_valid(name))
                 return -EINVAL;
 
@@ -240,12 +240,12 @@ int tracefs_new(const char *root, const char *name, Tracefs **ret) {
         _cleanup_free_ char *instances = path_join(root, "instances");
         t->instance_dir = path_join(instances, name);
 
-        tracefs_read_features(root, &t->features);
+        tfs_read_features(root, &t->features);
         *ret = t;
         return 0;
 }
 
-Tracefs *tracefs_free(Tracefs *t) {
+Tracefs *tfs_free(Tracefs *t) {
         if (!t)
                 return NULL;
         free(t->root);
@@ -258,7 +258,7 @@ Tracefs *tracefs_free(Tracefs *t) {
 
 /* ---- definitions ---- */
 
-int tracefs_probe_definition(const ProbeConfig *p, const char *group, Buf *out) {
+int tfs_probe_definition(const ProbeConfig *p, const char *group, Buf *out) {
         char kind;
         switch (p->type) {
         case PROBE_KPROBE:
@@ -414,7 +414,7 @@ static char *error_log_pick(const char *log_text, const char *command, const cha
         return buf_steal(&b);
 }
 
-char *tracefs_error_log_entry(const char *log_text, const char *command) {
+char *tfs_error_log_entry(const char *log_text, const char *command) {
         if (!log_text || !command)
                 return NULL;
         return error_log_pick(log_text, command, NULL);
@@ -545,7 +545,7 @@ static int cleanup_probe_file(const Tracefs *t, const char *file, unsigned *remo
         return ret;
 }
 
-int tracefs_cleanup(Tracefs *t, unsigned *removed) {
+int tfs_cleanup(Tracefs *t, unsigned *removed) {
         unsigned dummy;
         if (!removed)
                 removed = &dummy;
@@ -569,20 +569,20 @@ int tracefs_cleanup(Tracefs *t, unsigned *removed) {
         }
 
         /* Every line of our group, also probes a config no longer has. */
-        int r = tracefs_may_have(t, FEATURE_KPROBE_EVENTS) ? cleanup_probe_file(t, "kprobe_events", removed) : 0;
-        int u = tracefs_may_have(t, FEATURE_UPROBE_EVENTS) ? cleanup_probe_file(t, "uprobe_events", removed) : 0;
+        int r = tfs_may_have(t, FEATURE_KPROBE_EVENTS) ? cleanup_probe_file(t, "kprobe_events", removed) : 0;
+        int u = tfs_may_have(t, FEATURE_UPROBE_EVENTS) ? cleanup_probe_file(t, "uprobe_events", removed) : 0;
         return r < 0 ? r : u;
 }
 
 /* ---- instance ---- */
 
-int tracefs_instance_create(Tracefs *t) {
+int tfs_instance_create(Tracefs *t) {
         if (mkdir(t->instance_dir, 0750) < 0)
                 return -errno;
         return 0;
 }
 
-int tracefs_instance_setup(Tracefs *t) {
+int tfs_instance_setup(Tracefs *t) {
         static const struct {
                 const char *name;
                 const char *value;
@@ -611,7 +611,7 @@ int tracefs_instance_setup(Tracefs *t) {
         return 0;
 }
 
-int tracefs_instance_remove(Tracefs *t) {
+int tfs_instance_remove(Tracefs *t) {
         if (rmdir(t->instance_dir) < 0 && errno != ENOENT)
                 return -errno;
         return 0;
@@ -653,11 +653,11 @@ static SymbolVerdict check_symbol(Tracefs *t, const ProbeConfig *p, char **ret_m
         return v;
 }
 
-void tracefs_symbols_release(Tracefs *t) {
+void tfs_symbols_release(Tracefs *t) {
         t->symbols = symbols_free(t->symbols);
 }
 
-int tracefs_probe_judge(Tracefs *t, const KernelFeatures *k, const ProbeConfig *p, char **ret_why) {
+int tfs_probe_judge(Tracefs *t, const KernelFeatures *k, const ProbeConfig *p, char **ret_why) {
         *ret_why = NULL;
         const char *what = NULL;
         Feature missing = features_probe_missing(k, p, &what);
@@ -689,14 +689,14 @@ static int probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error) {
                 return 0;
         }
         _cleanup_free_ char *symbol_note = NULL;
-        int r = tracefs_probe_judge(t, &t->features, p, &symbol_note);
+        int r = tfs_probe_judge(t, &t->features, p, &symbol_note);
         if (r < 0) {
                 *ret_error = TAKE_PTR(symbol_note);
                 return r;
         }
 
         _cleanup_buf_ Buf line = { 0 };
-        r = tracefs_probe_definition(p, t->name, &line);
+        r = tfs_probe_definition(p, t->name, &line);
         if (r < 0)
                 return r;
         _cleanup_free_ char *command = xstrdup(line.data);
@@ -721,7 +721,7 @@ static int probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error) {
         return r;
 }
 
-int tracefs_probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error) {
+int tfs_probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error) {
         char *error = NULL;
         int r = probe_register(t, p, &error);
         if (ret_error)
@@ -731,12 +731,12 @@ int tracefs_probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error) {
         return r;
 }
 
-int tracefs_probe_unregister(Tracefs *t, const ProbeConfig *p) {
+int tfs_probe_unregister(Tracefs *t, const ProbeConfig *p) {
         if (p->type == PROBE_TRACEPOINT)
                 return 0;
         if (!is_kprobe_kind(p->type) && !is_uprobe_kind(p->type))
                 return -EINVAL;
-        if (!tracefs_may_have(t, is_kprobe_kind(p->type) ? FEATURE_KPROBE_EVENTS : FEATURE_UPROBE_EVENTS))
+        if (!tfs_may_have(t, is_kprobe_kind(p->type) ? FEATURE_KPROBE_EVENTS : FEATURE_UPROBE_EVENTS))
                 return -EOPNOTSUPP;
         if (!p->name || has_space(p->name))
                 return -EINVAL;
@@ -761,7 +761,7 @@ static int event_file(const Tracefs *t, const ProbeConfig *p, const char *file, 
         return 0;
 }
 
-int tracefs_event_set_filter(Tracefs *t, const ProbeConfig *p, const char *filter, char **ret_error) {
+int tfs_event_set_filter(Tracefs *t, const ProbeConfig *p, const char *filter, char **ret_error) {
         if (ret_error)
                 *ret_error = NULL;
         _cleanup_free_ char *path = NULL;
@@ -782,7 +782,7 @@ int tracefs_event_set_filter(Tracefs *t, const ProbeConfig *p, const char *filte
         return r;
 }
 
-int tracefs_event_enable(Tracefs *t, const ProbeConfig *p, bool on) {
+int tfs_event_enable(Tracefs *t, const ProbeConfig *p, bool on) {
         _cleanup_free_ char *path = NULL;
         int r = event_file(t, p, "enable", &path);
         if (r < 0)
@@ -790,7 +790,7 @@ int tracefs_event_enable(Tracefs *t, const ProbeConfig *p, bool on) {
         return write_control(path, on ? "1" : "0");
 }
 
-int tracefs_open_trace_pipe(Tracefs *t) {
+int tfs_open_trace_pipe(Tracefs *t) {
         _cleanup_free_ char *path = path_join(t->instance_dir, "trace_pipe");
         int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
         return fd < 0 ? -errno : fd;
@@ -837,7 +837,7 @@ static int cmp_unsigned(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
-int tracefs_read_cpu_stats(Tracefs *t, TracefsCpuStats *stats, size_t max) {
+int tfs_read_cpu_stats(Tracefs *t, TracefsCpuStats *stats, size_t max) {
         _cleanup_free_ char *dir = path_join(t->instance_dir, "per_cpu");
         int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
@@ -931,7 +931,7 @@ static bool format_field_name(StrView l, StrView *ret) {
         return true;
 }
 
-int tracefs_parse_format_fields(const char *format_text, char ***ret) {
+int tfs_parse_format_fields(const char *format_text, char ***ret) {
         const char *fmt = strstr(format_text, "print fmt: \"");
         if (!fmt)
                 return -EBADMSG;
@@ -979,7 +979,7 @@ int tracefs_parse_format_fields(const char *format_text, char ***ret) {
         return (int) n;
 }
 
-int tracefs_tracepoint_fields(const char *root, const char *target, char ***ret) {
+int tfs_tracepoint_fields(const char *root, const char *target, char ***ret) {
         if (!tracepoint_target_is_valid(target))
                 return -EINVAL;
         Buf b = { 0 };
@@ -989,5 +989,5 @@ int tracefs_tracepoint_fields(const char *root, const char *target, char ***ret)
         int r = read_all_at(AT_FDCWD, path, &text);
         if (r < 0)
                 return r;
-        return tracefs_parse_format_fields(text.data ? text.data : "", ret);
+        return tfs_parse_format_fields(text.data ? text.data : "", ret);
 }

@@ -21,14 +21,14 @@ typedef struct Tracefs {
         char *root;         /* e.g. /sys/kernel/tracing */
         char *name;         /* our group and our instance name */
         char *instance_dir; /* root/instances/name */
-        KernelFeatures features; /* read in tracefs_new */
-        SymbolTable *symbols;    /* loaded by the first kprobe registered; see tracefs_symbols_release */
+        KernelFeatures features; /* read in tfs_new */
+        SymbolTable *symbols;    /* loaded by the first kprobe registered; see tfs_symbols_release */
         int kallsyms_error;      /* -errno when /proc/kallsyms could not be read: targets go unchecked */
 } Tracefs;
 
 /* Whether the kernel may have feature f (yes, or unknown: then the write
  * tells), e.g. FEATURE_KPROBE_EVENTS. */
-static inline bool tracefs_may_have(const Tracefs *t, Feature f) {
+static inline bool tfs_may_have(const Tracefs *t, Feature f) {
         return t->features.state[f] != FEATURE_NO;
 }
 
@@ -36,51 +36,51 @@ static inline bool tracefs_may_have(const Tracefs *t, Feature f) {
  * /proc/mounts; if none and mount_if_needed, mounts it at
  * /sys/kernel/tracing. Returns 0 and a new string, or -errno (-ENOENT: not
  * mounted and not allowed to mount). */
-int tracefs_find(const char *override, bool mount_if_needed, char **ret_root);
+int tfs_find(const char *override, bool mount_if_needed, char **ret_root);
 /* Pure part of the above, for tests: the mount point (octal escapes such as
  * \040 undone) of the first tracefs line of /proc/mounts text. Returns 0 and
  * a new string, or -ENOENT. */
-int tracefs_parse_mounts(const char *text, char **ret);
+int tfs_parse_mounts(const char *text, char **ret);
 
 /* Creates the handle; reads what the kernel supports (uname, README, which
  * probe files and options exist) into t->features. No writes. */
-int tracefs_new(const char *root, const char *name, Tracefs **ret);
-Tracefs *tracefs_free(Tracefs *t);
+int tfs_new(const char *root, const char *name, Tracefs **ret);
+Tracefs *tfs_free(Tracefs *t);
 
-/* Reads the kernel's features as tracefs_new does. */
-void tracefs_read_features(const char *root, KernelFeatures *ret);
+/* Reads the kernel's features as tfs_new does. */
+void tfs_read_features(const char *root, KernelFeatures *ret);
 
 /* What can be told of probe p on this kernel without writing it: features
  * k says it needs and lacks (-EOPNOTSUPP), then, when t is given, its
  * target function (-ENOENT: missing, -EPERM: blacklisted). Returns 0 or
  * that; *ret_why gets the reason, or with 0 possibly a note of why the
  * kernel may refuse it (notrace, ambiguous). Writes nothing. */
-int tracefs_probe_judge(Tracefs *t, const KernelFeatures *k, const ProbeConfig *p, char **ret_why);
+int tfs_probe_judge(Tracefs *t, const KernelFeatures *k, const ProbeConfig *p, char **ret_why);
 /* Frees the symbol table (megabytes; only needed while registering). */
-void tracefs_symbols_release(Tracefs *t);
+void tfs_symbols_release(Tracefs *t);
 
 /* The exact line written to kprobe_events/uprobe_events for a kprobe kind,
  * e.g. "p:kprobe_exporter/connect __sys_connect_file family=+0(%si):u16".
  * out is cleared first and gets no newline. Returns -EINVAL for tracepoints
  * (nothing is written for them) and for names or a target with whitespace
  * or a fetch arg with a newline. Pure. */
-int tracefs_probe_definition(const ProbeConfig *p, const char *group, Buf *out);
+int tfs_probe_definition(const ProbeConfig *p, const char *group, Buf *out);
 
 /* Removes leftovers of ours from an earlier run: disables and removes our
  * instance, then removes every probe of our group from kprobe_events and
  * uprobe_events. Touches nothing else. Returns 0, -EBUSY if our instance
  * is in use (another daemon with the same name is running), or -errno.
  * *removed counts what was removed (may be NULL). */
-int tracefs_cleanup(Tracefs *t, unsigned *removed);
+int tfs_cleanup(Tracefs *t, unsigned *removed);
 
 /* mkdir instances/name; -EEXIST if it exists. */
-int tracefs_instance_create(Tracefs *t);
+int tfs_instance_create(Tracefs *t);
 /* Sets the instance options the parser relies on: context-info 1,
  * record-tgid 1, irq-info 0, and latency-format, raw, hex, bin, fields (when
  * present), sym-userobj 0. */
-int tracefs_instance_setup(Tracefs *t);
+int tfs_instance_setup(Tracefs *t);
 /* rmdir instances/name; 0 if it did not exist. */
-int tracefs_instance_remove(Tracefs *t);
+int tfs_instance_remove(Tracefs *t);
 
 /* Registers one kprobe-kind probe (appends its definition). On failure
  * returns -errno and, when the kernel said why, *ret_error gets the
@@ -91,20 +91,20 @@ int tracefs_instance_remove(Tracefs *t);
  * kprobe events ...") or names a function the kernel does not have or
  * never probes (-ENOENT / -EPERM, symbols_check()'s message); when the
  * kernel refuses a notrace function, its words are followed by why. */
-int tracefs_probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error);
+int tfs_probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error);
 /* Removes one probe of ours ("-:group/name"). Tracepoints: no-op. */
-int tracefs_probe_unregister(Tracefs *t, const ProbeConfig *p);
+int tfs_probe_unregister(Tracefs *t, const ProbeConfig *p);
 
 /* Sets the filter of the probe's event in our instance (error text as above;
  * filter errors are read from our instance's error_log). NULL or "" clears
  * it. A refused filter leaves the event UNFILTERED (the kernel swaps in the
  * broken filter, disabled): do not enable an event whose filter failed. */
-int tracefs_event_set_filter(Tracefs *t, const ProbeConfig *p, const char *filter, char **ret_error);
+int tfs_event_set_filter(Tracefs *t, const ProbeConfig *p, const char *filter, char **ret_error);
 /* Writes 1/0 to the probe's event enable file in our instance. */
-int tracefs_event_enable(Tracefs *t, const ProbeConfig *p, bool on);
+int tfs_event_enable(Tracefs *t, const ProbeConfig *p, bool on);
 
 /* Opens our instance's trace_pipe O_RDONLY|O_NONBLOCK|O_CLOEXEC; returns fd or -errno. */
-int tracefs_open_trace_pipe(Tracefs *t);
+int tfs_open_trace_pipe(Tracefs *t);
 
 typedef struct TracefsCpuStats {
         uint64_t entries, overrun, commit_overrun, dropped_events, read_events;
@@ -112,15 +112,15 @@ typedef struct TracefsCpuStats {
 } TracefsCpuStats;
 /* Reads instances/name/per_cpu/cpuN/stats for every CPU present, in CPU
  * order. Returns the number of CPUs filled (<= max), or -errno. */
-int tracefs_read_cpu_stats(Tracefs *t, TracefsCpuStats *stats, size_t max);
+int tfs_read_cpu_stats(Tracefs *t, TracefsCpuStats *stats, size_t max);
 
 /* The field names a tracepoint prints, from events/<target>/format: the
  * "name=" keys of its print fmt, or for syscalls (print fmt without "=")
  * the non-common field names. Returns count >= 0 and a NULL-terminated
  * strv in *ret (caller frees with strv_free), or -errno. */
-int tracefs_tracepoint_fields(const char *root, const char *target, char ***ret);
+int tfs_tracepoint_fields(const char *root, const char *target, char ***ret);
 /* Pure part of the above, for tests: parses the content of a format file. */
-int tracefs_parse_format_fields(const char *format_text, char ***ret);
+int tfs_parse_format_fields(const char *format_text, char ***ret);
 void strv_free(char **v);
 
 /* Pure: picks the error_log entry for `command` out of the error_log text:
@@ -128,4 +128,4 @@ void strv_free(char **v);
  * abbreviate the group). Returns a new string holding the entry's message
  * line, command line and caret line joined by '\n' (no trailing newline),
  * without the "[ timestamp]" prefix; or NULL if there is none. */
-char *tracefs_error_log_entry(const char *log_text, const char *command);
+char *tfs_error_log_entry(const char *log_text, const char *command);

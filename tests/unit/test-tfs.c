@@ -1,4 +1,4 @@
-/* Tests of daemon/tracefs.c: the pure parts against real kernel texts, the
+/* Tests of daemon/tfs.c: the pure parts against real kernel texts, the
  * file handling against fake trees in a temp dir, and (as root, with
  * tracefs) the real thing with uprobes on a function of this binary. */
 #include <errno.h>
@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "tracefs.h"
+#include "tfs.h"
 
 /* ---- helpers ---- */
 
@@ -101,25 +101,25 @@ static void test_definition_kinds(void **state) {
         buf_puts(&b, "left over");
 
         ProbeConfig p = probe(PROBE_KPROBE, "connect", "__sys_connect_file", seed, 3);
-        assert_int_equal(tracefs_probe_definition(&p, "kprobe_exporter", &b), 0);
+        assert_int_equal(tfs_probe_definition(&p, "kprobe_exporter", &b), 0);
         assert_string_equal(b.data, "p:kprobe_exporter/connect __sys_connect_file "
                                     "family=+0(%si):u16 port=+2(%si):u16 addr=+4(%si):u32");
 
         p = probe(PROBE_KRETPROBE, "connect_ret", "tcp_v4_connect", ret, 1);
-        assert_int_equal(tracefs_probe_definition(&p, "kprobe_exporter", &b), 0);
+        assert_int_equal(tfs_probe_definition(&p, "kprobe_exporter", &b), 0);
         assert_string_equal(b.data, "r:kprobe_exporter/connect_ret tcp_v4_connect ret=$retval:s32");
 
         p = probe(PROBE_UPROBE, "fc", "/usr/bin/fc:0x4220", fc, 1);
-        assert_int_equal(tracefs_probe_definition(&p, "grp", &b), 0);
+        assert_int_equal(tfs_probe_definition(&p, "grp", &b), 0);
         assert_string_equal(b.data, "p:grp/fc /usr/bin/fc:0x4220 type=%di:u32");
 
         p = probe(PROBE_URETPROBE, "fc_ret", "/usr/bin/fc:0x4220", ret, 1);
-        assert_int_equal(tracefs_probe_definition(&p, "grp", &b), 0);
+        assert_int_equal(tfs_probe_definition(&p, "grp", &b), 0);
         assert_string_equal(b.data, "r:grp/fc_ret /usr/bin/fc:0x4220 ret=$retval:s32");
 
         /* no fetch args at all */
         p = probe(PROBE_KPROBE, "bare", "do_sys_open", NULL, 0);
-        assert_int_equal(tracefs_probe_definition(&p, "grp", &b), 0);
+        assert_int_equal(tfs_probe_definition(&p, "grp", &b), 0);
         assert_string_equal(b.data, "p:grp/bare do_sys_open");
         buf_free(&b);
 }
@@ -131,15 +131,15 @@ static void test_definition_rejects(void **state) {
         Buf b = { 0 };
 
         ProbeConfig p = probe(PROBE_TRACEPOINT, "tp", "sock/inet_sock_set_state", NULL, 0);
-        assert_int_equal(tracefs_probe_definition(&p, "grp", &b), -EINVAL);
+        assert_int_equal(tfs_probe_definition(&p, "grp", &b), -EINVAL);
         p = probe(PROBE_KPROBE, "a", "do_sys_open", inject, 1);
-        assert_int_equal(tracefs_probe_definition(&p, "grp", &b), -EINVAL);
+        assert_int_equal(tfs_probe_definition(&p, "grp", &b), -EINVAL);
         p = probe(PROBE_UPROBE, "a", "/my path/bin:0x10", ok, 1);
-        assert_int_equal(tracefs_probe_definition(&p, "grp", &b), -EINVAL);
+        assert_int_equal(tfs_probe_definition(&p, "grp", &b), -EINVAL);
         p = probe(PROBE_KPROBE, "a b", "do_sys_open", ok, 1);
-        assert_int_equal(tracefs_probe_definition(&p, "grp", &b), -EINVAL);
+        assert_int_equal(tfs_probe_definition(&p, "grp", &b), -EINVAL);
         p = probe(PROBE_KPROBE, NULL, "do_sys_open", ok, 1);
-        assert_int_equal(tracefs_probe_definition(&p, "grp", &b), -EINVAL);
+        assert_int_equal(tfs_probe_definition(&p, "grp", &b), -EINVAL);
         buf_free(&b);
 }
 
@@ -169,35 +169,35 @@ static void test_error_log_entry(void **state) {
         (void) state;
         /* two entries with this command: the last one wins (its caret is
          * two columns further right than the first one's) */
-        char *e = tracefs_error_log_entry(error_log_text, "p:kpe/c /bin/true:0x1000 x=%zz");
+        char *e = tfs_error_log_entry(error_log_text, "p:kpe/c /bin/true:0x1000 x=%zz");
         assert_non_null(e);
         assert_string_equal(e, "trace_uprobe: error: Invalid register name\n"
                                "  Command: p:kpe/c /bin/true:0x1000 x=%zz\n"
                                "                                        ^");
         free(e);
 
-        e = tracefs_error_log_entry(error_log_text, "p:kpe/b /nonexist:0x10");
+        e = tfs_error_log_entry(error_log_text, "p:kpe/b /nonexist:0x10");
         assert_string_equal(e, "trace_uprobe: error: Failed to find the given file\n"
                                "  Command: p:kpe/b /nonexist:0x10\n"
                                "                   ^");
         free(e);
 
-        e = tracefs_error_log_entry(error_log_text, "x ==");
+        e = tfs_error_log_entry(error_log_text, "x ==");
         assert_non_null(e);
         assert_non_null(strstr(e, "Invalid value (did you forget quotes)?"));
         free(e);
 
         /* the kernel logged the command without our group */
-        e = tracefs_error_log_entry(error_log_text, "p:kprobe_exporter/bad no_such_symbol_xyz");
+        e = tfs_error_log_entry(error_log_text, "p:kprobe_exporter/bad no_such_symbol_xyz");
         assert_non_null(e);
         assert_string_equal(e, "trace_kprobe: error: Invalid probed address or symbol\n"
                                "  Command: p:bad no_such_symbol_xyz\n"
                                "                 ^");
         free(e);
 
-        assert_null(tracefs_error_log_entry(error_log_text, "p:kpe/c /bin/true:0x1000 x=%si"));
-        assert_null(tracefs_error_log_entry(error_log_text, "p:kpe/c"));
-        assert_null(tracefs_error_log_entry("", "x =="));
+        assert_null(tfs_error_log_entry(error_log_text, "p:kpe/c /bin/true:0x1000 x=%si"));
+        assert_null(tfs_error_log_entry(error_log_text, "p:kpe/c"));
+        assert_null(tfs_error_log_entry("", "x =="));
 }
 
 /* ---- formats (copies of this machine's files) ---- */
@@ -273,30 +273,30 @@ static void assert_strv(char **v, int n, const char *const *want, int n_want) {
 static void test_format_fields(void **state) {
         (void) state;
         char **v = NULL;
-        int n = tracefs_parse_format_fields(fmt_inet_sock_set_state, &v);
+        int n = tfs_parse_format_fields(fmt_inet_sock_set_state, &v);
         static const char *const inet[] = { "family", "protocol", "sport", "dport", "saddr",
                                             "daddr", "saddrv6", "daddrv6", "oldstate", "newstate" };
         assert_strv(v, n, inet, 10);
         strv_free(v);
 
         /* syscalls: the field list; __syscall_nr is not printed */
-        n = tracefs_parse_format_fields(fmt_sys_enter_connect, &v);
+        n = tfs_parse_format_fields(fmt_sys_enter_connect, &v);
         static const char *const enter[] = { "fd", "uservaddr", "addrlen" };
         assert_strv(v, n, enter, 3);
         strv_free(v);
 
-        n = tracefs_parse_format_fields(fmt_sys_exit_connect, &v);
+        n = tfs_parse_format_fields(fmt_sys_exit_connect, &v);
         static const char *const exit_[] = { "ret" };
         assert_strv(v, n, exit_, 1);
         strv_free(v);
 
         /* array suffix stripped; no print fmt at all is an error */
-        n = tracefs_parse_format_fields("\tfield:__u8 daddr_v6[16];\toffset:56;\n\nprint fmt: \"%d\", x\n", &v);
+        n = tfs_parse_format_fields("\tfield:__u8 daddr_v6[16];\toffset:56;\n\nprint fmt: \"%d\", x\n", &v);
         static const char *const arr[] = { "daddr_v6" };
         assert_strv(v, n, arr, 1);
         strv_free(v);
-        assert_int_equal(tracefs_parse_format_fields("name: x\nformat:\n", &v), -EBADMSG);
-        assert_int_equal(tracefs_parse_format_fields("print fmt: \"unterminated", &v), -EBADMSG);
+        assert_int_equal(tfs_parse_format_fields("name: x\nformat:\n", &v), -EBADMSG);
+        assert_int_equal(tfs_parse_format_fields("print fmt: \"unterminated", &v), -EBADMSG);
 }
 
 /* ---- /proc/mounts ---- */
@@ -304,7 +304,7 @@ static void test_format_fields(void **state) {
 static void test_parse_mounts(void **state) {
         (void) state;
         char *root = NULL;
-        assert_int_equal(tracefs_parse_mounts(
+        assert_int_equal(tfs_parse_mounts(
                                  "proc /proc proc rw,relatime 0 0\n"
                                  "debugfs /sys/kernel/debug debugfs rw 0 0\n"
                                  "nodev /mnt/my\\040trace\\134dir tracefs rw,relatime 0 0\n"
@@ -315,14 +315,14 @@ static void test_parse_mounts(void **state) {
         free(root);
 
         /* no trailing newline; "tracefs" as a device name is not a match */
-        assert_int_equal(tracefs_parse_mounts("tracefs /x ext4 rw 0 0\nnodev /t tracefs rw 0 0", &root), 0);
+        assert_int_equal(tfs_parse_mounts("tracefs /x ext4 rw 0 0\nnodev /t tracefs rw 0 0", &root), 0);
         assert_string_equal(root, "/t");
         free(root);
 
-        assert_int_equal(tracefs_parse_mounts("sysfs /sys sysfs rw 0 0\n", &root), -ENOENT);
-        assert_int_equal(tracefs_parse_mounts("", &root), -ENOENT);
+        assert_int_equal(tfs_parse_mounts("sysfs /sys sysfs rw 0 0\n", &root), -ENOENT);
+        assert_int_equal(tfs_parse_mounts("", &root), -ENOENT);
 
-        assert_int_equal(tracefs_find("/some/where", false, &root), 0);
+        assert_int_equal(tfs_find("/some/where", false, &root), 0);
         assert_string_equal(root, "/some/where");
         free(root);
 }
@@ -352,10 +352,10 @@ static void test_cpu_stats_fake(void **state) {
         free(p);
 
         Tracefs *t = NULL;
-        assert_int_equal(tracefs_new(tmp, "kpe_fake", &t), 0);
-        assert_false(tracefs_may_have(t, FEATURE_KPROBE_EVENTS));
+        assert_int_equal(tfs_new(tmp, "kpe_fake", &t), 0);
+        assert_false(tfs_may_have(t, FEATURE_KPROBE_EVENTS));
         TracefsCpuStats s[4];
-        assert_int_equal(tracefs_read_cpu_stats(t, s, 4), 3);
+        assert_int_equal(tfs_read_cpu_stats(t, s, 4), 3);
         assert_int_equal(s[0].cpu, 0);
         assert_int_equal(s[0].entries, 12);
         assert_int_equal(s[0].read_events, 3);
@@ -369,16 +369,16 @@ static void test_cpu_stats_fake(void **state) {
         assert_int_equal(s[2].dropped_events, 16777343);
 
         /* max is respected */
-        assert_int_equal(tracefs_read_cpu_stats(t, s, 1), 1);
+        assert_int_equal(tfs_read_cpu_stats(t, s, 1), 1);
         assert_int_equal(s[0].cpu, 0);
 
         /* a garbled counter is an error, not a zero */
         p = join(inst, "cpu2/stats");
         write_text(p, "entries: 1\noverrun: lots\n");
         free(p);
-        assert_int_equal(tracefs_read_cpu_stats(t, s, 4), -EBADMSG);
+        assert_int_equal(tfs_read_cpu_stats(t, s, 4), -EBADMSG);
 
-        tracefs_free(t);
+        tfs_free(t);
         rm_rf(tmp);
         free(inst);
         free(tmp);
@@ -401,11 +401,11 @@ static void test_cleanup_fake_probe_files(void **state) {
         write_text(kp, kp_text);
 
         Tracefs *t = NULL;
-        assert_int_equal(tracefs_new(tmp, "kpe_fake", &t), 0);
-        assert_true(tracefs_may_have(t, FEATURE_KPROBE_EVENTS));
-        assert_true(tracefs_may_have(t, FEATURE_UPROBE_EVENTS));
+        assert_int_equal(tfs_new(tmp, "kpe_fake", &t), 0);
+        assert_true(tfs_may_have(t, FEATURE_KPROBE_EVENTS));
+        assert_true(tfs_may_have(t, FEATURE_UPROBE_EVENTS));
         unsigned removed = 99;
-        assert_int_equal(tracefs_cleanup(t, &removed), 0);
+        assert_int_equal(tfs_cleanup(t, &removed), 0);
         assert_int_equal(removed, 3);
 
         /* the fake files are plain files: the removal commands were appended,
@@ -422,7 +422,7 @@ static void test_cleanup_fake_probe_files(void **state) {
         free(got);
         buf_free(&want);
 
-        tracefs_free(t);
+        tfs_free(t);
         rm_rf(tmp);
         free(up);
         free(kp);
@@ -445,11 +445,11 @@ static void test_cleanup_fake_instance(void **state) {
         write_text(sub, "X\n");
 
         Tracefs *t = NULL;
-        assert_int_equal(tracefs_new(tmp, "kpe_fake", &t), 0);
+        assert_int_equal(tfs_new(tmp, "kpe_fake", &t), 0);
         unsigned removed = 99;
         /* a real directory with files cannot be removed: the walk ran and the
          * error is reported */
-        assert_int_equal(tracefs_cleanup(t, &removed), -ENOTEMPTY);
+        assert_int_equal(tfs_cleanup(t, &removed), -ENOTEMPTY);
         assert_int_equal(removed, 0);
 
         char *v = read_text(on);
@@ -469,7 +469,7 @@ static void test_cleanup_fake_instance(void **state) {
         assert_string_equal(v, "X\n");
         free(v);
 
-        tracefs_free(t);
+        tfs_free(t);
         rm_rf(tmp);
         free(ev), free(on), free(soft), free(off), free(all), free(sub);
         free(tmp);
@@ -478,13 +478,13 @@ static void test_cleanup_fake_instance(void **state) {
 static void test_new_rejects_names(void **state) {
         (void) state;
         Tracefs *t = NULL;
-        assert_int_equal(tracefs_new("/tmp", "", &t), -EINVAL);
-        assert_int_equal(tracefs_new("/tmp", "a/b", &t), -EINVAL);
-        assert_int_equal(tracefs_new("/tmp", "a b", &t), -EINVAL);
-        assert_int_equal(tracefs_new("/tmp", "..", &t), -EINVAL);
-        assert_int_equal(tracefs_new("/tmp", "kprobe-exporter_2", &t), 0);
+        assert_int_equal(tfs_new("/tmp", "", &t), -EINVAL);
+        assert_int_equal(tfs_new("/tmp", "a/b", &t), -EINVAL);
+        assert_int_equal(tfs_new("/tmp", "a b", &t), -EINVAL);
+        assert_int_equal(tfs_new("/tmp", "..", &t), -EINVAL);
+        assert_int_equal(tfs_new("/tmp", "kprobe-exporter_2", &t), 0);
         assert_string_equal(t->instance_dir, "/tmp/instances/kprobe-exporter_2");
-        tracefs_free(t);
+        tfs_free(t);
 }
 
 /* ---- the real tracefs ---- */
@@ -504,15 +504,15 @@ static int real_setup(void **state) {
                 r->skip_reason = xstrdup("not root");
                 return 0;
         }
-        if (tracefs_find(NULL, false, &r->root) < 0) {
+        if (tfs_find(NULL, false, &r->root) < 0) {
                 r->skip_reason = xstrdup("tracefs not mounted");
                 return 0;
         }
         char name[64];
         snprintf(name, sizeof(name), "kpe_unit_%d", (int) getpid());
-        assert_int_equal(tracefs_new(r->root, name, &r->t), 0);
+        assert_int_equal(tfs_new(r->root, name, &r->t), 0);
         snprintf(name, sizeof(name), "kpe_other_%d", (int) getpid());
-        assert_int_equal(tracefs_new(r->root, name, &r->other), 0);
+        assert_int_equal(tfs_new(r->root, name, &r->other), 0);
         return 0;
 }
 
@@ -521,11 +521,11 @@ static int real_teardown(void **state) {
         if (r->pipe_fd >= 0)
                 close(r->pipe_fd);
         if (r->t)
-                (void) tracefs_cleanup(r->t, NULL);
+                (void) tfs_cleanup(r->t, NULL);
         if (r->other)
-                (void) tracefs_cleanup(r->other, NULL);
-        tracefs_free(r->t);
-        tracefs_free(r->other);
+                (void) tfs_cleanup(r->other, NULL);
+        tfs_free(r->t);
+        tfs_free(r->other);
         free(r->root);
         free(r->skip_reason);
         free(r);
@@ -544,7 +544,7 @@ static int real_teardown(void **state) {
 #define REQUIRE_UPROBES(r)                                                     \
         do {                                                                   \
                 REQUIRE_REAL(r);                                               \
-                if (!tracefs_may_have((r)->t, FEATURE_UPROBE_EVENTS) || !FIRST_ARG) { \
+                if (!tfs_may_have((r)->t, FEATURE_UPROBE_EVENTS) || !FIRST_ARG) { \
                         print_message("SKIP: no uprobe_events or unknown architecture\n"); \
                         skip();                                                \
                 }                                                              \
@@ -625,9 +625,9 @@ static void assert_file_starts(const char *path, const char *want) {
 static void test_real_instance(void **state) {
         Real *r = *state;
         REQUIRE_REAL(r);
-        assert_int_equal(tracefs_instance_create(r->t), 0);
-        assert_int_equal(tracefs_instance_create(r->t), -EEXIST);
-        assert_int_equal(tracefs_instance_setup(r->t), 0);
+        assert_int_equal(tfs_instance_create(r->t), 0);
+        assert_int_equal(tfs_instance_create(r->t), -EEXIST);
+        assert_int_equal(tfs_instance_setup(r->t), 0);
 
         static const char *const opts[][2] = {
                 { "options/context-info", "1" }, { "options/record-tgid", "1" },
@@ -644,11 +644,11 @@ static void test_real_instance(void **state) {
                 assert_file_starts(fields, "0");
         free(fields);
 
-        assert_int_equal(tracefs_instance_remove(r->t), 0);
+        assert_int_equal(tfs_instance_remove(r->t), 0);
         assert_int_equal(access(r->t->instance_dir, F_OK), -1);
-        assert_int_equal(tracefs_instance_remove(r->t), 0);
+        assert_int_equal(tfs_instance_remove(r->t), 0);
         /* setup of a missing instance is an error, not a silent no-op */
-        assert_int_equal(tracefs_instance_setup(r->t), -ENOENT);
+        assert_int_equal(tfs_instance_setup(r->t), -ENOENT);
 }
 
 /* Reads the instance pipe until `want` shows up or 3 s passed. */
@@ -675,16 +675,16 @@ static void test_real_uprobe_lifecycle(void **state) {
         ProbeConfig p = probe(PROBE_UPROBE, "fn", target, fetch, 1);
         char *err = NULL;
 
-        assert_int_equal(tracefs_probe_register(r->t, &p, &err), 0);
+        assert_int_equal(tfs_probe_register(r->t, &p, &err), 0);
         assert_null(err);
         assert_true(our_uprobe_listed(r, r->t, "fn"));
         /* the same name twice is refused by the kernel */
-        assert_true(tracefs_probe_register(r->t, &p, &err) < 0);
+        assert_true(tfs_probe_register(r->t, &p, &err) < 0);
         free(err);
 
-        assert_int_equal(tracefs_instance_create(r->t), 0);
-        assert_int_equal(tracefs_instance_setup(r->t), 0);
-        assert_int_equal(tracefs_event_enable(r->t, &p, true), 0);
+        assert_int_equal(tfs_instance_create(r->t), 0);
+        assert_int_equal(tfs_instance_setup(r->t), 0);
+        assert_int_equal(tfs_event_enable(r->t, &p, true), 0);
         Buf rel = { 0 };
         buf_printf(&rel, "events/%s/fn/enable", r->t->name);
         char *enable = instance_file(r, rel.data);
@@ -697,22 +697,22 @@ static void test_real_uprobe_lifecycle(void **state) {
 
         /* a refused filter leaves the event unfiltered (the kernel swaps in
          * the broken filter, disabled), so the good one must come after */
-        assert_true(tracefs_event_set_filter(r->t, &p, "x ==", &err) < 0);
+        assert_true(tfs_event_set_filter(r->t, &p, "x ==", &err) < 0);
         assert_non_null(err);
         assert_non_null(strstr(err, "Command: x =="));
         free(err);
         err = NULL;
-        assert_int_equal(tracefs_event_set_filter(r->t, &p, "x == 4660", &err), 0);
+        assert_int_equal(tfs_event_set_filter(r->t, &p, "x == 4660", &err), 0);
         assert_null(err);
 
-        r->pipe_fd = tracefs_open_trace_pipe(r->t);
+        r->pipe_fd = tfs_open_trace_pipe(r->t);
         assert_true(r->pipe_fd >= 0);
         assert_int_equal(kpe_unit_target_ptr(1), 2);
         assert_int_equal(kpe_unit_target_ptr(4660), 4661);
 
         /* the filter let exactly one hit into our buffer */
         TracefsCpuStats s[256];
-        int n = tracefs_read_cpu_stats(r->t, s, ELEMENTSOF(s));
+        int n = tfs_read_cpu_stats(r->t, s, ELEMENTSOF(s));
         assert_true(n >= 1);
         uint64_t entries = 0;
         for (int i = 0; i < n; i++)
@@ -736,17 +736,17 @@ static void test_real_uprobe_lifecycle(void **state) {
 
         /* a second daemon of ours must not tear down a running one */
         unsigned removed = 99;
-        assert_int_equal(tracefs_cleanup(r->t, &removed), -EBUSY);
+        assert_int_equal(tfs_cleanup(r->t, &removed), -EBUSY);
         assert_true(our_uprobe_listed(r, r->t, "fn"));
         assert_file_starts(enable, "1");
 
         close(r->pipe_fd);
         r->pipe_fd = -1;
-        assert_int_equal(tracefs_cleanup(r->t, &removed), 0);
+        assert_int_equal(tfs_cleanup(r->t, &removed), 0);
         assert_int_equal(removed, 2); /* the instance and the probe */
         assert_false(our_uprobe_listed(r, r->t, NULL));
         assert_int_equal(access(r->t->instance_dir, F_OK), -1);
-        assert_int_equal(tracefs_probe_unregister(r->t, &p), -ENOENT);
+        assert_int_equal(tfs_probe_unregister(r->t, &p), -ENOENT);
 
         free(enable);
         free(target);
@@ -758,7 +758,7 @@ static void test_real_bad_uprobes(void **state) {
         char *fetch[] = { FIRST_ARG };
         char *err = NULL;
         ProbeConfig p = probe(PROBE_UPROBE, "bad", "/nonexistent/kpe_unit:0x10", fetch, 1);
-        assert_int_equal(tracefs_probe_register(r->t, &p, &err), -ENOENT);
+        assert_int_equal(tfs_probe_register(r->t, &p, &err), -ENOENT);
         if (err) {
                 Buf cmd = { 0 };
                 buf_printf(&cmd, "  Command: p:%s/bad /nonexistent/kpe_unit:0x10 %s\n", r->t->name, FIRST_ARG);
@@ -771,7 +771,7 @@ static void test_real_bad_uprobes(void **state) {
         char *target = self_uprobe_target();
         char *badreg[] = { "x=%zz" };
         p = probe(PROBE_UPROBE, "bad", target, badreg, 1);
-        assert_int_equal(tracefs_probe_register(r->t, &p, &err), -EINVAL);
+        assert_int_equal(tfs_probe_register(r->t, &p, &err), -EINVAL);
         assert_non_null(err);
         assert_non_null(strstr(err, "error: "));
         assert_non_null(strstr(err, "Command: "));
@@ -782,7 +782,7 @@ static void test_real_bad_uprobes(void **state) {
         /* refused before anything is written */
         char *nl[] = { "x=%di\n-:kprobes/theirs" };
         p = probe(PROBE_UPROBE, "bad", target, nl, 1);
-        assert_int_equal(tracefs_probe_register(r->t, &p, &err), -EINVAL);
+        assert_int_equal(tfs_probe_register(r->t, &p, &err), -EINVAL);
         free(err);
         assert_false(our_uprobe_listed(r, r->t, NULL));
         free(target);
@@ -796,13 +796,13 @@ static void test_real_cleanup_only_ours(void **state) {
         ProbeConfig keep = probe(PROBE_UPROBE, "keep", target, fetch, 1);
         ProbeConfig mine = probe(PROBE_UPROBE, "mine", target, fetch, 1);
         ProbeConfig mine_ret = probe(PROBE_URETPROBE, "mine_ret", target, NULL, 0);
-        assert_int_equal(tracefs_probe_register(r->other, &keep, NULL), 0);
-        assert_int_equal(tracefs_probe_register(r->t, &mine, NULL), 0);
-        assert_int_equal(tracefs_probe_register(r->t, &mine_ret, NULL), 0);
+        assert_int_equal(tfs_probe_register(r->other, &keep, NULL), 0);
+        assert_int_equal(tfs_probe_register(r->t, &mine, NULL), 0);
+        assert_int_equal(tfs_probe_register(r->t, &mine_ret, NULL), 0);
         assert_true(our_uprobe_listed(r, r->t, "mine"));
 
         unsigned removed = 0;
-        assert_int_equal(tracefs_cleanup(r->t, &removed), 0);
+        assert_int_equal(tfs_cleanup(r->t, &removed), 0);
         assert_int_equal(removed, 2);
         assert_false(our_uprobe_listed(r, r->t, NULL));
         char *up = join(r->root, "uprobe_events");
@@ -813,10 +813,10 @@ static void test_real_cleanup_only_ours(void **state) {
         assert_true(our_uprobe_listed(r, r->other, "keep"));
 
         /* a second cleanup finds nothing */
-        assert_int_equal(tracefs_cleanup(r->t, &removed), 0);
+        assert_int_equal(tfs_cleanup(r->t, &removed), 0);
         assert_int_equal(removed, 0);
 
-        assert_int_equal(tracefs_probe_unregister(r->other, &keep), 0);
+        assert_int_equal(tfs_probe_unregister(r->other, &keep), 0);
         assert_false(our_uprobe_listed(r, r->other, NULL));
         free(up);
         free(target);
@@ -828,8 +828,8 @@ static void test_real_kprobe(void **state) {
         char *seed[] = { "family=+0(%si):u16", "port=+2(%si):u16", "addr=+4(%si):u32" };
         ProbeConfig p = probe(PROBE_KPROBE, "connect", "kpe_no_such_symbol_xyz", seed, 3);
         char *err = NULL;
-        int k = tracefs_probe_register(r->t, &p, &err);
-        if (!tracefs_may_have(r->t, FEATURE_KPROBE_EVENTS)) {
+        int k = tfs_probe_register(r->t, &p, &err);
+        if (!tfs_may_have(r->t, FEATURE_KPROBE_EVENTS)) {
                 assert_int_equal(k, -EOPNOTSUPP);
                 /* Refused before anything is written, naming what is
                  * missing and the running kernel. */
@@ -838,7 +838,7 @@ static void test_real_kprobe(void **state) {
                 assert_non_null(err);
                 assert_non_null(strstr(err, "kernel built without kprobe events"));
                 assert_non_null(strstr(err, u.release));
-                assert_int_equal(tracefs_probe_unregister(r->t, &p), -EOPNOTSUPP);
+                assert_int_equal(tfs_probe_unregister(r->t, &p), -EOPNOTSUPP);
         } else {
                 assert_true(k < 0);
                 assert_non_null(err);
@@ -860,34 +860,34 @@ static void test_real_tracepoint(void **state) {
 
         char *err = NULL;
         ProbeConfig missing = probe(PROBE_TRACEPOINT, "x", "sock/kpe_no_such_event", NULL, 0);
-        assert_int_equal(tracefs_probe_register(r->t, &missing, &err), -ENOENT);
+        assert_int_equal(tfs_probe_register(r->t, &missing, &err), -ENOENT);
         assert_non_null(err);
         assert_non_null(strstr(err, "sock/kpe_no_such_event"));
         free(err);
         ProbeConfig sneaky = probe(PROBE_TRACEPOINT, "x", "../instances", NULL, 0);
-        assert_int_equal(tracefs_probe_register(r->t, &sneaky, &err), -EINVAL);
+        assert_int_equal(tfs_probe_register(r->t, &sneaky, &err), -EINVAL);
         free(err);
 
         ProbeConfig p = probe(PROBE_TRACEPOINT, "tcp", "sock/inet_sock_set_state", NULL, 0);
-        assert_int_equal(tracefs_probe_register(r->t, &p, &err), 0);
+        assert_int_equal(tfs_probe_register(r->t, &p, &err), 0);
         assert_null(err);
-        assert_int_equal(tracefs_probe_unregister(r->t, &p), 0);
+        assert_int_equal(tfs_probe_unregister(r->t, &p), 0);
 
         char **fields = NULL;
-        assert_int_equal(tracefs_tracepoint_fields(r->root, "sock/inet_sock_set_state", &fields), 10);
+        assert_int_equal(tfs_tracepoint_fields(r->root, "sock/inet_sock_set_state", &fields), 10);
         assert_string_equal(fields[3], "dport");
         strv_free(fields);
-        assert_int_equal(tracefs_tracepoint_fields(r->root, "sock/kpe_no_such_event", &fields), -ENOENT);
+        assert_int_equal(tfs_tracepoint_fields(r->root, "sock/kpe_no_such_event", &fields), -ENOENT);
 
         char *global = join(r->root, "events/sock/inet_sock_set_state/enable");
         char *global_before = read_text(global);
-        assert_int_equal(tracefs_instance_create(r->t), 0);
-        assert_int_equal(tracefs_instance_setup(r->t), 0);
-        assert_int_equal(tracefs_event_set_filter(r->t, &p, "dport == 25", &err), 0);
+        assert_int_equal(tfs_instance_create(r->t), 0);
+        assert_int_equal(tfs_instance_setup(r->t), 0);
+        assert_int_equal(tfs_event_set_filter(r->t, &p, "dport == 25", &err), 0);
         char *filter = instance_file(r, "events/sock/inet_sock_set_state/filter");
         assert_file_starts(filter, "dport == 25");
-        assert_int_equal(tracefs_event_enable(r->t, &p, true), 0);
-        r->pipe_fd = tracefs_open_trace_pipe(r->t);
+        assert_int_equal(tfs_event_enable(r->t, &p, true), 0);
+        r->pipe_fd = tfs_open_trace_pipe(r->t);
         assert_true(r->pipe_fd >= 0);
 
         /* a connect to 127.0.0.1:7 is filtered out, one to :25 is seen
@@ -910,14 +910,14 @@ static void test_real_tracepoint(void **state) {
         assert_file_starts(enable, "1");
         char *global_after = read_text(global);
         assert_string_equal(global_before, global_after);
-        assert_int_equal(tracefs_event_enable(r->t, &p, false), 0);
+        assert_int_equal(tfs_event_enable(r->t, &p, false), 0);
         assert_file_starts(enable, "0");
-        assert_int_equal(tracefs_event_set_filter(r->t, &p, NULL, &err), 0);
+        assert_int_equal(tfs_event_set_filter(r->t, &p, NULL, &err), 0);
         assert_file_starts(filter, "none");
 
         close(r->pipe_fd);
         r->pipe_fd = -1;
-        assert_int_equal(tracefs_instance_remove(r->t), 0);
+        assert_int_equal(tfs_instance_remove(r->t), 0);
         free(enable);
         free(filter);
         free(global);
