@@ -343,7 +343,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 /* ---- setup and teardown ------------------------------------------------ */
 
-static void unregister_probe(Manager *m, Probe *p);
+static int unregister_probe(Manager *m, Probe *p);
 
 static void probe_fail(Manager *m, size_t i, int err, char *kernel_text) {
         Probe *p = &m->pipeline->probes[i];
