@@ -254,7 +254,7 @@ static int on_pipe(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 /* What a reload must read before it switches pipelines: all the kernel
  * buffered, within a bound (at full speed the continued probes never let
  * the pipe run dry; what stays is theirs, and the new pipeline reads it). */
-#define DRAIN_MAX_READS 256
+#define DRAIN_MAX_READS 64
 
 static void drain_pipe(void *userdata) {
         Manager *m = userdata;
