@@ -1,5 +1,7 @@
-/* The running daemon: owns the pipeline, our tracefs instance and probes,
- * the sd-event loop (trace_pipe, signals, timers, watchdog, HTTP). */
+/* The loop of the running daemon: the sd-event loop with trace_pipe,
+ * signals, the stats timer, the watchdog and HTTP; it owns the pipeline
+ * (core) and the registry (our instance and probes, registry.c), and hands
+ * SIGHUP to reload.c. */
 #pragma once
 
 #include "config.h"
