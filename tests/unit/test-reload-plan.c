@@ -161,6 +161,14 @@ static Pipeline *pipeline_from(const char *text) {
         return p;
 }
 
+/* A pipeline whose probes the kernel took, as at startup. */
+static Pipeline *running(const char *text) {
+        Pipeline *p = pipeline_from(text);
+        for (size_t i = 0; i < p->n_probes; i++)
+                pipeline_set_live(p, i, true);
+        return p;
+}
+
 /* What reload.c does, with the registry's part played here: kept probes
  * stay live, new ones become live as if the kernel took them. */
 static Pipeline *reload(Pipeline *prev, const char *text, ReloadPlan *plan) {
@@ -186,9 +194,7 @@ static void feed(Pipeline *p, const char *line, int n) {
  * probe as new. Here five reloads in a row keep counters and liveness. */
 static void test_repeated_unchanged_reloads(void **state) {
         (void) state;
-        Pipeline *p = pipeline_from(BASE);
-        for (size_t i = 0; i < p->n_probes; i++)
-                pipeline_set_live(p, i, true);
+        Pipeline *p = running(BASE);
         feed(p, seed_line, 3);
         feed(p, tp_line, 2);
         for (int round = 1; round <= 5; round++) {
@@ -214,9 +220,7 @@ static void test_repeated_unchanged_reloads(void **state) {
 static void test_changed_and_back(void **state) {
         (void) state;
         const char *changed = HEAD CONNECT(SEED_FETCH, SEED_DECODE, "    filter: port != 0\n", "comm, addr, port") PORTS TCP;
-        Pipeline *p = pipeline_from(BASE);
-        for (size_t i = 0; i < p->n_probes; i++)
-                pipeline_set_live(p, i, true);
+        Pipeline *p = running(BASE);
         feed(p, seed_line, 4);
         feed(p, ports_line, 4);
         ReloadPlan plan;
@@ -245,9 +249,7 @@ static void test_changed_and_back(void **state) {
  * follower's cursor stays valid (defect 3). */
 static void test_ring_goes_on(void **state) {
         (void) state;
-        Pipeline *p = pipeline_from(BASE);
-        for (size_t i = 0; i < p->n_probes; i++)
-                pipeline_set_live(p, i, true);
+        Pipeline *p = running(BASE);
         feed(p, seed_line, 10);
         assert_int_equal(ring_next_seq(p->ring), 11);
         ReloadPlan plan;
