@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "util.h"
+
 #define CONFIG_DEFAULT_PATH "/etc/kprobe-exporter/probes.yaml"
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:9417"
 #define CONFIG_DEFAULT_RECENT_EVENTS 4096u
@@ -125,6 +127,11 @@ const char *decoder_kind_to_string(DecoderKind k);
 bool label_is_builtin(const char *name); /* comm, pid, tgid, cpu */
 /* Valid tracefs event/arg name: [A-Za-z_][A-Za-z0-9_]*, <= 63 chars. */
 bool name_is_valid(const char *s);
+/* Valid tracepoint target "SUBSYSTEM/EVENT" as the kernel names them:
+ * SUBSYSTEM of [A-Za-z0-9_-] not starting with '-' ("9p", "xhci-hcd"),
+ * EVENT of [A-Za-z0-9_], each 1 to 255 characters, one '/'. So no path
+ * tricks ("..", a second '/') and nothing the kernel would split on. */
+bool tracepoint_target_is_valid(const char *s);
 /* Valid Prometheus metric name [a-zA-Z_:][a-zA-Z0-9_:]* (we disallow ':'). */
 bool metric_name_is_valid(const char *s);
 const Decoder *probe_find_decoder(const ProbeConfig *p, const char *field);

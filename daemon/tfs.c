@@ -1,6 +1,5 @@
 #include "tfs.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,37 +24,8 @@ static char *path_join(const char *a, const char *b) {
         return buf_steal(&p);
 }
 
-static int read_all_fd_max(int fd, Buf *out, size_t max) {
-        buf_clear(out);
-        for (;;) {
-                buf_reserve(out, 4096);
-                out->data[out->len] = 0; /* an empty file reads as "" */
-                ssize_t n = read(fd, out->data + out->len, out->cap - out->len - 1);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        return 0;
-                out->len += (size_t) n;
-                out->data[out->len] = 0;
-                if (out->len > max)
-                        return -EFBIG;
-        }
-}
-
-static int read_all_at_max(int dirfd, const char *path, Buf *out, size_t max) {
-        int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        int r = read_all_fd_max(fd, out, max);
-        close(fd);
-        return r;
-}
-
 static int read_all_at(int dirfd, const char *path, Buf *out) {
-        return read_all_at_max(dirfd, path, out, READ_MAX);
+        return read_file_at(dirfd, path, READ_MAX, out);
 }
 
 /* One write() of the whole text: the kernel parses each write on its own,
@@ -82,40 +52,6 @@ static int write_probe_file(const Tracefs *t, const char *file, const char *line
 /* Control files (enable, filter, options): plain write, never truncate. */
 static int write_control(const char *path, const char *text) {
         return write_once_at(AT_FDCWD, path, O_WRONLY, text, strlen(text));
-}
-
-static bool sv_startswith(StrView s, const char *prefix) {
-        size_t n = strlen(prefix);
-        return s.n >= n && memcmp(s.p, prefix, n) == 0;
-}
-
-static bool is_name_char(char c) {
-        return isalnum((unsigned char) c) || c == '_';
-}
-
-static bool group_name_is_valid(const char *s) {
-        size_t n = strlen(s);
-        if (n == 0 || n > 63 || s[0] == '-')
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!is_name_char(s[i]) && s[i] != '-')
-                        return false;
-        return true;
-}
-
-static bool has_space(const char *s) {
-        for (; *s; s++)
-                if (isspace((unsigned char) *s))
-                        return true;
-        return false;
-}
-
-/* "subsystem/event": one slash, no path tricks, nothing the kernel would
- * split on. */
-static bool tracepoint_target_is_valid(const char *s) {
-        const char *slash = s ? strchr(s, '/') : NULL;
-        return slash && slash != s && slash[1] && !strchr(slash + 1, '/') &&
-               s[0] != '.' && slash[1] != '.' && !has_space(s);
 }
 
 static bool is_kprobe_kind(ProbeType t) {
@@ -301,19 +237,12 @@ typedef struct LogEntry {
         StrView caret;   /* the line after it */
 } LogEntry;
 
-static StrView next_line(const char **pos) {
-        const char *s = *pos, *e = strchr(s, '\n');
-        size_t n = e ? (size_t) (e - s) : strlen(s);
-        *pos = e ? e + 1 : s + n;
-        return (StrView){ s, n };
-}
-
 /* Iterates entries: "[ stamp] message\n  Command: cmd\n   ^\n". Returns
  * false at the end of the text. */
 static bool log_next_entry(const char **pos, LogEntry *e) {
         *e = (LogEntry){ 0 };
         while (**pos) {
-                StrView l = next_line(pos);
+                StrView l = sv_next_line(pos);
                 const char *close = l.n > 0 && l.p[0] == '[' ? memchr(l.p, ']', l.n) : NULL;
                 if (!close)
                         continue; /* not a header: skip until the next one */
@@ -326,11 +255,11 @@ static bool log_next_entry(const char **pos, LogEntry *e) {
                 e->stamp = stamp;
                 e->message = (StrView){ m, (size_t) (l.p + l.n - m) };
                 const char *peek = *pos;
-                StrView c = next_line(&peek);
+                StrView c = sv_next_line(&peek);
                 if (sv_startswith(c, "  Command: ")) {
                         e->command = c;
                         *pos = peek;
-                        StrView caret = next_line(&peek);
+                        StrView caret = sv_next_line(&peek);
                         if (caret.n > 0 && caret.p[0] != '[' && memchr(caret.p, '^', caret.n)) {
                                 e->caret = caret;
                                 *pos = peek;
@@ -346,16 +275,16 @@ static bool log_next_entry(const char **pos, LogEntry *e) {
 static bool words_equal(StrView a, StrView b) {
         size_t i = 0, j = 0;
         for (;;) {
-                while (i < a.n && isspace((unsigned char) a.p[i]))
+                while (i < a.n && char_is_space(a.p[i]))
                         i++;
-                while (j < b.n && isspace((unsigned char) b.p[j]))
+                while (j < b.n && char_is_space(b.p[j]))
                         j++;
                 if (i == a.n || j == b.n)
                         return i == a.n && j == b.n;
-                while (i < a.n && j < b.n && !isspace((unsigned char) a.p[i]) && a.p[i] == b.p[j])
+                while (i < a.n && j < b.n && !char_is_space(a.p[i]) && a.p[i] == b.p[j])
                         i++, j++;
-                bool a_end = i == a.n || isspace((unsigned char) a.p[i]);
-                bool b_end = j == b.n || isspace((unsigned char) b.p[j]);
+                bool a_end = i == a.n || char_is_space(a.p[i]);
+                bool b_end = j == b.n || char_is_space(b.p[j]);
                 if (!a_end || !b_end)
                         return false;
         }
@@ -504,7 +433,7 @@ static bool probe_line_split(StrView l, StrView *group, StrView *event) {
         if (l.n < 2 || (l.p[0] != 'p' && l.p[0] != 'r'))
                 return false;
         i = 1;
-        while (i < l.n && isdigit((unsigned char) l.p[i]))
+        while (i < l.n && (l.p[i] >= '0' && l.p[i] <= '9'))
                 i++;
         if (i >= l.n || l.p[i] != ':')
                 return false;
@@ -531,7 +460,7 @@ static int cleanup_probe_file(const Tracefs *t, const char *file, unsigned *remo
                 return r;
         int ret = 0;
         for (const char *pos = text.data ? text.data : ""; *pos;) {
-                StrView l = next_line(&pos), group, event;
+                StrView l = sv_next_line(&pos), group, event;
                 if (!probe_line_split(l, &group, &event) || !sv_eq_str(group, t->name))
                         continue;
                 _cleanup_buf_ Buf cmd = { 0 };
@@ -634,7 +563,7 @@ static SymbolVerdict check_symbol(Tracefs *t, const ProbeConfig *p, char **ret_m
                 _cleanup_buf_ Buf kallsyms = { 0 }, filter = { 0 }, blacklist = { 0 };
                 _cleanup_free_ char *aff = path_join(t->root, "available_filter_functions");
                 /* Distribution kernels with many modules: tens of MB. */
-                int r = read_all_at_max(AT_FDCWD, "/proc/kallsyms", &kallsyms, 256u * 1024u * 1024u);
+                int r = read_file_at(AT_FDCWD, "/proc/kallsyms", 256u * 1024u * 1024u, &kallsyms);
                 bool ok = r >= 0 && kallsyms.len > 0;
                 t->kallsyms_error = ok ? 0 : r < 0 ? r : -ENODATA;
                 bool have_filter = read_all_at(AT_FDCWD, aff, &filter) >= 0;
@@ -810,15 +739,15 @@ static int parse_cpu_stats(const char *text, TracefsCpuStats *s) {
                 { "read events", offsetof(TracefsCpuStats, read_events) },
         };
         for (const char *pos = text; *pos;) {
-                StrView l = next_line(&pos);
+                StrView l = sv_next_line(&pos);
                 const char *colon = memchr(l.p, ':', l.n);
                 if (!colon)
                         continue;
                 StrView key = { l.p, (size_t) (colon - l.p) };
                 StrView val = { colon + 1, (size_t) (l.p + l.n - colon - 1) };
-                while (val.n > 0 && isspace((unsigned char) val.p[0]))
+                while (val.n > 0 && char_is_space(val.p[0]))
                         val.p++, val.n--;
-                while (val.n > 0 && isspace((unsigned char) val.p[val.n - 1]))
+                while (val.n > 0 && char_is_space(val.p[val.n - 1]))
                         val.n--;
                 for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                         if (!sv_eq_str(key, keys[i].key))
@@ -891,23 +820,9 @@ int tfs_read_cpu_stats(Tracefs *t, TracefsCpuStats *stats, size_t max) {
 
 /* ---- tracepoint formats ---- */
 
-void strv_free(char **v) {
-        if (!v)
-                return;
-        for (char **i = v; *i; i++)
-                free(*i);
-        free(v);
-}
-
-static void strv_push(char ***v, size_t *n, StrView s) {
-        *v = xrealloc(*v, (*n + 2) * sizeof(char *));
-        (*v)[(*n)++] = xstrndup(s.p, s.n);
-        (*v)[*n] = NULL;
-}
-
 /* The NAME in "\tfield:TYPE NAME[N];\toffset:..." */
 static bool format_field_name(StrView l, StrView *ret) {
-        while (l.n > 0 && isspace((unsigned char) l.p[0]))
+        while (l.n > 0 && char_is_space(l.p[0]))
                 l.p++, l.n--;
         if (!sv_startswith(l, "field:"))
                 return false;
@@ -923,7 +838,7 @@ static bool format_field_name(StrView l, StrView *ret) {
                         return false;
         }
         const char *s = e;
-        while (s > f + 6 && is_name_char(s[-1]))
+        while (s > f + 6 && char_is_name(s[-1]))
                 s--;
         if (s == e)
                 return false;
@@ -952,9 +867,9 @@ int tfs_parse_format_fields(const char *format_text, char ***ret) {
                 if (c[0] != '=' || c[1] != '%')
                         continue;
                 const char *s = c;
-                while (s > fmt && is_name_char(s[-1]))
+                while (s > fmt && char_is_name(s[-1]))
                         s--;
-                if (s == c || isdigit((unsigned char) *s))
+                if (s == c || (*s >= '0' && *s <= '9'))
                         continue;
                 strv_push(&v, &n, (StrView){ s, (size_t) (c - s) });
         }
@@ -964,7 +879,7 @@ int tfs_parse_format_fields(const char *format_text, char ***ret) {
          * printed (only with options/fields, which we turn off). */
         if (n == 0)
                 for (const char *pos = format_text; pos < fmt;) {
-                        StrView l = next_line(&pos), name;
+                        StrView l = sv_next_line(&pos), name;
                         if (!format_field_name(l, &name))
                                 continue;
                         if ((name.n >= 7 && memcmp(name.p, "common_", 7) == 0) ||

@@ -121,7 +121,6 @@ int tfs_read_cpu_stats(Tracefs *t, TracefsCpuStats *stats, size_t max);
 int tfs_tracepoint_fields(const char *root, const char *target, char ***ret);
 /* Pure part of the above, for tests: parses the content of a format file. */
 int tfs_parse_format_fields(const char *format_text, char ***ret);
-void strv_free(char **v);
 
 /* Pure: picks the error_log entry for `command` out of the error_log text:
  * the last entry whose "Command:" line equals command (the kernel may
