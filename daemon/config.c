@@ -185,7 +185,8 @@ static bool find_line(const char *text, size_t len, unsigned line, StrView *ret)
         return true;
 }
 
-void config_errors_write(const ConfigErrors *errs, const char *file, const char *text, size_t len, FILE *f) {
+/* The report of config_errors_write() and config_errors_render(). */
+static void errors_format(const ConfigErrors *errs, const char *file, const char *text, size_t len, Buf *out) {
         if (!errs)
                 return;
         for (size_t i = 0; i < errs->n; i++) {
@@ -193,16 +194,16 @@ void config_errors_write(const ConfigErrors *errs, const char *file, const char 
                 StrView src;
 
                 if (e->line == 0) {
-                        fprintf(f, "%s: %s\n", file, e->message);
+                        buf_printf(out, "%s: %s\n", file, e->message);
                         continue;
                 }
-                fprintf(f, "%s:%u:%u: %s\n", file, e->line, e->column, e->message);
+                buf_printf(out, "%s:%u:%u: %s\n", file, e->line, e->column, e->message);
                 if (!text || !find_line(text, len, e->line, &src))
                         continue;
 
-                fputs("    ", f);
-                fwrite(src.p, 1, src.n, f);
-                fputs("\n    ", f);
+                buf_puts(out, "    ");
+                buf_put_sv(out, src);
+                buf_puts(out, "\n    ");
                 /* libyaml counts columns in characters: step over UTF-8
                  * continuation bytes, and keep tabs so the caret lines up. */
                 unsigned col = 1;
@@ -210,13 +211,29 @@ void config_errors_write(const ConfigErrors *errs, const char *file, const char 
                         unsigned char c = (unsigned char) src.p[j];
                         if ((c & 0xc0) == 0x80)
                                 continue;
-                        fputc(c == '\t' ? '\t' : ' ', f);
+                        buf_putc(out, c == '\t' ? '\t' : ' ');
                         col++;
                 }
                 for (; col < e->column; col++)
-                        fputc(' ', f);
-                fputs("^\n", f);
+                        buf_putc(out, ' ');
+                buf_puts(out, "^\n");
         }
+}
+
+void config_errors_write(const ConfigErrors *errs, const char *file, const char *text, size_t len, FILE *f) {
+        _cleanup_buf_ Buf out = { 0 };
+        errors_format(errs, file, text, len, &out);
+        if (out.len > 0)
+                fwrite(out.data, 1, out.len, f);
+}
+
+void config_errors_render(const ConfigErrors *errs, const char *path, Buf *out) {
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        /* Unreadable now (or too large): the errors without their lines. */
+        if (config_read_file(path, &text, &len) < 0)
+                text = NULL;
+        errors_format(errs, path, text, text ? len : 0, out);
 }
 
 int config_read_file(const char *path, char **ret_text, size_t *ret_len) {

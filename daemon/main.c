@@ -117,10 +117,10 @@ static int parse_args(int argc, char **argv, Args *a) {
 }
 
 static void print_config_errors(const ConfigErrors *errs, const char *path) {
-        size_t len = 0;
-        _cleanup_free_ char *text = NULL;
-        (void) config_read_file(path, &text, &len);
-        config_errors_write(errs, path, text, text ? len : 0, stderr);
+        _cleanup_buf_ Buf report = { 0 };
+        config_errors_render(errs, path, &report);
+        if (report.len > 0)
+                fwrite(report.data, 1, report.len, stderr);
         fprintf(stderr, "%s: %zu error(s); nothing was written to the kernel\n", path, errs->n);
 }
 
