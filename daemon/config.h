@@ -112,6 +112,9 @@ int config_read_file(const char *path, char **ret_text, size_t *ret_len);
 int config_load_string(const char *name, const char *text, size_t len, Config **ret, ConfigErrors *errs);
 
 Config *config_free(Config *c); /* accepts NULL, returns NULL */
+static inline void config_freep(Config **c) {
+        config_free(*c);
+}
 
 /* Appends one error (printf-style message). */
 void config_errors_add(ConfigErrors *errs, unsigned line, unsigned column, const char *fmt, ...)
