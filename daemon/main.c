@@ -142,9 +142,7 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
                 Buf def = { 0 };
                 printf("# probe '%s' (%s:%u)\n", p->name, c->path, p->line);
                 if (tfs_probe_definition(p, name, &def) >= 0)
-                        printf("%s >> %s\n", def.data, p->type == PROBE_KPROBE || p->type == PROBE_KRETPROBE
-                                                               ? "kprobe_events"
-                                                               : "uprobe_events");
+                        printf("%s >> %s\n", def.data, tfs_probe_file(p->type));
                 buf_free(&def);
                 const char *ev = p->type == PROBE_TRACEPOINT ? p->target : NULL;
                 if (p->filter)
