@@ -2,6 +2,7 @@
  * no tracefs access, no logging. */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -116,9 +117,11 @@ static inline void config_freep(Config **c) {
         config_free(*c);
 }
 
-/* Appends one error (printf-style message). */
+/* Appends one error (printf-style message). config_errors.c holds these. */
 void config_errors_add(ConfigErrors *errs, unsigned line, unsigned column, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
+void config_errors_addv(ConfigErrors *errs, unsigned line, unsigned column, const char *fmt, va_list ap)
+        __attribute__((format(printf, 4, 0)));
 /* Appends to out the report of every error of errs, each as
  * "path:line:col: message\n" followed by its source line and a caret under
  * the column (or "path: message\n" for an error without a place). Reads
