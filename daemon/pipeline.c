@@ -442,7 +442,7 @@ const Probe *pipeline_process_line(Pipeline *p, const char *line, size_t len) {
 
 const Probe *pipeline_process_record(Pipeline *p, const Record *rec) {
         p->records++;
-        if (rec->probe >= p->n_probes || !p->probes[rec->probe].live) {
+        if (rec->malformed || rec->probe >= p->n_probes || !p->probes[rec->probe].live) {
                 p->parse_errors++;
                 return NULL;
         }

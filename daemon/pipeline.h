@@ -128,6 +128,7 @@ typedef struct Record {
         const StrView *values;
         size_t n_fields;
         StrView body;
+        bool malformed;  /* the reader could not read its fields: counted as a parse error */
         StrView backing; /* optional: text most views point into (see RingEventView) */
 } Record;
 
