@@ -526,19 +526,22 @@ void pipeline_render_metrics(const Pipeline *p, Buf *out) {
                 }
 
         expo_put_counter(out, "kprobe_exporter_trace_lines_total",
-                         "Lines read from trace_pipe.",
+                         "Lines read from trace_pipe (text reader).",
                          p->lines);
+        expo_put_counter(out, "kprobe_exporter_records_total",
+                         "Records read from trace_pipe_raw (binary reader) of our probes' events.",
+                         p->records);
         expo_put_counter(out, "kprobe_exporter_parse_errors_total",
-                         "trace_pipe lines that could not be parsed or matched no probe.",
+                         "trace_pipe lines or trace_pipe_raw records that could not be parsed or matched no running probe.",
                          p->parse_errors);
         expo_put_counter(out, "kprobe_exporter_comm_unknown_total",
                          "Events whose process name neither the kernel nor /proc knew (comm \"<...>\").",
                          p->comm_unknown);
         expo_put_counter(out, "kprobe_exporter_lost_events_total",
-                         "Events the kernel reported lost in trace_pipe (\"[LOST N EVENTS]\" lines).",
+                         "Events the kernel reported lost: missed-events counts of trace_pipe_raw pages, or \"[LOST N EVENTS]\" lines of trace_pipe.",
                          p->lost_events);
         expo_put_counter(out, "kprobe_exporter_lost_event_reports_total",
-                         "\"[LOST EVENTS]\" lines in trace_pipe, with or without a count.",
+                         "Reports of lost events (pages with a missed-events mark, \"[LOST EVENTS]\" lines), with or without a count.",
                          p->lost_reports);
 }
 

@@ -14,7 +14,10 @@
 #include "pipeline.h"
 #include "rawrec.h"
 
+/* Small bounds: the pipeline lives across inputs, and each input renders it. */
 static const char config_text[] =
+        "recent_events: 64\n"
+        "max_series: 64\n"
         "probes:\n"
         "  - name: connect\n"
         "    type: uprobe\n"
