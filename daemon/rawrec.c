@@ -474,6 +474,19 @@ static bool fields_via_text(RawDecoder *d, const RawEvent *e, unsigned char *dat
         return true;
 }
 
+/* "SECONDS.NNNNNNNNN" of a nanosecond count, without printf (once per
+ * record). buf needs FMT_INT_MAX + 10 bytes. */
+static size_t format_stamp(char *buf, uint64_t ns) {
+        size_t n = fmt_u64(buf, ns / 1000000000ull);
+        uint64_t frac = ns % 1000000000ull;
+        buf[n++] = '.';
+        for (int i = 8; i >= 0; i--) {
+                buf[n + (size_t) i] = (char) ('0' + frac % 10);
+                frac /= 10;
+        }
+        return n + 9;
+}
+
 /* The ring buffer's page header: a timestamp and the commit word, whose
  * top bits flag missed events (and whether their count is stored after
  * the data). */
@@ -518,13 +531,13 @@ int rawdec_page(RawDecoder *d, const void *page, size_t len, int cpu, const RawS
                 bool ok = !e->tracepoint && !e->via_text ? (n = e->n_fields, fields_direct(d, e, data, (size_t) esize))
                                                           : fields_via_text(d, e, data, (size_t) esize, cpu, ts, &n);
                 char stamp[48];
-                int sn = snprintf(stamp, sizeof(stamp), "%llu.%09llu", ts / 1000000000ull, ts % 1000000000ull);
+                size_t sn = format_stamp(stamp, ts);
                 Record rec = {
                         .probe = e->probe,
                         .pid = pid,
                         .tgid = -1,
                         .cpu = cpu,
-                        .timestamp = { stamp, (size_t) sn },
+                        .timestamp = { stamp, sn },
                         .names = d->names,
                         .values = d->values,
                         .n_fields = ok ? n : 0,

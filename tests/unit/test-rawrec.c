@@ -155,6 +155,14 @@ static void test_real_page(void **state) {
         const StrView mkdir_labels[] = { SV("/usr/bin/mkdir"), SV("8327"), SV("8327") };
         assert_int_equal(family_get(p->probes[2].metrics[0].family, mkdir_labels), 1);
 
+        /* Time from the page's timestamp plus the deltas, in ns. */
+        RingEventView ev;
+        assert_true(ring_get(p->ring, 1, &ev));
+        assert_true(ev.timestamp.n > 10 && ev.timestamp.p[ev.timestamp.n - 10] == '.');
+        uint64_t sec;
+        assert_int_equal(parse_u64((StrView){ ev.timestamp.p, ev.timestamp.n - 10 }, &sec), 0);
+        assert_true(sec > 1000 && sec < 10000); /* the capture was taken about 1,900 s after boot */
+
         /* /events shows the values as trace_pipe would, the string escaped. */
         Buf out = { 0 };
         EventQuery q = { .has_since = true, .since = 0, .limit = 100 };
