@@ -33,6 +33,9 @@
 # the host's lists and architectures stay as they are.
 set -eu -o pipefail
 
+# shellcheck source-path=SCRIPTDIR source=apt-mirror.sh
+. "$(dirname "$0")/apt-mirror.sh"
+
 skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 log() { echo "# $*"; }
@@ -46,10 +49,12 @@ else
 fi
 
 FLAVOR=${KPE_VM_KERNEL:-debian12-amd64}
+# The security suite is SUITE-security since Debian 11 (bullseye-security;
+# Debian 10 had buster/updates).
 case $FLAVOR in
-debian12-amd64) SUITE=bookworm ARCH=amd64 ;;
-debian13-amd64) SUITE=trixie ARCH=amd64 ;;
-debian12-arm64) SUITE=bookworm ARCH=arm64 ;;
+debian12-amd64) SUITE=bookworm SECURITY_SUITE=bookworm-security ARCH=amd64 ;;
+debian13-amd64) SUITE=trixie SECURITY_SUITE=trixie-security ARCH=amd64 ;;
+debian12-arm64) SUITE=bookworm SECURITY_SUITE=bookworm-security ARCH=arm64 ;;
 *) fail "KPE_VM_KERNEL=$FLAVOR: not one of debian12-amd64 debian13-amd64 debian12-arm64" ;;
 esac
 META=linux-image-cloud-$ARCH
@@ -75,11 +80,15 @@ else
         FCACHE=$CACHE/$FLAVOR
         mkdir -p "$FCACHE/lists/partial" "$FCACHE/apt-cache/archives/partial"
         # The suite and its security updates, where a newer kernel of the
-        # same release comes first (as in the host's lists).
+        # same release comes first (as in the host's lists), from the
+        # mirrors the host's apt uses (apt-mirror.sh).
+        # Replaced whole (renamed into place): another builder's apt may be
+        # reading it.
         {
-                echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $SUITE main"
-                echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security $SUITE-security main"
-        } >"$FCACHE/sources.list"
+                echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(apt_mirror) $SUITE main"
+                echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(apt_security_mirror) $SECURITY_SUITE main"
+        } >"$FCACHE/sources.list.$$"
+        mv "$FCACHE/sources.list.$$" "$FCACHE/sources.list"
         APT_OPTS=(-o "Dir::State::Lists=$FCACHE/lists" -o "Dir::Etc::SourceList=$FCACHE/sources.list"
                 -o Dir::Etc::SourceParts=/dev/null -o "Dir::Cache=$FCACHE/apt-cache"
                 -o "APT::Architecture=$ARCH" -o "APT::Architectures=$ARCH" -o Acquire::Languages=none)
@@ -137,7 +146,11 @@ kernel_tree() {
         if [ -z "$APT_UPDATED" ]; then
                 APT_UPDATED=1
                 log "apt-get update, then again"
-                if timeout 60 apt-get "${APT_OPTS[@]}" -o APT::Sandbox::User=root update -qq >"$FCACHE/apt-update.log" 2>&1; then
+                # A source that failed (a security archive where apt-mirror.sh
+                # had to guess it) fails the update, but the lists of the
+                # others are there: go on when they name the kernel.
+                if timeout 60 apt-get "${APT_OPTS[@]}" -o APT::Sandbox::User=root update -qq >"$FCACHE/apt-update.log" 2>&1 ||
+                        { [ -n "$(kernel_package)" ] && log "apt-get update: $(grep -m1 '^E:' "$FCACHE/apt-update.log"); going on without that source"; }; then
                         kernel_tree
                         return
                 fi
