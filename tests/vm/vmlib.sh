@@ -25,6 +25,94 @@
 . "$(dirname "${BASH_SOURCE[0]}")/../system/lib.sh"
 
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# The system tier's metric_query (metric_value, metric_sum, wait_metric), in
+# awk instead of Python: the same answers, but a VM test asks some forty
+# times, and starting python3 takes 0.4 s on the project's 2-core machines
+# while qemu keeps one core busy. $1 "exact" or "sum", $2 the file, $3 the
+# name, then key=value labels (passed in the environment, separated by
+# \034: awk would take a key=value argument for an assignment, and -v
+# would expand backslashes).
+metric_query() {
+        local mode=$1 file=$2 name=$3
+        shift 3
+        MQ_WANT=$(printf '%s\034' "$@") awk -v mode="$mode" -v name="$name" '
+                BEGIN {
+                        nwant = split(ENVIRON["MQ_WANT"], w, "\034")
+                        for (i = 1; i <= nwant; i++) {
+                                if (w[i] == "") continue
+                                k = substr(w[i], 1, index(w[i], "=") - 1)
+                                want[k] = substr(w[i], index(w[i], "=") + 1)
+                                nw++
+                        }
+                }
+                # Sets lab[] (and nlab) from the text between the braces;
+                # 0 when it is not a label list.
+                function labels(rest,   c, k, v, i) {
+                        delete lab
+                        nlab = 0
+                        while (rest != "") {
+                                sub(/^[ \t]+/, "", rest)
+                                if (!match(rest, /^[a-zA-Z_][a-zA-Z0-9_]*="/)) return 0
+                                k = substr(rest, 1, RLENGTH - 2)
+                                rest = substr(rest, RLENGTH + 1)
+                                v = ""
+                                for (i = 1; i <= length(rest); i++) {
+                                        c = substr(rest, i, 1)
+                                        if (c == "\"") break
+                                        if (c == "\\") {
+                                                i++
+                                                c = substr(rest, i, 1)
+                                                if (c == "n") c = "\n"
+                                        }
+                                        v = v c
+                                }
+                                if (i > length(rest)) return 0
+                                rest = substr(rest, i + 1)
+                                sub(/^[ \t]*,?/, "", rest)
+                                lab[k] = v
+                                nlab++
+                        }
+                        return 1
+                }
+                /^#/ || /^$/ { next }
+                {
+                        if (!match($0, /^[a-zA-Z_:][a-zA-Z0-9_:]*/) || substr($0, 1, RLENGTH) != name) next
+                        rest = substr($0, RLENGTH + 1)
+                        inner = ""
+                        if (substr(rest, 1, 1) == "{") {
+                                # To the last "}" followed by blanks and a value.
+                                for (j = length(rest); j > 1; j--)
+                                        if (substr(rest, j, 1) == "}" && substr(rest, j) ~ /^\}[ \t]+[^ \t]/) break
+                                if (j <= 1) next
+                                inner = substr(rest, 2, j - 2)
+                                rest = substr(rest, j + 1)
+                        }
+                        if (!match(rest, /^[ \t]+[^ \t]+/)) next
+                        value = substr(rest, RSTART, RLENGTH)
+                        sub(/^[ \t]+/, "", value)
+                        if (!labels(inner)) {
+                                print "unparsable labels in: " $0 > "/dev/stderr"
+                                bad = 1
+                                exit 1
+                        }
+                        ok = 1
+                        for (k in want) if (!(k in lab) || lab[k] != want[k]) ok = 0
+                        if (mode == "exact" && ok && nlab == nw) {
+                                print value
+                                done = 1
+                                exit 0
+                        }
+                        if (mode == "sum" && ok) {
+                                total += int(value + 0)
+                                found = 1
+                        }
+                }
+                END {
+                        if (bad || done) exit bad
+                        print (found ? total : "absent")
+                }' "$file"
+}
 VM_PID=""      # boot.sh (it kills its qemu when stopped)
 VM_SERIAL=""   # the guest's serial console, as it comes
 VM_TIMEOUT=90  # seconds a boot may take, all steps included (twice that on arm64)
