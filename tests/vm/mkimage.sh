@@ -23,6 +23,7 @@
 # at run time; busybox is busybox-static.
 #
 # KPE_VM_KERNEL picks the guest (the flavor):
+#   debian11-amd64  Debian 11's cloud kernel (5.10, long-term), x86-64
 #   debian12-amd64  Debian 12's cloud kernel (6.1), x86-64 (the default); from
 #                   the host's own package lists, cached in CACHE itself
 #   debian13-amd64  Debian 13's cloud kernel (6.12), x86-64
@@ -52,10 +53,11 @@ FLAVOR=${KPE_VM_KERNEL:-debian12-amd64}
 # The security suite is SUITE-security since Debian 11 (bullseye-security;
 # Debian 10 had buster/updates).
 case $FLAVOR in
+debian11-amd64) SUITE=bullseye SECURITY_SUITE=bullseye-security ARCH=amd64 ;;
 debian12-amd64) SUITE=bookworm SECURITY_SUITE=bookworm-security ARCH=amd64 ;;
 debian13-amd64) SUITE=trixie SECURITY_SUITE=trixie-security ARCH=amd64 ;;
 debian12-arm64) SUITE=bookworm SECURITY_SUITE=bookworm-security ARCH=arm64 ;;
-*) fail "KPE_VM_KERNEL=$FLAVOR: not one of debian12-amd64 debian13-amd64 debian12-arm64" ;;
+*) fail "KPE_VM_KERNEL=$FLAVOR: not one of debian11-amd64 debian12-amd64 debian13-amd64 debian12-arm64" ;;
 esac
 META=linux-image-cloud-$ARCH
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Real kprobes and a kretprobe in a VM, on each kernel of the matrix
-# (KPE_VM_KERNEL: Debian 12 and 13 cloud kernels on x86-64, Debian 12 on
+# (KPE_VM_KERNEL: Debian 11, 12 and 13 cloud kernels on x86-64, Debian 12 on
 # arm64): the seed's probe on __sys_connect_file in its portable form
 # ($arg2) and in the register form of the guest's architecture,
 # tcp_v4_connect, tcp_v6_connect, the errno of connect(), the classic

@@ -7,7 +7,8 @@
 #   KPE_BIN=<daemon> KPE_VM_CACHE=<build>/vm-cache KPE_SOURCE_ROOT=<repo> \
 #       [KPE_VM_KERNEL=<flavor>] bash tests/vm/test-X.sh
 # KPE_VM_KERNEL picks the guest's kernel and architecture (mkimage.sh):
-# debian12-amd64 (the default), debian13-amd64, debian12-arm64. An arm64
+# debian12-amd64 (the default), debian11-amd64, debian13-amd64,
+# debian12-arm64. An arm64
 # guest runs a daemon cross-built from the same sources (cross-build.sh)
 # in <build>/cross-arm64; VM_ARCH (x86_64 or arm64) tells a test which.
 # Exit 0 = pass, 77 = skip (after "SKIP: <reason>"), else fail (after
@@ -128,9 +129,9 @@ vm_init() {
         # The flavor is for mkimage.sh and boot.sh too.
         export KPE_VM_KERNEL=${KPE_VM_KERNEL:-debian12-amd64}
         case $KPE_VM_KERNEL in
-        debian12-amd64 | debian13-amd64) VM_ARCH=x86_64 ;;
+        debian11-amd64 | debian12-amd64 | debian13-amd64) VM_ARCH=x86_64 ;;
         debian12-arm64) VM_ARCH=arm64 ;;
-        *) fail "KPE_VM_KERNEL=$KPE_VM_KERNEL: not one of debian12-amd64 debian13-amd64 debian12-arm64" ;;
+        *) fail "KPE_VM_KERNEL=$KPE_VM_KERNEL: not one of debian11-amd64 debian12-amd64 debian13-amd64 debian12-arm64" ;;
         esac
         if [ "$VM_ARCH" = arm64 ]; then
                 command -v qemu-system-aarch64 >/dev/null 2>&1 ||
