@@ -156,9 +156,43 @@ vm_init() {
         mkdir "$KPE_WORK/files"
         cp "$VM_DIR/guest-lib.sh" "$KPE_WORK/files/"
         # Ports on the host's 127.0.0.1: the daemon's forward, the step
-        # channel's forward.
-        KPE_PORT=$(free_port)
-        CTL_PORT=$(free_port)
+        # channel's forward, Prometheus (prom_start).
+        read -r KPE_PORT CTL_PORT PROM_PORT <<<"$(free_ports 3)"
+        [ -n "$PROM_PORT" ] || fail "no free ports on 127.0.0.1"
+}
+
+# $1 distinct free TCP ports of 127.0.0.1 on one line: lib.sh's free_port
+# $1 times in one python3 (bound together, so that they differ).
+free_ports() {
+        python3 - "$1" <<'EOF'
+import socket, sys
+
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+}
+
+# lib.sh's json_get for several expressions over one file, in one python3:
+# json_vars FILE NAME EXPR [NAME EXPR ...] prints NAME=VALUE assignments
+# for eval, each VALUE as json_get would print it (JSON unless a str), or
+# empty when its expression fails (json_get then prints nothing either).
+json_vars() {
+        python3 - "$@" <<'EOF'
+import json, shlex, sys
+
+j = json.load(open(sys.argv[1], encoding="utf-8"))
+args = sys.argv[2:]
+for name, expr in zip(args[::2], args[1::2]):
+    try:
+        v = eval(expr, {"j": j})
+        v = v if isinstance(v, str) else json.dumps(v)
+    except Exception as e:
+        print(f"json_vars: {name}: {expr}: {e!r}", file=sys.stderr)
+        v = ""
+    print(f"{name}={shlex.quote(v)}")
+EOF
 }
 
 # The arm64 daemon, built from KPE_SOURCE_ROOT (else the tree this file is
@@ -323,13 +357,12 @@ assert_tracefs_clean() {
         fi
 }
 
-# Starts Prometheus on 127.0.0.1 with a config of ours: one job scraping
-# the daemon's forward every second, storage in the test's folder. Sets
-# PROM_PORT and PROM_PID; waits (at most 20 s) until it is ready.
+# Starts Prometheus on 127.0.0.1:PROM_PORT (vm_init) with a config of
+# ours: one job scraping the daemon's forward every second, storage in the
+# test's folder. Sets PROM_PID; waits (at most 20 s) until it is ready.
 prom_start() {
         local i
         command -v prometheus >/dev/null 2>&1 || skip "missing prometheus (Debian package prometheus)"
-        PROM_PORT=$(free_port)
         cat >"$KPE_WORK/prometheus.yml" <<EOF
 global:
   scrape_interval: 1s
