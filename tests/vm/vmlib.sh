@@ -177,12 +177,17 @@ EOF
 # lib.sh's json_get for several expressions over one file, in one python3:
 # json_vars FILE NAME EXPR [NAME EXPR ...] prints NAME=VALUE assignments
 # for eval, each VALUE as json_get would print it (JSON unless a str), or
-# empty when its expression fails (json_get then prints nothing either).
+# empty when the file is no JSON or the expression fails (json_get then
+# prints nothing either): every NAME is set.
 json_vars() {
         python3 - "$@" <<'EOF'
 import json, shlex, sys
 
-j = json.load(open(sys.argv[1], encoding="utf-8"))
+try:
+    j = json.load(open(sys.argv[1], encoding="utf-8"))
+except (OSError, ValueError) as e:
+    print(f"json_vars: {sys.argv[1]}: {e!r}", file=sys.stderr)
+    j = None
 args = sys.argv[2:]
 for name, expr in zip(args[::2], args[1::2]):
     try:
