@@ -47,6 +47,7 @@ struct Manager {
         bool reading;
         uint64_t bytes_read;
         uint64_t lost_logged;
+        uint64_t misses_logged;
 
         TracefsCpuStats *stats; /* last read, per CPU */
         int n_stats;
@@ -107,6 +108,37 @@ static void render_kernel_stats(Manager *m, Buf *out) {
  * (Prometheus scrapes every few seconds; a dashboard never notices). */
 #define METRICS_CACHE_USEC (200 * 1000ULL)
 
+/* Returns of kretprobes the kernel missed (kprobe_profile): with too few
+ * maxactive instances (5.10 gives one per CPU without preemption) calls in
+ * flight at once are not seen. Per probe; *total gets their sum. */
+static void render_kprobe_misses(Manager *m, Buf *out, uint64_t *total) {
+        *total = 0;
+        if (!m->tracefs || !m->registry || !tfs_may_have(m->tracefs, FEATURE_KPROBE_EVENTS))
+                return;
+        _cleanup_buf_ Buf profile = { 0 };
+        if (tfs_read_kprobe_profile(m->tracefs, &profile) < 0 || !profile.data)
+                return;
+        static const char *const probe_label[] = { "probe" };
+        bool header = false;
+        for (size_t i = 0; i < m->registry->n_probes; i++) {
+                const RegProbe *e = &m->registry->probes[i];
+                uint64_t hits, misses;
+                if (!e->defined || (e->config->type != PROBE_KPROBE && e->config->type != PROBE_KRETPROBE) ||
+                    tfs_parse_kprobe_profile(profile.data, e->config->name, &hits, &misses) < 0)
+                        continue;
+                if (out && !header) {
+                        expo_put_header(out, "kprobe_exporter_kprobe_misses_total", "counter",
+                                        "Hits of a kprobe or kretprobe the kernel missed (kprobe_profile); for a "
+                                        "kretprobe, calls in flight beyond its maxactive instances.");
+                        header = true;
+                }
+                if (out)
+                        expo_put_sample_u64(out, "kprobe_exporter_kprobe_misses_total", probe_label,
+                                            (StrView[]){ sv_from(e->config->name) }, 1, misses);
+                *total += misses;
+        }
+}
+
 static void http_metrics(void *userdata, Buf *out) {
         Manager *m = userdata;
         uint64_t now = 0;
@@ -124,6 +156,8 @@ static void http_metrics(void *userdata, Buf *out) {
 static void render_metrics(Manager *m, Buf *out) {
         pipeline_render_metrics(m->pipeline, out);
         render_kernel_stats(m, out);
+        uint64_t misses;
+        render_kprobe_misses(m, out, &misses);
         if (m->tracefs)
                 features_render_metrics(&m->tracefs->features, out);
 
@@ -299,6 +333,14 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         }
         if (m->raw)
                 rawpipe_poll_cpus(m->raw);
+        uint64_t misses;
+        render_kprobe_misses(m, NULL, &misses);
+        if (misses > m->misses_logged) {
+                log_warning("The kernel missed %llu kprobe hits so far (kprobe_exporter_kprobe_misses_total): a "
+                            "kretprobe has fewer instances (maxactive) than calls in flight",
+                            (unsigned long long) misses);
+                m->misses_logged = misses;
+        }
         int n = tfs_read_cpu_stats(m->tracefs, m->stats, MAX_CPUS);
         if (n >= 0) {
                 m->n_stats = n;

@@ -581,6 +581,11 @@ int tfs_open_cpu_raw(Tracefs *t, unsigned cpu) {
         return fd < 0 ? -errno : fd;
 }
 
+int tfs_read_kprobe_profile(Tracefs *t, Buf *out) {
+        _cleanup_free_ char *path = path_join(t->root, "kprobe_profile");
+        return read_all_at(AT_FDCWD, path, out);
+}
+
 int tfs_read_header_page(Tracefs *t, Buf *out) {
         _cleanup_free_ char *path = path_join(t->root, "events/header_page");
         return read_all_at(AT_FDCWD, path, out);

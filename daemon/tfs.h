@@ -113,6 +113,8 @@ int tfs_read_cpu_stats(Tracefs *t, TracefsCpuStats *stats, size_t max);
 int tfs_list_cpus(Tracefs *t, unsigned **ret);
 /* Opens our instance's per_cpu/cpuN/trace_pipe_raw O_RDONLY|O_NONBLOCK. */
 int tfs_open_cpu_raw(Tracefs *t, unsigned cpu);
+/* Reads kprobe_profile (hits and misses of every kprobe event). */
+int tfs_read_kprobe_profile(Tracefs *t, Buf *out);
 /* Reads events/header_page (the ring buffer's page layout). */
 int tfs_read_header_page(Tracefs *t, Buf *out);
 /* Reads the format file of probe p's event (events/GROUP/NAME/format for

@@ -378,3 +378,39 @@ int tfs_parse_format_fields(const char *format_text, char ***ret) {
         *ret = v;
         return (int) n;
 }
+
+int tfs_parse_kprobe_profile(const char *text, const char *event, uint64_t *hits, uint64_t *misses) {
+        /* "  EVENT   HITS   MISSES" per probe; newer kernels may print
+         * "GROUP/EVENT": both are taken. */
+        size_t n = strlen(event);
+        for (const char *pos = text; *pos;) {
+                StrView l = sv_next_line(&pos);
+                while (l.n > 0 && char_is_space(l.p[0]))
+                        l.p++, l.n--;
+                const char *sp = memchr(l.p, ' ', l.n);
+                if (!sp)
+                        continue;
+                StrView name = { l.p, (size_t) (sp - l.p) };
+                const char *slash = memchr(name.p, '/', name.n);
+                if (slash)
+                        name = (StrView){ slash + 1, (size_t) (name.p + name.n - slash - 1) };
+                if (name.n != n || memcmp(name.p, event, n) != 0)
+                        continue;
+                StrView rest = { sp, (size_t) (l.p + l.n - sp) };
+                StrView nums[2];
+                size_t k = 0;
+                for (size_t i = 0; i < rest.n && k < 2;) {
+                        while (i < rest.n && char_is_space(rest.p[i]))
+                                i++;
+                        size_t s = i;
+                        while (i < rest.n && !char_is_space(rest.p[i]))
+                                i++;
+                        if (i > s)
+                                nums[k++] = (StrView){ rest.p + s, i - s };
+                }
+                if (k < 2 || parse_u64(nums[0], hits) < 0 || parse_u64(nums[1], misses) < 0)
+                        return -EBADMSG;
+                return 0;
+        }
+        return -ENOENT;
+}

@@ -97,3 +97,9 @@ bool tfs_format_field_name(StrView line, StrView *ret);
  * NULL-terminated strv in *ret (free with strv_free()), or -EBADMSG when
  * the text has no complete print fmt. */
 int tfs_parse_format_fields(const char *format_text, char ***ret);
+
+/* The hits and misses of kprobe event `event` (the name without its group)
+ * in the text of kprobe_profile. A miss is a kretprobe return the kernel
+ * could not catch (too few maxactive instances). Returns 0, -ENOENT when
+ * the event is not listed, or -EBADMSG. */
+int tfs_parse_kprobe_profile(const char *text, const char *event, uint64_t *hits, uint64_t *misses);

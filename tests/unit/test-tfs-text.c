@@ -534,6 +534,24 @@ static void test_tracepoint_target(void **state) {
         assert_false(tracepoint_target_is_valid(long_target));
 }
 
+/* kprobe_profile as Debian 12's 6.1 prints it: "EVENT HITS MISSES". */
+static void test_kprobe_profile(void **state) {
+        (void) state;
+        const char *text = "  connect                                                   12               0\n"
+                           "  connect_ret                                               10               2\n"
+                           "  other/connect_ret                                          1               1\n";
+        uint64_t hits = 99, misses = 99;
+        assert_int_equal(tfs_parse_kprobe_profile(text, "connect", &hits, &misses), 0);
+        assert_int_equal(hits, 12);
+        assert_int_equal(misses, 0);
+        assert_int_equal(tfs_parse_kprobe_profile(text, "connect_ret", &hits, &misses), 0);
+        assert_int_equal(hits, 10);
+        assert_int_equal(misses, 2);
+        assert_int_equal(tfs_parse_kprobe_profile(text, "connec", &hits, &misses), -ENOENT);
+        assert_int_equal(tfs_parse_kprobe_profile("  broken 12\n", "broken", &hits, &misses), -EBADMSG);
+        assert_int_equal(tfs_parse_kprobe_profile("", "connect", &hits, &misses), -ENOENT);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_definition_kinds),
@@ -550,6 +568,7 @@ int main(void) {
                 cmocka_unit_test(test_format_field_name),
                 cmocka_unit_test(test_parse_mounts),
                 cmocka_unit_test(test_tracepoint_target),
+                cmocka_unit_test(test_kprobe_profile),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -268,6 +268,11 @@ v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_kernel_info release="$R
 [ "$v" = 1 ] || fail "kprobe_exporter_kernel_info{release=\"$RELEASE\"} is $v"
 v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_parse_errors_total)
 [ "$v" = 0 ] || fail "kprobe_exporter_parse_errors_total is $v, want 0"
+# The default reader, the kernel's binary ring buffer, read all of it.
+v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_reader_info reader=binary)
+[ "$v" = 1 ] || fail "kprobe_exporter_reader_info{reader=\"binary\"} is $v, want 1"
+v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_unknown_records_total)
+[ "$v" = 0 ] || fail "kprobe_exporter_unknown_records_total is $v, want 0"
 
 log "the kernel's kprobe_profile agrees with the daemon's event counts"
 guest_block kprobe_profile | sed 's/^/#   /'
