@@ -267,10 +267,12 @@ static int on_pipe(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         return 0;
 }
 
-/* What a reload must read before it switches pipelines: all the kernel
- * buffered, within a bound (at full speed the continued probes never let
- * the pipe run dry; what stays is theirs, and the new pipeline reads it). */
-#define DRAIN_MAX_READS 64
+/* What a reload must read before it switches pipelines and removes probes:
+ * all the kernel buffered. A read of trace_pipe returns a page of text at
+ * most, one of trace_pipe_raw one sub-buffer; the bound is several times a
+ * default buffer (1.4 MB per CPU), for continued probes that never let the
+ * buffer run dry. What stays is counted as lost by flush_pipe(). */
+#define DRAIN_MAX_READS 4096
 
 static void drain_pipe(void *userdata) {
         Manager *m = userdata;
@@ -278,6 +280,23 @@ static void drain_pipe(void *userdata) {
                 rawpipe_drain(m->raw, DRAIN_MAX_READS);
         else if (m->pipe_fd >= 0 && m->reading && read_pipe(m, DRAIN_MAX_READS) > 0)
                 (void) sd_event_exit(m->event, 1);
+}
+
+/* Before a reload removes a probe, which empties our instance's buffer:
+ * read what is there, and count what could not be read as lost. */
+static void flush_pipe(void *userdata) {
+        Manager *m = userdata;
+        drain_pipe(m);
+        int n = tfs_read_cpu_stats(m->tracefs, m->stats, MAX_CPUS);
+        uint64_t left = 0;
+        for (int i = 0; i < n; i++)
+                left += m->stats[i].entries;
+        if (left > 0) {
+                pipeline_count_lost(m->pipeline, left, true);
+                log_warning("Reload: %llu buffered events could not be read before a probe's removal emptied the "
+                            "buffer (counted in kprobe_exporter_lost_events_total)",
+                            (unsigned long long) left);
+        }
 }
 
 /* After a reload switched pipelines: the binary reader learns the events
@@ -374,6 +393,7 @@ static int manager_reload(Manager *m) {
                 .registry = &m->registry,
                 .drain = drain_pipe,
                 .switched = reload_switched,
+                .flush = flush_pipe,
                 .userdata = m,
         };
         int r = reload_apply(&ctx, NULL);

@@ -52,30 +52,21 @@ int reload_apply(const Reloader *ctx, ReloadSummary *ret) {
                 log_notice("'listen' changed: it applies at the next restart");
 
         /* 1. Leaving probes stop producing events; 2. what the kernel
-         * buffered so far is read with the pipeline it belongs to; then
-         * nothing is read until the switch is done (one thread), so the
-         * next line of a continued probe is counted by the new pipeline,
-         * in the counters it adopted. */
+         * buffered is read with the pipeline it belongs to (a leaving
+         * probe's records too: they count, in counters about to go); then
+         * nothing is read until the new pipeline runs (one thread), so the
+         * next record of a continued probe is counted by it, in the counters
+         * it adopted. */
         for (size_t o = 0; o < old->n_probes; o++)
-                if (plan.remove[o]) {
-                        pipeline_set_live(prev, o, false);
+                if (plan.remove[o])
                         (void) registry_disable(old, &old->probes[o]);
-                }
         if (ctx->drain)
                 ctx->drain(ctx->userdata);
         pipeline_adopt(next, prev, &plan);
 
-        /* 3. The kernel side: removals first, since a changed probe keeps
-         * its name, which the kernel allows once. */
         Registry *reg = registry_new(old->tfs, next->config);
-        for (size_t o = 0; o < old->n_probes; o++)
-                if (plan.remove[o])
-                        (void) registry_unregister(old, &old->probes[o]);
         reg->instance_created = old->instance_created;
         reg->kallsyms_warned = old->kallsyms_warned;
-        reg->orphans = TAKE_PTR(old->orphans);
-        reg->n_orphans = old->n_orphans;
-        old->n_orphans = 0;
         for (size_t i = 0; i < next->n_probes; i++) {
                 ssize_t o = plan.probe_from[i];
                 if (o < 0)
@@ -87,6 +78,23 @@ int reload_apply(const Reloader *ctx, ReloadSummary *ret) {
         }
         *ctx->pipeline = next;
         *ctx->registry = reg;
+        if (ctx->switched)
+                ctx->switched(ctx->userdata);
+
+        /* 3. The kernel side: removals first, since a changed probe keeps
+         * its name, which the kernel allows once. Removing an event that
+         * was enabled in our instance empties the instance's buffer: each
+         * removal is preceded by a flush, which reads what the continued
+         * probes wrote meanwhile and counts what it could not read as lost. */
+        for (size_t o = 0; o < old->n_probes; o++)
+                if (plan.remove[o]) {
+                        if (old->probes[o].defined && ctx->flush)
+                                ctx->flush(ctx->userdata);
+                        (void) registry_unregister(old, &old->probes[o]);
+                }
+        reg->orphans = TAKE_PTR(old->orphans);
+        reg->n_orphans = old->n_orphans;
+        old->n_orphans = 0;
         registry_free(old);
         pipeline_free(prev);
 

@@ -15,9 +15,13 @@ typedef struct Reloader {
         /* Reads everything trace_pipe holds now into *pipeline, which is
          * still the old one when it is called. */
         void (*drain)(void *userdata);
-        /* Called once *pipeline and *registry are the new ones and its
-         * probes are registered. */
+        /* Called once *pipeline and *registry are the new ones, and again
+         * once the new probes are registered. */
         void (*switched)(void *userdata);
+        /* Called before each removal of a probe from the kernel (which
+         * empties our instance's buffer): reads what the buffer holds into
+         * the new pipeline and counts what is left as lost. */
+        void (*flush)(void *userdata);
         void *userdata;
 } Reloader;
 
