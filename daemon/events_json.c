@@ -219,6 +219,13 @@ size_t events_render_stream(const Ring *r, const EventQuery *q, uint64_t *cursor
         size_t lines = 0, n = 0;
         RingEventView ev;
 
+        /* A cursor beyond the newest event comes from an earlier run of the
+         * daemon, as in events_render_page(): say so and start over. */
+        if (*cursor > end - 1) {
+                buf_puts(out, "{\"reset\":true}\n");
+                lines++;
+                *cursor = 0;
+        }
         uint64_t missed = missed_after(r, *cursor);
         if (missed > 0) {
                 buf_puts(out, "{\"missed\":");

@@ -36,9 +36,10 @@ void events_render_page(const Ring *r, const EventQuery *q, const char *const *p
 
 /* For streaming (follow=1): appends one JSON object per line for each
  * matching event with seq > *cursor, at most max_events, advancing *cursor
- * past every event examined. If events after *cursor already left the ring
- * it first appends {"missed":N} on a line of its own. Returns the number of
- * lines appended. */
+ * past every event examined. A *cursor beyond the newest event (from an
+ * earlier run of the daemon) first gets a line {"reset":true} and is taken
+ * as 0. If events after *cursor already left the ring it then appends
+ * {"missed":N} on a line of its own. Returns the number of lines appended. */
 size_t events_render_stream(const Ring *r, const EventQuery *q, uint64_t *cursor, size_t max_events,
                             const char *const *probe_names, size_t n_probes, Buf *out);
 

@@ -209,7 +209,7 @@ int main(int argc, char **argv) {
                 config_free(config);
                 return log_error_errno(r, "Cannot find or mount tracefs: %m"), 1;
         }
-        size_t unchecked = manager_check_config(config, root, &errs);
+        size_t unchecked = registry_check_config(config, root, &errs);
         if (unchecked > 0 && a.check)
                 fprintf(stderr, "%s: warning: tracefs %s: the fields of %zu tracepoint probe(s) were not checked "
                         "against the kernel (run as root to check them)\n",

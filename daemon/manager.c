@@ -14,6 +14,8 @@
 #include "lines.h"
 #include "log.h"
 #include "procstat.h"
+#include "registry.h"
+#include "reload.h"
 
 #define READ_BUFFER_SIZE (1024 * 1024)
 /* Reads per wakeup before yielding to HTTP and timers: a flood must not
@@ -24,15 +26,18 @@
 
 struct Manager {
         Pipeline *pipeline;
+        Registry *registry; /* the kernel side of pipeline's probes */
         ManagerOptions opts;
         Tracefs *tracefs;
-        bool instance_created;
-        bool kallsyms_warned;
+        bool torn_down;
+        uint64_t reloads_ok, reloads_failed;
+        bool last_reload_failed;
 
         sd_event *event;
         sd_event_source *pipe_source;
         sd_event_source *stats_timer;
         HttpServer *http;
+        HttpApi api;
         int pipe_fd;
         LineReader lines;
         bool reading;
@@ -49,69 +54,20 @@ struct Manager {
 
 static bool resolve_comm(void *userdata, int32_t pid, char *comm, size_t size, int32_t *tgid);
 
-static bool probe_is_kprobe_kind(const ProbeConfig *c) {
-        return c->type != PROBE_TRACEPOINT;
-}
-
 int manager_new(Config *config, const ManagerOptions *opts, Manager **ret) {
         Manager *m = xcalloc(1, sizeof(Manager));
         m->opts = *opts;
         m->pipe_fd = -1;
-        int r = pipeline_new(config, &m->pipeline);
+        int r = pipeline_new(config, resolve_comm, m, &m->pipeline);
         if (r < 0) {
                 free(m);
                 return r;
         }
-        m->pipeline->resolve_comm = resolve_comm;
-        m->pipeline->resolve_userdata = m;
         m->stats = xcalloc(MAX_CPUS, sizeof(TracefsCpuStats));
         m->stats_logged = xcalloc(MAX_CPUS, sizeof(TracefsCpuStats));
         linereader_init(&m->lines, READ_BUFFER_SIZE);
         *ret = m;
         return 0;
-}
-
-static bool strv_contains(char **v, const char *s) {
-        for (; v && *v; v++)
-                if (strcmp(*v, s) == 0)
-                        return true;
-        return false;
-}
-
-size_t manager_check_config(const Config *c, const char *root, ConfigErrors *errs) {
-        size_t unchecked = 0;
-        char events[PATH_MAX];
-        bool readable = root && (size_t) snprintf(events, sizeof(events), "%s/events", root) < sizeof(events) &&
-                        access(events, R_OK | X_OK) == 0;
-        for (size_t i = 0; i < c->n_probes; i++) {
-                const ProbeConfig *p = &c->probes[i];
-                if (p->type != PROBE_TRACEPOINT)
-                        continue;
-                char **fields = NULL;
-                int r = readable ? tfs_tracepoint_fields(root, p->target, &fields) : -ENODEV;
-                if (r < 0) {
-                        /* A missing tracepoint fails at registration, like a
-                         * bad symbol; an unreadable tracefs is the caller's to say. */
-                        unchecked += r != -ENOENT;
-                        continue;
-                }
-                for (size_t m = 0; m < p->n_metrics; m++)
-                        for (size_t l = 0; l < p->metrics[m].n_labels; l++) {
-                                const char *label = p->metrics[m].labels[l];
-                                if (!label_is_builtin(label) && !strv_contains(fields, label))
-                                        config_errors_add(errs, p->metrics[m].label_line[l],
-                                                          p->metrics[m].label_column[l],
-                                                          "label '%s' is not a field of tracepoint %s", label,
-                                                          p->target);
-                        }
-                for (size_t d = 0; d < p->n_decoders; d++)
-                        if (!strv_contains(fields, p->decoders[d].field))
-                                config_errors_add(errs, p->decoders[d].line, p->decoders[d].column,
-                                                  "decode: '%s' is not a field of tracepoint %s",
-                                                  p->decoders[d].field, p->target);
-                strv_free(fields);
-        }
-        return unchecked;
 }
 
 /* ---- HTTP callbacks ---------------------------------------------------- */
@@ -173,6 +129,17 @@ static void render_metrics(Manager *m, Buf *out) {
         expo_put_counter(out, "kprobe_exporter_overlong_lines_total",
                          "trace_pipe lines dropped for being longer than the read buffer.",
                          m->lines.overlong);
+        static const char *const result_label[] = { "result" };
+        expo_put_header(out, "kprobe_exporter_config_reloads_total", "counter",
+                        "Config reloads (SIGHUP), by result: a failed one changed nothing.");
+        expo_put_sample_u64(out, "kprobe_exporter_config_reloads_total", result_label,
+                            (StrView[]){ SV("success") }, 1, m->reloads_ok);
+        expo_put_sample_u64(out, "kprobe_exporter_config_reloads_total", result_label,
+                            (StrView[]){ SV("failure") }, 1, m->reloads_failed);
+        expo_put_header(out, "kprobe_exporter_config_last_reload_successful", "gauge",
+                        "0 if the last reload was refused (the config file is invalid), else 1.");
+        expo_put_sample_u64(out, "kprobe_exporter_config_last_reload_successful", NULL, NULL, 0,
+                            !m->last_reload_failed);
 
         static const char *const build_labels[] = { "version" };
         expo_put_header(out, "kprobe_exporter_build_info", "gauge", "A metric with a constant '1' value labeled by version.");
@@ -183,7 +150,10 @@ static void render_metrics(Manager *m, Buf *out) {
 
 static void http_probes(void *userdata, Buf *out) {
         Manager *m = userdata;
-        pipeline_render_probes(m->pipeline, m->tracefs ? &m->tracefs->features : NULL, out);
+        _cleanup_free_ ProbeStatus *status = xcalloc(m->pipeline->n_probes ? m->pipeline->n_probes : 1,
+                                                     sizeof(ProbeStatus));
+        registry_status(m->registry, status);
+        pipeline_render_probes(m->pipeline, status, m->tracefs ? &m->tracefs->features : NULL, out);
 }
 
 static int http_events_page(void *userdata, const EventQuery *q, Buf *out) {
@@ -244,16 +214,16 @@ static bool resolve_comm(void *userdata, int32_t pid, char *comm, size_t size, i
         return true;
 }
 
-static int on_pipe(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Manager *m = userdata;
-        (void) s;
-        (void) revents;
+/* Reads up to max_reads buffers of trace_pipe into the running pipeline.
+ * Returns 0 when the pipe is empty or the limit was reached, 1 at a read
+ * error (logged; reading stops). */
+static int read_pipe(Manager *m, int max_reads) {
         uint64_t before = ring_next_seq(m->pipeline->ring);
-
-        for (int i = 0; i < READS_PER_WAKEUP; i++) {
+        int ret = 0;
+        for (int i = 0; i < max_reads; i++) {
                 size_t avail;
                 char *p = linereader_space(&m->lines, &avail);
-                ssize_t n = read(fd, p, avail);
+                ssize_t n = read(m->pipe_fd, p, avail);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -261,30 +231,41 @@ static int on_pipe(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                                 break;
                         log_error_errno(errno, "Reading trace_pipe failed: %m");
                         m->reading = false;
-                        return sd_event_exit(sd_event_source_get_event(s), 1);
+                        ret = 1;
+                        break;
                 }
                 if (n == 0)
                         break;
                 m->bytes_read += (uint64_t) n;
                 linereader_commit(&m->lines, (size_t) n, on_line, m);
         }
-
         if (ring_next_seq(m->pipeline->ring) != before)
                 http_server_notify(m->http);
+        return ret;
+}
+
+static int on_pipe(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        if (read_pipe(m, READS_PER_WAKEUP) > 0)
+                return sd_event_exit(sd_event_source_get_event(s), 1);
         return 0;
+}
+
+/* What a reload must read before it switches pipelines: all the kernel
+ * buffered, within a bound (at full speed the continued probes never let
+ * the pipe run dry; what stays is theirs, and the new pipeline reads it). */
+#define DRAIN_MAX_READS 64
+
+static void drain_pipe(void *userdata) {
+        Manager *m = userdata;
+        if (m->pipe_fd >= 0 && m->reading && read_pipe(m, DRAIN_MAX_READS) > 0)
+                (void) sd_event_exit(m->event, 1);
 }
 
 static uint64_t total_events(const Manager *m) {
         uint64_t n = 0;
         for (size_t i = 0; i < m->pipeline->n_probes; i++)
                 n += m->pipeline->probes[i].events;
-        return n;
-}
-
-static size_t registered_probes(const Manager *m) {
-        size_t n = 0;
-        for (size_t i = 0; i < m->pipeline->n_probes; i++)
-                n += m->pipeline->probes[i].state == PROBE_STATE_REGISTERED;
         return n;
 }
 
@@ -296,8 +277,9 @@ static void notify_status(Manager *m) {
                 lost += m->stats[i].overrun + m->stats[i].dropped_events;
         if (m->pipeline->lost_events > lost)
                 lost = m->pipeline->lost_events;
-        sd_notifyf(0, "STATUS=%zu/%zu probes registered, %llu events, %llu lost", registered_probes(m),
-                   m->pipeline->n_probes, (unsigned long long) total_events(m), (unsigned long long) lost);
+        sd_notifyf(0, "STATUS=%zu/%zu probes registered, %llu events, %llu lost",
+                   registry_count(m->registry, PROBE_STATE_REGISTERED), m->pipeline->n_probes,
+                   (unsigned long long) total_events(m), (unsigned long long) lost);
 }
 
 /* Lost events are never silent: besides the counters, every increase of the
@@ -329,7 +311,32 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static int manager_reload(Manager *m);
+/* SIGHUP: see reload_apply(). An invalid config changes nothing. */
+static int manager_reload(Manager *m) {
+        uint64_t now = 0;
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long) now);
+        log_info("Reloading %s", m->opts.config_path);
+
+        Reloader ctx = {
+                .config_path = m->opts.config_path,
+                .tracefs_root = m->opts.tracefs_root,
+                .pipeline = &m->pipeline,
+                .registry = &m->registry,
+                .drain = drain_pipe,
+                .userdata = m,
+        };
+        int r = reload_apply(&ctx, NULL);
+        m->last_reload_failed = r < 0;
+        if (r < 0)
+                m->reloads_failed++;
+        else
+                m->reloads_ok++;
+        buf_free(&m->metrics_cache); /* the next scrape shows the new state */
+        sd_notify(0, "READY=1");
+        notify_status(m);
+        return r;
+}
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         if (si->ssi_signo == SIGHUP) {
@@ -343,207 +350,27 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 /* ---- setup and teardown ------------------------------------------------ */
 
-static int unregister_probe(Manager *m, Probe *p);
-
-static void probe_fail(Manager *m, size_t i, int err, char *kernel_text) {
-        Probe *p = &m->pipeline->probes[i];
-        p->state = err == -EOPNOTSUPP ? PROBE_STATE_UNAVAILABLE : PROBE_STATE_FAILED;
-        free(p->error);
-        if (kernel_text)
-                p->error = kernel_text;
-        else {
-                Buf b = { 0 };
-                buf_printf(&b, "%s", strerror(-err));
-                p->error = buf_steal(&b);
-        }
-        log_error("%s:%u: probe '%s' (%s %s) %s: %s", m->pipeline->config->path, p->config->line,
-                  p->config->name, probe_type_to_string(p->config->type), p->config->target,
-                  p->state == PROBE_STATE_UNAVAILABLE ? "is unavailable" : "failed", p->error);
-        /* Defined but its filter or enable refused: it must not linger. */
-        unregister_probe(m, p);
-}
-
-/* After a round of registrations: says once when kprobe targets went
- * unchecked, and frees the symbol table. */
-static void symbols_done(Manager *m) {
-        if (m->tracefs->symbols && m->tracefs->kallsyms_error < 0 && !m->kallsyms_warned) {
-                log_notice("kprobe targets were not checked against /proc/kallsyms (%s): a missing function is "
-                           "reported by the kernel alone", strerror(-m->tracefs->kallsyms_error));
-                m->kallsyms_warned = true;
-        }
-        tfs_symbols_release(m->tracefs);
-}
-
-static void register_probe(Manager *m, size_t i) {
-        Probe *p = &m->pipeline->probes[i];
-        const ProbeConfig *c = p->config;
-        char *err = NULL;
-        int r;
-
-        if (probe_is_kprobe_kind(c)) {
-                Buf def = { 0 };
-                if (tfs_probe_definition(c, m->tracefs->name, &def) >= 0)
-                        p->definition = buf_steal(&def);
-                buf_free(&def);
-        }
-        r = tfs_probe_register(m->tracefs, c, &err);
-        if (r < 0)
-                return probe_fail(m, i, r, err);
-        p->defined = probe_is_kprobe_kind(c);
-
-        if (c->filter) {
-                r = tfs_event_set_filter(m->tracefs, c, c->filter, &err);
-                if (r < 0)
-                        return probe_fail(m, i, r, err);
-        }
-        r = tfs_event_enable(m->tracefs, c, true);
-        if (r < 0)
-                return probe_fail(m, i, r, NULL);
-        p->state = PROBE_STATE_REGISTERED;
-        log_info("Probe '%s' registered: %s", c->name, p->definition ? p->definition : c->target);
-}
-
-/* Disables a probe's event in our instance and removes its definition. */
-static int unregister_probe(Manager *m, Probe *p) {
-        int r = 0;
-        if (p->state == PROBE_STATE_REGISTERED || p->defined)
-                (void) tfs_event_enable(m->tracefs, p->config, false);
-        if (p->defined) {
-                r = tfs_probe_unregister(m->tracefs, p->config);
-                if (r < 0)
-                        log_error_errno(r, "Removing probe %s/%s failed: %m", m->tracefs->name, p->config->name);
-                else
-                        p->defined = false;
-        }
-        return r;
-}
-
 int manager_teardown(Manager *m) {
-        int ret = 0;
+        m->torn_down = true;
         if (m->pipe_source)
                 m->pipe_source = sd_event_source_disable_unref(m->pipe_source);
         m->reading = false;
-        if (m->tracefs)
-                for (size_t i = 0; i < m->pipeline->n_probes; i++) {
-                        Probe *p = &m->pipeline->probes[i];
-                        if (p->state == PROBE_STATE_REGISTERED || p->defined)
-                                (void) tfs_event_enable(m->tracefs, p->config, false);
-                }
         if (m->pipe_fd >= 0) {
                 close(m->pipe_fd);
                 m->pipe_fd = -1;
         }
-        /* The instance goes before the probes: a probe enabled anywhere
-         * cannot be removed (EBUSY), and removing the instance disables
-         * whatever is still enabled in it. */
-        if (m->tracefs && m->instance_created) {
-                int r = tfs_instance_remove(m->tracefs);
-                if (r < 0) {
-                        log_error_errno(r, "Removing instance %s failed: %m", m->tracefs->instance_dir);
-                        ret = r;
-                } else
-                        m->instance_created = false;
-        }
-        if (m->tracefs)
-                for (size_t i = 0; i < m->pipeline->n_probes; i++) {
-                        int r = unregister_probe(m, &m->pipeline->probes[i]);
-                        if (r < 0 && ret == 0)
-                                ret = r;
-                }
-        return ret;
+        if (!m->registry)
+                return 0;
+        int r = registry_teardown(m->registry);
+        for (size_t i = 0; i < m->pipeline->n_probes; i++)
+                pipeline_set_live(m->pipeline, i, false);
+        return r;
 }
 
-/* ---- reload ------------------------------------------------------------ */
-
-static void log_config_errors(const ConfigErrors *errs, const char *path) {
-        char *text = NULL, *data = NULL;
-        size_t len = 0, size = 0;
-        (void) config_read_file(path, &text, &len);
-        FILE *f = open_memstream(&data, &size);
-        if (!f) {
-                free(text);
-                return;
-        }
-        config_errors_write(errs, path, text, len, f);
-        fclose(f);
-        /* One journal entry per line, each with its priority. */
-        for (char *line = data, *nl; line && *line; line = nl ? nl + 1 : NULL) {
-                nl = strchr(line, '\n');
-                if (nl)
-                        *nl = 0;
-                log_error("%s", line);
-        }
-        free(data);
-        free(text);
-}
-
-/* SIGHUP: parse the config into a new pipeline and, only if it is valid,
- * apply the difference. Probes whose kernel side and decoders are unchanged
- * stay registered without a gap and keep their counters; removed and
- * changed ones are disabled and removed first (a changed probe keeps its
- * name, which the kernel allows only once), then new and changed ones are
- * registered. An invalid config changes nothing. strict applies to startup
- * only: a probe the kernel refuses on reload is reported failed. */
-static int manager_reload(Manager *m) {
-        uint64_t now;
-        sd_event_now(m->event, CLOCK_MONOTONIC, &now);
-        sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long) now);
-        log_info("Reloading %s", m->opts.config_path);
-
-        Config *config = NULL;
-        ConfigErrors errs = { 0 };
-        int r = config_load_file(m->opts.config_path, &config, &errs);
-        if (r >= 0)
-                manager_check_config(config, m->opts.tracefs_root, &errs);
-        if (r < 0 || errs.n > 0) {
-                log_config_errors(&errs, m->opts.config_path);
-                log_error("%s: %zu error(s); the running config stays as it was", m->opts.config_path, errs.n);
-                config_errors_clear(&errs);
-                config_free(config);
-                sd_notify(0, "READY=1");
-                return -EINVAL;
-        }
-        if (config->listen && strcmp(config->listen, m->pipeline->config->listen ? m->pipeline->config->listen : "") != 0)
-                log_notice("'listen' changed: it applies at the next restart");
-
-        Pipeline *next = NULL;
-        r = pipeline_new(config, &next);
-        if (r < 0) {
-                sd_notify(0, "READY=1");
-                return log_error_errno(r, "Reload failed: %m");
-        }
-        next->resolve_comm = m->pipeline->resolve_comm;
-        next->resolve_userdata = m->pipeline->resolve_userdata;
-        Pipeline *prev = m->pipeline;
-        pipeline_adopt(next, prev);
-
-        size_t removed = 0, added = 0, kept = 0;
-        for (size_t i = 0; i < prev->n_probes; i++)
-                if (!prev->probes[i].kept) {
-                        unregister_probe(m, &prev->probes[i]);
-                        removed++;
-                }
-        /* Lines already buffered for the old probes are read with the old
-         * pipeline, so they are counted where they belong. */
-        m->pipeline = prev;
-        if (m->pipe_fd >= 0)
-                (void) on_pipe(m->pipe_source, m->pipe_fd, EPOLLIN, m);
-        m->pipeline = next;
-        pipeline_free(prev);
-
-        for (size_t i = 0; i < next->n_probes; i++) {
-                if (next->probes[i].kept) {
-                        kept++;
-                        continue;
-                }
-                register_probe(m, i);
-                added++;
-        }
-        symbols_done(m);
-        buf_free(&m->metrics_cache); /* the next scrape shows the new config */
-        log_info("Reloaded: %zu probe(s) kept with their counters, %zu removed, %zu registered", kept, removed, added);
-        sd_notify(0, "READY=1");
-        notify_status(m);
+static int add_signal(Manager *m, int sig) {
+        int r = sd_event_add_signal(m->event, NULL, sig, on_signal, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot watch %s: %m", strsignal(sig));
         return 0;
 }
 
@@ -564,15 +391,15 @@ int manager_start(Manager *m) {
         /* A log reader that goes away (a closed pipe on stderr) must not kill
          * us before we remove our probes; MHD sends with MSG_NOSIGNAL. */
         signal(SIGPIPE, SIG_IGN);
-        sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, m);
-        sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
-        sd_event_add_signal(m->event, NULL, SIGHUP, on_signal, m);
-        (void) sd_event_set_watchdog(m->event, true);
+        if ((r = add_signal(m, SIGTERM)) < 0 || (r = add_signal(m, SIGINT)) < 0 || (r = add_signal(m, SIGHUP)) < 0)
+                return r;
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                log_warning_errno(r, "Cannot set up the watchdog: %m");
 
         /* HTTP first: a taken port must fail before anything is written to
          * the kernel. */
-        static HttpApi api;
-        api = (HttpApi){
+        m->api = (HttpApi){
                 .userdata = m,
                 .metrics = http_metrics,
                 .probes = http_probes,
@@ -580,7 +407,7 @@ int manager_start(Manager *m) {
                 .events_stream = http_events_stream,
                 .healthy = http_healthy,
         };
-        r = http_server_new(m->event, m->opts.listen_address, m->opts.listen_fd, &api, &m->http);
+        r = http_server_new(m->event, m->opts.listen_address, m->opts.listen_fd, &m->api, &m->http);
         if (r < 0)
                 return log_error_errno(r, "Cannot listen on %s: %m", m->opts.listen_address);
 
@@ -598,25 +425,20 @@ int manager_start(Manager *m) {
         if (removed > 0)
                 log_notice("Removed %u leftovers of an earlier run (group and instance %s)", removed, m->tracefs->name);
 
-        r = tfs_instance_create(m->tracefs);
+        m->registry = registry_new(m->tracefs, cfg);
+        r = registry_create_instance(m->registry);
         if (r < 0)
-                return log_error_errno(r, "Cannot create instance %s: %m", m->tracefs->instance_dir);
-        m->instance_created = true;
-        r = tfs_instance_setup(m->tracefs);
-        if (r < 0) {
-                log_error_errno(r, "Cannot set options of instance %s: %m", m->tracefs->instance_dir);
                 goto fail;
-        }
 
         size_t failed = 0;
         for (size_t i = 0; i < m->pipeline->n_probes; i++) {
-                register_probe(m, i);
-                failed += m->pipeline->probes[i].state == PROBE_STATE_FAILED ||
-                          m->pipeline->probes[i].state == PROBE_STATE_UNAVAILABLE;
+                bool ok = registry_register(m->registry, i, cfg->path);
+                pipeline_set_live(m->pipeline, i, ok);
+                failed += !ok;
                 if (failed > 0 && cfg->strict)
                         break;
         }
-        symbols_done(m);
+        registry_symbols_done(m->registry);
         if (failed > 0 && cfg->strict) {
                 log_error("A probe failed and strict is set: removing what was registered and exiting");
                 r = -EINVAL;
@@ -641,12 +463,15 @@ int manager_start(Manager *m) {
         }
         m->reading = true;
 
-        uint64_t now;
-        sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        uint64_t now = 0;
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
         r = sd_event_add_time(m->event, &m->stats_timer, CLOCK_MONOTONIC, now + STATS_INTERVAL_USEC, 0,
                               on_stats_timer, m);
-        if (r >= 0)
-                sd_event_source_set_enabled(m->stats_timer, SD_EVENT_ON);
+        if (r < 0) {
+                log_error_errno(r, "Cannot add the stats timer: %m");
+                goto fail;
+        }
+        (void) sd_event_source_set_enabled(m->stats_timer, SD_EVENT_ON);
 
         log_info("Listening on port %u; %zu of %zu probes registered in %s", http_server_port(m->http),
                  m->pipeline->n_probes - failed, m->pipeline->n_probes, m->tracefs->instance_dir);
@@ -655,7 +480,7 @@ int manager_start(Manager *m) {
         return 0;
 
 fail:
-        manager_teardown(m);
+        (void) manager_teardown(m);
         return r;
 }
 
@@ -669,10 +494,12 @@ int manager_run(Manager *m) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
-        (void) manager_teardown(m);
+        if (!m->torn_down)
+                (void) manager_teardown(m);
         sd_event_source_unref(m->stats_timer);
         http_server_free(m->http);
         sd_event_unref(m->event);
+        registry_free(m->registry);
         tfs_free(m->tracefs);
         pipeline_free(m->pipeline);
         linereader_done(&m->lines);

@@ -1,9 +1,12 @@
-/* The running daemon: owns the pipeline, our tracefs instance and probes,
- * the sd-event loop (trace_pipe, signals, timers, watchdog, HTTP). */
+/* The loop of the running daemon: the sd-event loop with trace_pipe,
+ * signals, the stats timer, the watchdog and HTTP; it owns the pipeline
+ * (core) and the registry (our instance and probes, registry.c), and hands
+ * SIGHUP to reload.c. */
 #pragma once
 
 #include "config.h"
 #include "pipeline.h"
+#include "registry.h"
 #include "tfs.h"
 
 typedef struct ManagerOptions {
@@ -15,13 +18,6 @@ typedef struct ManagerOptions {
 } ManagerOptions;
 
 typedef struct Manager Manager;
-
-/* Checks what only the running kernel can tell (read-only): the labels and
- * decode keys of tracepoint probes against their format files. Appends to
- * errs; a tracepoint that does not exist is left to registration. Returns
- * how many tracepoint probes could not be checked (tracefs_root NULL or
- * unreadable). */
-size_t manager_check_config(const Config *c, const char *tracefs_root, ConfigErrors *errs);
 
 /* Takes ownership of config (also on failure). */
 int manager_new(Config *config, const ManagerOptions *opts, Manager **ret);

@@ -7,20 +7,6 @@
 #include "expo.h"
 #include "kfeatures.h"
 
-const char *probe_state_to_string(ProbeState s) {
-        switch (s) {
-        case PROBE_STATE_PENDING:
-                return "pending";
-        case PROBE_STATE_REGISTERED:
-                return "registered";
-        case PROBE_STATE_FAILED:
-                return "failed";
-        case PROBE_STATE_UNAVAILABLE:
-                return "unavailable";
-        }
-        return "unknown";
-}
-
 static int builtin_source(const char *label) {
         if (strcmp(label, "comm") == 0)
                 return LABEL_SOURCE_COMM;
@@ -145,8 +131,6 @@ static void probe_done(Probe *p) {
                 series_cache_free(p->metrics[m].cache);
         }
         free(p->metrics);
-        free(p->definition);
-        free(p->error);
 }
 
 static uint32_t pipeline_intern_name(Pipeline *p, const char *name) {
@@ -158,9 +142,11 @@ static uint32_t pipeline_intern_name(Pipeline *p, const char *name) {
         return (uint32_t) p->n_names++;
 }
 
-int pipeline_new(Config *config, Pipeline **ret) {
+int pipeline_new(Config *config, CommResolver resolve_comm, void *resolve_userdata, Pipeline **ret) {
         Pipeline *p = xcalloc(1, sizeof(Pipeline));
         p->config = config;
+        p->resolve_comm = resolve_comm;
+        p->resolve_userdata = resolve_userdata;
         p->n_probes = config->n_probes;
         p->probes = xcalloc(p->n_probes ? p->n_probes : 1, sizeof(Probe));
         for (size_t i = 0; i < p->n_probes; i++) {
@@ -191,7 +177,7 @@ static Probe *pipeline_find_probe(Pipeline *p, const TraceLine *tl) {
         for (size_t i = 0; i < p->n_probes; i++) {
                 Probe *pr = &p->probes[i];
                 if (pr->event.n == tl->event.n && pr->form == tl->form && mem_eq(pr->event.p, tl->event.p, tl->event.n) &&
-                    pr->state != PROBE_STATE_FAILED && pr->state != PROBE_STATE_UNAVAILABLE)
+                    pr->live)
                         return pr;
         }
         return NULL;
@@ -329,6 +315,8 @@ static void probe_count(Probe *pr, const TraceLine *tl, const EventFields *ef) {
 
         for (size_t m = 0; m < pr->n_metrics; m++) {
                 MetricPlan *plan = &pr->metrics[m];
+                if (_unlikely_(!plan->family))
+                        continue; /* adopted by a newer pipeline: see pipeline_adopt() */
                 size_t n = plan->n_labels < PIPELINE_MAX_FIELDS ? plan->n_labels : PIPELINE_MAX_FIELDS;
                 size_t key_size = 0;
 
@@ -459,8 +447,7 @@ void pipeline_render_metrics(const Pipeline *p, Buf *out) {
                         "1 if the probe is registered and enabled, 0 if it failed or this kernel cannot run it (see /probes).");
         for (size_t i = 0; i < p->n_probes; i++)
                 expo_put_sample_u64(out, "kprobe_exporter_probe_up", probe_label,
-                                    (StrView[]){ sv_from(p->probes[i].config->name) }, 1,
-                                    p->probes[i].state == PROBE_STATE_REGISTERED);
+                                    (StrView[]){ sv_from(p->probes[i].config->name) }, 1, p->probes[i].live);
 
         expo_put_header(out, "kprobe_exporter_series", "gauge", "Label sets currently held, per metric.");
         for (size_t i = 0; i < p->n_probes; i++)
@@ -504,20 +491,21 @@ static void json_member_u64(Buf *out, const char *key, uint64_t value) {
         buf_put_u64(out, value);
 }
 
-void pipeline_render_probes(const Pipeline *p, const KernelFeatures *kernel, Buf *out) {
+void pipeline_render_probes(const Pipeline *p, const ProbeStatus *status, const KernelFeatures *kernel, Buf *out) {
         buf_puts(out, "{\"probes\":[");
         for (size_t i = 0; i < p->n_probes; i++) {
                 const Probe *pr = &p->probes[i];
                 const ProbeConfig *c = pr->config;
+                ProbeStatus st = status ? status[i] : (ProbeStatus){ .state = pr->live ? "registered" : "pending" };
                 buf_puts(out, i ? ",{" : "{");
                 json_member_string(out, true, "name", c->name);
                 json_member_string(out, false, "type", probe_type_to_string(c->type));
                 json_member_string(out, false, "target", c->target);
                 json_member_u64(out, "config_line", c->line);
-                json_member_string(out, false, "definition", pr->definition);
+                json_member_string(out, false, "definition", st.definition);
                 json_member_string(out, false, "filter", c->filter);
-                json_member_string(out, false, "state", probe_state_to_string(pr->state));
-                json_member_string(out, false, "error", pr->error);
+                json_member_string(out, false, "state", st.state);
+                json_member_string(out, false, "error", st.error);
                 json_member_u64(out, "events", pr->events);
                 buf_putc(out, '}');
         }
@@ -551,68 +539,12 @@ size_t pipeline_stream_events(const Pipeline *p, const EventQuery *q, uint64_t *
         return events_render_stream(p->ring, q, cursor, 1024, (const char *const *) p->names, p->n_names, out);
 }
 
-static bool strv_equal(char **a, size_t na, char **b, size_t nb) {
-        if (na != nb)
-                return false;
-        for (size_t i = 0; i < na; i++)
-                if (strcmp(a[i], b[i]) != 0)
-                        return false;
-        return true;
+void pipeline_set_live(Pipeline *p, size_t i, bool live) {
+        if (i < p->n_probes)
+                p->probes[i].live = live;
 }
 
-static bool str_equal_or_null(const char *a, const char *b) {
-        return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-static bool decoder_equal(const Decoder *a, const Decoder *b) {
-        if (a->kind != b->kind || a->n_map != b->n_map)
-                return false;
-        for (size_t i = 0; i < a->n_map; i++)
-                if (strcmp(a->map[i].from, b->map[i].from) != 0 || strcmp(a->map[i].to, b->map[i].to) != 0)
-                        return false;
-        return true;
-}
-
-/* Same events in the kernel, decoded the same way. */
-static bool probe_config_same(const ProbeConfig *a, const ProbeConfig *b) {
-        if (strcmp(a->name, b->name) != 0 || a->type != b->type || strcmp(a->target, b->target) != 0 ||
-            !str_equal_or_null(a->filter, b->filter) || !strv_equal(a->fetch, a->n_fetch, b->fetch, b->n_fetch) ||
-            a->n_decoders != b->n_decoders)
-                return false;
-        for (size_t i = 0; i < a->n_decoders; i++) {
-                const Decoder *other = probe_find_decoder(b, a->decoders[i].field);
-                if (!other || !decoder_equal(&a->decoders[i], other))
-                        return false;
-        }
-        return true;
-}
-
-static void probe_adopt(Probe *next, Probe *prev, unsigned max_series) {
-        next->kept = prev->kept = true;
-        next->state = prev->state;
-        next->defined = prev->defined;
-        prev->defined = false;
-        next->events = prev->events;
-        free(next->definition);
-        next->definition = prev->definition;
-        prev->definition = NULL;
-        for (size_t m = 0; m < next->n_metrics; m++) {
-                const MetricConfig *nm = &next->config->metrics[m];
-                for (size_t o = 0; o < prev->n_metrics; o++) {
-                        const MetricConfig *om = &prev->config->metrics[o];
-                        if (!prev->metrics[o].family || strcmp(nm->name, om->name) != 0 ||
-                            !strv_equal(nm->labels, nm->n_labels, om->labels, om->n_labels))
-                                continue;
-                        family_set_max_series(prev->metrics[o].family, max_series);
-                        family_free(next->metrics[m].family);
-                        next->metrics[m].family = prev->metrics[o].family;
-                        prev->metrics[o].family = NULL;
-                        break;
-                }
-        }
-}
-
-void pipeline_adopt(Pipeline *next, Pipeline *prev) {
+void pipeline_adopt(Pipeline *next, Pipeline *prev, const ReloadPlan *plan) {
         /* The name table: prev's names first, so ids in the ring stay valid. */
         char **names = prev->names;
         size_t n_names = prev->n_names;
@@ -635,25 +567,37 @@ void pipeline_adopt(Pipeline *next, Pipeline *prev) {
         for (size_t i = 0; i < next->n_probes; i++)
                 next->probes[i].id = pipeline_intern_name(next, next->probes[i].config->name);
 
-        if (ring_capacity(prev->ring) == ring_capacity(next->ring)) {
-                /* Its events may still need prev's decoders, which go away
-                 * with prev: decode them now. */
-                ring_materialize(prev->ring);
-                ring_free(next->ring);
-                next->ring = prev->ring;
-                prev->ring = ring_new(1);
-        }
+        /* The ring always goes on, so its sequence numbers never restart.
+         * Its events may still need prev's decoders, which go away with
+         * prev: decode them now. */
+        ring_materialize(prev->ring);
+        ring_resize(prev->ring, ring_capacity(next->ring));
+        ring_free(next->ring);
+        next->ring = prev->ring;
+        prev->ring = ring_new(1);
+
         next->lines = prev->lines;
         next->parse_errors = prev->parse_errors;
         next->lost_events = prev->lost_events;
         next->lost_reports = prev->lost_reports;
         next->comm_unknown = prev->comm_unknown;
 
-        for (size_t i = 0; i < next->n_probes; i++)
-                for (size_t o = 0; o < prev->n_probes; o++)
-                        if (!prev->probes[o].kept && prev->probes[o].state == PROBE_STATE_REGISTERED &&
-                            probe_config_same(next->probes[i].config, prev->probes[o].config)) {
-                                probe_adopt(&next->probes[i], &prev->probes[o], next->config->max_series);
-                                break;
-                        }
+        for (size_t i = 0; i < next->n_probes && i < plan->n_new; i++) {
+                ssize_t o = plan->probe_from[i];
+                if (o < 0 || (size_t) o >= prev->n_probes)
+                        continue;
+                Probe *np = &next->probes[i], *op = &prev->probes[o];
+                np->live = op->live;
+                np->events = op->events;
+                for (size_t m = 0; m < np->n_metrics; m++) {
+                        ssize_t k = plan->metric_from[i][m];
+                        if (k < 0 || (size_t) k >= op->n_metrics || !op->metrics[k].family)
+                                continue;
+                        /* next's raw-tuple cache is empty: it never saw a line. */
+                        family_set_max_series(op->metrics[k].family, next->config->max_series);
+                        family_free(np->metrics[m].family);
+                        np->metrics[m].family = op->metrics[k].family;
+                        op->metrics[k].family = NULL;
+                }
+        }
 }

@@ -9,19 +9,13 @@
 #include "config.h"
 #include "kfeatures.h"
 #include "events_json.h"
+#include "reload_plan.h"
 #include "ring.h"
 #include "series.h"
 #include "traceline.h"
 #include "util.h"
 
 #define PIPELINE_MAX_FIELDS 128
-
-typedef enum ProbeState {
-        PROBE_STATE_PENDING,    /* not yet handed to the kernel */
-        PROBE_STATE_REGISTERED,
-        PROBE_STATE_FAILED,     /* the kernel refused it, or its target is not there */
-        PROBE_STATE_UNAVAILABLE, /* needs a feature this kernel lacks; never written */
-} ProbeState;
 
 typedef struct MetricPlan {
         Family *family;
@@ -54,14 +48,21 @@ typedef struct Probe {
         int comm_field;            /* index of a string field "comm", or -1: the event's comm */
         MetricPlan *metrics;
         size_t n_metrics;
-        ProbeState state;
-        bool defined;     /* its definition is in kprobe_events/uprobe_events */
-        bool kept;        /* reload: carried over unchanged (new side) or moved on (old side) */
+        /* Its events are counted: the edge says so once the kernel holds the
+         * probe (pipeline_set_live). Lines of a probe that is not live are
+         * not its events. */
+        bool live;
         uint32_t id;      /* index into Pipeline.names, stable across reloads */
-        char *definition; /* the line written to tracefs; NULL for tracepoints */
-        char *error;      /* why it failed (kernel error_log text when there is one) */
         uint64_t events;
 } Probe;
+
+/* What the edge knows of a probe's kernel side, for /probes. Strings are
+ * the caller's. */
+typedef struct ProbeStatus {
+        const char *state;      /* "pending", "registered", "failed", "unavailable" */
+        const char *definition; /* the line written to tracefs; NULL for tracepoints */
+        const char *error;      /* why it is not registered; NULL */
+} ProbeStatus;
 
 /* Looks up a task the kernel printed as "<...>" or "(-------)": it saves
  * comm and tgid lazily (at the task's next context switch), so a reader as
@@ -89,32 +90,36 @@ typedef struct Pipeline {
         uint64_t lost_reports; /* number of LOST lines, with or without a count */
 } Pipeline;
 
-/* Takes ownership of config (also on failure). Returns 0 or -errno. */
-int pipeline_new(Config *config, Pipeline **ret);
+/* Takes ownership of config (also on failure). resolve_comm may be NULL.
+ * Returns 0 or -errno. */
+int pipeline_new(Config *config, CommResolver resolve_comm, void *resolve_userdata, Pipeline **ret);
 Pipeline *pipeline_free(Pipeline *p); /* accepts NULL, returns NULL */
 
 /* Reload: moves into `next` (built from the new config) what `prev` has
- * that still applies: the name table, the recent events ring (if
- * recent_events is unchanged), the daemon's own counters, and every probe
- * whose kernel side (type, target, fetch, filter) and decoders are unchanged
- * and which is registered: it keeps its registration, its event count and
- * the counters of each metric whose name and labels are unchanged. Such
- * probes are marked kept on both sides; the caller removes prev's probes
- * that are not kept from the kernel and registers next's that are not. */
-void pipeline_adopt(Pipeline *next, Pipeline *prev);
+ * that still applies, as plan (computed from prev's and next's configs)
+ * says: the name table, the recent events ring (resized if recent_events
+ * changed; its sequence numbers go on), the daemon's own counters, and for
+ * each continued probe its liveness, its event count and the counters of
+ * each metric the plan keeps. prev keeps the rest and is freed by the
+ * caller. */
+void pipeline_adopt(Pipeline *next, Pipeline *prev, const ReloadPlan *plan);
+/* Marks probe i live (counted) or not. */
+void pipeline_set_live(Pipeline *p, size_t i, bool live);
 
 /* Handles one trace_pipe line without its newline. Never fails: lines it
  * cannot use are counted in parse_errors. Returns the probe that matched, or
  * NULL (lost-event lines and unparsable lines). */
 const Probe *pipeline_process_line(Pipeline *p, const char *line, size_t len);
 
-/* The users' counters and the daemon's own pipeline counters. */
+/* The users' counters and the daemon's own pipeline counters (probe_up
+ * is liveness). */
 void pipeline_render_metrics(const Pipeline *p, Buf *out);
 /* {"probes":[{"name","type","target","line","definition","filter","state","error","events"}],
- *  "kernel":{"release","machine","features":{...}}} (no "kernel" when NULL) */
-void pipeline_render_probes(const Pipeline *p, const KernelFeatures *kernel, Buf *out);
+ *  "kernel":{"release","machine","features":{...}}} (no "kernel" when NULL).
+ * status: per probe, or NULL (then state is "registered" or "pending" by
+ * liveness). */
+void pipeline_render_probes(const Pipeline *p, const ProbeStatus *status, const KernelFeatures *kernel, Buf *out);
 /* GET /events: -ENOENT if q->probe is set and names no probe. */
 int pipeline_render_events(const Pipeline *p, const EventQuery *q, Buf *out);
 size_t pipeline_stream_events(const Pipeline *p, const EventQuery *q, uint64_t *cursor, Buf *out);
 
-const char *probe_state_to_string(ProbeState s);

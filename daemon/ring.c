@@ -25,6 +25,9 @@ struct Ring {
         Slot *slots;
         size_t capacity;
         uint64_t next_seq;
+        /* No event before this one is stored: after ring_resize() grew the
+         * ring, its slots do not all hold events yet. */
+        uint64_t first_seq;
 };
 
 Ring *ring_new(size_t capacity) {
@@ -35,17 +38,21 @@ Ring *ring_new(size_t capacity) {
         r->slots = xcalloc(capacity, sizeof(Slot));
         r->capacity = capacity;
         r->next_seq = 1;
+        r->first_seq = 1;
         return r;
+}
+
+static void slot_done(Slot *s) {
+        free(s->arena);
+        free(s->views);
+        free(s->decoders);
 }
 
 Ring *ring_free(Ring *r) {
         if (!r)
                 return NULL;
-        for (size_t i = 0; i < r->capacity; i++) {
-                free(r->slots[i].arena);
-                free(r->slots[i].views);
-                free(r->slots[i].decoders);
-        }
+        for (size_t i = 0; i < r->capacity; i++)
+                slot_done(&r->slots[i]);
         free(r->slots);
         free(r);
         return NULL;
@@ -184,7 +191,33 @@ uint64_t ring_next_seq(const Ring *r) {
 
 uint64_t ring_oldest_seq(const Ring *r) {
         uint64_t stored = r->next_seq - 1;
-        return stored > r->capacity ? r->next_seq - r->capacity : 1;
+        uint64_t oldest = stored > r->capacity ? r->next_seq - r->capacity : 1;
+        return oldest > r->first_seq ? oldest : r->first_seq;
+}
+
+void ring_resize(Ring *r, size_t capacity) {
+        if (capacity == 0)
+                capacity = 1;
+        if (capacity == r->capacity)
+                return;
+        Slot *slots = xcalloc(capacity, sizeof(Slot));
+        uint64_t oldest = ring_oldest_seq(r);
+        uint64_t keep_from = r->next_seq - oldest > capacity ? r->next_seq - capacity : oldest;
+        /* A slot moves whole: its views point into its own arena. */
+        for (uint64_t seq = oldest; seq < r->next_seq; seq++) {
+                Slot *s = &r->slots[(seq - 1) % r->capacity];
+                if (seq >= keep_from)
+                        slots[(seq - 1) % capacity] = *s;
+                else
+                        slot_done(s);
+                *s = (Slot){ 0 };
+        }
+        for (size_t i = 0; i < r->capacity; i++)
+                slot_done(&r->slots[i]); /* the storage of slots that held no event */
+        free(r->slots);
+        r->slots = slots;
+        r->capacity = capacity;
+        r->first_seq = keep_from;
 }
 
 size_t ring_capacity(const Ring *r) {

@@ -45,6 +45,10 @@ uint64_t ring_next_seq(const Ring *r);
 /* The seq of the oldest stored event (== ring_next_seq() when empty). */
 uint64_t ring_oldest_seq(const Ring *r);
 size_t ring_capacity(const Ring *r);
+/* Changes the capacity, keeping the newest events that fit and the
+ * sequence numbers: the next push goes on where the ring was, so readers
+ * of /events continue across a reload that changes recent_events. */
+void ring_resize(Ring *r, size_t capacity);
 
 /* Fills *ev with views into the ring's storage (valid until the next push).
  * Returns false if seq is not stored (evicted or not yet written). */

@@ -79,10 +79,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check_config(c);
 
         Pipeline *p = NULL;
-        fuzz_check(pipeline_new(c, &p) == 0 && p);
+        fuzz_check(pipeline_new(c, NULL, NULL, &p) == 0 && p);
         Buf out = { 0 };
         pipeline_render_metrics(p, &out);
-        pipeline_render_probes(p, NULL, &out);
+        pipeline_render_probes(p, NULL, NULL, &out);
         buf_free(&out);
         pipeline_free(p);
         return 0;

@@ -230,13 +230,10 @@ static Pipeline *pipeline_make(void) {
         config_errors_clear(&errs);
 
         Pipeline *p = NULL;
-        fuzz_check(pipeline_new(c, &p) == 0);
-        for (size_t i = 0; i < p->n_probes; i++)
-                p->probes[i].state = PROBE_STATE_REGISTERED;
+        fuzz_check(pipeline_new(c, fake_resolve, NULL, &p) == 0);
         /* The kernel refused the last one: its lines match nothing. */
-        p->probes[p->n_probes - 1].state = PROBE_STATE_FAILED;
-        p->probes[p->n_probes - 1].error = xstrdup("trace_kprobe: error: Invalid probed address or symbol");
-        p->resolve_comm = fake_resolve;
+        for (size_t i = 0; i + 1 < p->n_probes; i++)
+                pipeline_set_live(p, i, true);
         return p;
 }
 
@@ -254,7 +251,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (n)
                         memcpy(line, data + i, n);
                 const Probe *pr = pipeline_process_line(p, line, n);
-                fuzz_check(!pr || (pr >= p->probes && pr < p->probes + p->n_probes && pr->state != PROBE_STATE_FAILED));
+                fuzz_check(!pr || (pr >= p->probes && pr < p->probes + p->n_probes && pr->live));
                 free(line);
                 lines++;
                 i = e + 1;
@@ -273,7 +270,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check_metrics(&out);
 
         buf_clear(&out);
-        pipeline_render_probes(p, NULL, &out);
+        pipeline_render_probes(p, NULL, NULL, &out);
         check_json(out.data, out.len);
 
         static const EventQuery queries[] = {

@@ -549,11 +549,29 @@ static void test_stream(void **state) {
         assert_int_equal(cursor, 32);
         assert_int_equal(b.len, 0);
 
-        /* A cursor at the end of time sees nothing and stays. */
-        uint64_t far = UINT64_MAX;
+        /* A cursor beyond the newest event (an earlier run's) is told so
+         * and starts over from the oldest stored event, as a page with
+         * such a since does: it must not wait for the numbers to catch up. */
+        uint64_t far = 1000000;
+        uint64_t oldest = ring_oldest_seq(r);
+        size_t stored = (size_t) (ring_next_seq(r) - oldest);
+        size_t n = events_render_stream(r, &all, &far, 100, probe_names, 2, &b);
+        assert_int_equal(n, 1 + (oldest > 1) + stored);
+        assert_int_equal(far, 32);
+        json_t *first[64];
+        assert_int_equal(stream_lines(&b, first, 64), n);
+        assert_true(json_is_true(json_object_get(first[0], "reset")));
+        if (oldest > 1)
+                assert_int_equal(int_member(first[1], "missed"), oldest - 1);
+        assert_int_equal(int_member(first[n - 1], "seq"), 32);
+        for (size_t i = 0; i < n; i++)
+                json_decref(first[i]);
+        buf_clear(&b);
+        /* and then goes on as any follower */
         assert_int_equal(events_render_stream(r, &all, &far, 100, probe_names, 2, &b), 0);
-        assert_int_equal(far, UINT64_MAX);
-        assert_int_equal(b.len, 0);
+        push(r, 0, 0); /* 33 */
+        assert_int_equal(events_render_stream(r, &all, &far, 100, probe_names, 2, &b), 1);
+        assert_int_equal(far, 33);
 
         buf_free(&b);
         ring_free(r);

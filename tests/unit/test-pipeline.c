@@ -61,9 +61,9 @@ static Pipeline *make(void) {
                 config_errors_write(&errs, "test.yaml", config_text, sizeof(config_text) - 1, stderr);
         assert_int_equal(r, 0);
         Pipeline *p = NULL;
-        assert_int_equal(pipeline_new(c, &p), 0);
+        assert_int_equal(pipeline_new(c, NULL, NULL, &p), 0);
         for (size_t i = 0; i < p->n_probes; i++)
-                p->probes[i].state = PROBE_STATE_REGISTERED;
+                pipeline_set_live(p, i, true);
         return p;
 }
 
@@ -169,10 +169,15 @@ static void test_events_json(void **state) {
 
 static void test_probes_json(void **state) {
         Pipeline *p = make();
-        p->probes[1].state = PROBE_STATE_FAILED;
-        p->probes[1].error = strdup("trace_kprobe: error: Invalid probed address or symbol");
+        pipeline_set_live(p, 1, false);
+        ProbeStatus status[3] = {
+                { .state = "registered", .definition = "p:kpe/connect __sys_connect_file" },
+                { .state = "failed", .error = "trace_kprobe: error: Invalid probed address or symbol" },
+                { .state = "registered" },
+        };
+        assert_int_equal(p->n_probes, 3);
         Buf out = { 0 };
-        pipeline_render_probes(p, NULL, &out);
+        pipeline_render_probes(p, status, NULL, &out);
         json_error_t err;
         json_t *j = json_loads(out.data, 0, &err);
         assert_non_null(j);
@@ -180,7 +185,15 @@ static void test_probes_json(void **state) {
         assert_string_equal(json_string_value(json_object_get(pr, "state")), "failed");
         assert_string_equal(json_string_value(json_object_get(pr, "type")), "kretprobe");
         assert_non_null(strstr(json_string_value(json_object_get(pr, "error")), "Invalid probed address"));
+        pr = json_array_get(json_object_get(j, "probes"), 0);
+        assert_string_equal(json_string_value(json_object_get(pr, "definition")), "p:kpe/connect __sys_connect_file");
+        assert_true(json_is_null(json_object_get(pr, "error")));
         json_decref(j);
+        /* probe_up is liveness */
+        buf_clear(&out);
+        pipeline_render_metrics(p, &out);
+        assert_non_null(strstr(out.data, "kprobe_exporter_probe_up{probe=\"connect\"} 1\n"));
+        assert_non_null(strstr(out.data, "kprobe_exporter_probe_up{probe=\"connect_ret\"} 0\n"));
         buf_free(&out);
         pipeline_free(p);
 }
@@ -190,8 +203,18 @@ static Pipeline *make_from(const char *text) {
         ConfigErrors errs = { 0 };
         assert_int_equal(config_load_string("reload.yaml", text, strlen(text), &c, &errs), 0);
         Pipeline *p = NULL;
-        assert_int_equal(pipeline_new(c, &p), 0);
+        assert_int_equal(pipeline_new(c, NULL, NULL, &p), 0);
         return p;
+}
+
+/* A reload of prev into next, all of prev's probes live, as reload.c does it. */
+static void adopt(Pipeline *next, Pipeline *prev, ReloadPlan *plan) {
+        bool live[16];
+        assert_true(prev->n_probes <= 16);
+        for (size_t i = 0; i < prev->n_probes; i++)
+                live[i] = prev->probes[i].live;
+        reload_plan_compute(prev->config, live, next->config, plan);
+        pipeline_adopt(next, prev, plan);
 }
 
 /* Reload: an unchanged probe keeps its counters and registration; a changed
@@ -199,10 +222,6 @@ static Pipeline *make_from(const char *text) {
  * probe names even when the probe is gone. */
 static void test_reload_adopt(void **state) {
         Pipeline *prev = make(); /* connect, connect_ret, tcp_connect */
-        for (size_t i = 0; i < prev->n_probes; i++) {
-                prev->probes[i].state = PROBE_STATE_REGISTERED;
-                prev->probes[i].defined = prev->probes[i].config->type != PROBE_TRACEPOINT;
-        }
         for (int i = 0; i < 3; i++)
                 feed(prev, seed_line);
         feed(prev, ret_line);
@@ -222,22 +241,29 @@ static void test_reload_adopt(void **state) {
                 "  - name: fresh\n"
                 "    type: kprobe\n"
                 "    target: tcp_v4_connect\n");
-        pipeline_adopt(next, prev);
+        ReloadPlan plan;
+        adopt(next, prev, &plan);
+        assert_int_equal(plan.kept, 1);
+        assert_int_equal(plan.removed, 2);
+        assert_int_equal(plan.added, 2);
+        assert_int_equal(plan.probe_from[0], 0);
+        assert_int_equal(plan.probe_from[1], -1); /* filter changed */
+        assert_int_equal(plan.probe_from[2], -1); /* new */
+        assert_false(plan.remove[0]);
+        assert_true(plan.remove[1]); /* connect_ret: gone */
+        assert_true(plan.remove[2]); /* tcp_connect: changed */
+        reload_plan_done(&plan);
 
-        assert_true(next->probes[0].kept);
-        assert_true(next->probes[0].defined);
-        assert_int_equal(next->probes[0].state, PROBE_STATE_REGISTERED);
+        assert_true(next->probes[0].live);
         assert_int_equal(next->probes[0].events, 3);
         const StrView want[] = { SV("connector"), SV("127.0.0.1"), SV("25") };
         assert_int_equal(family_get(next->probes[0].metrics[0].family, want), 3);
-        assert_false(next->probes[1].kept); /* filter changed */
+        assert_false(next->probes[1].live); /* registered by the edge, later */
         assert_int_equal(next->probes[1].events, 0);
-        assert_false(next->probes[2].kept); /* new */
-        assert_true(prev->probes[0].kept);
-        assert_false(prev->probes[0].defined); /* moved: prev must not remove it */
-        assert_false(prev->probes[1].kept);   /* connect_ret: to be removed */
-        assert_true(prev->probes[1].defined);
-        assert_false(prev->probes[2].kept);
+        assert_false(next->probes[2].live);
+        /* prev counts nothing into what it gave away */
+        assert_null(prev->probes[0].metrics[0].family);
+        feed(prev, seed_line);
 
         /* Counting goes on in the kept family. */
         feed(next, seed_line);
@@ -361,7 +387,9 @@ static void test_events_decoded_across_reload(void **state) {
         assert_non_null(strstr(before.data, "\"type\":\"AF_INET\",\"port\":\"25\",\"addr\":\"127.0.0.1\""));
 
         Pipeline *next = make();
-        pipeline_adopt(next, prev);
+        ReloadPlan plan;
+        adopt(next, prev, &plan);
+        reload_plan_done(&plan);
         pipeline_free(prev); /* its decoders are gone now */
         assert_true(ring_get(next->ring, 2, &ev));
         assert_null(ev.decoders);

@@ -377,6 +377,58 @@ static void test_decoders_materialize(void **state) {
         ring_free(r);
 }
 
+/* recent_events changed by a reload: the ring keeps the newest events that
+ * fit and its sequence numbers, and never claims events it does not hold. */
+static void test_resize(void **state) {
+        (void) state;
+        Ring *r = ring_new(4);
+        RingEventView ev = seed_event(), got;
+        for (int i = 1; i <= 10; i++) {
+                ev.pid = i;
+                ring_push(r, &ev);
+        }
+        assert_int_equal(ring_oldest_seq(r), 7);
+
+        ring_resize(r, 8); /* grow: the 4 held stay, slots 5..8 are empty */
+        assert_int_equal(ring_capacity(r), 8);
+        assert_int_equal(ring_oldest_seq(r), 7);
+        assert_int_equal(ring_next_seq(r), 11);
+        assert_false(ring_get(r, 6, &got));
+        for (uint64_t seq = 7; seq <= 10; seq++) {
+                assert_true(ring_get(r, seq, &got));
+                assert_int_equal(got.seq, seq);
+                assert_int_equal(got.pid, (int32_t) seq);
+                assert_sv(got.values[1], "6400");
+        }
+        for (int i = 11; i <= 14; i++) {
+                ev.pid = i;
+                assert_int_equal(ring_push(r, &ev), (uint64_t) i);
+        }
+        assert_int_equal(ring_oldest_seq(r), 7); /* 8 held */
+        ev.pid = 15;
+        ring_push(r, &ev);
+        assert_int_equal(ring_oldest_seq(r), 8);
+
+        ring_resize(r, 2); /* shrink: the newest two */
+        assert_int_equal(ring_oldest_seq(r), 14);
+        assert_int_equal(ring_next_seq(r), 16);
+        assert_false(ring_get(r, 13, &got));
+        assert_true(ring_get(r, 14, &got));
+        assert_int_equal(got.pid, 14);
+        assert_true(ring_get(r, 15, &got));
+        assert_int_equal(got.pid, 15);
+        ring_resize(r, 2); /* same size: nothing changes */
+        assert_int_equal(ring_oldest_seq(r), 14);
+        ring_free(r);
+
+        /* An empty ring resized starts at 1 as any. */
+        r = ring_new(3);
+        ring_resize(r, 5);
+        assert_int_equal(ring_oldest_seq(r), 1);
+        assert_int_equal(ring_push(r, &ev), 1);
+        ring_free(r);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_empty),
@@ -387,6 +439,7 @@ int main(void) {
                 cmocka_unit_test(test_push_does_not_allocate_after_warmup),
                 cmocka_unit_test(test_backing),
                 cmocka_unit_test(test_decoders_materialize),
+                cmocka_unit_test(test_resize),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

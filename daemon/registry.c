@@ -1,0 +1,261 @@
+#include "registry.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "log.h"
+
+const char *probe_state_to_string(ProbeState s) {
+        switch (s) {
+        case PROBE_STATE_PENDING:
+                return "pending";
+        case PROBE_STATE_REGISTERED:
+                return "registered";
+        case PROBE_STATE_FAILED:
+                return "failed";
+        case PROBE_STATE_UNAVAILABLE:
+                return "unavailable";
+        }
+        return "unknown";
+}
+
+static bool is_kprobe_kind(const ProbeConfig *c) {
+        return c->type != PROBE_TRACEPOINT;
+}
+
+Registry *registry_new(Tracefs *tfs, const Config *config) {
+        Registry *r = xcalloc(1, sizeof(Registry));
+        r->tfs = tfs;
+        r->n_probes = config->n_probes;
+        r->probes = xcalloc(r->n_probes ? r->n_probes : 1, sizeof(RegProbe));
+        for (size_t i = 0; i < r->n_probes; i++)
+                r->probes[i].config = &config->probes[i];
+        return r;
+}
+
+static void reg_probe_done(RegProbe *e) {
+        free(e->definition);
+        free(e->error);
+        *e = (RegProbe){ 0 };
+}
+
+Registry *registry_free(Registry *r) {
+        if (!r)
+                return NULL;
+        for (size_t i = 0; i < r->n_probes; i++)
+                reg_probe_done(&r->probes[i]);
+        free(r->probes);
+        for (size_t i = 0; i < r->n_orphans; i++)
+                free(r->orphans[i].name);
+        free(r->orphans);
+        free(r);
+        return NULL;
+}
+
+int registry_create_instance(Registry *r) {
+        int e = tfs_instance_create(r->tfs);
+        if (e < 0)
+                return log_error_errno(e, "Cannot create instance %s: %m", r->tfs->instance_dir);
+        r->instance_created = true;
+        e = tfs_instance_setup(r->tfs);
+        if (e < 0)
+                return log_error_errno(e, "Cannot set options of instance %s: %m", r->tfs->instance_dir);
+        return 0;
+}
+
+int registry_disable(Registry *r, RegProbe *e) {
+        if (!e->enabled)
+                return 0;
+        int k = tfs_event_enable(r->tfs, e->config, false);
+        if (k < 0)
+                return log_error_errno(k, "Disabling probe '%s' in %s failed: %m", e->config->name,
+                                       r->tfs->instance_dir);
+        e->enabled = false;
+        return 0;
+}
+
+static int remove_definition(Registry *r, const char *name, ProbeType type) {
+        ProbeConfig c = { .name = (char *) name, .type = type };
+        int k = tfs_probe_unregister(r->tfs, &c);
+        if (k < 0)
+                log_error_errno(k, "Removing probe %s/%s failed: %m", r->tfs->name, name);
+        return k;
+}
+
+int registry_unregister(Registry *r, RegProbe *e) {
+        int ret = registry_disable(r, e);
+        if (e->defined) {
+                int k = remove_definition(r, e->config->name, e->config->type);
+                if (k < 0) {
+                        /* Its config may go away with a reload: keep what
+                         * removing it again takes. */
+                        r->orphans = xrealloc(r->orphans, (r->n_orphans + 1) * sizeof(RegOrphan));
+                        r->orphans[r->n_orphans++] = (RegOrphan){ xstrdup(e->config->name), e->config->type };
+                        if (ret == 0)
+                                ret = k;
+                }
+                e->defined = false;
+        }
+        if (e->state == PROBE_STATE_REGISTERED)
+                e->state = PROBE_STATE_PENDING;
+        return ret;
+}
+
+static void probe_fail(Registry *r, RegProbe *e, int err, char *kernel_text, const char *config_path) {
+        e->state = err == -EOPNOTSUPP ? PROBE_STATE_UNAVAILABLE : PROBE_STATE_FAILED;
+        free(e->error);
+        e->error = kernel_text ? kernel_text : xstrdup(strerror(-err));
+        log_error("%s:%u: probe '%s' (%s %s) %s: %s", config_path, e->config->line, e->config->name,
+                  probe_type_to_string(e->config->type), e->config->target,
+                  e->state == PROBE_STATE_UNAVAILABLE ? "is unavailable" : "failed", e->error);
+        /* Defined but its filter or enable refused: it must not linger. */
+        ProbeState state = e->state;
+        (void) registry_unregister(r, e);
+        e->state = state;
+}
+
+bool registry_register(Registry *r, size_t i, const char *config_path) {
+        RegProbe *e = &r->probes[i];
+        const ProbeConfig *c = e->config;
+        char *err = NULL;
+        int k;
+
+        free(e->definition);
+        e->definition = NULL;
+        free(e->error);
+        e->error = NULL;
+        if (is_kprobe_kind(c)) {
+                Buf def = { 0 };
+                if (tfs_probe_definition(c, r->tfs->name, &def) >= 0)
+                        e->definition = buf_steal(&def);
+                buf_free(&def);
+        }
+        k = tfs_probe_register(r->tfs, c, &err);
+        if (k < 0)
+                return probe_fail(r, e, k, err, config_path), false;
+        e->defined = is_kprobe_kind(c);
+
+        if (c->filter) {
+                k = tfs_event_set_filter(r->tfs, c, c->filter, &err);
+                if (k < 0)
+                        return probe_fail(r, e, k, err, config_path), false;
+        }
+        k = tfs_event_enable(r->tfs, c, true);
+        if (k < 0)
+                return probe_fail(r, e, k, NULL, config_path), false;
+        e->enabled = true;
+        e->state = PROBE_STATE_REGISTERED;
+        log_info("Probe '%s' registered: %s", c->name, e->definition ? e->definition : c->target);
+        return true;
+}
+
+void registry_symbols_done(Registry *r) {
+        if (r->tfs->symbols && r->tfs->kallsyms_error < 0 && !r->kallsyms_warned) {
+                log_notice("kprobe targets were not checked against /proc/kallsyms (%s): a missing function is "
+                           "reported by the kernel alone", strerror(-r->tfs->kallsyms_error));
+                r->kallsyms_warned = true;
+        }
+        tfs_symbols_release(r->tfs);
+}
+
+int registry_teardown(Registry *r) {
+        int ret = 0;
+        for (size_t i = 0; i < r->n_probes; i++) {
+                int k = registry_disable(r, &r->probes[i]);
+                if (k < 0 && ret == 0)
+                        ret = k;
+        }
+        /* The instance goes before the probes: a probe enabled anywhere
+         * cannot be removed (EBUSY), and removing the instance disables
+         * whatever is still enabled in it. */
+        if (r->instance_created) {
+                int k = tfs_instance_remove(r->tfs);
+                if (k < 0) {
+                        log_error_errno(k, "Removing instance %s failed: %m%s", r->tfs->instance_dir,
+                                        k == -EBUSY ? " (a process holds one of its files open)" : "");
+                        if (ret == 0)
+                                ret = k;
+                } else
+                        r->instance_created = false;
+        }
+        for (size_t i = 0; i < r->n_probes; i++) {
+                int k = registry_unregister(r, &r->probes[i]);
+                if (k < 0 && ret == 0)
+                        ret = k;
+        }
+        /* Orphans of reloads and of the loop above: one more try each. */
+        size_t kept = 0;
+        for (size_t i = 0; i < r->n_orphans; i++) {
+                RegOrphan o = r->orphans[i];
+                int k = remove_definition(r, o.name, o.type);
+                if (k < 0) {
+                        r->orphans[kept++] = o;
+                        if (ret == 0)
+                                ret = k;
+                } else
+                        free(o.name);
+        }
+        r->n_orphans = kept;
+        return ret;
+}
+
+void registry_status(const Registry *r, ProbeStatus *out) {
+        for (size_t i = 0; i < r->n_probes; i++)
+                out[i] = (ProbeStatus){
+                        .state = probe_state_to_string(r->probes[i].state),
+                        .definition = r->probes[i].definition,
+                        .error = r->probes[i].error,
+                };
+}
+
+size_t registry_count(const Registry *r, ProbeState state) {
+        size_t n = 0;
+        for (size_t i = 0; i < r->n_probes; i++)
+                n += r->probes[i].state == state;
+        return n;
+}
+
+static bool strv_has(char **v, const char *s) {
+        for (; v && *v; v++)
+                if (strcmp(*v, s) == 0)
+                        return true;
+        return false;
+}
+
+size_t registry_check_config(const Config *c, const char *root, ConfigErrors *errs) {
+        size_t unchecked = 0;
+        char events[PATH_MAX];
+        bool readable = root && (size_t) snprintf(events, sizeof(events), "%s/events", root) < sizeof(events) &&
+                        access(events, R_OK | X_OK) == 0;
+        for (size_t i = 0; i < c->n_probes; i++) {
+                const ProbeConfig *p = &c->probes[i];
+                if (p->type != PROBE_TRACEPOINT)
+                        continue;
+                char **fields = NULL;
+                int r = readable ? tfs_tracepoint_fields(root, p->target, &fields) : -ENODEV;
+                if (r < 0) {
+                        /* A missing tracepoint fails at registration, like a
+                         * bad symbol; an unreadable tracefs is the caller's to say. */
+                        unchecked += r != -ENOENT;
+                        continue;
+                }
+                for (size_t m = 0; m < p->n_metrics; m++)
+                        for (size_t l = 0; l < p->metrics[m].n_labels; l++) {
+                                const char *label = p->metrics[m].labels[l];
+                                if (!label_is_builtin(label) && !strv_has(fields, label))
+                                        config_errors_add(errs, p->metrics[m].label_line[l],
+                                                          p->metrics[m].label_column[l],
+                                                          "label '%s' is not a field of tracepoint %s", label,
+                                                          p->target);
+                        }
+                for (size_t d = 0; d < p->n_decoders; d++)
+                        if (!strv_has(fields, p->decoders[d].field))
+                                config_errors_add(errs, p->decoders[d].line, p->decoders[d].column,
+                                                  "decode: '%s' is not a field of tracepoint %s",
+                                                  p->decoders[d].field, p->target);
+                strv_free(fields);
+        }
+        return unchecked;
+}

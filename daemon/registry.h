@@ -1,0 +1,88 @@
+/* The probe registry: what the kernel holds of ours, and in which state.
+ * It owns our instance and, per probe of the running config, its kernel
+ * side (state, the definition written, the kernel's error), and it is the
+ * only code that registers, enables, disables and removes probes. A
+ * registry entry points at a core ProbeConfig; the core never points back.
+ * Edge code: every function here may write to tracefs, and logs. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "pipeline.h"
+#include "tfs.h"
+
+typedef enum ProbeState {
+        PROBE_STATE_PENDING,     /* not yet handed to the kernel */
+        PROBE_STATE_REGISTERED,  /* defined (kprobe kinds), filtered, enabled in our instance */
+        PROBE_STATE_FAILED,      /* the kernel refused it, or its target is not there */
+        PROBE_STATE_UNAVAILABLE, /* needs a feature this kernel lacks; never written */
+} ProbeState;
+
+typedef struct RegProbe {
+        const ProbeConfig *config; /* the running config's; re-pointed by a reload that keeps it */
+        ProbeState state;
+        bool defined;     /* its definition is in kprobe_events/uprobe_events */
+        bool enabled;     /* "1" was written to its enable file in our instance */
+        char *definition; /* the line written to tracefs; NULL for tracepoints */
+        char *error;      /* why it is not registered (the kernel's error_log words when there are some) */
+} RegProbe;
+
+/* A probe of ours that could not be removed when it left the config: its
+ * name and type are kept so teardown tries again. */
+typedef struct RegOrphan {
+        char *name;
+        ProbeType type;
+} RegOrphan;
+
+typedef struct Registry {
+        Tracefs *tfs; /* borrowed */
+        bool instance_created;
+        bool kallsyms_warned;
+        RegProbe *probes; /* parallel to the running pipeline's probes */
+        size_t n_probes;
+        RegOrphan *orphans;
+        size_t n_orphans;
+} Registry;
+
+const char *probe_state_to_string(ProbeState s);
+
+/* A registry for the probes of config (all pending). */
+Registry *registry_new(Tracefs *tfs, const Config *config);
+Registry *registry_free(Registry *r); /* frees memory only; see registry_teardown(); accepts NULL */
+
+/* Creates our instance and sets its options. Returns 0 or -errno (logged). */
+int registry_create_instance(Registry *r);
+
+/* Registers probe i: judges it (features, symbols), writes its definition,
+ * its filter, and enables it in our instance. On failure everything of it
+ * that was written is removed again and the entry says why (logged with
+ * config_path:line). Returns true when it is registered. */
+bool registry_register(Registry *r, size_t i, const char *config_path);
+/* Says once when kprobe targets went unchecked, and frees the symbol
+ * table: after each round of registrations. */
+void registry_symbols_done(Registry *r);
+/* Writes "0" to the enable file of entry e if it is enabled. */
+int registry_disable(Registry *r, RegProbe *e);
+/* Disables e and removes its definition. When removal fails the probe is
+ * kept as an orphan, for teardown to try again. Returns 0 or -errno. */
+int registry_unregister(Registry *r, RegProbe *e);
+
+/* Everything of ours leaves the kernel, in the order the kernel allows:
+ * disable every event, remove the instance (the caller has closed its
+ * trace_pipe), remove every definition and orphan. What fails is logged
+ * by name and kept, so a second call tries again. Returns 0 when nothing
+ * of ours is left, else the first -errno. */
+int registry_teardown(Registry *r);
+
+/* Per-probe status for pipeline_render_probes(): n_probes entries,
+ * pointing into the registry (valid until it changes). */
+void registry_status(const Registry *r, ProbeStatus *out);
+size_t registry_count(const Registry *r, ProbeState state);
+
+/* Checks what only the running kernel can tell (read-only): the labels and
+ * decode keys of tracepoint probes against their format files. Appends to
+ * errs; a tracepoint that does not exist is left to registration. Returns
+ * how many tracepoint probes could not be checked (tracefs_root NULL or
+ * unreadable). */
+size_t registry_check_config(const Config *c, const char *tracefs_root, ConfigErrors *errs);

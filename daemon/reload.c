@@ -1,0 +1,123 @@
+#include "reload.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "reload_plan.h"
+
+void log_config_errors(const ConfigErrors *errs, const char *path) {
+        char *text = NULL, *data = NULL;
+        size_t len = 0, size = 0;
+        (void) config_read_file(path, &text, &len);
+        FILE *f = open_memstream(&data, &size);
+        if (!f) {
+                free(text);
+                return;
+        }
+        config_errors_write(errs, path, text, len, f);
+        fclose(f);
+        for (char *line = data, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+                nl = strchr(line, '\n');
+                if (nl)
+                        *nl = 0;
+                log_error("%s", line);
+        }
+        free(data);
+        free(text);
+}
+
+static Config *load(const Reloader *ctx) {
+        Config *config = NULL;
+        ConfigErrors errs = { 0 };
+        int r = config_load_file(ctx->config_path, &config, &errs);
+        if (r >= 0)
+                registry_check_config(config, ctx->tracefs_root, &errs);
+        if (r < 0 || errs.n > 0) {
+                log_config_errors(&errs, ctx->config_path);
+                log_error("%s: %zu error(s); the running config stays as it was", ctx->config_path, errs.n);
+                config_errors_clear(&errs);
+                config_free(config);
+                return NULL;
+        }
+        return config;
+}
+
+int reload_apply(const Reloader *ctx, ReloadSummary *ret) {
+        Config *config = load(ctx);
+        if (!config)
+                return -EINVAL;
+
+        Pipeline *prev = *ctx->pipeline, *next = NULL;
+        Registry *old = *ctx->registry;
+        int r = pipeline_new(config, prev->resolve_comm, prev->resolve_userdata, &next);
+        if (r < 0)
+                return log_error_errno(r, "Reload failed: %m");
+
+        bool *live = xcalloc(old->n_probes ? old->n_probes : 1, sizeof(bool));
+        for (size_t i = 0; i < old->n_probes; i++)
+                live[i] = old->probes[i].state == PROBE_STATE_REGISTERED && prev->probes[i].live;
+        ReloadPlan plan;
+        reload_plan_compute(prev->config, live, next->config, &plan);
+        free(live);
+        if (plan.listen_changed)
+                log_notice("'listen' changed: it applies at the next restart");
+
+        /* 1. Leaving probes stop producing events; 2. what the kernel
+         * buffered so far is read with the pipeline it belongs to; then
+         * nothing is read until the switch is done (one thread), so the
+         * next line of a continued probe is counted by the new pipeline,
+         * in the counters it adopted. */
+        for (size_t o = 0; o < old->n_probes; o++)
+                if (plan.remove[o]) {
+                        pipeline_set_live(prev, o, false);
+                        (void) registry_disable(old, &old->probes[o]);
+                }
+        if (ctx->drain)
+                ctx->drain(ctx->userdata);
+        pipeline_adopt(next, prev, &plan);
+
+        /* 3. The kernel side: removals first, since a changed probe keeps
+         * its name, which the kernel allows once. */
+        Registry *reg = registry_new(old->tfs, next->config);
+        for (size_t o = 0; o < old->n_probes; o++)
+                if (plan.remove[o])
+                        (void) registry_unregister(old, &old->probes[o]);
+        reg->instance_created = old->instance_created;
+        reg->kallsyms_warned = old->kallsyms_warned;
+        reg->orphans = TAKE_PTR(old->orphans);
+        reg->n_orphans = old->n_orphans;
+        old->n_orphans = 0;
+        for (size_t i = 0; i < next->n_probes; i++) {
+                ssize_t o = plan.probe_from[i];
+                if (o < 0)
+                        continue;
+                const ProbeConfig *c = reg->probes[i].config;
+                reg->probes[i] = old->probes[o];
+                reg->probes[i].config = c;
+                old->probes[o] = (RegProbe){ 0 };
+        }
+        *ctx->pipeline = next;
+        *ctx->registry = reg;
+        registry_free(old);
+        pipeline_free(prev);
+
+        size_t failed = 0;
+        for (size_t i = 0; i < next->n_probes; i++)
+                if (plan.probe_from[i] < 0) {
+                        bool ok = registry_register(reg, i, next->config->path);
+                        pipeline_set_live(next, i, ok);
+                        failed += !ok;
+                }
+        registry_symbols_done(reg);
+
+        log_info("Reloaded: %zu probe(s) kept with their counters, %zu removed, %zu registered", plan.kept,
+                 plan.removed, plan.added - failed);
+        if (failed > 0)
+                log_warning("Reload: %zu probe(s) could not be registered (see above; /probes says why)", failed);
+        if (ret)
+                *ret = (ReloadSummary){ .kept = plan.kept, .removed = plan.removed, .added = plan.added - failed,
+                                        .failed = failed };
+        reload_plan_done(&plan);
+        return 0;
+}
