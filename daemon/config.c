@@ -9,7 +9,6 @@
 #include <stdarg.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 #include <yaml.h>
 
 #include "util.h"
@@ -71,22 +70,7 @@ bool label_is_builtin(const char *name) {
         return false;
 }
 
-static bool char_is_name_start(char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
-}
-
-static bool char_is_name(char c) {
-        return char_is_name_start(c) || (c >= '0' && c <= '9');
-}
-
-static bool span_is_name(const char *s, size_t n) {
-        if (n == 0 || n > CONFIG_NAME_MAX || !char_is_name_start(s[0]))
-                return false;
-        for (size_t i = 1; i < n; i++)
-                if (!char_is_name(s[i]))
-                        return false;
-        return true;
-}
+_Static_assert(CONFIG_NAME_MAX == EVENT_NAME_MAX, "config names are event names");
 
 bool name_is_valid(const char *s) {
         return s && span_is_name(s, strlen(s));
@@ -156,109 +140,9 @@ Config *config_free(Config *c) {
         return NULL;
 }
 
-__attribute__((format(printf, 4, 0)))
-static void config_errors_addv(ConfigErrors *errs, unsigned line, unsigned column, const char *fmt, va_list ap) {
-        char *msg = NULL;
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = xstrdup("out of memory formatting an error");
-
-        errs->items = xrealloc(errs->items, (errs->n + 1) * sizeof(ConfigError));
-        errs->items[errs->n++] = (ConfigError){ .line = line, .column = column, .message = msg };
-}
-
-void config_errors_add(ConfigErrors *errs, unsigned line, unsigned column, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        config_errors_addv(errs, line, column, fmt, ap);
-        va_end(ap);
-}
-
-void config_errors_clear(ConfigErrors *errs) {
-        if (!errs)
-                return;
-        for (size_t i = 0; i < errs->n; i++)
-                free(errs->items[i].message);
-        free(errs->items);
-        *errs = (ConfigErrors){ 0 };
-}
-
-/* Finds the 1-based line `line` of text; false when the text is shorter. */
-static bool find_line(const char *text, size_t len, unsigned line, StrView *ret) {
-        size_t start = 0;
-        for (unsigned l = 1; l < line; l++) {
-                const char *nl = memchr(text + start, '\n', len - start);
-                if (!nl)
-                        return false;
-                start = (size_t) (nl - text) + 1;
-        }
-        if (start > len)
-                return false;
-        const char *nl = memchr(text + start, '\n', len - start);
-        size_t end = nl ? (size_t) (nl - text) : len;
-        if (end > start && text[end - 1] == '\r')
-                end--;
-        *ret = (StrView){ text + start, end - start };
-        return true;
-}
-
-void config_errors_write(const ConfigErrors *errs, const char *file, const char *text, size_t len, FILE *f) {
-        if (!errs)
-                return;
-        for (size_t i = 0; i < errs->n; i++) {
-                const ConfigError *e = &errs->items[i];
-                StrView src;
-
-                if (e->line == 0) {
-                        fprintf(f, "%s: %s\n", file, e->message);
-                        continue;
-                }
-                fprintf(f, "%s:%u:%u: %s\n", file, e->line, e->column, e->message);
-                if (!text || !find_line(text, len, e->line, &src))
-                        continue;
-
-                fputs("    ", f);
-                fwrite(src.p, 1, src.n, f);
-                fputs("\n    ", f);
-                /* libyaml counts columns in characters: step over UTF-8
-                 * continuation bytes, and keep tabs so the caret lines up. */
-                unsigned col = 1;
-                for (size_t j = 0; j < src.n && col < e->column; j++) {
-                        unsigned char c = (unsigned char) src.p[j];
-                        if ((c & 0xc0) == 0x80)
-                                continue;
-                        fputc(c == '\t' ? '\t' : ' ', f);
-                        col++;
-                }
-                for (; col < e->column; col++)
-                        fputc(' ', f);
-                fputs("^\n", f);
-        }
-}
-
 int config_read_file(const char *path, char **ret_text, size_t *ret_len) {
         _cleanup_buf_ Buf b = { 0 };
-        int fd, r = 0;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        for (;;) {
-                buf_reserve(&b, 64 * 1024);
-                ssize_t n = read(fd, b.data + b.len, b.cap - b.len - 1);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0) {
-                        r = n < 0 ? -errno : 0; /* a directory gives EISDIR here */
-                        break;
-                }
-                b.len += (size_t) n;
-                b.data[b.len] = 0;
-                if (b.len > CONFIG_FILE_MAX) {
-                        r = -EFBIG;
-                        break;
-                }
-        }
-        close(fd);
+        int r = read_file_at(AT_FDCWD, path, CONFIG_FILE_MAX, &b);
         if (r < 0)
                 return r;
         *ret_len = b.len;
@@ -451,10 +335,6 @@ static ssize_t mapping_check(Loader *l, const yaml_node_t *n, const char *what, 
         return (ssize_t) count;
 }
 
-static bool has_space(const char *s) {
-        return strpbrk(s, " \t\n\r\v\f");
-}
-
 /* SYM[+OFFS]: symbol chars [A-Za-z0-9_.], offset decimal or 0xhex. */
 static bool kprobe_target_is_valid(const char *s) {
         size_t i = 0;
@@ -474,10 +354,26 @@ static bool uprobe_target_is_valid(const char *s) {
                 (colon[2] == 'x' || colon[2] == 'X') && parse_u64(sv_from(colon + 1), &u) >= 0;
 }
 
-/* subsystem/event */
-static bool tracepoint_target_is_valid(const char *s) {
-        const char *slash = strchr(s, '/');
-        return slash && span_is_name(s, (size_t) (slash - s)) && name_is_valid(slash + 1);
+/* What the kernel names a tracepoint's directories: TRACE_SYSTEM (its
+ * subsystem) may start with a digit and hold '-' ("9p", "xhci-hcd"), an
+ * event name is a C identifier's tail ("9p_client_req"). Longer than a
+ * directory name, it is none. */
+#define TRACEPOINT_PART_MAX 255u
+
+bool tracepoint_target_is_valid(const char *s) {
+        const char *slash = s ? strchr(s, '/') : NULL;
+        if (!slash || slash == s || s[0] == '-' || (size_t) (slash - s) > TRACEPOINT_PART_MAX)
+                return false;
+        for (const char *c = s; c < slash; c++)
+                if (!char_is_name(*c) && *c != '-')
+                        return false;
+        size_t n = strlen(slash + 1);
+        if (n == 0 || n > TRACEPOINT_PART_MAX)
+                return false;
+        for (const char *c = slash + 1; *c; c++)
+                if (!char_is_name(*c)) /* also a second '/' */
+                        return false;
+        return true;
 }
 
 static bool check_target(Loader *l, const yaml_node_t *n, ProbeType t, const char *s) {

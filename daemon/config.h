@@ -2,9 +2,12 @@
  * no tracefs access, no logging. */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+
+#include "util.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/kprobe-exporter/probes.yaml"
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:9417"
@@ -103,20 +106,32 @@ typedef struct ConfigErrors {
  * to errs) or another -errno (file unreadable; also appended to errs). */
 int config_load_file(const char *path, Config **ret, ConfigErrors *errs);
 /* Reads a whole config file (at most 4 MiB) into a new NUL-terminated
- * string: what config_load_file() parses, and what config_errors_write()
- * needs to echo source lines. Returns 0, or -errno (-EFBIG when too large). */
+ * string (the caller's): what config_load_file() parses. Returns 0, or
+ * -errno (-EFBIG when too large). */
 int config_read_file(const char *path, char **ret_text, size_t *ret_len);
 /* Same from memory; name is used in messages and stored as Config.path. */
 int config_load_string(const char *name, const char *text, size_t len, Config **ret, ConfigErrors *errs);
 
 Config *config_free(Config *c); /* accepts NULL, returns NULL */
+static inline void config_freep(Config **c) {
+        config_free(*c);
+}
 
-/* Appends one error (printf-style message). */
+/* Appends one error (printf-style message). config_errors.c holds these. */
 void config_errors_add(ConfigErrors *errs, unsigned line, unsigned column, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
-/* Writes "file:line:col: message", then the source line and a caret under the
- * column, for every error. text may be NULL (then no source line is echoed). */
+void config_errors_addv(ConfigErrors *errs, unsigned line, unsigned column, const char *fmt, va_list ap)
+        __attribute__((format(printf, 4, 0)));
+/* Appends to out the report of every error of errs, each as
+ * "path:line:col: message\n" followed by its source line and a caret under
+ * the column (or "path: message\n" for an error without a place). Reads
+ * path itself for the source lines; when it cannot, the lines are left
+ * out. The caller says what follows (how many errors, what was kept). */
+void config_errors_render(const ConfigErrors *errs, const char *path, Buf *out);
+/* The same report for a text the caller holds, written to f; text may be
+ * NULL (then no source line is echoed). */
 void config_errors_write(const ConfigErrors *errs, const char *file, const char *text, size_t len, FILE *f);
+/* Frees the errors and empties errs (usable as a _cleanup_ function). */
 void config_errors_clear(ConfigErrors *errs);
 
 const char *probe_type_to_string(ProbeType t);
@@ -125,6 +140,11 @@ const char *decoder_kind_to_string(DecoderKind k);
 bool label_is_builtin(const char *name); /* comm, pid, tgid, cpu */
 /* Valid tracefs event/arg name: [A-Za-z_][A-Za-z0-9_]*, <= 63 chars. */
 bool name_is_valid(const char *s);
+/* Valid tracepoint target "SUBSYSTEM/EVENT" as the kernel names them:
+ * SUBSYSTEM of [A-Za-z0-9_-] not starting with '-' ("9p", "xhci-hcd"),
+ * EVENT of [A-Za-z0-9_], each 1 to 255 characters, one '/'. So no path
+ * tricks ("..", a second '/') and nothing the kernel would split on. */
+bool tracepoint_target_is_valid(const char *s);
 /* Valid Prometheus metric name [a-zA-Z_:][a-zA-Z0-9_:]* (we disallow ':'). */
 bool metric_name_is_valid(const char *s);
 const Decoder *probe_find_decoder(const ProbeConfig *p, const char *field);

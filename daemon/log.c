@@ -27,7 +27,7 @@ int log_level_from_string(const char *s) {
         return -EINVAL;
 }
 
-static void log_write(int level, int err, const char *fmt, va_list ap) {
+static _printf_(3, 0) void log_write(int level, int err, const char *fmt, va_list ap) {
         /* One fprintf per message (stderr is unbuffered) keeps lines whole. */
         char msg[2048];
         int saved = errno;

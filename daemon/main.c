@@ -117,10 +117,10 @@ static int parse_args(int argc, char **argv, Args *a) {
 }
 
 static void print_config_errors(const ConfigErrors *errs, const char *path) {
-        size_t len = 0;
-        _cleanup_free_ char *text = NULL;
-        (void) config_read_file(path, &text, &len);
-        config_errors_write(errs, path, text, text ? len : 0, stderr);
+        _cleanup_buf_ Buf report = { 0 };
+        config_errors_render(errs, path, &report);
+        if (report.len > 0)
+                fwrite(report.data, 1, report.len, stderr);
         fprintf(stderr, "%s: %zu error(s); nothing was written to the kernel\n", path, errs->n);
 }
 
@@ -142,9 +142,7 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
                 Buf def = { 0 };
                 printf("# probe '%s' (%s:%u)\n", p->name, c->path, p->line);
                 if (tfs_probe_definition(p, name, &def) >= 0)
-                        printf("%s >> %s\n", def.data, p->type == PROBE_KPROBE || p->type == PROBE_KRETPROBE
-                                                               ? "kprobe_events"
-                                                               : "uprobe_events");
+                        printf("%s >> %s\n", def.data, tfs_probe_file(p->type));
                 buf_free(&def);
                 const char *ev = p->type == PROBE_TRACEPOINT ? p->target : NULL;
                 if (p->filter)
@@ -167,6 +165,79 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
         return unavailable;
 }
 
+/* manager.h declares no cleanup helper; this is the one main() needs. */
+static inline void manager_freep(Manager **m) {
+        manager_free(*m);
+}
+
+/* --cleanup: removes what an earlier run of ours left. */
+static int run_cleanup(const Args *a) {
+        _cleanup_free_ char *root = NULL;
+        int r = tfs_find(a->tracefs_path, false, &root);
+        if (r < 0) {
+                log_info("tracefs is not mounted: nothing to clean up");
+                return 0;
+        }
+        _cleanup_(tfs_freep) Tracefs *t = NULL;
+        unsigned removed = 0;
+        r = tfs_new(root, a->name, &t);
+        if (r >= 0)
+                r = tfs_cleanup(t, &removed);
+        if (r < 0)
+                return log_error_errno(r, "Cleanup of '%s' in %s failed: %m", a->name, root), 1;
+        log_info("Removed %u leftover(s) of '%s' from %s", removed, a->name, root);
+        return 0;
+}
+
+/* --config.check, after the config passed: prints what would be written. */
+static int run_check(const Args *a, const Config *config, const char *root) {
+        _cleanup_(tfs_freep) Tracefs *t = NULL;
+        if (root)
+                (void) tfs_new(root, a->name, &t);
+        size_t unavailable = print_check(config, a->name, t);
+        if (unavailable > 0 && config->strict) {
+                fprintf(stderr, "%s: %zu probe(s) cannot run on this kernel and strict is set: the daemon would exit\n",
+                        a->config_file, unavailable);
+                return 1;
+        }
+        return 0;
+}
+
+/* The daemon; takes the config. */
+static int run_daemon(const Args *a, Config *config, const char *root) {
+        const char *listen = a->listen_address ? a->listen_address
+                                               : config->listen ? config->listen
+                                                                : CONFIG_DEFAULT_LISTEN;
+        int listen_fd = -1;
+        if (sd_listen_fds(true) == 1)
+                listen_fd = SD_LISTEN_FDS_START;
+
+        _cleanup_(manager_freep) Manager *m = NULL;
+        ManagerOptions opts = {
+                .config_path = a->config_file,
+                .listen_address = listen,
+                .listen_fd = listen_fd,
+                .tracefs_root = root,
+                .name = a->name,
+        };
+        int r = manager_new(config, &opts, &m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up: %m"), 1;
+        r = manager_start(m);
+        if (r < 0)
+                return 1;
+        int code = manager_run(m);
+        r = manager_teardown(m);
+        m = manager_free(m);
+        if (r < 0) {
+                log_error("Stopped, but probes or the instance of '%s' are left in the kernel (see above); "
+                          "'kprobe-exporter --cleanup' removes them once nothing holds them", a->name);
+                return 1;
+        }
+        log_info("Stopped; our probes and instance are removed");
+        return code;
+}
+
 int main(int argc, char **argv) {
         Args a = { .config_file = CONFIG_DEFAULT_PATH, .name = TRACEFS_DEFAULT_NAME };
         int r = parse_args(argc, argv, &a);
@@ -175,40 +246,22 @@ int main(int argc, char **argv) {
 
         procstat_init();
 
-        _cleanup_free_ char *root = NULL;
-        if (a.cleanup) {
-                r = tfs_find(a.tracefs_path, false, &root);
-                if (r < 0) {
-                        log_info("tracefs is not mounted: nothing to clean up");
-                        return 0;
-                }
-                Tracefs *t = NULL;
-                unsigned removed = 0;
-                r = tfs_new(root, a.name, &t);
-                if (r >= 0)
-                        r = tfs_cleanup(t, &removed);
-                tfs_free(t);
-                if (r < 0)
-                        return log_error_errno(r, "Cleanup of '%s' in %s failed: %m", a.name, root), 1;
-                log_info("Removed %u leftover(s) of '%s' from %s", removed, a.name, root);
-                return 0;
-        }
+        if (a.cleanup)
+                return run_cleanup(&a);
 
-        Config *config = NULL;
-        ConfigErrors errs = { 0 };
+        _cleanup_(config_freep) Config *config = NULL;
+        _cleanup_(config_errors_clear) ConfigErrors errs = { 0 };
         r = config_load_file(a.config_file, &config, &errs);
         if (r < 0) {
                 print_config_errors(&errs, a.config_file);
-                config_errors_clear(&errs);
                 return 1;
         }
 
         /* Read-only look at tracefs; --config.check never mounts. */
+        _cleanup_free_ char *root = NULL;
         r = tfs_find(a.tracefs_path, !a.check, &root);
-        if (r < 0 && !a.check) {
-                config_free(config);
+        if (r < 0 && !a.check)
                 return log_error_errno(r, "Cannot find or mount tracefs: %m"), 1;
-        }
         size_t unchecked = registry_check_config(config, root, &errs);
         if (unchecked > 0 && a.check)
                 fprintf(stderr, "%s: warning: tracefs %s: the fields of %zu tracepoint probe(s) were not checked "
@@ -216,58 +269,10 @@ int main(int argc, char **argv) {
                         a.config_file, root ? "is not readable" : "is not mounted", unchecked);
         if (errs.n > 0) {
                 print_config_errors(&errs, a.config_file);
-                config_errors_clear(&errs);
-                config_free(config);
                 return 1;
         }
 
-        if (a.check) {
-                Tracefs *t = NULL;
-                if (root)
-                        (void) tfs_new(root, a.name, &t);
-                size_t unavailable = print_check(config, a.name, t);
-                bool strict = config->strict;
-                tfs_free(t);
-                config_free(config);
-                if (unavailable > 0 && strict) {
-                        fprintf(stderr, "%s: %zu probe(s) cannot run on this kernel and strict is set: the daemon would exit\n",
-                                a.config_file, unavailable);
-                        return 1;
-                }
-                return 0;
-        }
-
-        const char *listen = a.listen_address ? a.listen_address
-                                              : config->listen ? config->listen
-                                                               : CONFIG_DEFAULT_LISTEN;
-        int listen_fd = -1;
-        if (sd_listen_fds(true) == 1)
-                listen_fd = SD_LISTEN_FDS_START;
-
-        Manager *m = NULL;
-        ManagerOptions opts = {
-                .config_path = a.config_file,
-                .listen_address = listen,
-                .listen_fd = listen_fd,
-                .tracefs_root = root,
-                .name = a.name,
-        };
-        r = manager_new(config, &opts, &m);
-        if (r < 0)
-                return log_error_errno(r, "Cannot set up: %m"), 1;
-        r = manager_start(m);
-        if (r < 0) {
-                manager_free(m);
-                return 1;
-        }
-        int code = manager_run(m);
-        r = manager_teardown(m);
-        manager_free(m);
-        if (r < 0) {
-                log_error("Stopped, but probes or the instance of '%s' are left in the kernel (see above); "
-                          "'kprobe-exporter --cleanup' removes them once nothing holds them", a.name);
-                return 1;
-        }
-        log_info("Stopped; our probes and instance are removed");
-        return code;
+        if (a.check)
+                return run_check(&a, config, root);
+        return run_daemon(&a, TAKE_PTR(config), root);
 }

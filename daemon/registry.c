@@ -217,13 +217,6 @@ size_t registry_count(const Registry *r, ProbeState state) {
         return n;
 }
 
-static bool strv_has(char **v, const char *s) {
-        for (; v && *v; v++)
-                if (strcmp(*v, s) == 0)
-                        return true;
-        return false;
-}
-
 size_t registry_check_config(const Config *c, const char *root, ConfigErrors *errs) {
         size_t unchecked = 0;
         char events[PATH_MAX];
@@ -244,14 +237,14 @@ size_t registry_check_config(const Config *c, const char *root, ConfigErrors *er
                 for (size_t m = 0; m < p->n_metrics; m++)
                         for (size_t l = 0; l < p->metrics[m].n_labels; l++) {
                                 const char *label = p->metrics[m].labels[l];
-                                if (!label_is_builtin(label) && !strv_has(fields, label))
+                                if (!label_is_builtin(label) && !strv_contains(fields, label))
                                         config_errors_add(errs, p->metrics[m].label_line[l],
                                                           p->metrics[m].label_column[l],
                                                           "label '%s' is not a field of tracepoint %s", label,
                                                           p->target);
                         }
                 for (size_t d = 0; d < p->n_decoders; d++)
-                        if (!strv_has(fields, p->decoders[d].field))
+                        if (!strv_contains(fields, p->decoders[d].field))
                                 config_errors_add(errs, p->decoders[d].line, p->decoders[d].column,
                                                   "decode: '%s' is not a field of tracepoint %s",
                                                   p->decoders[d].field, p->target);

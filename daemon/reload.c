@@ -1,30 +1,18 @@
 #include "reload.h"
 
 #include <errno.h>
-#include <stdio.h>
 
 #include "log.h"
 #include "reload_plan.h"
 
 void log_config_errors(const ConfigErrors *errs, const char *path) {
-        char *text = NULL, *data = NULL;
-        size_t len = 0, size = 0;
-        (void) config_read_file(path, &text, &len);
-        FILE *f = open_memstream(&data, &size);
-        if (!f) {
-                free(text);
-                return;
+        _cleanup_buf_ Buf report = { 0 };
+        config_errors_render(errs, path, &report);
+        /* One journal entry per line, each with its priority. */
+        for (const char *pos = report.data ? report.data : ""; *pos;) {
+                StrView line = sv_next_line(&pos);
+                log_error("%.*s", (int) line.n, line.p);
         }
-        config_errors_write(errs, path, text, len, f);
-        fclose(f);
-        for (char *line = data, *nl; line && *line; line = nl ? nl + 1 : NULL) {
-                nl = strchr(line, '\n');
-                if (nl)
-                        *nl = 0;
-                log_error("%s", line);
-        }
-        free(data);
-        free(text);
 }
 
 static Config *load(const Reloader *ctx) {

@@ -4,19 +4,6 @@
 
 #include "util.h"
 
-static bool str_same(const char *a, const char *b) {
-        return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-static bool strv_same(char **a, size_t na, char **b, size_t nb) {
-        if (na != nb)
-                return false;
-        for (size_t i = 0; i < na; i++)
-                if (strcmp(a[i], b[i]) != 0)
-                        return false;
-        return true;
-}
-
 static bool decoder_same(const Decoder *a, const Decoder *b) {
         if (!a || !b)
                 return !a && !b;
@@ -30,13 +17,13 @@ static bool decoder_same(const Decoder *a, const Decoder *b) {
 
 bool probe_kernel_side_same(const ProbeConfig *a, const ProbeConfig *b) {
         return strcmp(a->name, b->name) == 0 && a->type == b->type && strcmp(a->target, b->target) == 0 &&
-               str_same(a->filter, b->filter) && strv_same(a->fetch, a->n_fetch, b->fetch, b->n_fetch);
+               str_equal_or_null(a->filter, b->filter) && strv_equal(a->fetch, a->n_fetch, b->fetch, b->n_fetch);
 }
 
 /* The same label values come out of the same events. */
 static bool metric_same(const ProbeConfig *pa, const MetricConfig *a, const ProbeConfig *pb, const MetricConfig *b) {
-        if (strcmp(a->name, b->name) != 0 || !str_same(a->help, b->help) ||
-            !strv_same(a->labels, a->n_labels, b->labels, b->n_labels))
+        if (strcmp(a->name, b->name) != 0 || !str_equal_or_null(a->help, b->help) ||
+            !strv_equal(a->labels, a->n_labels, b->labels, b->n_labels))
                 return false;
         for (size_t l = 0; l < a->n_labels; l++)
                 if (!decoder_same(probe_find_decoder(pa, a->labels[l]), probe_find_decoder(pb, b->labels[l])))
@@ -83,7 +70,7 @@ void reload_plan_compute(const Config *old, const bool *old_live, const Config *
         for (size_t o = 0; o < old->n_probes; o++)
                 plan->removed += plan->remove[o];
         plan->recent_events_changed = old->recent_events != next->recent_events;
-        plan->listen_changed = next->listen && !str_same(next->listen, old->listen);
+        plan->listen_changed = next->listen && !str_equal_or_null(next->listen, old->listen);
 }
 
 void reload_plan_done(ReloadPlan *plan) {

@@ -257,28 +257,8 @@ SeriesCache *series_cache_free(SeriesCache *c) {
 static uint64_t key_hash(const SeriesKeyPart *parts, size_t n) {
         uint64_t h = HASH_INIT;
         for (size_t i = 0; i < n; i++) {
-                const unsigned char *c = (const unsigned char *) parts[i].bytes.p;
-                size_t len = parts[i].bytes.n;
-                uint64_t w;
-                uint32_t a, b;
-
-                h = hash_word(h, (uint64_t) parts[i].tag | (uint64_t) len << 8);
-                /* As hash_mem(), without its length word. */
-                if (len >= 8) {
-                        for (size_t k = 0; len - k > 8; k += 8) {
-                                memcpy(&w, c + k, 8);
-                                h = hash_word(h, w);
-                        }
-                        memcpy(&w, c + len - 8, 8);
-                } else if (len >= 4) {
-                        memcpy(&a, c, 4);
-                        memcpy(&b, c + len - 4, 4);
-                        w = (uint64_t) a << 32 | b;
-                } else if (len > 0)
-                        w = (uint64_t) c[0] << 16 | (uint64_t) c[len >> 1] << 8 | c[len - 1];
-                else
-                        continue;
-                h = hash_word(h, w);
+                h = hash_word(h, (uint64_t) parts[i].tag | (uint64_t) parts[i].bytes.n << 8);
+                h = hash_mem_bytes(h, parts[i].bytes.p, parts[i].bytes.n);
         }
         return h;
 }

@@ -1,6 +1,5 @@
 #include "tfs.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,37 +24,8 @@ static char *path_join(const char *a, const char *b) {
         return buf_steal(&p);
 }
 
-static int read_all_fd_max(int fd, Buf *out, size_t max) {
-        buf_clear(out);
-        for (;;) {
-                buf_reserve(out, 4096);
-                out->data[out->len] = 0; /* an empty file reads as "" */
-                ssize_t n = read(fd, out->data + out->len, out->cap - out->len - 1);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        return 0;
-                out->len += (size_t) n;
-                out->data[out->len] = 0;
-                if (out->len > max)
-                        return -EFBIG;
-        }
-}
-
-static int read_all_at_max(int dirfd, const char *path, Buf *out, size_t max) {
-        int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        int r = read_all_fd_max(fd, out, max);
-        close(fd);
-        return r;
-}
-
 static int read_all_at(int dirfd, const char *path, Buf *out) {
-        return read_all_at_max(dirfd, path, out, READ_MAX);
+        return read_file_at(dirfd, path, READ_MAX, out);
 }
 
 /* One write() of the whole text: the kernel parses each write on its own,
@@ -84,40 +54,6 @@ static int write_control(const char *path, const char *text) {
         return write_once_at(AT_FDCWD, path, O_WRONLY, text, strlen(text));
 }
 
-static bool sv_startswith(StrView s, const char *prefix) {
-        size_t n = strlen(prefix);
-        return s.n >= n && memcmp(s.p, prefix, n) == 0;
-}
-
-static bool is_name_char(char c) {
-        return isalnum((unsigned char) c) || c == '_';
-}
-
-static bool group_name_is_valid(const char *s) {
-        size_t n = strlen(s);
-        if (n == 0 || n > 63 || s[0] == '-')
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!is_name_char(s[i]) && s[i] != '-')
-                        return false;
-        return true;
-}
-
-static bool has_space(const char *s) {
-        for (; *s; s++)
-                if (isspace((unsigned char) *s))
-                        return true;
-        return false;
-}
-
-/* "subsystem/event": one slash, no path tricks, nothing the kernel would
- * split on. */
-static bool tracepoint_target_is_valid(const char *s) {
-        const char *slash = s ? strchr(s, '/') : NULL;
-        return slash && slash != s && slash[1] && !strchr(slash + 1, '/') &&
-               s[0] != '.' && slash[1] != '.' && !has_space(s);
-}
-
 static bool is_kprobe_kind(ProbeType t) {
         return t == PROBE_KPROBE || t == PROBE_KRETPROBE;
 }
@@ -126,42 +62,7 @@ static bool is_uprobe_kind(ProbeType t) {
         return t == PROBE_UPROBE || t == PROBE_URETPROBE;
 }
 
-static const char *probe_file(ProbeType t) {
-        return is_kprobe_kind(t) ? "kprobe_events" : "uprobe_events";
-}
-
 /* ---- finding tracefs ---- */
-
-static char *unescape_mount_path(const char *s, size_t n) {
-        Buf b = { 0 };
-        for (size_t i = 0; i < n; i++) {
-                if (s[i] == '\\' && i + 3 < n &&
-                    s[i + 1] >= '0' && s[i + 1] <= '3' &&
-                    s[i + 2] >= '0' && s[i + 2] <= '7' &&
-                    s[i + 3] >= '0' && s[i + 3] <= '7') {
-                        buf_putc(&b, (char) ((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
-                        i += 3;
-                } else
-                        buf_putc(&b, s[i]);
-        }
-        return buf_steal(&b);
-}
-
-int tfs_parse_mounts(const char *text, char **ret) {
-        _cleanup_free_ char *copy = xstrdup(text);
-        char *save = NULL;
-        for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                /* device mountpoint fstype options ...; spaces are escaped */
-                char *fs = NULL;
-                (void) strtok_r(line, " ", &fs);
-                char *dir = strtok_r(NULL, " ", &fs), *type = strtok_r(NULL, " ", &fs);
-                if (dir && type && strcmp(type, "tracefs") == 0) {
-                        *ret = unescape_mount_path(dir, strlen(dir));
-                        return 0;
-                }
-        }
-        return -ENOENT;
-}
 
 int tfs_find(const char *override, bool mount_if_needed, char **ret_root) {
         if (override) {
@@ -256,190 +157,23 @@ Tracefs *tfs_free(Tracefs *t) {
         return NULL;
 }
 
-/* ---- definitions ---- */
-
-int tfs_probe_definition(const ProbeConfig *p, const char *group, Buf *out) {
-        char kind;
-        switch (p->type) {
-        case PROBE_KPROBE:
-        case PROBE_UPROBE:
-                kind = 'p';
-                break;
-        case PROBE_KRETPROBE:
-        case PROBE_URETPROBE:
-                kind = 'r';
-                break;
-        default:
-                return -EINVAL;
-        }
-        if (!group || !p->name || !p->target || !*group || !*p->name || !*p->target)
-                return -EINVAL;
-        /* A newline would smuggle a second command into the probe file (one
-         * that could delete someone else's probe); the kernel splits the
-         * rest on whitespace. */
-        if (has_space(group) || has_space(p->name) || has_space(p->target))
-                return -EINVAL;
-        for (size_t i = 0; i < p->n_fetch; i++)
-                if (!p->fetch[i] || !*p->fetch[i] || strpbrk(p->fetch[i], "\n\r"))
-                        return -EINVAL;
-
-        buf_clear(out);
-        buf_printf(out, "%c:%s/%s %s", kind, group, p->name, p->target);
-        for (size_t i = 0; i < p->n_fetch; i++) {
-                buf_putc(out, ' ');
-                buf_puts(out, p->fetch[i]);
-        }
-        return 0;
-}
-
 /* ---- error_log ---- */
-
-typedef struct LogEntry {
-        StrView stamp;   /* "411.376493" */
-        StrView message; /* "trace_uprobe: error: ..." */
-        StrView command; /* the full "  Command: ..." line */
-        StrView caret;   /* the line after it */
-} LogEntry;
-
-static StrView next_line(const char **pos) {
-        const char *s = *pos, *e = strchr(s, '\n');
-        size_t n = e ? (size_t) (e - s) : strlen(s);
-        *pos = e ? e + 1 : s + n;
-        return (StrView){ s, n };
-}
-
-/* Iterates entries: "[ stamp] message\n  Command: cmd\n   ^\n". Returns
- * false at the end of the text. */
-static bool log_next_entry(const char **pos, LogEntry *e) {
-        *e = (LogEntry){ 0 };
-        while (**pos) {
-                StrView l = next_line(pos);
-                const char *close = l.n > 0 && l.p[0] == '[' ? memchr(l.p, ']', l.n) : NULL;
-                if (!close)
-                        continue; /* not a header: skip until the next one */
-                StrView stamp = { l.p + 1, (size_t) (close - l.p - 1) };
-                while (stamp.n > 0 && stamp.p[0] == ' ')
-                        stamp.p++, stamp.n--;
-                const char *m = close + 1;
-                if (m < l.p + l.n && *m == ' ')
-                        m++;
-                e->stamp = stamp;
-                e->message = (StrView){ m, (size_t) (l.p + l.n - m) };
-                const char *peek = *pos;
-                StrView c = next_line(&peek);
-                if (sv_startswith(c, "  Command: ")) {
-                        e->command = c;
-                        *pos = peek;
-                        StrView caret = next_line(&peek);
-                        if (caret.n > 0 && caret.p[0] != '[' && memchr(caret.p, '^', caret.n)) {
-                                e->caret = caret;
-                                *pos = peek;
-                        }
-                }
-                return true;
-        }
-        return false;
-}
-
-/* Compares two commands word by word: the kernel re-joins the words it
- * parsed with single spaces. */
-static bool words_equal(StrView a, StrView b) {
-        size_t i = 0, j = 0;
-        for (;;) {
-                while (i < a.n && isspace((unsigned char) a.p[i]))
-                        i++;
-                while (j < b.n && isspace((unsigned char) b.p[j]))
-                        j++;
-                if (i == a.n || j == b.n)
-                        return i == a.n && j == b.n;
-                while (i < a.n && j < b.n && !isspace((unsigned char) a.p[i]) && a.p[i] == b.p[j])
-                        i++, j++;
-                bool a_end = i == a.n || isspace((unsigned char) a.p[i]);
-                bool b_end = j == b.n || isspace((unsigned char) b.p[j]);
-                if (!a_end || !b_end)
-                        return false;
-        }
-}
-
-/* "p:grp/ev rest" -> "p:ev rest", for a kernel that logs the command
- * without the group. Returns false if there is no group to drop. */
-static bool drop_group(StrView cmd, Buf *out) {
-        const char *colon = memchr(cmd.p, ':', cmd.n);
-        const char *sp = memchr(cmd.p, ' ', cmd.n);
-        const char *slash = memchr(cmd.p, '/', cmd.n);
-        if (!colon || !slash || slash < colon || (sp && slash > sp))
-                return false;
-        buf_clear(out);
-        buf_append(out, cmd.p, (size_t) (colon + 1 - cmd.p));
-        buf_append(out, slash + 1, (size_t) (cmd.p + cmd.n - slash - 1));
-        return true;
-}
-
-/* Stamps are "sec.usec" with a fixed-width fraction and no leading zeros
- * once the padding is gone: longer is later, else compare the bytes. */
-static bool stamp_newer(StrView a, StrView b) {
-        return a.n != b.n ? a.n > b.n : memcmp(a.p, b.p, a.n) > 0;
-}
-
-/* The last entry for command, among the entries newer than `since` (all
- * when since is NULL). */
-static char *error_log_pick(const char *log_text, const char *command, const char *since) {
-        StrView want = sv_from(command), after = sv_from(since);
-        _cleanup_buf_ Buf abbreviated = { 0 };
-        bool has_abbrev = drop_group(want, &abbreviated);
-
-        LogEntry best = { 0 }, loose = { 0 }, e;
-        for (const char *pos = log_text; log_next_entry(&pos, &e);) {
-                if (e.command.n == 0 || (since && !stamp_newer(e.stamp, after)))
-                        continue;
-                StrView got = { e.command.p + 11, e.command.n - 11 }; /* after "  Command: " */
-                if (words_equal(got, want))
-                        best = e;
-                else if (has_abbrev && words_equal(got, (StrView){ abbreviated.data, abbreviated.len }))
-                        loose = e;
-        }
-        if (!best.command.p)
-                best = loose;
-        if (!best.command.p)
-                return NULL;
-
-        Buf b = { 0 };
-        buf_put_sv(&b, best.message);
-        buf_putc(&b, '\n');
-        buf_put_sv(&b, best.command);
-        if (best.caret.n > 0) {
-                buf_putc(&b, '\n');
-                buf_put_sv(&b, best.caret);
-        }
-        return buf_steal(&b);
-}
-
-char *tfs_error_log_entry(const char *log_text, const char *command) {
-        if (!log_text || !command)
-                return NULL;
-        return error_log_pick(log_text, command, NULL);
-}
 
 /* error_log keeps old entries: a failure that the kernel did not log must
  * not be explained by an entry of an earlier run. So the newest stamp is
  * noted before the write and only later entries count afterwards. */
 static char *error_log_last_stamp(const char *log_path) {
         _cleanup_buf_ Buf text = { 0 };
-        StrView last = { "", 0 };
-        if (read_all_at(AT_FDCWD, log_path, &text) < 0 || !text.data)
+        if (read_all_at(AT_FDCWD, log_path, &text) < 0)
                 return xstrdup("");
-        LogEntry e;
-        for (const char *pos = text.data; log_next_entry(&pos, &e);)
-                if (stamp_newer(e.stamp, last))
-                        last = e.stamp;
-        return xstrndup(last.p, last.n);
+        return tfs_error_log_last_stamp(text.data);
 }
 
 static char *error_log_explain(const char *log_path, const char *since, const char *command) {
         _cleanup_buf_ Buf text = { 0 };
-        if (read_all_at(AT_FDCWD, log_path, &text) < 0 || !text.data)
+        if (read_all_at(AT_FDCWD, log_path, &text) < 0)
                 return NULL;
-        return error_log_pick(text.data, command, since);
+        return tfs_error_log_entry(text.data, command, since);
 }
 
 /* ---- cleanup ---- */
@@ -497,32 +231,6 @@ static int instance_disable_all(const Tracefs *t) {
         return ret;
 }
 
-/* Parses "p:GROUP/EVENT ...", "r:GROUP/EVENT ..." or "r16:GROUP/EVENT ...".
- * Returns false for other lines. */
-static bool probe_line_split(StrView l, StrView *group, StrView *event) {
-        size_t i = 0;
-        if (l.n < 2 || (l.p[0] != 'p' && l.p[0] != 'r'))
-                return false;
-        i = 1;
-        while (i < l.n && isdigit((unsigned char) l.p[i]))
-                i++;
-        if (i >= l.n || l.p[i] != ':')
-                return false;
-        size_t g = ++i;
-        while (i < l.n && l.p[i] != '/' && l.p[i] != ' ')
-                i++;
-        if (i >= l.n || l.p[i] != '/' || i == g)
-                return false;
-        *group = (StrView){ l.p + g, i - g };
-        size_t e = ++i;
-        while (i < l.n && l.p[i] != ' ')
-                i++;
-        if (i == e)
-                return false;
-        *event = (StrView){ l.p + e, i - e };
-        return true;
-}
-
 static int cleanup_probe_file(const Tracefs *t, const char *file, unsigned *removed) {
         _cleanup_free_ char *path = path_join(t->root, file);
         _cleanup_buf_ Buf text = { 0 };
@@ -530,9 +238,9 @@ static int cleanup_probe_file(const Tracefs *t, const char *file, unsigned *remo
         if (r < 0)
                 return r;
         int ret = 0;
-        for (const char *pos = text.data ? text.data : ""; *pos;) {
-                StrView l = next_line(&pos), group, event;
-                if (!probe_line_split(l, &group, &event) || !sv_eq_str(group, t->name))
+        for (const char *pos = text.data; *pos;) {
+                StrView l = sv_next_line(&pos), group, event;
+                if (!tfs_probe_line_split(l, &group, &event) || !sv_eq_str(group, t->name))
                         continue;
                 _cleanup_buf_ Buf cmd = { 0 };
                 buf_printf(&cmd, "-:%.*s/%.*s\n", (int) group.n, group.p, (int) event.n, event.p);
@@ -634,7 +342,7 @@ static SymbolVerdict check_symbol(Tracefs *t, const ProbeConfig *p, char **ret_m
                 _cleanup_buf_ Buf kallsyms = { 0 }, filter = { 0 }, blacklist = { 0 };
                 _cleanup_free_ char *aff = path_join(t->root, "available_filter_functions");
                 /* Distribution kernels with many modules: tens of MB. */
-                int r = read_all_at_max(AT_FDCWD, "/proc/kallsyms", &kallsyms, 256u * 1024u * 1024u);
+                int r = read_file_at(AT_FDCWD, "/proc/kallsyms", 256u * 1024u * 1024u, &kallsyms);
                 bool ok = r >= 0 && kallsyms.len > 0;
                 t->kallsyms_error = ok ? 0 : r < 0 ? r : -ENODATA;
                 bool have_filter = read_all_at(AT_FDCWD, aff, &filter) >= 0;
@@ -704,7 +412,7 @@ static int probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error) {
 
         _cleanup_free_ char *log = path_join(t->root, "error_log");
         _cleanup_free_ char *before = error_log_last_stamp(log);
-        r = write_probe_file(t, probe_file(p->type), line.data);
+        r = write_probe_file(t, tfs_probe_file(p->type), line.data);
         if (r < 0) {
                 *ret_error = error_log_explain(log, before, command);
                 /* A notrace or ambiguous function: the kernel's words (if
@@ -742,7 +450,7 @@ int tfs_probe_unregister(Tracefs *t, const ProbeConfig *p) {
                 return -EINVAL;
         _cleanup_buf_ Buf cmd = { 0 };
         buf_printf(&cmd, "-:%s/%s\n", t->name, p->name);
-        return write_probe_file(t, probe_file(p->type), cmd.data);
+        return write_probe_file(t, tfs_probe_file(p->type), cmd.data);
 }
 
 /* instances/NAME/events/<group>/<event>/<file> for kprobe kinds,
@@ -798,40 +506,6 @@ int tfs_open_trace_pipe(Tracefs *t) {
 
 /* ---- per-CPU stats ---- */
 
-static int parse_cpu_stats(const char *text, TracefsCpuStats *s) {
-        static const struct {
-                const char *key;
-                size_t offset;
-        } keys[] = {
-                { "entries", offsetof(TracefsCpuStats, entries) },
-                { "overrun", offsetof(TracefsCpuStats, overrun) },
-                { "commit overrun", offsetof(TracefsCpuStats, commit_overrun) },
-                { "dropped events", offsetof(TracefsCpuStats, dropped_events) },
-                { "read events", offsetof(TracefsCpuStats, read_events) },
-        };
-        for (const char *pos = text; *pos;) {
-                StrView l = next_line(&pos);
-                const char *colon = memchr(l.p, ':', l.n);
-                if (!colon)
-                        continue;
-                StrView key = { l.p, (size_t) (colon - l.p) };
-                StrView val = { colon + 1, (size_t) (l.p + l.n - colon - 1) };
-                while (val.n > 0 && isspace((unsigned char) val.p[0]))
-                        val.p++, val.n--;
-                while (val.n > 0 && isspace((unsigned char) val.p[val.n - 1]))
-                        val.n--;
-                for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
-                        if (!sv_eq_str(key, keys[i].key))
-                                continue;
-                        uint64_t v;
-                        if (parse_u64(val, &v) < 0)
-                                return -EBADMSG;
-                        memcpy((char *) s + keys[i].offset, &v, sizeof(v));
-                }
-        }
-        return 0;
-}
-
 static int cmp_unsigned(const void *a, const void *b) {
         unsigned x = *(const unsigned *) a, y = *(const unsigned *) b;
         return x < y ? -1 : x > y;
@@ -879,7 +553,7 @@ int tfs_read_cpu_stats(Tracefs *t, TracefsCpuStats *stats, size_t max) {
                 if (r < 0)
                         break;
                 stats[filled] = (TracefsCpuStats){ .cpu = cpus[i] };
-                r = parse_cpu_stats(text.data ? text.data : "", &stats[filled]);
+                r = tfs_parse_cpu_stats(text.data, &stats[filled]);
                 if (r < 0)
                         break;
                 filled++;
@@ -891,94 +565,6 @@ int tfs_read_cpu_stats(Tracefs *t, TracefsCpuStats *stats, size_t max) {
 
 /* ---- tracepoint formats ---- */
 
-void strv_free(char **v) {
-        if (!v)
-                return;
-        for (char **i = v; *i; i++)
-                free(*i);
-        free(v);
-}
-
-static void strv_push(char ***v, size_t *n, StrView s) {
-        *v = xrealloc(*v, (*n + 2) * sizeof(char *));
-        (*v)[(*n)++] = xstrndup(s.p, s.n);
-        (*v)[*n] = NULL;
-}
-
-/* The NAME in "\tfield:TYPE NAME[N];\toffset:..." */
-static bool format_field_name(StrView l, StrView *ret) {
-        while (l.n > 0 && isspace((unsigned char) l.p[0]))
-                l.p++, l.n--;
-        if (!sv_startswith(l, "field:"))
-                return false;
-        const char *f = l.p;
-        const char *semi = memchr(f, ';', (size_t) (l.p + l.n - f));
-        if (!semi)
-                return false;
-        const char *e = semi;
-        if (e > f && e[-1] == ']') {
-                while (e > f && *e != '[')
-                        e--;
-                if (*e != '[')
-                        return false;
-        }
-        const char *s = e;
-        while (s > f + 6 && is_name_char(s[-1]))
-                s--;
-        if (s == e)
-                return false;
-        *ret = (StrView){ s, (size_t) (e - s) };
-        return true;
-}
-
-int tfs_parse_format_fields(const char *format_text, char ***ret) {
-        const char *fmt = strstr(format_text, "print fmt: \"");
-        if (!fmt)
-                return -EBADMSG;
-        fmt += strlen("print fmt: \"");
-        const char *end = fmt;
-        while (*end && *end != '"') {
-                if (*end == '\\' && end[1])
-                        end++;
-                end++;
-        }
-        if (*end != '"')
-                return -EBADMSG;
-
-        char **v = NULL;
-        size_t n = 0;
-        /* "name=%..." pairs: what the kernel prints for most tracepoints */
-        for (const char *c = fmt; c + 1 < end; c++) {
-                if (c[0] != '=' || c[1] != '%')
-                        continue;
-                const char *s = c;
-                while (s > fmt && is_name_char(s[-1]))
-                        s--;
-                if (s == c || isdigit((unsigned char) *s))
-                        continue;
-                strv_push(&v, &n, (StrView){ s, (size_t) (c - s) });
-        }
-
-        /* Syscalls print "name(k: v, ...)" or just the return value: the
-         * fields then come from the field list. __syscall_nr is not
-         * printed (only with options/fields, which we turn off). */
-        if (n == 0)
-                for (const char *pos = format_text; pos < fmt;) {
-                        StrView l = next_line(&pos), name;
-                        if (!format_field_name(l, &name))
-                                continue;
-                        if ((name.n >= 7 && memcmp(name.p, "common_", 7) == 0) ||
-                            sv_eq_str(name, "__syscall_nr"))
-                                continue;
-                        strv_push(&v, &n, name);
-                }
-
-        if (!v)
-                v = xcalloc(1, sizeof(char *));
-        *ret = v;
-        return (int) n;
-}
-
 int tfs_tracepoint_fields(const char *root, const char *target, char ***ret) {
         if (!tracepoint_target_is_valid(target))
                 return -EINVAL;
@@ -989,5 +575,5 @@ int tfs_tracepoint_fields(const char *root, const char *target, char ***ret) {
         int r = read_all_at(AT_FDCWD, path, &text);
         if (r < 0)
                 return r;
-        return tfs_parse_format_fields(text.data ? text.data : "", ret);
+        return tfs_parse_format_fields(text.data, ret);
 }

@@ -1,6 +1,7 @@
 /* Everything that touches tracefs: finding (and mounting) it, our instance
  * and its options, registering and removing our probes, enabling events in
- * our instance only, error_log, per-CPU stats, tracepoint formats.
+ * our instance only, error_log, per-CPU stats, tracepoint formats. The I/O
+ * only: what the texts mean is tfs_text.c's (core, pure).
  *
  * Rules kept here (see shared/TRACEFS.md): probe files are opened
  * O_WRONLY|O_APPEND, never O_TRUNC; only our group and our instance are
@@ -13,6 +14,7 @@
 #include "config.h"
 #include "kfeatures.h"
 #include "symbols.h"
+#include "tfs_text.h"
 #include "util.h"
 
 #define TRACEFS_DEFAULT_NAME "kprobe_exporter"
@@ -33,19 +35,21 @@ static inline bool tfs_may_have(const Tracefs *t, Feature f) {
 }
 
 /* Finds tracefs: `override` if given (used as is), else the tracefs line of
- * /proc/mounts; if none and mount_if_needed, mounts it at
- * /sys/kernel/tracing. Returns 0 and a new string, or -errno (-ENOENT: not
- * mounted and not allowed to mount). */
+ * /proc/mounts (tfs_parse_mounts()); if none and mount_if_needed, mounts it
+ * at /sys/kernel/tracing. Returns 0 and a new string in *ret_root (the
+ * caller's), or -errno (-ENOENT: not mounted and not allowed to mount). */
 int tfs_find(const char *override, bool mount_if_needed, char **ret_root);
-/* Pure part of the above, for tests: the mount point (octal escapes such as
- * \040 undone) of the first tracefs line of /proc/mounts text. Returns 0 and
- * a new string, or -ENOENT. */
-int tfs_parse_mounts(const char *text, char **ret);
 
-/* Creates the handle; reads what the kernel supports (uname, README, which
- * probe files and options exist) into t->features. No writes. */
+/* Creates the handle (the caller's, for tfs_free()); reads what the kernel
+ * supports (uname, README, which probe files and options exist) into
+ * t->features. No writes. Returns 0, or -EINVAL for a name that
+ * group_name_is_valid() refuses. */
 int tfs_new(const char *root, const char *name, Tracefs **ret);
+/* Frees the handle (not what it made in the kernel); accepts NULL, returns NULL. */
 Tracefs *tfs_free(Tracefs *t);
+static inline void tfs_freep(Tracefs **t) {
+        tfs_free(*t);
+}
 
 /* Reads the kernel's features as tfs_new does. */
 void tfs_read_features(const char *root, KernelFeatures *ret);
@@ -58,13 +62,6 @@ void tfs_read_features(const char *root, KernelFeatures *ret);
 int tfs_probe_judge(Tracefs *t, const KernelFeatures *k, const ProbeConfig *p, char **ret_why);
 /* Frees the symbol table (megabytes; only needed while registering). */
 void tfs_symbols_release(Tracefs *t);
-
-/* The exact line written to kprobe_events/uprobe_events for a kprobe kind,
- * e.g. "p:kprobe_exporter/connect __sys_connect_file family=+0(%si):u16".
- * out is cleared first and gets no newline. Returns -EINVAL for tracepoints
- * (nothing is written for them) and for names or a target with whitespace
- * or a fetch arg with a newline. Pure. */
-int tfs_probe_definition(const ProbeConfig *p, const char *group, Buf *out);
 
 /* Removes leftovers of ours from an earlier run: disables and removes our
  * instance, then removes every probe of our group from kprobe_events and
@@ -106,26 +103,13 @@ int tfs_event_enable(Tracefs *t, const ProbeConfig *p, bool on);
 /* Opens our instance's trace_pipe O_RDONLY|O_NONBLOCK|O_CLOEXEC; returns fd or -errno. */
 int tfs_open_trace_pipe(Tracefs *t);
 
-typedef struct TracefsCpuStats {
-        uint64_t entries, overrun, commit_overrun, dropped_events, read_events;
-        unsigned cpu; /* N of per_cpu/cpuN: CPU numbers may have gaps */
-} TracefsCpuStats;
-/* Reads instances/name/per_cpu/cpuN/stats for every CPU present, in CPU
- * order. Returns the number of CPUs filled (<= max), or -errno. */
+/* Reads instances/name/per_cpu/cpuN/stats (tfs_parse_cpu_stats()) for
+ * every CPU present, in CPU order, into the caller's stats[0..max).
+ * Returns the number of CPUs filled (<= max), or -errno. */
 int tfs_read_cpu_stats(Tracefs *t, TracefsCpuStats *stats, size_t max);
 
-/* The field names a tracepoint prints, from events/<target>/format: the
- * "name=" keys of its print fmt, or for syscalls (print fmt without "=")
- * the non-common field names. Returns count >= 0 and a NULL-terminated
- * strv in *ret (caller frees with strv_free), or -errno. */
+/* The field names a tracepoint prints, from events/<target>/format
+ * (tfs_parse_format_fields()). Returns count >= 0 and a new NULL-terminated
+ * strv in *ret (the caller frees it with strv_free()), -EINVAL for a target
+ * that tracepoint_target_is_valid() refuses, or -errno. */
 int tfs_tracepoint_fields(const char *root, const char *target, char ***ret);
-/* Pure part of the above, for tests: parses the content of a format file. */
-int tfs_parse_format_fields(const char *format_text, char ***ret);
-void strv_free(char **v);
-
-/* Pure: picks the error_log entry for `command` out of the error_log text:
- * the last entry whose "Command:" line equals command (the kernel may
- * abbreviate the group). Returns a new string holding the entry's message
- * line, command line and caret line joined by '\n' (no trailing newline),
- * without the "[ timestamp]" prefix; or NULL if there is none. */
-char *tfs_error_log_entry(const char *log_text, const char *command);

@@ -1,8 +1,11 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
+
 
 static void oom(void) {
         static const char msg[] = "<2>kprobe-exporter: out of memory\n";
@@ -301,4 +304,92 @@ int listen_address_split(const char *address, char **ret_host, char *port, size_
         snprintf(port, port_size, "%u", (unsigned) p);
         *ret_host = host_len == 0 ? xstrdup("0.0.0.0") : xstrndup(host, host_len);
         return 0;
+}
+
+bool has_space(const char *s) {
+        for (; *s; s++)
+                if (char_is_space(*s))
+                        return true;
+        return false;
+}
+
+bool span_is_name(const char *s, size_t n) {
+        if (n == 0 || n > EVENT_NAME_MAX || !char_is_name_start(s[0]))
+                return false;
+        for (size_t i = 1; i < n; i++)
+                if (!char_is_name(s[i]))
+                        return false;
+        return true;
+}
+
+bool group_name_is_valid(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+        if (n == 0 || n > EVENT_NAME_MAX || s[0] == '-')
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!char_is_name(s[i]) && s[i] != '-')
+                        return false;
+        return true;
+}
+
+void strv_free(char **v) {
+        if (!v)
+                return;
+        for (char **i = v; *i; i++)
+                free(*i);
+        free(v);
+}
+
+void strv_push(char ***v, size_t *n, StrView s) {
+        *v = xrealloc(*v, (*n + 2) * sizeof(char *));
+        (*v)[(*n)++] = xstrndup(s.p, s.n);
+        (*v)[*n] = NULL;
+}
+
+bool strv_contains(char **v, const char *s) {
+        for (; v && *v; v++)
+                if (strcmp(*v, s) == 0)
+                        return true;
+        return false;
+}
+
+bool strv_equal(char **a, size_t na, char **b, size_t nb) {
+        if (na != nb)
+                return false;
+        for (size_t i = 0; i < na; i++)
+                if (strcmp(a[i], b[i]) != 0)
+                        return false;
+        return true;
+}
+
+int read_file_at(int dirfd, const char *path, size_t max, Buf *out) {
+        int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        int r = 0;
+        buf_clear(out);
+        buf_reserve(out, 0); /* an empty file reads as "", not as NULL */
+        for (;;) {
+                /* At most max + 1 bytes are kept (out->len <= max here):
+                 * enough to tell "too large" without reading all of it. */
+                size_t room = 64 * 1024;
+                if (max - out->len < room)
+                        room = max - out->len + 1;
+                buf_reserve(out, room);
+                ssize_t n = read(fd, out->data + out->len, room);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        r = n < 0 ? -errno : 0; /* a directory gives EISDIR here */
+                        break;
+                }
+                out->len += (size_t) n;
+                out->data[out->len] = 0;
+                if (out->len > max) {
+                        r = -EFBIG;
+                        break;
+                }
+        }
+        close(fd);
+        return r;
 }

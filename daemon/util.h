@@ -34,6 +34,47 @@ static inline bool sv_eq_str(StrView a, const char *s) {
         return sv_eq(a, sv_from(s));
 }
 
+static inline bool sv_startswith(StrView s, const char *prefix) {
+        size_t n = strlen(prefix);
+        return s.n >= n && memcmp(s.p, prefix, n) == 0;
+}
+
+/* The line at *pos (without its '\n') of a NUL-terminated text; moves *pos
+ * past it. At the end of the text it returns an empty view and leaves *pos
+ * on the NUL, so loops run `while (**pos)`. */
+static inline StrView sv_next_line(const char **pos) {
+        const char *s = *pos, *e = strchr(s, '\n');
+        size_t n = e ? (size_t) (e - s) : strlen(s);
+        *pos = e ? e + 1 : s + n;
+        return (StrView){ s, n };
+}
+
+/* The kernel's isspace(): space, \t \n \v \f \r, and 0xA0 (its ctype
+ * table is Latin-1, where that is NO-BREAK SPACE). The kernel splits probe
+ * commands with argv_split(), which uses it, so this is the set that must
+ * not appear inside one word of a command. Locale-independent. */
+static inline bool char_is_space(char c) {
+        return c == ' ' || (c >= '\t' && c <= '\r') || (unsigned char) c == 0xA0;
+}
+
+/* True if s has a char_is_space() byte. */
+bool has_space(const char *s);
+
+/* Names of events, fetch args, labels and fields: [A-Za-z_][A-Za-z0-9_]*. */
+#define EVENT_NAME_MAX 63 /* the kernel's MAX_EVENT_NAME_LEN, less its NUL */
+static inline bool char_is_name_start(char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+static inline bool char_is_name(char c) {
+        return char_is_name_start(c) || (c >= '0' && c <= '9');
+}
+/* True if s[0..n) is a name of 1 to EVENT_NAME_MAX characters. */
+bool span_is_name(const char *s, size_t n);
+/* Our probe group and instance name: 1 to EVENT_NAME_MAX of
+ * [A-Za-z0-9_-], not starting with '-' (mkdir would take more; the probe
+ * group is the stricter of the two users). */
+bool group_name_is_valid(const char *s);
+
 /* A growable byte buffer, always NUL-terminated when data != NULL.
  * Out-of-memory aborts (see buf.c): a monitoring daemon cannot do
  * anything useful without memory, and it keeps every caller simple. */
@@ -68,6 +109,27 @@ void *xcalloc(size_t n, size_t m);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+
+/* NULL-terminated string arrays ("strv"). strv_free() accepts NULL.
+ * strv_push() appends a copy of s to *v, which holds *n strings (NULL and 0
+ * for a new one), keeping it NULL-terminated. */
+void strv_free(char **v);
+void strv_push(char ***v, size_t *n, StrView s);
+/* True if the NULL-terminated v (may be NULL) holds a string equal to s. */
+bool strv_contains(char **v, const char *s);
+/* True if a[0..na) and b[0..nb) hold equal strings in the same order. */
+bool strv_equal(char **a, size_t na, char **b, size_t nb);
+/* Both NULL, or equal strings. */
+static inline bool str_equal_or_null(const char *a, const char *b) {
+        return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Reads the whole file path (relative to dirfd, as openat()) into out,
+ * which is cleared first and always NUL-terminated, also for an empty file
+ * (tracefs files say size 0: this reads until EOF). Returns 0, -EFBIG if
+ * the file has more than max bytes, or -errno. Opens O_CLOEXEC|O_NOCTTY.
+ * The one file reader of the daemon; blocking, so not for pipes. */
+int read_file_at(int dirfd, const char *path, size_t max, Buf *out);
 
 static inline void freep(void *p) { free(*(void **)p); }
 #define _cleanup_free_ _cleanup_(freep)
@@ -119,7 +181,9 @@ static inline uint64_t hash_word(uint64_t h, uint64_t w) {
         return h ^ (h >> 29);
 }
 
-static inline uint64_t hash_mem(uint64_t h, const void *p, size_t n) {
+/* hash_mem() without its length word, for a caller that mixes the length
+ * in itself (with other bits in the same word). */
+static inline uint64_t hash_mem_bytes(uint64_t h, const void *p, size_t n) {
         const unsigned char *c = p;
         uint32_t a, b;
         uint64_t w;
@@ -127,7 +191,6 @@ static inline uint64_t hash_mem(uint64_t h, const void *p, size_t n) {
         /* Whole loads only, of the input itself: the short tail is read as
          * overlapping words rather than copied into a zeroed one, which
          * would make the load wait for the byte stores. */
-        h = hash_word(h, (uint64_t) n);
         if (n >= 8) {
                 for (size_t i = 0; n - i > 8; i += 8) {
                         memcpy(&w, c + i, 8); /* an unaligned load; endianness does not matter here */
@@ -145,6 +208,10 @@ static inline uint64_t hash_mem(uint64_t h, const void *p, size_t n) {
         else
                 return h;
         return hash_word(h, w);
+}
+
+static inline uint64_t hash_mem(uint64_t h, const void *p, size_t n) {
+        return hash_mem_bytes(hash_word(h, (uint64_t) n), p, n);
 }
 
 /* memcmp() == 0 for the short strings of the hot path (label values,

@@ -582,6 +582,53 @@ static void test_errors_write_loaded(void **state) {
         config_errors_clear(&errs);
 }
 
+/* The report main.c prints and the reload logs: the source lines come
+ * from the file itself. */
+static void test_errors_render(void **state) {
+        (void) state;
+        static const char text[] = "probes:\n  - name: a\n    type: kprobe\n    target: vfs_read\n    fetch: [x=$retval]\n";
+        char path[] = "/tmp/test-config-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+        close(fd);
+
+        ConfigErrors errs = { 0 };
+        Config *c = NULL;
+        assert_int_equal(config_load_file(path, &c, &errs), -EINVAL);
+        config_errors_add(&errs, 0, 0, "one more, without a place");
+        Buf out = { 0 };
+        buf_puts(&out, "kept: ");
+        config_errors_render(&errs, path, &out);
+        Buf want = { 0 };
+        buf_printf(&want,
+                   "kept: %s:5:13: fetch arg 'x=$retval': $retval is only available in kretprobe and uretprobe probes\n"
+                   "        fetch: [x=$retval]\n"
+                   "                ^\n"
+                   "%s: one more, without a place\n",
+                   path, path);
+        assert_string_equal(out.data, want.data);
+
+        /* the file gone: the messages without their lines */
+        unlink(path);
+        buf_clear(&out);
+        config_errors_render(&errs, path, &out);
+        buf_clear(&want);
+        buf_printf(&want,
+                   "%s:5:13: fetch arg 'x=$retval': $retval is only available in kretprobe and uretprobe probes\n"
+                   "%s: one more, without a place\n",
+                   path, path);
+        assert_string_equal(out.data, want.data);
+
+        /* no errors, nothing appended */
+        config_errors_clear(&errs);
+        buf_clear(&out);
+        config_errors_render(&errs, path, &out);
+        assert_int_equal(out.len, 0);
+        buf_free(&out);
+        buf_free(&want);
+}
+
 static void test_files(void **state) {
         (void) state;
         ConfigErrors errs = { 0 };
@@ -686,6 +733,7 @@ int main(void) {
                 cmocka_unit_test(test_many_errors),
                 cmocka_unit_test(test_errors_write),
                 cmocka_unit_test(test_errors_write_loaded),
+                cmocka_unit_test(test_errors_render),
                 cmocka_unit_test(test_files),
                 cmocka_unit_test(test_helpers),
         };

@@ -18,8 +18,10 @@
 /* Removes every occurrence of what from text (in place). */
 static void strip(char *text, const char *what) {
         size_t n = strlen(what);
-        for (char *s; (s = strstr(text, what));)
-                memmove(s, s + n, strlen(s + n) + 1);
+        for (size_t at; strstr(text, what);) {
+                at = (size_t) (strstr(text, what) - text);
+                memmove(text + at, text + at + n, strlen(text + at + n) + 1);
+        }
 }
 
 static KernelFeatures from(const char *readme_file) {

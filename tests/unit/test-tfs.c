@@ -1,6 +1,7 @@
-/* Tests of daemon/tfs.c: the pure parts against real kernel texts, the
- * file handling against fake trees in a temp dir, and (as root, with
- * tracefs) the real thing with uprobes on a function of this binary. */
+/* Tests of daemon/tfs.c, the tracefs I/O: the file handling against fake
+ * trees in a temp dir, and (as root, with tracefs) the real thing with
+ * uprobes on a function of this binary. What the texts mean is
+ * test-tfs-text.c's. */
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
@@ -90,238 +91,12 @@ static char *make_tmpdir(void) {
         return d;
 }
 
-/* ---- probe definitions ---- */
+/* ---- finding tracefs ---- */
 
-static void test_definition_kinds(void **state) {
-        (void) state;
-        char *seed[] = { "family=+0(%si):u16", "port=+2(%si):u16", "addr=+4(%si):u32" };
-        char *ret[] = { "ret=$retval:s32" };
-        char *fc[] = { "type=%di:u32" };
-        Buf b = { 0 };
-        buf_puts(&b, "left over");
-
-        ProbeConfig p = probe(PROBE_KPROBE, "connect", "__sys_connect_file", seed, 3);
-        assert_int_equal(tfs_probe_definition(&p, "kprobe_exporter", &b), 0);
-        assert_string_equal(b.data, "p:kprobe_exporter/connect __sys_connect_file "
-                                    "family=+0(%si):u16 port=+2(%si):u16 addr=+4(%si):u32");
-
-        p = probe(PROBE_KRETPROBE, "connect_ret", "tcp_v4_connect", ret, 1);
-        assert_int_equal(tfs_probe_definition(&p, "kprobe_exporter", &b), 0);
-        assert_string_equal(b.data, "r:kprobe_exporter/connect_ret tcp_v4_connect ret=$retval:s32");
-
-        p = probe(PROBE_UPROBE, "fc", "/usr/bin/fc:0x4220", fc, 1);
-        assert_int_equal(tfs_probe_definition(&p, "grp", &b), 0);
-        assert_string_equal(b.data, "p:grp/fc /usr/bin/fc:0x4220 type=%di:u32");
-
-        p = probe(PROBE_URETPROBE, "fc_ret", "/usr/bin/fc:0x4220", ret, 1);
-        assert_int_equal(tfs_probe_definition(&p, "grp", &b), 0);
-        assert_string_equal(b.data, "r:grp/fc_ret /usr/bin/fc:0x4220 ret=$retval:s32");
-
-        /* no fetch args at all */
-        p = probe(PROBE_KPROBE, "bare", "do_sys_open", NULL, 0);
-        assert_int_equal(tfs_probe_definition(&p, "grp", &b), 0);
-        assert_string_equal(b.data, "p:grp/bare do_sys_open");
-        buf_free(&b);
-}
-
-static void test_definition_rejects(void **state) {
-        (void) state;
-        char *inject[] = { "x=%di\n-:kprobes/theirs" };
-        char *ok[] = { "x=%di" };
-        Buf b = { 0 };
-
-        ProbeConfig p = probe(PROBE_TRACEPOINT, "tp", "sock/inet_sock_set_state", NULL, 0);
-        assert_int_equal(tfs_probe_definition(&p, "grp", &b), -EINVAL);
-        p = probe(PROBE_KPROBE, "a", "do_sys_open", inject, 1);
-        assert_int_equal(tfs_probe_definition(&p, "grp", &b), -EINVAL);
-        p = probe(PROBE_UPROBE, "a", "/my path/bin:0x10", ok, 1);
-        assert_int_equal(tfs_probe_definition(&p, "grp", &b), -EINVAL);
-        p = probe(PROBE_KPROBE, "a b", "do_sys_open", ok, 1);
-        assert_int_equal(tfs_probe_definition(&p, "grp", &b), -EINVAL);
-        p = probe(PROBE_KPROBE, NULL, "do_sys_open", ok, 1);
-        assert_int_equal(tfs_probe_definition(&p, "grp", &b), -EINVAL);
-        buf_free(&b);
-}
-
-/* ---- error_log ---- */
-
-static const char error_log_text[] =
-        "[  411.376493] trace_uprobe: error: Failed to find the given file\n"
-        "  Command: p:kpe/b /nonexist:0x10\n"
-        "                   ^\n"
-        "[  411.376566] trace_uprobe: error: Invalid register name\n"
-        "  Command: p:kpe/c /bin/true:0x1000 x=%zz\n"
-        "                                      ^\n"
-        "[  459.585517] event filter parse error: error: Invalid value (did you forget quotes)?\n"
-        "  Command: x ==\n"
-        "                ^\n"
-        "[  460.000001] trace_uprobe: error: Unknown type is specified\n"
-        "  Command: p:kpe/c /bin/true:0x1000 x=%di:badtype\n"
-        "                                             ^\n"
-        "[  461.100000] trace_uprobe: error: Invalid register name\n"
-        "  Command: p:kpe/c /bin/true:0x1000 x=%zz\n"
-        "                                        ^\n"
-        "[    1.865728] trace_kprobe: error: Invalid probed address or symbol\n"
-        "  Command: p:bad no_such_symbol_xyz\n"
-        "                 ^\n";
-
-static void test_error_log_entry(void **state) {
-        (void) state;
-        /* two entries with this command: the last one wins (its caret is
-         * two columns further right than the first one's) */
-        char *e = tfs_error_log_entry(error_log_text, "p:kpe/c /bin/true:0x1000 x=%zz");
-        assert_non_null(e);
-        assert_string_equal(e, "trace_uprobe: error: Invalid register name\n"
-                               "  Command: p:kpe/c /bin/true:0x1000 x=%zz\n"
-                               "                                        ^");
-        free(e);
-
-        e = tfs_error_log_entry(error_log_text, "p:kpe/b /nonexist:0x10");
-        assert_string_equal(e, "trace_uprobe: error: Failed to find the given file\n"
-                               "  Command: p:kpe/b /nonexist:0x10\n"
-                               "                   ^");
-        free(e);
-
-        e = tfs_error_log_entry(error_log_text, "x ==");
-        assert_non_null(e);
-        assert_non_null(strstr(e, "Invalid value (did you forget quotes)?"));
-        free(e);
-
-        /* the kernel logged the command without our group */
-        e = tfs_error_log_entry(error_log_text, "p:kprobe_exporter/bad no_such_symbol_xyz");
-        assert_non_null(e);
-        assert_string_equal(e, "trace_kprobe: error: Invalid probed address or symbol\n"
-                               "  Command: p:bad no_such_symbol_xyz\n"
-                               "                 ^");
-        free(e);
-
-        assert_null(tfs_error_log_entry(error_log_text, "p:kpe/c /bin/true:0x1000 x=%si"));
-        assert_null(tfs_error_log_entry(error_log_text, "p:kpe/c"));
-        assert_null(tfs_error_log_entry("", "x =="));
-}
-
-/* ---- formats (copies of this machine's files) ---- */
-
-static const char fmt_inet_sock_set_state[] =
-        "name: inet_sock_set_state\n"
-        "ID: 2287\n"
-        "format:\n"
-        "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
-        "\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
-        "\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
-        "\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n"
-        "\n"
-        "\tfield:const void * skaddr;\toffset:8;\tsize:8;\tsigned:0;\n"
-        "\tfield:int oldstate;\toffset:16;\tsize:4;\tsigned:1;\n"
-        "\tfield:int newstate;\toffset:20;\tsize:4;\tsigned:1;\n"
-        "\tfield:__u16 sport;\toffset:24;\tsize:2;\tsigned:0;\n"
-        "\tfield:__u16 dport;\toffset:26;\tsize:2;\tsigned:0;\n"
-        "\tfield:__u16 family;\toffset:28;\tsize:2;\tsigned:0;\n"
-        "\tfield:__u16 protocol;\toffset:30;\tsize:2;\tsigned:0;\n"
-        "\tfield:__u8 saddr[4];\toffset:32;\tsize:4;\tsigned:0;\n"
-        "\tfield:__u8 daddr[4];\toffset:36;\tsize:4;\tsigned:0;\n"
-        "\tfield:__u8 saddr_v6[16];\toffset:40;\tsize:16;\tsigned:0;\n"
-        "\tfield:__u8 daddr_v6[16];\toffset:56;\tsize:16;\tsigned:0;\n"
-        "\n"
-        "print fmt: \"family=%s protocol=%s sport=%hu dport=%hu saddr=%pI4 daddr=%pI4 saddrv6=%pI6c "
-        "daddrv6=%pI6c oldstate=%s newstate=%s\", __print_symbolic(REC->family, { 2, \"AF_INET\" }, "
-        "{ 10, \"AF_INET6\" }), __print_symbolic(REC->protocol, { 6, \"IPPROTO_TCP\" }, { 132, "
-        "\"IPPROTO_SCTP\" }, { 262, \"IPPROTO_MPTCP\" }), REC->sport, REC->dport, REC->saddr, "
-        "REC->daddr, REC->saddr_v6, REC->daddr_v6, __print_symbolic(REC->oldstate, { 1, "
-        "\"TCP_ESTABLISHED\" }, { 2, \"TCP_SYN_SENT\" }, { 7, \"TCP_CLOSE\" }), "
-        "__print_symbolic(REC->newstate, { 1, \"TCP_ESTABLISHED\" }, { 2, \"TCP_SYN_SENT\" }, { 7, "
-        "\"TCP_CLOSE\" })\n";
-
-static const char fmt_sys_enter_connect[] =
-        "name: sys_enter_connect\n"
-        "ID: 2230\n"
-        "format:\n"
-        "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
-        "\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
-        "\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
-        "\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n"
-        "\n"
-        "\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n"
-        "\tfield:int fd;\toffset:16;\tsize:8;\tsigned:0;\n"
-        "\tfield:struct sockaddr * uservaddr;\toffset:24;\tsize:8;\tsigned:0;\n"
-        "\tfield:int addrlen;\toffset:32;\tsize:8;\tsigned:0;\n"
-        "\n"
-        "print fmt: \"fd: 0x%08lx, uservaddr: 0x%08lx, addrlen: 0x%08lx\", ((unsigned long)(REC->fd)), "
-        "((unsigned long)(REC->uservaddr)), ((unsigned long)(REC->addrlen))\n";
-
-static const char fmt_sys_exit_connect[] =
-        "name: sys_exit_connect\n"
-        "ID: 2229\n"
-        "format:\n"
-        "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
-        "\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
-        "\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
-        "\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n"
-        "\n"
-        "\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n"
-        "\tfield:long ret;\toffset:16;\tsize:8;\tsigned:1;\n"
-        "\n"
-        "print fmt: \"0x%lx\", REC->ret\n";
-
-static void assert_strv(char **v, int n, const char *const *want, int n_want) {
-        assert_int_equal(n, n_want);
-        for (int i = 0; i < n_want; i++)
-                assert_string_equal(v[i], want[i]);
-        assert_null(v[n_want]);
-}
-
-static void test_format_fields(void **state) {
-        (void) state;
-        char **v = NULL;
-        int n = tfs_parse_format_fields(fmt_inet_sock_set_state, &v);
-        static const char *const inet[] = { "family", "protocol", "sport", "dport", "saddr",
-                                            "daddr", "saddrv6", "daddrv6", "oldstate", "newstate" };
-        assert_strv(v, n, inet, 10);
-        strv_free(v);
-
-        /* syscalls: the field list; __syscall_nr is not printed */
-        n = tfs_parse_format_fields(fmt_sys_enter_connect, &v);
-        static const char *const enter[] = { "fd", "uservaddr", "addrlen" };
-        assert_strv(v, n, enter, 3);
-        strv_free(v);
-
-        n = tfs_parse_format_fields(fmt_sys_exit_connect, &v);
-        static const char *const exit_[] = { "ret" };
-        assert_strv(v, n, exit_, 1);
-        strv_free(v);
-
-        /* array suffix stripped; no print fmt at all is an error */
-        n = tfs_parse_format_fields("\tfield:__u8 daddr_v6[16];\toffset:56;\n\nprint fmt: \"%d\", x\n", &v);
-        static const char *const arr[] = { "daddr_v6" };
-        assert_strv(v, n, arr, 1);
-        strv_free(v);
-        assert_int_equal(tfs_parse_format_fields("name: x\nformat:\n", &v), -EBADMSG);
-        assert_int_equal(tfs_parse_format_fields("print fmt: \"unterminated", &v), -EBADMSG);
-}
-
-/* ---- /proc/mounts ---- */
-
-static void test_parse_mounts(void **state) {
+static void test_find_override(void **state) {
         (void) state;
         char *root = NULL;
-        assert_int_equal(tfs_parse_mounts(
-                                 "proc /proc proc rw,relatime 0 0\n"
-                                 "debugfs /sys/kernel/debug debugfs rw 0 0\n"
-                                 "nodev /mnt/my\\040trace\\134dir tracefs rw,relatime 0 0\n"
-                                 "nodev /sys/kernel/tracing tracefs rw,relatime 0 0\n",
-                                 &root),
-                         0);
-        assert_string_equal(root, "/mnt/my trace\\dir");
-        free(root);
-
-        /* no trailing newline; "tracefs" as a device name is not a match */
-        assert_int_equal(tfs_parse_mounts("tracefs /x ext4 rw 0 0\nnodev /t tracefs rw 0 0", &root), 0);
-        assert_string_equal(root, "/t");
-        free(root);
-
-        assert_int_equal(tfs_parse_mounts("sysfs /sys sysfs rw 0 0\n", &root), -ENOENT);
-        assert_int_equal(tfs_parse_mounts("", &root), -ENOENT);
-
+        /* used as is, not even looked at */
         assert_int_equal(tfs_find("/some/where", false, &root), 0);
         assert_string_equal(root, "/some/where");
         free(root);
@@ -927,11 +702,7 @@ static void test_real_tracepoint(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_definition_kinds),
-                cmocka_unit_test(test_definition_rejects),
-                cmocka_unit_test(test_error_log_entry),
-                cmocka_unit_test(test_format_fields),
-                cmocka_unit_test(test_parse_mounts),
+                cmocka_unit_test(test_find_override),
                 cmocka_unit_test(test_cpu_stats_fake),
                 cmocka_unit_test(test_cleanup_fake_probe_files),
                 cmocka_unit_test(test_cleanup_fake_instance),
