@@ -373,7 +373,8 @@ def parse_metrics(text):
                 raise ValueError(f"unparsable labels: {line}")
             labels.append((lm.group(1), lm.group(2)))
             rest = rest[lm.end():]
-        out.setdefault(m.group(1), {})[frozenset(labels)] = float(m.group(4))
+        v = float(m.group(4))
+        out.setdefault(m.group(1), {})[frozenset(labels)] = int(v) if v.is_integer() else v
     return out
 
 
