@@ -915,8 +915,8 @@ def main():
             if new is None:
                 kind, new = "unchanged", mutate(rng, walk.cfg, "unchanged")
             walk.step(i, kind, new)
-            if len(walk.failed_steps) >= 10:
-                log("10 steps failed: stopping the walk")
+            if len(walk.failed_steps) >= 20:
+                log("20 steps failed: stopping the walk")
                 break
     finally:
         walk.close()
@@ -929,6 +929,14 @@ def main():
         log(f"events lost silently at probe removals during live floods: {total} in "
             f"{len({x[0] for x in walk.silent_removal_losses})} step(s): {walk.silent_removal_losses[:10]}")
     if walk.failures:
+        # The kinds of violation: each message with its numbers and probe
+        # names as N and P, how often, in which steps.
+        shapes = {}
+        for step, kind, msg in walk.failures:
+            shape = re.sub(r"[0-9]+(\.[0-9]+)?", "N", re.sub(r"\b(u[0-9]|tcp)\b", "P", msg))[:160]
+            shapes.setdefault(shape, []).append(f"{step} ({kind})")
+        for shape, where in shapes.items():
+            log(f"{len(where)} x {shape}  -- steps {', '.join(sorted(set(where), key=lambda w: int(w.split()[0])))[:300]}")
         print(f"FAIL: {len(walk.failures)} violation(s) in {len(walk.failed_steps)} step(s) "
               f"(replay: KPE_WALK_SEED={SEED} KPE_WALK_STEPS={steps})", file=sys.stderr)
         return 1
