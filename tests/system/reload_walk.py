@@ -250,7 +250,8 @@ def mutate(rng, cfg, kind):
         p = rng.choice(c["probes"])
         r = rng.random()
         if r < 0.25 and len(p["metrics"]) == 1:
-            p["metrics"].append({"name": f"{p['name']}_b_total", "labels": random_labels(rng, p)})
+            other = "b" if p["metrics"][0]["name"].endswith("_a_total") else "a"
+            p["metrics"].append({"name": f"{p['name']}_{other}_total", "labels": random_labels(rng, p)})
         elif r < 0.4 and len(p["metrics"]) == 2:
             p["metrics"].pop(rng.randrange(2))
         else:
@@ -472,6 +473,10 @@ class Follower:
 
 # ---- the walk -------------------------------------------------------------
 
+class WalkAbort(Exception):
+    """The walk cannot go on (the daemon is gone, a reload never ended)."""
+
+
 class Walk:
     def __init__(self, rng, cfg):
         self.rng = rng
@@ -485,15 +490,23 @@ class Walk:
         self.silent_removal_losses = []  # (step, probe, events) in live steps that removed a probe
         self.stats = {"reloads": 0, "storm_reloads": 0, "steps": 0, "refused_total": 0}
         self.reload_metrics_missing = False
+        self.log_mark = 0
 
     def fail(self, step, kind, msg):
         print(f"FAIL: step {step} ({kind}): {msg}", file=sys.stderr, flush=True)
+        if step not in self.failed_steps:
+            # What the daemon said at warning or worse during the step.
+            with open(self.d.err, encoding="utf-8", errors="replace") as f:
+                f.seek(self.log_mark)
+                said = [l.rstrip("\n") for l in f if re.match(r"<[0-4]>", l)]
+            for line in said[-15:]:
+                print(f"#   daemon: {line[:300]}", file=sys.stderr)
         self.failures.append((step, kind, msg))
         self.failed_steps.add(step)
 
     def fatal(self, step, kind, msg):
         self.fail(step, kind, msg)
-        raise SystemExit(1)
+        raise WalkAbort()
 
     def reload_counts(self):
         return (self.d.log_count(r"Reloaded: "), self.d.log_count(r"the running config stays|Reload failed:"))
@@ -599,6 +612,7 @@ class Walk:
         d, old = self.d, self.cfg
         if not d.alive():
             self.fatal(i, kind, "the daemon is gone before the step")
+        self.log_mark = os.path.getsize(d.err)
         oldp, newp = probe_map(old), (probe_map(new) if new else probe_map(old))
         target = new if new else old
         s0 = d.metrics()
@@ -918,6 +932,8 @@ def main():
             if len(walk.failed_steps) >= 20:
                 log("20 steps failed: stopping the walk")
                 break
+    except WalkAbort:
+        log("the walk cannot go on")
     finally:
         walk.close()
     log(f"{walk.stats['steps']} steps in {time.time() - t0:.0f} s, {walk.stats['reloads']} reloads "
@@ -937,6 +953,14 @@ def main():
             shapes.setdefault(shape, []).append(f"{step} ({kind})")
         for shape, where in shapes.items():
             log(f"{len(where)} x {shape}  -- steps {', '.join(sorted(set(where), key=lambda w: int(w.split()[0])))[:300]}")
+        keep = ENV.get("KPE_WALK_KEEP")
+        if keep:  # for a look at a failed walk after the test removed its files
+            os.makedirs(keep, exist_ok=True)
+            for src in (walk.d.err, CONFIG):
+                if os.path.exists(src):
+                    with open(src, "rb") as a, open(os.path.join(keep, os.path.basename(src)), "wb") as b:
+                        b.write(a.read())
+            log(f"the daemon's log and the last config are in {keep}")
         print(f"FAIL: {len(walk.failures)} violation(s) in {len(walk.failed_steps)} step(s) "
               f"(replay: KPE_WALK_SEED={SEED} KPE_WALK_STEPS={steps})", file=sys.stderr)
         return 1

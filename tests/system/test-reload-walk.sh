@@ -22,7 +22,8 @@
 #
 # KPE_WALK_SEED=N replays a walk (the seed is printed); KPE_WALK_STEPS=N
 # sets its length (default 30; 6 under KPE_WRAPPER, i.e. valgrind).
-# tests/system/reload_walk.py does the walking.
+# KPE_WALK_KEEP=DIR keeps the daemon's log and the last config of a failed
+# walk there. tests/system/reload_walk.py does the walking.
 . "$(dirname "$0")/lib.sh"
 
 kpe_init walk
@@ -41,7 +42,7 @@ KPE_TP=0
 [ -d "$TRACEFS/events/sock/inet_sock_set_state" ] && KPE_TP=1
 [ $KPE_TP = 1 ] || log "no tracepoint sock/inet_sock_set_state: the walk uses uprobes only"
 
-export KPE_WALK_SEED KPE_WALK_STEPS KPE_TP KPE_NAME TRACEFS KPE_CONNECTOR KPE_WORK
+export KPE_WALK_SEED KPE_WALK_STEPS KPE_TP KPE_NAME TRACEFS KPE_CONNECTOR KPE_WORK KPE_WALK_KEEP
 export KPE_CONFIG="$KPE_WORK/probes.yaml" KPE_OFF KPE_REG
 KPE_OFF=$(connector_offset)
 KPE_REG=$(arg2_register)
