@@ -18,6 +18,7 @@ typedef struct Args {
         const char *name;
         bool check;
         bool cleanup;
+        bool text_reader;
 } Args;
 
 static void help(void) {
@@ -31,6 +32,8 @@ static void help(void) {
                "                               at /sys/kernel/tracing if needed)\n"
                "  --tracefs.instance=NAME      our probe group and tracing instance\n"
                "                               (default " TRACEFS_DEFAULT_NAME ")\n"
+               "  --tracefs.reader=READER      binary (per_cpu/cpuN/trace_pipe_raw, the default)\n"
+               "                               or text (trace_pipe; refuses string fields)\n"
                "  --config.check               validate the config, print what would be written\n"
                "                               to tracefs, touch nothing; exit 0 or 1\n"
                "  --cleanup                    remove probes and instance left by an earlier run\n"
@@ -44,6 +47,7 @@ enum {
         ARG_LISTEN,
         ARG_TRACEFS_PATH,
         ARG_TRACEFS_INSTANCE,
+        ARG_TRACEFS_READER,
         ARG_CHECK,
         ARG_CLEANUP,
         ARG_LOG_LEVEL,
@@ -58,6 +62,7 @@ static int parse_args(int argc, char **argv, Args *a) {
                 { "web.listen-address", required_argument, NULL, ARG_LISTEN },
                 { "tracefs.path", required_argument, NULL, ARG_TRACEFS_PATH },
                 { "tracefs.instance", required_argument, NULL, ARG_TRACEFS_INSTANCE },
+                { "tracefs.reader", required_argument, NULL, ARG_TRACEFS_READER },
                 { "config.check", no_argument, NULL, ARG_CHECK },
                 { "cleanup", no_argument, NULL, ARG_CLEANUP },
                 { "log.level", required_argument, NULL, ARG_LOG_LEVEL },
@@ -76,6 +81,13 @@ static int parse_args(int argc, char **argv, Args *a) {
                         break;
                 case ARG_TRACEFS_PATH:
                         a->tracefs_path = optarg;
+                        break;
+                case ARG_TRACEFS_READER:
+                        if (strcmp(optarg, "binary") != 0 && strcmp(optarg, "text") != 0) {
+                                log_error("--tracefs.reader: '%s' is neither binary nor text", optarg);
+                                return -EINVAL;
+                        }
+                        a->text_reader = strcmp(optarg, "text") == 0;
                         break;
                 case ARG_TRACEFS_INSTANCE:
                         if (!name_is_valid(optarg)) {
@@ -219,6 +231,7 @@ static int run_daemon(const Args *a, Config *config, const char *root) {
                 .listen_fd = listen_fd,
                 .tracefs_root = root,
                 .name = a->name,
+                .text_reader = a->text_reader,
         };
         int r = manager_new(config, &opts, &m);
         if (r < 0)
@@ -262,7 +275,7 @@ int main(int argc, char **argv) {
         r = tfs_find(a.tracefs_path, !a.check, &root);
         if (r < 0 && !a.check)
                 return log_error_errno(r, "Cannot find or mount tracefs: %m"), 1;
-        size_t unchecked = registry_check_config(config, root, &errs);
+        size_t unchecked = registry_check_config(config, root, a.text_reader, &errs);
         if (unchecked > 0 && a.check)
                 fprintf(stderr, "%s: warning: tracefs %s: the fields of %zu tracepoint probe(s) were not checked "
                         "against the kernel (run as root to check them)\n",

@@ -15,6 +15,8 @@
 #include "log.h"
 #include "procstat.h"
 #include "registry.h"
+#include "pidinfo.h"
+#include "rawpipe.h"
 #include "reload.h"
 
 #define READ_BUFFER_SIZE (1024 * 1024)
@@ -38,7 +40,9 @@ struct Manager {
         sd_event_source *stats_timer;
         HttpServer *http;
         HttpApi api;
-        int pipe_fd;
+        int pipe_fd;        /* text reader: trace_pipe */
+        RawPipe *raw;       /* binary reader: per_cpu/cpuN/trace_pipe_raw */
+        PidInfo *pids;
         LineReader lines;
         bool reading;
         uint64_t bytes_read;
@@ -52,13 +56,13 @@ struct Manager {
         uint64_t metrics_cache_usec;
 };
 
-static bool resolve_comm(void *userdata, int32_t pid, char *comm, size_t size, int32_t *tgid);
 
 int manager_new(Config *config, const ManagerOptions *opts, Manager **ret) {
         Manager *m = xcalloc(1, sizeof(Manager));
         m->opts = *opts;
         m->pipe_fd = -1;
-        int r = pipeline_new(config, resolve_comm, m, &m->pipeline);
+        m->pids = pidinfo_new();
+        int r = pipeline_new(config, pidinfo_resolve, m->pids, &m->pipeline);
         if (r < 0) {
                 free(m);
                 return r;
@@ -124,8 +128,19 @@ static void render_metrics(Manager *m, Buf *out) {
                 features_render_metrics(&m->tracefs->features, out);
 
         expo_put_counter(out, "kprobe_exporter_trace_pipe_read_bytes_total",
-                         "Bytes read from trace_pipe.",
-                         m->bytes_read);
+                         "Bytes read from trace_pipe (text reader) or per_cpu/cpuN/trace_pipe_raw (binary reader).",
+                         m->bytes_read + rawpipe_bytes(m->raw));
+        expo_put_counter(out, "kprobe_exporter_unknown_records_total",
+                         "Binary records of events that are not (or no longer) our probes'.",
+                         rawpipe_unknown_records(m->raw));
+        expo_put_counter(out, "kprobe_exporter_proc_reads_total",
+                         "Reads of /proc/PID/status for the comm or tgid of a record that has none.",
+                         pidinfo_proc_reads(m->pids));
+        static const char *const reader_label[] = { "reader" };
+        expo_put_header(out, "kprobe_exporter_reader_info", "gauge",
+                        "1, labeled by how the kernel's events are read: binary (trace_pipe_raw) or text (trace_pipe).");
+        expo_put_sample_u64(out, "kprobe_exporter_reader_info", reader_label,
+                            (StrView[]){ m->opts.text_reader ? SV("text") : SV("binary") }, 1, 1);
         expo_put_counter(out, "kprobe_exporter_overlong_lines_total",
                          "trace_pipe lines dropped for being longer than the read buffer.",
                          m->lines.overlong);
@@ -181,39 +196,6 @@ static void on_line(void *userdata, const char *line, size_t len) {
                 log_debug("Unparsed trace_pipe line: %.*s", (int) (len > 512 ? 512 : len), line);
 }
 
-/* See CommResolver: /proc usually still knows a task the kernel has not
- * named yet. One read of /proc/PID/status gives both name and tgid. */
-static bool resolve_comm(void *userdata, int32_t pid, char *comm, size_t size, int32_t *tgid) {
-        char path[64], text[1024];
-        if (pid <= 0)
-                return false;
-        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return false;
-        ssize_t n = read(fd, text, sizeof(text) - 1);
-        close(fd);
-        if (n <= 0)
-                return false;
-        text[n] = 0;
-
-        const char *name = strncmp(text, "Name:\t", 6) == 0 ? text + 6 : NULL;
-        const char *tg = strstr(text, "\nTgid:\t");
-        if (!name || !tg)
-                return false;
-        size_t len = strcspn(name, "\n");
-        if (len == 0 || len >= size)
-                return false;
-        memcpy(comm, name, len);
-        comm[len] = 0;
-        int64_t v;
-        tg += 7;
-        if (parse_i64((StrView){ tg, strcspn(tg, "\n") }, &v) < 0 || v <= 0 || v > INT32_MAX)
-                return false;
-        *tgid = (int32_t) v;
-        return true;
-}
-
 /* Reads up to max_reads buffers of trace_pipe into the running pipeline.
  * Returns 0 when the pipe is empty or the limit was reached, 1 at a read
  * error (logged; reading stops). */
@@ -258,8 +240,30 @@ static int on_pipe(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 
 static void drain_pipe(void *userdata) {
         Manager *m = userdata;
-        if (m->pipe_fd >= 0 && m->reading && read_pipe(m, DRAIN_MAX_READS) > 0)
+        if (m->raw && m->reading)
+                rawpipe_drain(m->raw, DRAIN_MAX_READS);
+        else if (m->pipe_fd >= 0 && m->reading && read_pipe(m, DRAIN_MAX_READS) > 0)
                 (void) sd_event_exit(m->event, 1);
+}
+
+/* After a reload switched pipelines: the binary reader learns the events
+ * of the probes now running, by their new indices. */
+static void reload_switched(void *userdata) {
+        Manager *m = userdata;
+        if (m->raw)
+                rawpipe_learn(m->raw, m->registry);
+}
+
+static void raw_read_some(void *userdata) {
+        Manager *m = userdata;
+        http_server_notify(m->http);
+}
+
+static void raw_failed(void *userdata, int err) {
+        Manager *m = userdata;
+        (void) err;
+        m->reading = false;
+        (void) sd_event_exit(m->event, 1);
 }
 
 static uint64_t total_events(const Manager *m) {
@@ -293,6 +297,8 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                             (unsigned long long) m->pipeline->lost_events);
                 m->lost_logged = m->pipeline->lost_reports;
         }
+        if (m->raw)
+                rawpipe_poll_cpus(m->raw);
         int n = tfs_read_cpu_stats(m->tracefs, m->stats, MAX_CPUS);
         if (n >= 0) {
                 m->n_stats = n;
@@ -321,9 +327,11 @@ static int manager_reload(Manager *m) {
         Reloader ctx = {
                 .config_path = m->opts.config_path,
                 .tracefs_root = m->opts.tracefs_root,
+                .text_reader = m->opts.text_reader,
                 .pipeline = &m->pipeline,
                 .registry = &m->registry,
                 .drain = drain_pipe,
+                .switched = reload_switched,
                 .userdata = m,
         };
         int r = reload_apply(&ctx, NULL);
@@ -359,6 +367,7 @@ int manager_teardown(Manager *m) {
                 close(m->pipe_fd);
                 m->pipe_fd = -1;
         }
+        m->raw = rawpipe_free(m->raw); /* its fds hold the instance busy */
         if (!m->registry)
                 return 0;
         int r = registry_teardown(m->registry);
@@ -450,16 +459,29 @@ int manager_start(Manager *m) {
                 goto fail;
         }
 
-        r = tfs_open_trace_pipe(m->tracefs);
-        if (r < 0) {
-                log_error_errno(r, "Cannot open trace_pipe of %s: %m", m->tracefs->instance_dir);
-                goto fail;
-        }
-        m->pipe_fd = r;
-        r = sd_event_add_io(m->event, &m->pipe_source, m->pipe_fd, EPOLLIN, on_pipe, m);
-        if (r < 0) {
-                log_error_errno(r, "Cannot watch trace_pipe: %m");
-                goto fail;
+        if (m->opts.text_reader) {
+                r = tfs_open_trace_pipe(m->tracefs);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot open trace_pipe of %s: %m", m->tracefs->instance_dir);
+                        goto fail;
+                }
+                m->pipe_fd = r;
+                r = sd_event_add_io(m->event, &m->pipe_source, m->pipe_fd, EPOLLIN, on_pipe, m);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot watch trace_pipe: %m");
+                        goto fail;
+                }
+        } else {
+                RawPipeHooks hooks = {
+                        .userdata = m,
+                        .pipeline = &m->pipeline,
+                        .read_some = raw_read_some,
+                        .failed = raw_failed,
+                };
+                r = rawpipe_new(m->event, m->tracefs, &hooks, &m->raw);
+                if (r < 0)
+                        goto fail;
+                rawpipe_learn(m->raw, m->registry);
         }
         m->reading = true;
 
@@ -473,6 +495,11 @@ int manager_start(Manager *m) {
         }
         (void) sd_event_source_set_enabled(m->stats_timer, SD_EVENT_ON);
 
+        unsigned cpus_open = 0, cpus_all = 0;
+        rawpipe_cpus(m->raw, &cpus_open, &cpus_all);
+        if (m->raw)
+                log_info("Reading the binary ring buffer of %u of %u CPUs (per_cpu/cpuN/trace_pipe_raw)", cpus_open,
+                         cpus_all);
         log_info("Listening on port %u; %zu of %zu probes registered in %s", http_server_port(m->http),
                  m->pipeline->n_probes - failed, m->pipeline->n_probes, m->tracefs->instance_dir);
         sd_notify(0, "READY=1");
@@ -503,6 +530,7 @@ Manager *manager_free(Manager *m) {
         tfs_free(m->tracefs);
         pipeline_free(m->pipeline);
         linereader_done(&m->lines);
+        pidinfo_free(m->pids);
         buf_free(&m->metrics_cache);
         free(m->stats);
         free(m->stats_logged);

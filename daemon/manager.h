@@ -15,6 +15,7 @@ typedef struct ManagerOptions {
         int listen_fd;              /* from socket activation, or -1 */
         const char *tracefs_root;
         const char *name;           /* our group and instance */
+        bool text_reader;           /* trace_pipe instead of per_cpu/cpuN/trace_pipe_raw */
 } ManagerOptions;
 
 typedef struct Manager Manager;

@@ -213,28 +213,19 @@ static inline bool name_eq(StrView a, StrView b) {
         return a.n == b.n && mem_eq(a.p, b.p, a.n);
 }
 
-static int event_fields_tracepoint(const Probe *pr, const TraceLine *tl, EventFields *ef) {
-        TraceField tf[PIPELINE_MAX_FIELDS];
-        int n = traceline_tracepoint_fields(tl, tf, PIPELINE_MAX_FIELDS);
-        if (n < 0)
-                return n;
+/* A tracepoint's decoders by field name: probe_find_decoder() without a
+ * NUL-terminated copy (the first decoder of that name; names longer than
+ * the config allows match none). */
+static int tracepoint_decoders(const Probe *pr, EventFields *ef) {
         const ProbeConfig *c = pr->config;
-        for (int i = 0; i < n; i++) {
-                ef->names[i] = tf[i].name;
-                ef->values[i] = tf[i].value;
-        }
-        ef->n = (size_t) n;
         ef->decoders = NULL;
         if (c->n_decoders == 0)
                 return 0;
-        /* probe_find_decoder() by name, without a NUL-terminated copy: the
-         * first decoder of that name; names longer than the config allows
-         * match none. */
-        for (int i = 0; i < n; i++) {
+        for (size_t i = 0; i < ef->n; i++) {
                 const Decoder *d = NULL;
-                if (tf[i].name.n <= CONFIG_NAME_MAX)
+                if (ef->names[i].n <= CONFIG_NAME_MAX)
                         for (size_t k = 0; k < c->n_decoders; k++)
-                                if (name_eq(tf[i].name, pr->decoder_fields[k])) {
+                                if (name_eq(ef->names[i], pr->decoder_fields[k])) {
                                         d = &c->decoders[k];
                                         break;
                                 }
@@ -242,6 +233,19 @@ static int event_fields_tracepoint(const Probe *pr, const TraceLine *tl, EventFi
         }
         ef->decoders = ef->tp_decoders;
         return 0;
+}
+
+static int event_fields_tracepoint(const Probe *pr, const TraceLine *tl, EventFields *ef) {
+        TraceField tf[PIPELINE_MAX_FIELDS];
+        int n = traceline_tracepoint_fields(tl, tf, PIPELINE_MAX_FIELDS);
+        if (n < 0)
+                return n;
+        for (int i = 0; i < n; i++) {
+                ef->names[i] = tf[i].name;
+                ef->values[i] = tf[i].value;
+        }
+        ef->n = (size_t) n;
+        return tracepoint_decoders(pr, ef);
 }
 
 /* Where one label's value comes from in this event. */
@@ -368,6 +372,46 @@ static void probe_count(Probe *pr, const TraceLine *tl, const EventFields *ef) {
         }
 }
 
+/* What every reader hands over, after its own framing: the probe, the
+ * header, and the fields as the kernel's text shows them. */
+static const Probe *count_event(Pipeline *p, Probe *pr, TraceLine *tl, EventFields *ef, StrView backing) {
+        char comm[64];
+        /* A probe that fetches comm itself ($comm) knows it exactly. */
+        bool comm_unknown = pr->comm_field < 0 && (tl->comm.n == 0 || sv_eq(tl->comm, SV("<...>")));
+        if (comm_unknown || tl->tgid < 0) {
+                int32_t tgid;
+                if (p->resolve_comm && p->resolve_comm(p->resolve_userdata, tl->pid, comm, sizeof(comm), &tgid)) {
+                        if (comm_unknown)
+                                tl->comm = sv_from(comm);
+                        tl->tgid = tgid;
+                } else if (comm_unknown) {
+                        tl->comm = SV("<...>");
+                        p->comm_unknown++;
+                }
+        }
+        if (pr->comm_field >= 0 && (size_t) pr->comm_field < ef->n) {
+                /* The string decoder only drops the quotes: a view into the line. */
+                char scratch[DECODE_SCRATCH];
+                (void) decode_value(pr->decoders[pr->comm_field], ef->values[pr->comm_field], scratch, &tl->comm);
+        }
+        pr->events++;
+        probe_count(pr, tl, ef);
+        ring_push(p->ring, &(RingEventView){
+                                   .probe = pr->id,
+                                   .comm = tl->comm,
+                                   .pid = tl->pid,
+                                   .tgid = tl->tgid,
+                                   .cpu = tl->cpu,
+                                   .timestamp = tl->timestamp,
+                                   .names = ef->names,
+                                   .values = ef->values,
+                                   .n_fields = ef->n,
+                                   .decoders = ef->decoders,
+                                   .backing = backing,
+                           });
+        return pr;
+}
+
 const Probe *pipeline_process_line(Pipeline *p, const char *line, size_t len) {
         TraceLine tl;
         p->lines++;
@@ -385,19 +429,6 @@ const Probe *pipeline_process_line(Pipeline *p, const char *line, size_t len) {
                 p->parse_errors++;
                 return NULL;
         }
-        char comm[64];
-        /* A probe that fetches comm itself ($comm) knows it exactly. */
-        bool comm_unknown = pr->comm_field < 0 && sv_eq(tl.comm, SV("<...>"));
-        if (comm_unknown || tl.tgid < 0) {
-                int32_t tgid;
-                if (p->resolve_comm && p->resolve_comm(p->resolve_userdata, tl.pid, comm, sizeof(comm), &tgid)) {
-                        if (comm_unknown)
-                                tl.comm = sv_from(comm);
-                        tl.tgid = tgid;
-                } else if (comm_unknown)
-                        p->comm_unknown++;
-        }
-
         /* Large; static is fine: one reader thread. */
         static EventFields ef;
         int r = pr->config->type == PROBE_TRACEPOINT ? event_fields_tracepoint(pr, &tl, &ef)
@@ -406,28 +437,56 @@ const Probe *pipeline_process_line(Pipeline *p, const char *line, size_t len) {
                 p->parse_errors++;
                 return NULL;
         }
+        return count_event(p, pr, &tl, &ef, (StrView){ line, len });
+}
 
-        if (pr->comm_field >= 0 && (size_t) pr->comm_field < ef.n) {
-                /* The string decoder only drops the quotes: a view into the line. */
-                char scratch[DECODE_SCRATCH];
-                (void) decode_value(pr->decoders[pr->comm_field], ef.values[pr->comm_field], scratch, &tl.comm);
+const Probe *pipeline_process_record(Pipeline *p, const Record *rec) {
+        p->records++;
+        if (rec->malformed || rec->probe >= p->n_probes || !p->probes[rec->probe].live) {
+                p->parse_errors++;
+                return NULL;
         }
-        pr->events++;
-        probe_count(pr, &tl, &ef);
-        ring_push(p->ring, &(RingEventView){
-                                   .probe = pr->id,
-                                   .comm = tl.comm,
-                                   .pid = tl.pid,
-                                   .tgid = tl.tgid,
-                                   .cpu = tl.cpu,
-                                   .timestamp = tl.timestamp,
-                                   .names = ef.names,
-                                   .values = ef.values,
-                                   .n_fields = ef.n,
-                                   .decoders = ef.decoders,
-                                   .backing = { line, len },
-                           });
-        return pr;
+        Probe *pr = &p->probes[rec->probe];
+        TraceLine tl = {
+                .kind = TRACE_LINE_EVENT,
+                .comm = rec->comm,
+                .pid = rec->pid,
+                .tgid = rec->tgid,
+                .cpu = rec->cpu,
+                .timestamp = rec->timestamp,
+                .event = pr->event,
+                .form = pr->form,
+                .body = rec->body,
+        };
+        static EventFields ef;
+        int r;
+        if (rec->body.p)
+                r = pr->config->type == PROBE_TRACEPOINT ? event_fields_tracepoint(pr, &tl, &ef)
+                                                         : event_fields_probe(pr, &tl, &ef);
+        else {
+                size_t n = rec->n_fields < PIPELINE_MAX_FIELDS ? rec->n_fields : PIPELINE_MAX_FIELDS;
+                for (size_t i = 0; i < n; i++) {
+                        ef.names[i] = rec->names[i];
+                        ef.values[i] = rec->values[i];
+                }
+                ef.n = n;
+                r = pr->config->type == PROBE_TRACEPOINT ? tracepoint_decoders(pr, &ef) : 0;
+                if (pr->config->type != PROBE_TRACEPOINT)
+                        ef.decoders = n == pr->config->n_fields ? pr->decoders : NULL;
+                if (pr->config->type != PROBE_TRACEPOINT && n != pr->config->n_fields)
+                        r = -EINVAL;
+        }
+        if (r < 0) {
+                p->parse_errors++;
+                return NULL;
+        }
+        return count_event(p, pr, &tl, &ef, rec->backing);
+}
+
+void pipeline_count_lost(Pipeline *p, uint64_t lost, bool counted) {
+        p->lost_reports++;
+        if (counted)
+                p->lost_events += lost;
 }
 
 void pipeline_render_metrics(const Pipeline *p, Buf *out) {
@@ -467,19 +526,22 @@ void pipeline_render_metrics(const Pipeline *p, Buf *out) {
                 }
 
         expo_put_counter(out, "kprobe_exporter_trace_lines_total",
-                         "Lines read from trace_pipe.",
+                         "Lines read from trace_pipe (text reader).",
                          p->lines);
+        expo_put_counter(out, "kprobe_exporter_records_total",
+                         "Records read from trace_pipe_raw (binary reader) of our probes' events.",
+                         p->records);
         expo_put_counter(out, "kprobe_exporter_parse_errors_total",
-                         "trace_pipe lines that could not be parsed or matched no probe.",
+                         "trace_pipe lines or trace_pipe_raw records that could not be parsed or matched no running probe.",
                          p->parse_errors);
         expo_put_counter(out, "kprobe_exporter_comm_unknown_total",
                          "Events whose process name neither the kernel nor /proc knew (comm \"<...>\").",
                          p->comm_unknown);
         expo_put_counter(out, "kprobe_exporter_lost_events_total",
-                         "Events the kernel reported lost in trace_pipe (\"[LOST N EVENTS]\" lines).",
+                         "Events the kernel reported lost: missed-events counts of trace_pipe_raw pages, or \"[LOST N EVENTS]\" lines of trace_pipe.",
                          p->lost_events);
         expo_put_counter(out, "kprobe_exporter_lost_event_reports_total",
-                         "\"[LOST EVENTS]\" lines in trace_pipe, with or without a count.",
+                         "Reports of lost events (pages with a missed-events mark, \"[LOST EVENTS]\" lines), with or without a count.",
                          p->lost_reports);
 }
 

@@ -84,6 +84,7 @@ typedef struct Pipeline {
         char **names;
         size_t n_names;
         Ring *ring;
+        uint64_t records; /* handed over by the binary reader */
         uint64_t lines;
         uint64_t parse_errors;
         uint64_t lost_events;  /* sum of the counts in "[LOST N EVENTS]" lines */
@@ -110,6 +111,32 @@ void pipeline_set_live(Pipeline *p, size_t i, bool live);
  * cannot use are counted in parse_errors. Returns the probe that matched, or
  * NULL (lost-event lines and unparsable lines). */
 const Probe *pipeline_process_line(Pipeline *p, const char *line, size_t len);
+
+/* One event as a reader other than the text one hands it over, already
+ * framed: the probe (an index into the pipeline's probes) and its header,
+ * then either its fields as the kernel's text shows them (names and
+ * values; for kprobe kinds all of the config's fields, in order), or, when
+ * names is NULL, the text of its body as trace_pipe would print it after
+ * "event: ", parsed as text lines are. Views stay valid for the call. */
+typedef struct Record {
+        uint32_t probe;
+        StrView comm;      /* empty when the record has none: resolved as "<...>" is */
+        int32_t pid, tgid; /* tgid -1 when unknown */
+        int32_t cpu;
+        StrView timestamp; /* seconds, as text */
+        const StrView *names;
+        const StrView *values;
+        size_t n_fields;
+        StrView body;
+        bool malformed;  /* the reader could not read its fields: counted as a parse error */
+        StrView backing; /* optional: text most views point into (see RingEventView) */
+} Record;
+
+/* Handles one record. Never fails: a record it cannot use is counted in
+ * parse_errors. Returns the probe counted, or NULL. */
+const Probe *pipeline_process_record(Pipeline *p, const Record *rec);
+/* A report of lost events; counted says whether the kernel said how many. */
+void pipeline_count_lost(Pipeline *p, uint64_t lost, bool counted);
 
 /* The users' counters and the daemon's own pipeline counters (probe_up
  * is liveness). */

@@ -1,11 +1,13 @@
 #include "registry.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "rawrec.h"
 
 const char *probe_state_to_string(ProbeState s) {
         switch (s) {
@@ -217,15 +219,36 @@ size_t registry_count(const Registry *r, ProbeState state) {
         return n;
 }
 
-size_t registry_check_config(const Config *c, const char *root, ConfigErrors *errs) {
+static void refuse_text_reader(const ProbeConfig *p, StrView field, ConfigErrors *errs) {
+        config_errors_add(errs, p->line, p->column,
+                          "probe '%s': field '%.*s' holds a string a traced process controls, which the text reader "
+                          "(--tracefs.reader=text) cannot frame: a newline in it forges records; use the binary reader",
+                          p->name, (int) field.n, field.p);
+}
+
+size_t registry_check_config(const Config *c, const char *root, bool text_reader, ConfigErrors *errs) {
         size_t unchecked = 0;
         char events[PATH_MAX];
         bool readable = root && (size_t) snprintf(events, sizeof(events), "%s/events", root) < sizeof(events) &&
                         access(events, R_OK | X_OK) == 0;
         for (size_t i = 0; i < c->n_probes; i++) {
                 const ProbeConfig *p = &c->probes[i];
-                if (p->type != PROBE_TRACEPOINT)
+                StrView hostile;
+                if (p->type != PROBE_TRACEPOINT) {
+                        if (text_reader && probe_has_hostile_string(p, NULL, &hostile))
+                                refuse_text_reader(p, hostile, errs);
                         continue;
+                }
+                if (text_reader && readable) {
+                        Buf path = { 0 };
+                        _cleanup_buf_ Buf format = { 0 };
+                        buf_printf(&path, "%s/events/%s/format", root, p->target);
+                        if (tracepoint_target_is_valid(p->target) &&
+                            read_file_at(AT_FDCWD, path.data, 1u << 20, &format) >= 0 &&
+                            probe_has_hostile_string(p, format.data ? format.data : "", &hostile))
+                                refuse_text_reader(p, hostile, errs);
+                        buf_free(&path);
+                }
                 char **fields = NULL;
                 int r = readable ? tfs_tracepoint_fields(root, p->target, &fields) : -ENODEV;
                 if (r < 0) {

@@ -81,8 +81,10 @@ void registry_status(const Registry *r, ProbeStatus *out);
 size_t registry_count(const Registry *r, ProbeState state);
 
 /* Checks what only the running kernel can tell (read-only): the labels and
- * decode keys of tracepoint probes against their format files. Appends to
+ * decode keys of tracepoint probes against their format files, and, for
+ * the text reader, that no probe has a field whose bytes a traced process
+ * controls (a newline in it would forge records in trace_pipe). Appends to
  * errs; a tracepoint that does not exist is left to registration. Returns
  * how many tracepoint probes could not be checked (tracefs_root NULL or
  * unreadable). */
-size_t registry_check_config(const Config *c, const char *tracefs_root, ConfigErrors *errs);
+size_t registry_check_config(const Config *c, const char *tracefs_root, bool text_reader, ConfigErrors *errs);

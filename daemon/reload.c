@@ -20,7 +20,7 @@ static Config *load(const Reloader *ctx) {
         ConfigErrors errs = { 0 };
         int r = config_load_file(ctx->config_path, &config, &errs);
         if (r >= 0)
-                registry_check_config(config, ctx->tracefs_root, &errs);
+                registry_check_config(config, ctx->tracefs_root, ctx->text_reader, &errs);
         if (r < 0 || errs.n > 0) {
                 log_config_errors(&errs, ctx->config_path);
                 log_error("%s: %zu error(s); the running config stays as it was", ctx->config_path, errs.n);
@@ -98,6 +98,8 @@ int reload_apply(const Reloader *ctx, ReloadSummary *ret) {
                         failed += !ok;
                 }
         registry_symbols_done(reg);
+        if (ctx->switched)
+                ctx->switched(ctx->userdata);
 
         log_info("Reloaded: %zu probe(s) kept with their counters, %zu removed, %zu registered", plan.kept,
                  plan.removed, plan.added - failed);

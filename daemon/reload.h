@@ -9,11 +9,15 @@
 typedef struct Reloader {
         const char *config_path;
         const char *tracefs_root;
+        bool text_reader;    /* see registry_check_config() */
         Pipeline **pipeline; /* the running pipeline: replaced on success */
         Registry **registry; /* its registry: replaced on success */
         /* Reads everything trace_pipe holds now into *pipeline, which is
          * still the old one when it is called. */
         void (*drain)(void *userdata);
+        /* Called once *pipeline and *registry are the new ones and its
+         * probes are registered. */
+        void (*switched)(void *userdata);
         void *userdata;
 } Reloader;
 

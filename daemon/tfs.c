@@ -511,7 +511,7 @@ static int cmp_unsigned(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
-int tfs_read_cpu_stats(Tracefs *t, TracefsCpuStats *stats, size_t max) {
+int tfs_list_cpus(Tracefs *t, unsigned **ret) {
         _cleanup_free_ char *dir = path_join(t->instance_dir, "per_cpu");
         int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
@@ -537,15 +537,27 @@ int tfs_read_cpu_stats(Tracefs *t, TracefsCpuStats *stats, size_t max) {
                 }
                 cpus[n++] = (unsigned) cpu;
         }
-        qsort(cpus, n, sizeof(*cpus), cmp_unsigned);
+        closedir(d);
+        if (n > 0)
+                qsort(cpus, n, sizeof(*cpus), cmp_unsigned);
+        *ret = cpus;
+        return (int) n;
+}
 
+int tfs_read_cpu_stats(Tracefs *t, TracefsCpuStats *stats, size_t max) {
+        _cleanup_free_ unsigned *cpus = NULL;
+        int n = tfs_list_cpus(t, &cpus);
+        if (n < 0)
+                return n;
+        _cleanup_free_ char *dir = path_join(t->instance_dir, "per_cpu");
         int r = 0;
         size_t filled = 0;
-        for (size_t i = 0; i < n && filled < max; i++) {
+        for (size_t i = 0; i < (size_t) n && filled < max; i++) {
                 char name[32];
                 snprintf(name, sizeof(name), "cpu%u/stats", cpus[i]);
+                _cleanup_free_ char *path = path_join(dir, name);
                 _cleanup_buf_ Buf text = { 0 };
-                r = read_all_at(dirfd(d), name, &text);
+                r = read_all_at(AT_FDCWD, path, &text);
                 if (r == -ENOENT) {
                         r = 0; /* the CPU went away meanwhile */
                         continue;
@@ -558,9 +570,42 @@ int tfs_read_cpu_stats(Tracefs *t, TracefsCpuStats *stats, size_t max) {
                         break;
                 filled++;
         }
-        free(cpus);
-        closedir(d);
         return r < 0 ? r : (int) filled;
+}
+
+int tfs_open_cpu_raw(Tracefs *t, unsigned cpu) {
+        Buf b = { 0 };
+        buf_printf(&b, "%s/per_cpu/cpu%u/trace_pipe_raw", t->instance_dir, cpu);
+        _cleanup_free_ char *path = buf_steal(&b);
+        int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        return fd < 0 ? -errno : fd;
+}
+
+int tfs_read_header_page(Tracefs *t, Buf *out) {
+        _cleanup_free_ char *path = path_join(t->root, "events/header_page");
+        return read_all_at(AT_FDCWD, path, out);
+}
+
+int tfs_event_format(Tracefs *t, const ProbeConfig *p, Buf *out) {
+        Buf b = { 0 };
+        if (p->type == PROBE_TRACEPOINT) {
+                if (!tracepoint_target_is_valid(p->target))
+                        return -EINVAL;
+                buf_printf(&b, "%s/events/%s/format", t->root, p->target);
+        } else {
+                if (!name_is_valid(p->name))
+                        return -EINVAL;
+                buf_printf(&b, "%s/events/%s/%s/format", t->root, t->name, p->name);
+        }
+        _cleanup_free_ char *path = buf_steal(&b);
+        return read_all_at(AT_FDCWD, path, out);
+}
+
+int tfs_instance_set_buffer_percent(Tracefs *t, unsigned percent) {
+        _cleanup_free_ char *path = path_join(t->instance_dir, "buffer_percent");
+        char v[16];
+        snprintf(v, sizeof(v), "%u", percent);
+        return write_control(path, v);
 }
 
 /* ---- tracepoint formats ---- */

@@ -108,6 +108,20 @@ int tfs_open_trace_pipe(Tracefs *t);
  * Returns the number of CPUs filled (<= max), or -errno. */
 int tfs_read_cpu_stats(Tracefs *t, TracefsCpuStats *stats, size_t max);
 
+/* The N of every per_cpu/cpuN of our instance, sorted, in a new array.
+ * Returns their number, or -errno. */
+int tfs_list_cpus(Tracefs *t, unsigned **ret);
+/* Opens our instance's per_cpu/cpuN/trace_pipe_raw O_RDONLY|O_NONBLOCK. */
+int tfs_open_cpu_raw(Tracefs *t, unsigned cpu);
+/* Reads events/header_page (the ring buffer's page layout). */
+int tfs_read_header_page(Tracefs *t, Buf *out);
+/* Reads the format file of probe p's event (events/GROUP/NAME/format for
+ * kprobe kinds, events/TARGET/format for tracepoints). */
+int tfs_event_format(Tracefs *t, const ProbeConfig *p, Buf *out);
+/* Writes our instance's buffer_percent (how full the buffer must be
+ * before a poller of trace_pipe_raw is woken); -ENOENT on kernels without. */
+int tfs_instance_set_buffer_percent(Tracefs *t, unsigned percent);
+
 /* The field names a tracepoint prints, from events/<target>/format
  * (tfs_parse_format_fields()). Returns count >= 0 and a new NULL-terminated
  * strv in *ret (the caller frees it with strv_free()), -EINVAL for a target

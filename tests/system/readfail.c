@@ -1,6 +1,6 @@
-/* LD_PRELOAD shim for test-read-error.sh: read() on a trace_pipe fails with
- * EIO once the file named by $KPE_READFAIL exists. Everything else reads as
- * usual. */
+/* LD_PRELOAD shim for test-read-error.sh: read() on a trace_pipe or a
+ * trace_pipe_raw fails with EIO once the file named by $KPE_READFAIL
+ * exists. Everything else reads as usual. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -24,7 +24,8 @@ ssize_t read(int fd, void *buf, size_t n) {
                 if (k > 0) {
                         target[k] = 0;
                         size_t len = strlen(target);
-                        if (len >= 10 && strcmp(target + len - 10, "trace_pipe") == 0) {
+                        if ((len >= 10 && strcmp(target + len - 10, "trace_pipe") == 0) ||
+                            (len >= 14 && strcmp(target + len - 14, "trace_pipe_raw") == 0)) {
                                 errno = EIO;
                                 return -1;
                         }

@@ -1,5 +1,5 @@
 #!/bin/bash
-# trace_pipe read errors: the daemon says so, stops answering /healthz, and
+# trace_pipe (or trace_pipe_raw) read errors: the daemon says so, stops answering /healthz, and
 # exits non-zero after removing its probes and instance (under systemd,
 # Restart=on-failure brings it back). The error is injected with an
 # LD_PRELOAD shim (readfail.so) that fails read() on trace_pipe with EIO once
@@ -26,7 +26,7 @@ wait "$KPE_PID"
 rc=$?
 KPE_PID=""
 [ "$rc" -ne 0 ] || fail "the daemon exited 0 after a trace_pipe read error"
-grep -q "<3>Reading trace_pipe failed: Input/output error" "$KPE_ERR" ||
+grep -Eq "<3>Reading (trace_pipe|per_cpu/cpu[0-9]+/trace_pipe_raw) failed: Input/output error" "$KPE_ERR" ||
         fail "no error message: $(cat "$KPE_ERR")"
 assert_no_leftovers "after the read error"
 log "exit status $rc, probes and instance removed"

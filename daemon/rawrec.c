@@ -1,0 +1,587 @@
+#include "rawrec.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include <event-parse.h>
+#include <kbuffer.h>
+#include <trace-seq.h>
+
+#include "tfs_text.h"
+#include "traceline.h"
+
+/* How a kprobe kind's field is printed: what its event's print fmt says
+ * after "NAME=". */
+typedef enum FieldStyle {
+        STYLE_UNSIGNED, /* %u %lu %llu */
+        STYLE_SIGNED,   /* %d %i %ld %lld */
+        STYLE_HEX,      /* %x %lx %llx (the 0x is in the literal before it) */
+        STYLE_STRING,   /* %s of a __data_loc char[] */
+} FieldStyle;
+
+typedef struct RawField {
+        int offset, size;
+        bool is_signed, dynamic;
+        FieldStyle style;
+        /* literal text around the value, e.g. "0x" or the quotes of a string */
+        char pre[8], post[8];
+        uint8_t n_pre, n_post;
+} RawField;
+
+/* A print fmt literal (C escapes as the format file shows them) into out;
+ * false when it does not fit. */
+static bool unescape_literal(StrView lit, char *out, size_t size, uint8_t *ret_n) {
+        size_t n = 0;
+        for (size_t i = 0; i < lit.n; i++) {
+                char c = lit.p[i];
+                if (c == '\\' && i + 1 < lit.n) {
+                        c = lit.p[++i];
+                        c = c == 'n' ? '\n' : c == 't' ? '\t' : c;
+                }
+                if (n == size)
+                        return false;
+                out[n++] = c;
+        }
+        *ret_n = (uint8_t) n;
+        return true;
+}
+
+/* A string field of a tracepoint, hidden before the event's text is made
+ * (so its bytes cannot pass for other fields) and put back after. */
+typedef struct HiddenString {
+        int offset, size;
+        bool dynamic;
+        char key[CONFIG_NAME_MAX + 1]; /* the "key=" it is printed under */
+} HiddenString;
+
+typedef struct RawEvent {
+        int id;
+        uint32_t probe;
+        bool tracepoint;
+        TraceEventForm form;
+        struct tep_event *event;
+        /* kprobe kinds printed directly: per config field */
+        RawField *fields;
+        size_t n_fields;
+        bool via_text; /* a field the direct path cannot print: use tep's text */
+        StrView *names; /* kprobe kinds: the config's field names */
+        bool *is_string;
+        HiddenString *hidden;
+        size_t n_hidden;
+} RawEvent;
+
+struct RawDecoder {
+        struct tep_handle *tep;
+        struct kbuffer *kb;
+        RawEvent *events;
+        size_t n_events;
+        Buf text; /* one record's values, or its copy */
+        Buf copy;
+        struct trace_seq seq;
+        StrView names[PIPELINE_MAX_FIELDS];
+        StrView values[PIPELINE_MAX_FIELDS];
+        size_t value_off[PIPELINE_MAX_FIELDS];
+};
+
+RawDecoder *rawdec_new(void) {
+        RawDecoder *d = xcalloc(1, sizeof(RawDecoder));
+        d->tep = tep_alloc();
+        if (!d->tep)
+                abort();
+        tep_set_long_size(d->tep, (int) sizeof(long));
+        tep_set_page_size(d->tep, 4096);
+        d->kb = kbuffer_alloc(KBUFFER_LSIZE_SAME_AS_HOST, KBUFFER_ENDIAN_SAME_AS_HOST);
+        if (!d->kb)
+                abort();
+        trace_seq_init(&d->seq);
+        return d;
+}
+
+RawDecoder *rawdec_free(RawDecoder *d) {
+        if (!d)
+                return NULL;
+        for (size_t i = 0; i < d->n_events; i++) {
+                free(d->events[i].fields);
+                free(d->events[i].names);
+                free(d->events[i].is_string);
+                free(d->events[i].hidden);
+        }
+        free(d->events);
+        kbuffer_free(d->kb);
+        tep_free(d->tep);
+        trace_seq_destroy(&d->seq);
+        buf_free(&d->text);
+        buf_free(&d->copy);
+        free(d);
+        return NULL;
+}
+
+int rawdec_parse_header_page(const char *text, size_t *ret_size) {
+        /* "\tfield: char data;\toffset:16;\tsize:4080;\tsigned:0;" */
+        const char *f = strstr(text, " data;");
+        if (!f)
+                return -EBADMSG;
+        const char *o = strstr(f, "offset:"), *s = strstr(f, "size:");
+        if (!o || !s)
+                return -EBADMSG;
+        uint64_t off, size;
+        if (parse_u64((StrView){ o + 7, strcspn(o + 7, ";") }, &off) < 0 ||
+            parse_u64((StrView){ s + 5, strcspn(s + 5, ";") }, &size) < 0 || off > 64 || size == 0 ||
+            size > (64u << 20))
+                return -EBADMSG;
+        *ret_size = (size_t) (off + size);
+        return 0;
+}
+
+/* ---- print fmt ---- */
+
+/* The literal before and after the conversion that follows " NAME=" (or
+ * "NAME=" at the start) in a print fmt's format string, and the
+ * conversion's type character. Returns false when NAME has none. */
+static bool fmt_conversion(const char *fmt, const char *name, StrView *pre, StrView *post, char *conv) {
+        size_t n = strlen(name);
+        for (const char *p = fmt; (p = strstr(p, name)); p += n) {
+                if ((p != fmt && p[-1] != ' ') || p[n] != '=')
+                        continue;
+                const char *v = p + n + 1, *pc = strchr(v, '%');
+                if (!pc)
+                        return false;
+                *pre = (StrView){ v, (size_t) (pc - v) };
+                const char *c = pc + 1;
+                c += strspn(c, "-+ #0123456789.");
+                c += strspn(c, "hlLzjt");
+                if (!*c)
+                        return false;
+                *conv = *c;
+                const char *after = c + 1, *end = after;
+                /* the literal runs to the next " NAME=" or the end */
+                while (*end && !(*end == ' ' && strchr(end + 1, '=') &&
+                                 strspn(end + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
+                                         (size_t) (strchr(end + 1, '=') - end - 1)))
+                        end++;
+                *post = (StrView){ after, (size_t) (end - after) };
+                return true;
+        }
+        return false;
+}
+
+static const char *sys_of(const ProbeConfig *c, char *buf, size_t size) {
+        if (c->type != PROBE_TRACEPOINT)
+                return "kprobes";
+        const char *slash = strchr(c->target, '/');
+        snprintf(buf, size, "%.*s", slash ? (int) (slash - c->target) : 0, c->target);
+        return buf;
+}
+
+/* Text a traced process may write: char arrays (comm[16]) and __data_loc
+ * char[] strings. Not u8 arrays (addresses), which tep also calls strings. */
+static bool field_is_string(const struct tep_format_field *f) {
+        return f->type && strstr(f->type, "char") && !strstr(f->type, "unsigned char") &&
+               (f->flags & (TEP_FIELD_IS_ARRAY | TEP_FIELD_IS_DYNAMIC));
+}
+
+/* For a tracepoint: its string fields, and the key each is printed under
+ * (by the order of the print fmt's conversions and arguments). */
+static void find_hidden_strings(RawEvent *e) {
+        struct tep_format_field **fields = tep_event_fields(e->event);
+        for (size_t i = 0; fields && fields[i]; i++) {
+                struct tep_format_field *f = fields[i];
+                if (!field_is_string(f))
+                        continue;
+                e->hidden = xrealloc(e->hidden, (e->n_hidden + 1) * sizeof(HiddenString));
+                HiddenString *h = &e->hidden[e->n_hidden++];
+                *h = (HiddenString){ .offset = f->offset, .size = f->size, .dynamic = (f->flags & TEP_FIELD_IS_DYNAMIC) != 0 };
+                /* Its key: the conversion whose argument is this field. */
+                const char *fmt = e->event->print_fmt.format;
+                struct tep_print_arg *arg = e->event->print_fmt.args;
+                for (const char *p = fmt ? strchr(fmt, '%') : NULL; p && arg; p = strchr(p + 1, '%')) {
+                        if (p[1] == '%') {
+                                p++;
+                                continue;
+                        }
+                        bool mine = (arg->type == TEP_PRINT_STRING && arg->string.field == f) ||
+                                    (arg->type == TEP_PRINT_FIELD && arg->field.field == f);
+                        if (mine) {
+                                const char *eq = p > fmt ? p - 1 : NULL;
+                                if (eq && *eq == '=') {
+                                        const char *k = eq;
+                                        while (k > fmt && (char_is_name(k[-1])))
+                                                k--;
+                                        snprintf(h->key, sizeof(h->key), "%.*s", (int) (eq - k), k);
+                                }
+                                break;
+                        }
+                        arg = arg->next;
+                }
+                if (!h->key[0])
+                        snprintf(h->key, sizeof(h->key), "%s", f->name);
+        }
+        free(fields);
+}
+
+int rawdec_add_probe(RawDecoder *d, uint32_t probe, const ProbeConfig *c, const char *format_text,
+                     char **ret_error) {
+        *ret_error = NULL;
+        char sysbuf[CONFIG_NAME_MAX + 2];
+        struct tep_event *ev = NULL;
+        if (tep_parse_format(d->tep, &ev, format_text, strlen(format_text), sys_of(c, sysbuf, sizeof(sysbuf))) != 0 ||
+            !ev) {
+                Buf b = { 0 };
+                buf_printf(&b, "the format file of probe '%s' could not be parsed", c->name);
+                *ret_error = buf_steal(&b);
+                return -EBADMSG;
+        }
+        d->events = xrealloc(d->events, (d->n_events + 1) * sizeof(RawEvent));
+        RawEvent *e = &d->events[d->n_events];
+        *e = (RawEvent){ .id = ev->id, .probe = probe, .event = ev, .tracepoint = c->type == PROBE_TRACEPOINT };
+
+        if (e->tracepoint) {
+                const char *name = strchr(c->target, '/') ? strchr(c->target, '/') + 1 : c->target;
+                e->form = strncmp(c->target, "syscalls/", 9) != 0    ? TRACE_FORM_NAMED
+                          : strncmp(name, "sys_enter_", 10) == 0 ? TRACE_FORM_SYSCALL_ENTER
+                          : strncmp(name, "sys_exit_", 9) == 0   ? TRACE_FORM_SYSCALL_EXIT
+                                                                 : TRACE_FORM_NAMED;
+                find_hidden_strings(e);
+                d->n_events++;
+                return 0;
+        }
+
+        e->n_fields = c->n_fields;
+        e->fields = xcalloc(c->n_fields ? c->n_fields : 1, sizeof(RawField));
+        e->names = xcalloc(c->n_fields ? c->n_fields : 1, sizeof(StrView));
+        e->is_string = xcalloc(c->n_fields ? c->n_fields : 1, sizeof(bool));
+        const char *fmt = ev->print_fmt.format ? ev->print_fmt.format : "";
+        for (size_t i = 0; i < c->n_fields; i++) {
+                e->names[i] = sv_from(c->fields[i]);
+                e->is_string[i] = c->field_is_string[i];
+                struct tep_format_field *f = tep_find_field(ev, c->fields[i]);
+                if (!f) {
+                        Buf b = { 0 };
+                        buf_printf(&b, "field '%s' of probe '%s' is not in its format file", c->fields[i], c->name);
+                        *ret_error = buf_steal(&b);
+                        free(e->fields);
+                        free(e->names);
+                        free(e->is_string);
+                        return -EBADMSG;
+                }
+                RawField *rf = &e->fields[i];
+                *rf = (RawField){ .offset = f->offset, .size = f->size,
+                                  .is_signed = (f->flags & TEP_FIELD_IS_SIGNED) != 0,
+                                  .dynamic = (f->flags & TEP_FIELD_IS_DYNAMIC) != 0 };
+                char conv = 0;
+                StrView pre, post;
+                if (!fmt_conversion(fmt, c->fields[i], &pre, &post, &conv) ||
+                    !unescape_literal(pre, rf->pre, sizeof(rf->pre), &rf->n_pre) ||
+                    !unescape_literal(post, rf->post, sizeof(rf->post), &rf->n_post)) {
+                        e->via_text = true;
+                        continue;
+                }
+                bool scalar = !(f->flags & TEP_FIELD_IS_ARRAY) && (f->size == 1 || f->size == 2 || f->size == 4 || f->size == 8);
+                if (conv == 's' && rf->dynamic && field_is_string(f))
+                        rf->style = STYLE_STRING;
+                else if (scalar && (conv == 'u'))
+                        rf->style = STYLE_UNSIGNED;
+                else if (scalar && (conv == 'd' || conv == 'i'))
+                        rf->style = STYLE_SIGNED;
+                else if (scalar && conv == 'x')
+                        rf->style = STYLE_HEX;
+                else
+                        e->via_text = true; /* arrays, symbols, chars, bitfields: as tep prints them */
+        }
+        d->n_events++;
+        return 0;
+}
+
+static RawEvent *find_event(RawDecoder *d, int id) {
+        for (size_t i = 0; i < d->n_events; i++)
+                if (d->events[i].id == id)
+                        return &d->events[i];
+        return NULL;
+}
+
+static uint64_t read_uint(const unsigned char *p, int size) {
+        uint8_t u8;
+        uint16_t u16;
+        uint32_t u32;
+        uint64_t u64;
+        switch (size) {
+        case 1:
+                memcpy(&u8, p, 1);
+                return u8;
+        case 2:
+                memcpy(&u16, p, 2);
+                return u16;
+        case 4:
+                memcpy(&u32, p, 4);
+                return u32;
+        default:
+                memcpy(&u64, p, 8);
+                return u64;
+        }
+}
+
+static int64_t sign_extend(uint64_t v, int size) {
+        if (size >= 8)
+                return (int64_t) v;
+        int bits = size * 8;
+        uint64_t m = 1ull << (bits - 1);
+        return (int64_t) ((v ^ m) - m);
+}
+
+/* A __data_loc field: its bytes, up to the first NUL (as %s prints it),
+ * by the length the record stores. False when it points outside. */
+static bool data_loc_string(const unsigned char *data, size_t size, int offset, StrView *ret) {
+        uint32_t loc;
+        if (offset < 0 || (size_t) offset + 4 > size)
+                return false;
+        memcpy(&loc, data + offset, 4);
+        size_t off = loc & 0xffff, len = loc >> 16;
+        if (off > size || len > size - off)
+                return false;
+        const char *s = (const char *) data + off;
+        const char *nul = memchr(s, 0, len);
+        *ret = (StrView){ s, nul ? (size_t) (nul - s) : len };
+        return true;
+}
+
+static void put_number(Buf *b, const RawField *f, const unsigned char *data) {
+        char tmp[FMT_INT_MAX];
+        uint64_t v = read_uint(data + f->offset, f->size);
+        size_t n;
+        switch (f->style) {
+        case STYLE_SIGNED:
+                n = fmt_i64(tmp, sign_extend(v, f->size));
+                break;
+        case STYLE_HEX:
+                n = fmt_hex(tmp, v);
+                /* fmt_hex writes "0x...": the 0x is in the literal */
+                buf_append(b, tmp + 2, n - 2);
+                return;
+        default:
+                n = fmt_u64(tmp, v);
+        }
+        buf_append(b, tmp, n);
+}
+
+/* kprobe kinds: each field printed the way the kernel's print fmt does. */
+static bool fields_direct(RawDecoder *d, const RawEvent *e, const unsigned char *data, size_t size) {
+        buf_clear(&d->text);
+        size_t n = e->n_fields < PIPELINE_MAX_FIELDS ? e->n_fields : PIPELINE_MAX_FIELDS;
+        for (size_t i = 0; i < n; i++) {
+                const RawField *f = &e->fields[i];
+                d->value_off[i] = d->text.len;
+                buf_append(&d->text, f->pre, f->n_pre);
+                if (f->style == STYLE_STRING) {
+                        StrView s;
+                        if (!data_loc_string(data, size, f->offset, &s))
+                                return false;
+                        buf_put_sv(&d->text, s);
+                } else {
+                        if (f->offset < 0 || (size_t) f->offset + (size_t) f->size > size)
+                                return false;
+                        put_number(&d->text, f, data);
+                }
+                buf_append(&d->text, f->post, f->n_post);
+        }
+        buf_reserve(&d->text, 1);
+        for (size_t i = 0; i < n; i++) {
+                size_t end = i + 1 < n ? d->value_off[i + 1] : d->text.len;
+                d->values[i] = (StrView){ d->text.data + d->value_off[i], end - d->value_off[i] };
+                d->names[i] = e->names[i];
+        }
+        return true;
+}
+
+/* The record's text as tep prints it (what trace_pipe would show after
+ * "event: "), made from a copy whose strings are hidden: their bytes
+ * become 'x' (their lengths stay), so nothing in them can pass for a
+ * field. Returns the text, valid until the next record. */
+static StrView record_text(RawDecoder *d, const RawEvent *e, unsigned char *data, size_t size, int cpu, uint64_t ts) {
+        unsigned char *rec = data;
+        if (e->n_hidden > 0) {
+                buf_clear(&d->copy);
+                buf_append(&d->copy, data, size);
+                rec = (unsigned char *) d->copy.data;
+                for (size_t h = 0; h < e->n_hidden; h++) {
+                        const HiddenString *hs = &e->hidden[h];
+                        StrView s;
+                        if (hs->dynamic) {
+                                if (!data_loc_string(rec, size, hs->offset, &s))
+                                        continue;
+                        } else {
+                                if (hs->offset < 0 || (size_t) hs->offset + (size_t) hs->size > size)
+                                        continue;
+                                const char *p = (const char *) rec + hs->offset;
+                                const char *nul = memchr(p, 0, (size_t) hs->size);
+                                s = (StrView){ p, nul ? (size_t) (nul - p) : (size_t) hs->size };
+                        }
+                        memset((char *) s.p, 'x', s.n);
+                }
+        }
+        struct tep_record r = { .ts = ts, .cpu = cpu, .size = (int) size, .data = rec };
+        trace_seq_reset(&d->seq);
+        tep_print_event(d->tep, &d->seq, &r, "%s", TEP_PRINT_INFO);
+        trace_seq_terminate(&d->seq);
+        return (StrView){ d->seq.buffer, d->seq.len };
+}
+
+/* Puts the real strings back in place of the hidden ones. */
+static void restore_strings(RawDecoder *d, const RawEvent *e, const unsigned char *data, size_t size, size_t n) {
+        for (size_t h = 0; h < e->n_hidden; h++) {
+                const HiddenString *hs = &e->hidden[h];
+                StrView s;
+                if (hs->dynamic) {
+                        if (!data_loc_string(data, size, hs->offset, &s))
+                                continue;
+                } else {
+                        if (hs->offset < 0 || (size_t) hs->offset + (size_t) hs->size > size)
+                                continue;
+                        const char *p = (const char *) data + hs->offset;
+                        const char *nul = memchr(p, 0, (size_t) hs->size);
+                        s = (StrView){ p, nul ? (size_t) (nul - p) : (size_t) hs->size };
+                }
+                for (size_t i = 0; i < n; i++)
+                        if (sv_eq_str(d->names[i], hs->key) && d->values[i].n == s.n) {
+                                d->values[i] = s;
+                                break;
+                        }
+        }
+}
+
+static bool fields_via_text(RawDecoder *d, const RawEvent *e, unsigned char *data, size_t size, int cpu, uint64_t ts,
+                            size_t *ret_n) {
+        StrView body = record_text(d, e, data, size, cpu, ts);
+        if (!e->tracepoint) {
+                size_t n = e->n_fields < PIPELINE_MAX_FIELDS ? e->n_fields : PIPELINE_MAX_FIELDS;
+                if (traceline_probe_fields_sv(body, e->names, e->is_string, n, d->values, NULL) < 0)
+                        return false;
+                for (size_t i = 0; i < n; i++)
+                        d->names[i] = e->names[i];
+                *ret_n = n;
+                return true;
+        }
+        TraceLine tl = { .kind = TRACE_LINE_EVENT, .form = e->form, .body = body };
+        TraceField tf[PIPELINE_MAX_FIELDS];
+        int n = traceline_tracepoint_fields(&tl, tf, PIPELINE_MAX_FIELDS);
+        if (n < 0)
+                return false;
+        for (int i = 0; i < n; i++) {
+                d->names[i] = tf[i].name;
+                d->values[i] = tf[i].value;
+        }
+        restore_strings(d, e, data, size, (size_t) n);
+        *ret_n = (size_t) n;
+        return true;
+}
+
+/* "SECONDS.NNNNNNNNN" of a nanosecond count, without printf (once per
+ * record). buf needs FMT_INT_MAX + 10 bytes. */
+static size_t format_stamp(char *buf, uint64_t ns) {
+        size_t n = fmt_u64(buf, ns / 1000000000ull);
+        uint64_t frac = ns % 1000000000ull;
+        buf[n++] = '.';
+        for (int i = 8; i >= 0; i--) {
+                buf[n + (size_t) i] = (char) ('0' + frac % 10);
+                frac /= 10;
+        }
+        return n + 9;
+}
+
+/* The ring buffer's page header: a timestamp and the commit word, whose
+ * top bits flag missed events (and whether their count is stored after
+ * the data). */
+#define COMMIT_MASK ((1ul << 27) - 1)
+#define MISSED_STORED (1ul << 30)
+
+int rawdec_page(RawDecoder *d, const void *page, size_t len, int cpu, const RawSink *sink, uint64_t *unknown) {
+        size_t header = 8 + sizeof(long);
+        unsigned long commit;
+        if (len < header)
+                return -EBADMSG;
+        memcpy(&commit, (const char *) page + 8, sizeof(commit));
+        size_t used = commit & COMMIT_MASK;
+        if (used > len - header || ((commit & MISSED_STORED) && used + sizeof(long) > len - header))
+                return -EBADMSG;
+        /* kbuffer reads the page in place and never writes it; its API
+         * just takes a non-const pointer. */
+        if (kbuffer_load_subbuffer(d->kb, (void *) page) < 0)
+                return -EBADMSG;
+        int missed = kbuffer_missed_events(d->kb);
+        if (missed != 0 && sink->lost)
+                sink->lost(sink->userdata, cpu, missed > 0 ? (uint64_t) missed : 0, missed > 0);
+
+        int handed = 0;
+        unsigned long long ts;
+        const char *end = (const char *) page + header + used;
+        for (void *p = kbuffer_read_event(d->kb, &ts); p; p = kbuffer_next_event(d->kb, &ts)) {
+                int esize = kbuffer_event_size(d->kb);
+                if (esize < 8 || (const char *) p + esize > end || (const char *) p < (const char *) page + header)
+                        break; /* not within this page's data: stop here */
+                unsigned char *data = p;
+                uint16_t type;
+                int32_t pid;
+                memcpy(&type, data, 2);
+                memcpy(&pid, data + 4, 4);
+                RawEvent *e = find_event(d, type);
+                if (!e) {
+                        (*unknown)++;
+                        continue;
+                }
+                size_t n = 0;
+                bool ok = !e->tracepoint && !e->via_text ? (n = e->n_fields, fields_direct(d, e, data, (size_t) esize))
+                                                          : fields_via_text(d, e, data, (size_t) esize, cpu, ts, &n);
+                char stamp[48];
+                size_t sn = format_stamp(stamp, ts);
+                Record rec = {
+                        .probe = e->probe,
+                        .pid = pid,
+                        .tgid = -1,
+                        .cpu = cpu,
+                        .timestamp = { stamp, sn },
+                        .names = d->names,
+                        .values = d->values,
+                        .n_fields = ok ? n : 0,
+                        .malformed = !ok,
+                };
+                sink->record(sink->userdata, &rec);
+                handed++;
+        }
+        return handed;
+}
+
+bool probe_has_hostile_string(const ProbeConfig *c, const char *format_text, StrView *ret_field) {
+        if (c->type != PROBE_TRACEPOINT) {
+                for (size_t i = 0; i < c->n_fields; i++)
+                        if (c->field_is_string[i] && !(c->comm_fetched && i + 1 == c->n_fields)) {
+                                *ret_field = sv_from(c->fields[i]);
+                                return true;
+                        }
+                return false;
+        }
+        if (!format_text) {
+                *ret_field = SV("(format unknown)");
+                return true;
+        }
+        /* "\tfield:char comm[16];" and "\tfield:__data_loc char[] filename;" */
+        for (const char *pos = format_text; *pos;) {
+                StrView l = sv_next_line(&pos), name;
+                if (!tfs_format_field_name(l, &name))
+                        continue;
+                const char *colon = memchr(l.p, ':', l.n);
+                if (!colon)
+                        continue;
+                StrView type = { colon + 1, (size_t) (name.p - colon - 1) };
+                bool is_char = false;
+                for (size_t i = 0; i + 4 <= type.n; i++)
+                        if (memcmp(type.p + i, "char", 4) == 0)
+                                is_char = true;
+                bool array = name.p + name.n < l.p + l.n && name.p[name.n] == '[';
+                bool data_loc = type.n >= 10 && memmem(type.p, type.n, "__data_loc", 10);
+                bool rel_loc = type.n >= 9 && memmem(type.p, type.n, "__rel_loc", 9);
+                if (is_char && (array || data_loc || rel_loc || memchr(type.p, '[', type.n))) {
+                        *ret_field = name;
+                        return true;
+                }
+        }
+        return false;
+}

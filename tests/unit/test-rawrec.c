@@ -1,0 +1,237 @@
+/* The binary reader's decoding, on a real page of trace_pipe_raw captured
+ * on this machine's 6.18 kernel (tests/unit/data/raw-*): 13 records of
+ * CPU 0, among them two calls of the seed's uprobe, a refused TCP
+ * connect's two inet_sock_set_state records, and nine execs, one of a
+ * program whose file name holds a newline followed by "pid=1 old_pid=2" --
+ * the forgery the text reader cannot frame. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "fixture.h"
+#include "pipeline.h"
+#include "rawrec.h"
+
+static const char config_text[] =
+        "probes:\n"
+        "  - name: connect\n"
+        "    type: uprobe\n"
+        "    target: /work/main/build/tests/connector:0x1259\n"
+        "    fetch: [type=+0(%si):u16, port=+2(%si):u16, addr=+4(%si):u32]\n"
+        "    decode: {port: ntohs, addr: ipv4, type: {map: {2: AF_INET}}}\n"
+        "    metrics:\n"
+        "      - name: connect_total\n"
+        "        labels: [comm, addr, port, type]\n"
+        "  - name: tcp\n"
+        "    type: tracepoint\n"
+        "    target: sock/inet_sock_set_state\n"
+        "    metrics:\n"
+        "      - name: tcp_total\n"
+        "        labels: [daddr, dport, newstate, family]\n"
+        "  - name: exec\n"
+        "    type: tracepoint\n"
+        "    target: sched/sched_process_exec\n"
+        "    metrics:\n"
+        "      - name: exec_total\n"
+        "        labels: [filename, pid, old_pid]\n";
+
+typedef struct Capture {
+        Pipeline *p;
+        size_t records, lost;
+        Record last[8];
+        char filename[256];
+        int32_t exec_pid, exec_field_pid;
+} Capture;
+
+static void on_record(void *userdata, const Record *rec) {
+        Capture *c = userdata;
+        bool ours = false;
+        for (size_t i = 0; rec->probe == 2 && i < rec->n_fields; i++)
+                ours |= sv_eq_str(rec->names[i], "filename") && memmem(rec->values[i].p, rec->values[i].n, "kpe cap", 7);
+        if (ours) {
+                for (size_t i = 0; i < rec->n_fields; i++) {
+                        if (sv_eq_str(rec->names[i], "filename"))
+                                snprintf(c->filename, sizeof(c->filename), "%.*s", (int) rec->values[i].n,
+                                         rec->values[i].p);
+                        if (sv_eq_str(rec->names[i], "pid")) {
+                                int64_t v;
+                                assert_int_equal(parse_i64(rec->values[i], &v), 0);
+                                c->exec_field_pid = (int32_t) v;
+                        }
+                }
+                c->exec_pid = rec->pid;
+        }
+        c->records++;
+        pipeline_process_record(c->p, rec);
+}
+
+static void on_lost(void *userdata, int cpu, uint64_t n, bool counted) {
+        Capture *c = userdata;
+        c->lost += counted ? n : 1;
+}
+
+static RawDecoder *decoder_for(Pipeline *p) {
+        RawDecoder *d = rawdec_new();
+        static const char *formats[] = { "raw-format-uprobe-connect-6.18.txt", "raw-format-inet_sock_set_state-6.18.txt",
+                                         "raw-format-sched_process_exec-6.18.txt" };
+        for (uint32_t i = 0; i < 3; i++) {
+                char *f = fixture_text(formats[i]), *err = NULL;
+                int r = rawdec_add_probe(d, i, &p->config->probes[i], f, &err);
+                if (r < 0)
+                        fail_msg("%s", err);
+                free(f);
+                pipeline_set_live(p, i, true);
+        }
+        return d;
+}
+
+static Pipeline *make(void) {
+        Config *c = NULL;
+        ConfigErrors errs = { 0 };
+        int r = config_load_string("raw.yaml", config_text, sizeof(config_text) - 1, &c, &errs);
+        if (r < 0)
+                config_errors_write(&errs, "raw.yaml", config_text, sizeof(config_text) - 1, stderr);
+        assert_int_equal(r, 0);
+        Pipeline *p = NULL;
+        assert_int_equal(pipeline_new(c, NULL, NULL, &p), 0);
+        return p;
+}
+
+static void *page_fixture(size_t *len) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/raw-page-6.18.bin", KPE_TEST_DATA);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        void *page = xmalloc(65536);
+        *len = fread(page, 1, 65536, f);
+        fclose(f);
+        assert_int_equal(*len, 4096);
+        return page;
+}
+
+static void test_header_page(void **state) {
+        (void) state;
+        char *t = fixture_text("raw-header_page-6.18.txt");
+        size_t size = 0;
+        assert_int_equal(rawdec_parse_header_page(t, &size), 0);
+        assert_int_equal(size, 4096);
+        free(t);
+        assert_int_equal(rawdec_parse_header_page("field: u64 timestamp;", &size), -EBADMSG);
+}
+
+static void test_real_page(void **state) {
+        (void) state;
+        Pipeline *p = make();
+        RawDecoder *d = decoder_for(p);
+        size_t len;
+        void *page = page_fixture(&len);
+        Capture c = { .p = p };
+        RawSink sink = { .userdata = &c, .record = on_record, .lost = on_lost };
+        uint64_t unknown = 0;
+        int n = rawdec_page(d, page, len, 0, &sink, &unknown);
+        assert_int_equal(n, 13);
+        assert_int_equal(unknown, 0);
+        assert_int_equal(c.lost, 0);
+        assert_int_equal(p->parse_errors, 0);
+
+        /* The seed's values, read at the format's offsets: 6400 -> 25,
+         * 16777343 -> 127.0.0.1, comm from the record's $comm. */
+        const StrView seed[] = { SV("connector"), SV("127.0.0.1"), SV("25"), SV("AF_INET") };
+        assert_int_equal(family_get(p->probes[0].metrics[0].family, seed), 2);
+        const StrView syn[] = { SV("127.0.0.1"), SV("1"), SV("TCP_SYN_SENT"), SV("AF_INET") };
+        const StrView close[] = { SV("127.0.0.1"), SV("1"), SV("TCP_CLOSE"), SV("AF_INET") };
+        assert_int_equal(family_get(p->probes[1].metrics[0].family, syn), 1);
+        assert_int_equal(family_get(p->probes[1].metrics[0].family, close), 1);
+
+        /* The hostile file name is one field, intact; pid is the real one. */
+        assert_string_equal(c.filename, "/tmp/kpe cap/a\npid=1 old_pid=2");
+        assert_int_equal(c.exec_field_pid, c.exec_pid);
+        assert_int_equal(c.exec_pid, 8336);
+        assert_int_equal(p->probes[2].events, 9);
+        const StrView mkdir_labels[] = { SV("/usr/bin/mkdir"), SV("8327"), SV("8327") };
+        assert_int_equal(family_get(p->probes[2].metrics[0].family, mkdir_labels), 1);
+
+        /* Time from the page's timestamp plus the deltas, in ns. */
+        RingEventView ev;
+        assert_true(ring_get(p->ring, 1, &ev));
+        assert_true(ev.timestamp.n > 10 && ev.timestamp.p[ev.timestamp.n - 10] == '.');
+        uint64_t sec;
+        assert_int_equal(parse_u64((StrView){ ev.timestamp.p, ev.timestamp.n - 10 }, &sec), 0);
+        assert_true(sec > 1000 && sec < 10000); /* the capture was taken about 1,900 s after boot */
+
+        /* /events shows the values as trace_pipe would, the string escaped. */
+        Buf out = { 0 };
+        EventQuery q = { .has_since = true, .since = 0, .limit = 100 };
+        assert_int_equal(pipeline_render_events(p, &q, &out), 0);
+        assert_non_null(strstr(out.data, "\"type\":\"AF_INET\",\"port\":\"25\",\"addr\":\"127.0.0.1\""));
+        assert_non_null(strstr(out.data, "\"saddr\":\"127.0.0.1\",\"daddr\":\"127.0.0.1\""));
+        assert_non_null(strstr(out.data, "\"filename\":\"/tmp/kpe cap/a\\npid=1 old_pid=2\""));
+        buf_free(&out);
+
+        free(page);
+        rawdec_free(d);
+        pipeline_free(p);
+}
+
+/* Pages that are not ring-buffer pages hand over nothing. */
+static void test_bad_pages(void **state) {
+        (void) state;
+        Pipeline *p = make();
+        RawDecoder *d = decoder_for(p);
+        size_t len;
+        unsigned char *page = page_fixture(&len);
+        Capture c = { .p = p };
+        RawSink sink = { .userdata = &c, .record = on_record, .lost = on_lost };
+        uint64_t unknown = 0;
+        assert_int_equal(rawdec_page(d, page, 10, 0, &sink, &unknown), -EBADMSG);
+        unsigned long commit = 5000; /* more than the page holds */
+        memcpy(page + 8, &commit, sizeof(commit));
+        assert_int_equal(rawdec_page(d, page, len, 0, &sink, &unknown), -EBADMSG);
+        assert_int_equal(c.records, 0);
+        /* A truncated page: what lies within it is read, nothing beyond. */
+        free(page);
+        page = page_fixture(&len);
+        assert_true(rawdec_page(d, page, 100, 0, &sink, &unknown) == -EBADMSG);
+        free(page);
+        rawdec_free(d);
+        pipeline_free(p);
+}
+
+static void test_hostile_fields(void **state) {
+        (void) state;
+        Pipeline *p = make();
+        StrView f;
+        assert_false(probe_has_hostile_string(&p->config->probes[0], NULL, &f)); /* comm=$comm is ours */
+        char *tcp = fixture_text("raw-format-inet_sock_set_state-6.18.txt");
+        char *exec = fixture_text("raw-format-sched_process_exec-6.18.txt");
+        assert_false(probe_has_hostile_string(&p->config->probes[1], tcp, &f));
+        assert_true(probe_has_hostile_string(&p->config->probes[2], exec, &f));
+        assert_true(sv_eq_str(f, "filename"));
+        assert_true(probe_has_hostile_string(&p->config->probes[1], NULL, &f)); /* unknown format */
+        free(tcp);
+        free(exec);
+        pipeline_free(p);
+
+        Config *c = NULL;
+        ConfigErrors errs = { 0 };
+        const char *text = "probes:\n  - name: s\n    type: uprobe\n    target: /bin/true:0x10\n"
+                           "    fetch: [path=+0(%di):ustring, n=%si:u32]\n";
+        assert_int_equal(config_load_string("s.yaml", text, strlen(text), &c, &errs), 0);
+        assert_true(probe_has_hostile_string(&c->probes[0], NULL, &f));
+        assert_true(sv_eq_str(f, "path"));
+        config_free(c);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_header_page),
+                cmocka_unit_test(test_real_page),
+                cmocka_unit_test(test_bad_pages),
+                cmocka_unit_test(test_hostile_fields),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
