@@ -515,12 +515,17 @@ class Walk:
     def run(self, args):
         return subprocess.Popen([CONN] + [str(a) for a in args], stdout=subprocess.DEVNULL)
 
-    def flood_plan(self, tp_wanted, long=False):
+    def flood_plan(self, tp_wanted, long=False, buffered=False):
         rng = self.rng
         if long:  # the storm: about a second of calls
             n, pause = (300, 3000) if SLOW else (3000, 300)
         else:
-            n = rng.randint(50, 200) if SLOW else rng.randint(300, 2500)
+            # Buffered floods may be more than the daemon reads in one go
+            # (up to 5 probes x 4000 calls, about 1 MB: the kernel's buffer
+            # of the instance holds 1.4 MB per CPU; what overruns it the
+            # kernel reports, and the daemon must too).
+            hi = 4000 if buffered else 2500
+            n = rng.randint(50, 200) if SLOW else rng.randint(300, hi)
             pause = rng.choice([0, 0, 5, 10, 20])
         first = rng.randint(1, 65535 - n)
         tn = 0
@@ -621,7 +626,7 @@ class Walk:
         base_failed = mval(s0, "kprobe_exporter_config_reloads_total", result="failure")
         tp_wanted = TP_NAME in oldp or TP_NAME in newp
         buffered = storm_alt is None and self.rng.random() < 0.3
-        plan = self.flood_plan(tp_wanted, long=storm_alt is not None)
+        plan = self.flood_plan(tp_wanted, long=storm_alt is not None, buffered=buffered)
         text = render(new) if new else "probes:\n  - name: broken\n    colour: blue\n"
         mode = "storm" if storm_alt is not None else "buffered" if buffered else "live"
         log(f"step {i}: {kind} ({mode}; flood {plan[0]} calls from port {plan[1]}, pause {plan[2]} us, "

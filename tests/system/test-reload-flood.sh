@@ -14,9 +14,11 @@
 kpe_init rlflood
 REG=$(arg2_register)
 OFF=$(connector_offset)
-# 2 x 5000 events fit in the kernel's buffer even if the daemon (say under
-# valgrind) does not read at all while they are made.
-FLOOD=5000
+# Round 2 buffers 2 x 12000 events: more than the daemon reads in one go
+# (each read of trace_pipe gives a page or less), but within the kernel's
+# buffer of our instance (1.4 MB per CPU by default), so none are lost even
+# if the daemon (say under valgrind) does not read at all meanwhile.
+FLOOD=12000
 
 # $1: the probe 'extra': none, a, or b (a with other labels: the same in
 # the kernel). 'connect' is the same in all.
