@@ -1,5 +1,6 @@
 #include "rawrec.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 
@@ -54,6 +55,30 @@ typedef struct HiddenString {
         char key[CONFIG_NAME_MAX + 1]; /* the "key=" it is printed under */
 } HiddenString;
 
+/* A tracepoint's field as its print fmt prints it, rendered from the record's
+ * bytes without tep (see tp_plan()). */
+typedef enum SegKind {
+        SEG_INT,
+        SEG_SYMBOL, /* __print_symbolic() */
+        SEG_STRING, /* %s of __get_str() */
+        SEG_IPV4,   /* %pI4 of a 4-byte array */
+        SEG_IPV6,   /* %pI6c of a 16-byte array */
+} SegKind;
+
+typedef struct TpSeg {
+        char key[CONFIG_NAME_MAX + 1];
+        SegKind kind;
+        int offset, size;
+        bool is_signed;
+        char conv;      /* d u x */
+        int length;     /* -2: char, -1: short, 0: int, 1: long, 2: long long */
+        int width;
+        bool zero_pad;
+        char pre[8], post[8];
+        uint8_t n_pre, n_post;
+        const struct tep_print_flag_sym *symbols;
+} TpSeg;
+
 typedef struct RawEvent {
         int id;
         uint32_t probe;
@@ -68,9 +93,15 @@ typedef struct RawEvent {
         bool *is_string;
         HiddenString *hidden;
         size_t n_hidden;
+        /* tracepoints printed directly (NULL: by tep) */
+        TpSeg *segs;
+        size_t n_segs;
+        StrView *seg_names;
+        bool direct;
 } RawEvent;
 
 struct RawDecoder {
+        bool tep_only; /* tests: print every tracepoint with tep */
         struct tep_handle *tep;
         struct kbuffer *kb;
         RawEvent *events;
@@ -97,6 +128,17 @@ RawDecoder *rawdec_new(void) {
         return d;
 }
 
+void rawdec_set_tep_only(RawDecoder *d, bool on) {
+        d->tep_only = on;
+}
+
+bool rawdec_probe_is_direct(const RawDecoder *d, uint32_t probe) {
+        for (size_t i = 0; i < d->n_events; i++)
+                if (d->events[i].probe == probe)
+                        return d->events[i].direct || (!d->events[i].tracepoint && !d->events[i].via_text);
+        return false;
+}
+
 RawDecoder *rawdec_free(RawDecoder *d) {
         if (!d)
                 return NULL;
@@ -105,6 +147,8 @@ RawDecoder *rawdec_free(RawDecoder *d) {
                 free(d->events[i].names);
                 free(d->events[i].is_string);
                 free(d->events[i].hidden);
+                free(d->events[i].segs);
+                free(d->events[i].seg_names);
         }
         free(d->events);
         kbuffer_free(d->kb);
@@ -219,6 +263,292 @@ static void find_hidden_strings(RawEvent *e) {
         free(fields);
 }
 
+static uint64_t read_uint(const unsigned char *p, int size) {
+        uint8_t u8;
+        uint16_t u16;
+        uint32_t u32;
+        uint64_t u64;
+        switch (size) {
+        case 1:
+                memcpy(&u8, p, 1);
+                return u8;
+        case 2:
+                memcpy(&u16, p, 2);
+                return u16;
+        case 4:
+                memcpy(&u32, p, 4);
+                return u32;
+        default:
+                memcpy(&u64, p, 8);
+                return u64;
+        }
+}
+
+static int64_t sign_extend(uint64_t v, int size) {
+        if (size >= 8)
+                return (int64_t) v;
+        int bits = size * 8;
+        uint64_t m = 1ull << (bits - 1);
+        return (int64_t) ((v ^ m) - m);
+}
+
+/* A __data_loc field: its bytes, up to the first NUL (as %s prints it),
+ * by the length the record stores. False when it points outside. */
+static bool data_loc_string(const unsigned char *data, size_t size, int offset, StrView *ret) {
+        uint32_t loc;
+        if (offset < 0 || (size_t) offset + 4 > size)
+                return false;
+        memcpy(&loc, data + offset, 4);
+        size_t off = loc & 0xffff, len = loc >> 16;
+        if (off > size || len > size - off)
+                return false;
+        const char *s = (const char *) data + off;
+        const char *nul = memchr(s, 0, len);
+        *ret = (StrView){ s, nul ? (size_t) (nul - s) : len };
+        return true;
+}
+
+/* ---- tracepoints without tep ---- */
+
+static bool is_ident_start(char c) {
+        return char_is_name_start(c);
+}
+
+/* A conversion "%[0][width][l|ll]X" at p (after the '%'): fills seg, returns
+ * the char after it, or NULL when it is not one we render. */
+static const char *parse_spec(const char *p, TpSeg *seg, bool *is_ptr) {
+        *is_ptr = false;
+        if (*p == '0') {
+                seg->zero_pad = true;
+                p++;
+        }
+        while (*p >= '0' && *p <= '9')
+                seg->width = seg->width * 10 + (*p++ - '0');
+        if (seg->width > 32)
+                return NULL;
+        while (*p == 'l' && seg->length < 2) {
+                seg->length++;
+                p++;
+        }
+        while (*p == 'h' && seg->length > -2 && seg->length <= 0) {
+                seg->length--;
+                p++;
+        }
+        if (*p == 'd' || *p == 'i' || *p == 'u' || *p == 'x' || *p == 's') {
+                seg->conv = *p == 'i' ? 'd' : *p;
+                return p + 1;
+        }
+        if (*p == 'p' && seg->length == 0 && !seg->width) {
+                *is_ptr = true;
+                if (strncmp(p, "pI4", 3) == 0) {
+                        seg->kind = SEG_IPV4;
+                        return p + 3;
+                }
+                if (strncmp(p, "pI6c", 4) == 0) {
+                        seg->kind = SEG_IPV6;
+                        return p + 4;
+                }
+        }
+        return NULL;
+}
+
+static const struct tep_format_field *arg_field(struct tep_event *ev, struct tep_print_arg *a) {
+        while (a && a->type == TEP_PRINT_TYPE)
+                a = a->typecast.item;
+        if (!a || a->type != TEP_PRINT_FIELD)
+                return NULL;
+        return a->field.field ? a->field.field : tep_find_field(ev, a->field.name);
+}
+
+/* The separators trace_pipe prints between fields: "k=v k=v" for most
+ * tracepoints, "k: v, k: v" for syscall entries. */
+static bool seg_key(const char **pp, TpSeg *seg, TraceEventForm form, bool first) {
+        const char *p = *pp;
+        if (!first) {
+                const char *sep = form == TRACE_FORM_SYSCALL_ENTER ? ", " : " ";
+                if (strncmp(p, sep, strlen(sep)) != 0)
+                        return false;
+                p += strlen(sep);
+        }
+        if (form == TRACE_FORM_SYSCALL_EXIT) {
+                snprintf(seg->key, sizeof(seg->key), "ret");
+                *pp = p;
+                return first;
+        }
+        const char *k = p;
+        if (!is_ident_start(*p))
+                return false;
+        while (char_is_name(*p))
+                p++;
+        if ((size_t) (p - k) > CONFIG_NAME_MAX)
+                return false;
+        snprintf(seg->key, sizeof(seg->key), "%.*s", (int) (p - k), k);
+        const char *eq = form == TRACE_FORM_SYSCALL_ENTER ? ": " : "=";
+        if (strncmp(p, eq, strlen(eq)) != 0)
+                return false;
+        *pp = p + strlen(eq);
+        return true;
+}
+
+/* Plans the direct rendering of a tracepoint whose print fmt is a plain
+ * sequence of "key=<literal>%conv<literal>" of fields, symbols, strings
+ * and IP addresses. Anything else stays with tep. */
+static bool tp_plan(RawEvent *e) {
+        const char *p = e->event->print_fmt.format;
+        struct tep_print_arg *arg = e->event->print_fmt.args;
+        if (!p)
+                return false;
+        TpSeg *segs = NULL;
+        size_t n = 0;
+        for (bool first = true; *p; first = false) {
+                TpSeg seg = { 0 };
+                if (!seg_key(&p, &seg, e->form, first))
+                        goto no;
+                const char *pc = strchr(p, '%');
+                bool is_ptr;
+                if (!pc || !unescape_literal((StrView){ p, (size_t) (pc - p) }, seg.pre, sizeof(seg.pre), &seg.n_pre))
+                        goto no;
+                const char *after = parse_spec(pc + 1, &seg, &is_ptr);
+                if (!after || !arg)
+                        goto no;
+                /* the literal after it, up to the next separator */
+                const char *end = after;
+                while (*end && !(e->form == TRACE_FORM_SYSCALL_ENTER ? strncmp(end, ", ", 2) == 0 : *end == ' '))
+                        end++;
+                if (!unescape_literal((StrView){ after, (size_t) (end - after) }, seg.post, sizeof(seg.post), &seg.n_post) ||
+                    memchr(seg.pre, '%', seg.n_pre) || memchr(seg.post, '%', seg.n_post))
+                        goto no;
+                p = end;
+
+                const struct tep_format_field *f = NULL;
+                if (arg->type == TEP_PRINT_SYMBOL && seg.conv == 's') {
+                        seg.kind = SEG_SYMBOL;
+                        seg.symbols = arg->symbol.symbols;
+                        f = arg_field(e->event, arg->symbol.field);
+                } else if (arg->type == TEP_PRINT_STRING && seg.conv == 's') {
+                        seg.kind = SEG_STRING;
+                        f = arg->string.field ? arg->string.field : tep_find_field(e->event, arg->string.string);
+                        if (f && !(f->flags & TEP_FIELD_IS_DYNAMIC))
+                                goto no;
+                } else if (is_ptr) {
+                        f = arg_field(e->event, arg);
+                        if (f && !(f->flags & TEP_FIELD_IS_ARRAY))
+                                goto no;
+                        if (f && f->size != (seg.kind == SEG_IPV4 ? 4 : 16))
+                                goto no;
+                } else if (seg.conv != 's') {
+                        seg.kind = SEG_INT;
+                        f = arg_field(e->event, arg);
+                        if (f && ((f->flags & (TEP_FIELD_IS_ARRAY | TEP_FIELD_IS_DYNAMIC)) ||
+                                  !(f->size == 1 || f->size == 2 || f->size == 4 || f->size == 8)))
+                                goto no;
+                } else
+                        goto no;
+                if (!f)
+                        goto no;
+                seg.offset = f->offset;
+                seg.size = f->size;
+                seg.is_signed = (f->flags & TEP_FIELD_IS_SIGNED) != 0;
+                if (seg.kind == SEG_SYMBOL)
+                        for (const struct tep_print_flag_sym *sym = seg.symbols; sym; sym = sym->next) {
+                                int64_t v;
+                                if (!sym->value || !sym->str || parse_i64(sv_from(sym->value), &v) < 0)
+                                        goto no;
+                        }
+                segs = xrealloc(segs, (n + 1) * sizeof(TpSeg));
+                segs[n++] = seg;
+                arg = arg->next;
+        }
+        if (arg)
+                goto no; /* more arguments than conversions */
+        e->segs = segs;
+        e->n_segs = n;
+        e->seg_names = xcalloc(n ? n : 1, sizeof(StrView));
+        for (size_t i = 0; i < n; i++)
+                e->seg_names[i] = sv_from(e->segs[i].key);
+        e->direct = true;
+        return true;
+no:
+        free(segs);
+        return false;
+}
+
+static void put_int_spec(Buf *b, const TpSeg *g, uint64_t raw) {
+        char tmp[FMT_INT_MAX + 4];
+        size_t n;
+        uint64_t v = raw;
+        if (g->is_signed)
+                v = (uint64_t) sign_extend(raw, g->size);
+        if (g->length == 0)
+                v = g->conv == 'd' ? (uint64_t) (int64_t) (int32_t) v : (uint32_t) v;
+        else if (g->length == -1)
+                v = g->conv == 'd' ? (uint64_t) (int64_t) (int16_t) v : (uint16_t) v;
+        else if (g->length == -2)
+                v = g->conv == 'd' ? (uint64_t) (int64_t) (int8_t) v : (uint8_t) v;
+        if (g->conv == 'd')
+                n = fmt_i64(tmp, (int64_t) v);
+        else if (g->conv == 'x') {
+                n = fmt_hex(tmp, v) - 2;
+                memmove(tmp, tmp + 2, n);
+        } else
+                n = fmt_u64(tmp, v);
+        for (size_t i = n; (int) i < g->width; i++)
+                buf_putc(b, g->zero_pad ? '0' : ' ');
+        buf_append(b, tmp, n);
+}
+
+static bool fields_tp_direct(RawDecoder *d, const RawEvent *e, const unsigned char *data, size_t size, size_t *ret_n) {
+        buf_clear(&d->text);
+        size_t n = e->n_segs < PIPELINE_MAX_FIELDS ? e->n_segs : PIPELINE_MAX_FIELDS;
+        for (size_t i = 0; i < n; i++) {
+                const TpSeg *g = &e->segs[i];
+                d->value_off[i] = d->text.len;
+                buf_append(&d->text, g->pre, g->n_pre);
+                if (g->kind == SEG_STRING) {
+                        StrView str;
+                        if (!data_loc_string(data, size, g->offset, &str))
+                                return false;
+                        buf_put_sv(&d->text, str);
+                } else {
+                        if (g->offset < 0 || (size_t) g->offset + (size_t) g->size > size)
+                                return false;
+                        const unsigned char *at = data + g->offset;
+                        char addr[64];
+                        if (g->kind == SEG_IPV4 || g->kind == SEG_IPV6) {
+                                if (!inet_ntop(g->kind == SEG_IPV4 ? AF_INET : AF_INET6, at, addr, sizeof(addr)))
+                                        return false;
+                                buf_puts(&d->text, addr);
+                        } else if (g->kind == SEG_SYMBOL) {
+                                uint64_t raw = read_uint(at, g->size);
+                                int64_t v = g->is_signed ? sign_extend(raw, g->size) : (int64_t) raw;
+                                const char *name = NULL;
+                                for (const struct tep_print_flag_sym *sym = g->symbols; sym && !name; sym = sym->next) {
+                                        int64_t want;
+                                        if (parse_i64(sv_from(sym->value), &want) >= 0 && want == v)
+                                                name = sym->str;
+                                }
+                                if (name)
+                                        buf_puts(&d->text, name);
+                                else {
+                                        /* as the kernel prints a value without a symbol */
+                                        char tmp[FMT_INT_MAX];
+                                        buf_append(&d->text, tmp, fmt_hex(tmp, (uint64_t) v));
+                                }
+                        } else
+                                put_int_spec(&d->text, g, read_uint(at, g->size));
+                }
+                buf_append(&d->text, g->post, g->n_post);
+        }
+        buf_reserve(&d->text, 1);
+        for (size_t i = 0; i < n; i++) {
+                size_t end = i + 1 < n ? d->value_off[i + 1] : d->text.len;
+                d->values[i] = (StrView){ d->text.data + d->value_off[i], end - d->value_off[i] };
+                d->names[i] = e->seg_names[i];
+        }
+        *ret_n = n;
+        return true;
+}
+
 int rawdec_add_probe(RawDecoder *d, uint32_t probe, const ProbeConfig *c, const char *format_text,
                      char **ret_error) {
         *ret_error = NULL;
@@ -241,7 +571,8 @@ int rawdec_add_probe(RawDecoder *d, uint32_t probe, const ProbeConfig *c, const 
                           : strncmp(name, "sys_enter_", 10) == 0 ? TRACE_FORM_SYSCALL_ENTER
                           : strncmp(name, "sys_exit_", 9) == 0   ? TRACE_FORM_SYSCALL_EXIT
                                                                  : TRACE_FORM_NAMED;
-                find_hidden_strings(e);
+                if (d->tep_only || !tp_plan(e))
+                        find_hidden_strings(e);
                 d->n_events++;
                 return 0;
         }
@@ -297,51 +628,6 @@ static RawEvent *find_event(RawDecoder *d, int id) {
                 if (d->events[i].id == id)
                         return &d->events[i];
         return NULL;
-}
-
-static uint64_t read_uint(const unsigned char *p, int size) {
-        uint8_t u8;
-        uint16_t u16;
-        uint32_t u32;
-        uint64_t u64;
-        switch (size) {
-        case 1:
-                memcpy(&u8, p, 1);
-                return u8;
-        case 2:
-                memcpy(&u16, p, 2);
-                return u16;
-        case 4:
-                memcpy(&u32, p, 4);
-                return u32;
-        default:
-                memcpy(&u64, p, 8);
-                return u64;
-        }
-}
-
-static int64_t sign_extend(uint64_t v, int size) {
-        if (size >= 8)
-                return (int64_t) v;
-        int bits = size * 8;
-        uint64_t m = 1ull << (bits - 1);
-        return (int64_t) ((v ^ m) - m);
-}
-
-/* A __data_loc field: its bytes, up to the first NUL (as %s prints it),
- * by the length the record stores. False when it points outside. */
-static bool data_loc_string(const unsigned char *data, size_t size, int offset, StrView *ret) {
-        uint32_t loc;
-        if (offset < 0 || (size_t) offset + 4 > size)
-                return false;
-        memcpy(&loc, data + offset, 4);
-        size_t off = loc & 0xffff, len = loc >> 16;
-        if (off > size || len > size - off)
-                return false;
-        const char *s = (const char *) data + off;
-        const char *nul = memchr(s, 0, len);
-        *ret = (StrView){ s, nul ? (size_t) (nul - s) : len };
-        return true;
 }
 
 static void put_number(Buf *b, const RawField *f, const unsigned char *data) {
@@ -528,8 +814,9 @@ int rawdec_page(RawDecoder *d, const void *page, size_t len, int cpu, const RawS
                         continue;
                 }
                 size_t n = 0;
-                bool ok = !e->tracepoint && !e->via_text ? (n = e->n_fields, fields_direct(d, e, data, (size_t) esize))
-                                                          : fields_via_text(d, e, data, (size_t) esize, cpu, ts, &n);
+                bool ok = e->direct                      ? fields_tp_direct(d, e, data, (size_t) esize, &n)
+                          : !e->tracepoint && !e->via_text ? (n = e->n_fields, fields_direct(d, e, data, (size_t) esize))
+                                                           : fields_via_text(d, e, data, (size_t) esize, cpu, ts, &n);
                 char stamp[48];
                 size_t sn = format_stamp(stamp, ts);
                 Record rec = {

@@ -29,6 +29,12 @@ typedef struct RawSink {
 RawDecoder *rawdec_new(void);
 RawDecoder *rawdec_free(RawDecoder *d); /* accepts NULL, returns NULL */
 
+/* For tests: with on, tracepoints added after it are printed by tep's
+ * print fmt interpreter instead of the direct renderer. */
+void rawdec_set_tep_only(RawDecoder *d, bool on);
+/* Whether probe's records are printed from their bytes without tep. */
+bool rawdec_probe_is_direct(const RawDecoder *d, uint32_t probe);
+
 /* The size of a sub-buffer as events/header_page describes it (the end of
  * its "data" field), or -EBADMSG. */
 int rawdec_parse_header_page(const char *header_page_text, size_t *ret_size);

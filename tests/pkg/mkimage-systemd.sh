@@ -45,19 +45,11 @@ OUT=$(cd "$OUT" && pwd)
 # The kernel, its virtio network modules and busybox, from tests/vm.
 bash "$HERE/../vm/mkimage.sh" --kernel "$CACHE" "$OUT/parts"
 
-# The Debian mirror apt uses here: the first URI of a deb source for the
-# main archive (deb822 .sources or one-line .list), else Debian's default.
-apt_mirror() {
-        local f
-        for f in /etc/apt/sources.list.d/*.sources; do
-                [ -f "$f" ] || continue
-                awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\/.*\/debian\/?$/) { print $i; exit } }' "$f"
-        done
-        cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-                awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\/.*\/debian\/?$/) { print $i; exit } }'
-        echo http://deb.debian.org/debian
-}
-MIRROR=$(apt_mirror | awk 'NR == 1')
+# The Debian mirror apt uses here (tests/vm/apt-mirror.sh, which
+# tests/vm/mkimage.sh uses too).
+# shellcheck source-path=SCRIPTDIR source=../vm/apt-mirror.sh
+. "$HERE/../vm/apt-mirror.sh"
+MIRROR=$(apt_mirror)
 
 # ---- the Debian tree, cached ---------------------------------------------
 KEY=$(printf '%s\n' "$SUITE" "$INCLUDE" "minbase" "trim1" | sha256sum | cut -c1-12)

@@ -61,6 +61,15 @@ static void test_readme_debian(void **state) {
         assert_int_equal(from("tracefs-readme-debian13-amd64.txt").state[FEATURE_RETPROBE_ARG_N], FEATURE_YES);
         assert_int_equal(from("tracefs-readme-debian12-amd64.txt").state[FEATURE_RETPROBE_ARG_N], FEATURE_NO);
         assert_int_equal(from("tracefs-readme-debian12-arm64.txt").state[FEATURE_RETPROBE_ARG_N], FEATURE_NO);
+
+        /* Debian 11 (5.10): $arg<N>, +u, ustring, arrays and $comm, but its
+         * cloud kernel has no hist triggers and no $arg<N> at a return. */
+        KernelFeatures k = from("tracefs-readme-debian11-amd64.txt");
+        for (Feature f = FEATURE_ARG_N; f <= FEATURE_COMM; f++)
+                if (k.state[f] != FEATURE_YES)
+                        fail_msg("5.10: %s is not detected", feature_name(f));
+        assert_int_equal(k.state[FEATURE_HIST_TRIGGERS], FEATURE_NO);
+        assert_int_equal(k.state[FEATURE_RETPROBE_ARG_N], FEATURE_NO);
 }
 
 static void test_readme_arg_n_line(void **state) {

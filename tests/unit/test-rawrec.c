@@ -74,8 +74,15 @@ static void on_lost(void *userdata, int cpu, uint64_t n, bool counted) {
         c->lost += counted ? n : 1;
 }
 
+static RawDecoder *decoder_with(Pipeline *p, bool tep_only);
+
 static RawDecoder *decoder_for(Pipeline *p) {
+        return decoder_with(p, false);
+}
+
+static RawDecoder *decoder_with(Pipeline *p, bool tep_only) {
         RawDecoder *d = rawdec_new();
+        rawdec_set_tep_only(d, tep_only);
         static const char *formats[] = { "raw-format-uprobe-connect-6.18.txt", "raw-format-inet_sock_set_state-6.18.txt",
                                          "raw-format-sched_process_exec-6.18.txt" };
         for (uint32_t i = 0; i < 3; i++) {
@@ -226,12 +233,55 @@ static void test_hostile_fields(void **state) {
         config_free(c);
 }
 
+/* Every record of the page: what the direct renderer makes of it equals
+ * what libtraceevent's print fmt interpreter prints, field by field. */
+typedef struct Collected {
+        char text[64][1024];
+        size_t n;
+} Collected;
+
+static void collect(void *userdata, const Record *rec) {
+        Collected *c = userdata;
+        Buf b = { 0 };
+        buf_printf(&b, "%u %d:", rec->probe, rec->pid);
+        for (size_t i = 0; i < rec->n_fields; i++)
+                buf_printf(&b, " %.*s=[%.*s]", (int) rec->names[i].n, rec->names[i].p, (int) rec->values[i].n,
+                           rec->values[i].p);
+        snprintf(c->text[c->n++], sizeof(c->text[0]), "%s", b.data);
+        buf_free(&b);
+}
+
+static void test_direct_equals_tep(void **state) {
+        (void) state;
+        Pipeline *p = make();
+        RawDecoder *direct = decoder_with(p, false), *tep = decoder_with(p, true);
+        assert_true(rawdec_probe_is_direct(direct, 0));
+        assert_true(rawdec_probe_is_direct(direct, 1)); /* inet_sock_set_state: symbols, %hu, %pI4, %pI6c */
+        assert_true(rawdec_probe_is_direct(direct, 2)); /* sched_process_exec: __get_str */
+        assert_false(rawdec_probe_is_direct(tep, 1));
+        size_t len;
+        void *page = page_fixture(&len);
+        static Collected a, b;
+        RawSink sa = { .userdata = &a, .record = collect }, sb = { .userdata = &b, .record = collect };
+        uint64_t unknown = 0;
+        assert_int_equal(rawdec_page(direct, page, len, 0, &sa, &unknown), 13);
+        assert_int_equal(rawdec_page(tep, page, len, 0, &sb, &unknown), 13);
+        for (size_t i = 0; i < a.n; i++)
+                assert_string_equal(a.text[i], b.text[i]);
+        assert_non_null(strstr(a.text[8], "saddrv6=[::ffff:127.0.0.1]"));
+        free(page);
+        rawdec_free(direct);
+        rawdec_free(tep);
+        pipeline_free(p);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_header_page),
                 cmocka_unit_test(test_real_page),
                 cmocka_unit_test(test_bad_pages),
                 cmocka_unit_test(test_hostile_fields),
+                cmocka_unit_test(test_direct_equals_tep),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

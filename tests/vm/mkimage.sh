@@ -23,6 +23,7 @@
 # at run time; busybox is busybox-static.
 #
 # KPE_VM_KERNEL picks the guest (the flavor):
+#   debian11-amd64  Debian 11's cloud kernel (5.10, long-term), x86-64
 #   debian12-amd64  Debian 12's cloud kernel (6.1), x86-64 (the default); from
 #                   the host's own package lists, cached in CACHE itself
 #   debian13-amd64  Debian 13's cloud kernel (6.12), x86-64
@@ -32,6 +33,9 @@
 # (apt-get update of it only when a kernel is to be downloaded), so that
 # the host's lists and architectures stay as they are.
 set -eu -o pipefail
+
+# shellcheck source-path=SCRIPTDIR source=apt-mirror.sh
+. "$(dirname "$0")/apt-mirror.sh"
 
 skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -46,11 +50,14 @@ else
 fi
 
 FLAVOR=${KPE_VM_KERNEL:-debian12-amd64}
+# The security suite is SUITE-security since Debian 11 (bullseye-security;
+# Debian 10 had buster/updates).
 case $FLAVOR in
-debian12-amd64) SUITE=bookworm ARCH=amd64 ;;
-debian13-amd64) SUITE=trixie ARCH=amd64 ;;
-debian12-arm64) SUITE=bookworm ARCH=arm64 ;;
-*) fail "KPE_VM_KERNEL=$FLAVOR: not one of debian12-amd64 debian13-amd64 debian12-arm64" ;;
+debian11-amd64) SUITE=bullseye SECURITY_SUITE=bullseye-security ARCH=amd64 ;;
+debian12-amd64) SUITE=bookworm SECURITY_SUITE=bookworm-security ARCH=amd64 ;;
+debian13-amd64) SUITE=trixie SECURITY_SUITE=trixie-security ARCH=amd64 ;;
+debian12-arm64) SUITE=bookworm SECURITY_SUITE=bookworm-security ARCH=arm64 ;;
+*) fail "KPE_VM_KERNEL=$FLAVOR: not one of debian11-amd64 debian12-amd64 debian13-amd64 debian12-arm64" ;;
 esac
 META=linux-image-cloud-$ARCH
 
@@ -71,18 +78,25 @@ if [ "$FLAVOR" = debian12-amd64 ]; then
         # As before flavors were: the host's lists (it is a Debian 12 amd64).
         FCACHE=$CACHE
         APT_OPTS=()
+        LISTS=""
+        eval "$(apt-config shell LISTS Dir::State::Lists/d)"
 else
         FCACHE=$CACHE/$FLAVOR
         mkdir -p "$FCACHE/lists/partial" "$FCACHE/apt-cache/archives/partial"
         # The suite and its security updates, where a newer kernel of the
-        # same release comes first (as in the host's lists).
+        # same release comes first (as in the host's lists), from the
+        # mirrors the host's apt uses (apt-mirror.sh).
+        # Replaced whole (renamed into place): another builder's apt may be
+        # reading it.
         {
-                echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $SUITE main"
-                echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security $SUITE-security main"
-        } >"$FCACHE/sources.list"
+                echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(apt_mirror) $SUITE main"
+                echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(apt_security_mirror) $SECURITY_SUITE main"
+        } >"$FCACHE/sources.list.$$"
+        mv "$FCACHE/sources.list.$$" "$FCACHE/sources.list"
         APT_OPTS=(-o "Dir::State::Lists=$FCACHE/lists" -o "Dir::Etc::SourceList=$FCACHE/sources.list"
                 -o Dir::Etc::SourceParts=/dev/null -o "Dir::Cache=$FCACHE/apt-cache"
                 -o "APT::Architecture=$ARCH" -o "APT::Architectures=$ARCH" -o Acquire::Languages=none)
+        LISTS=$FCACHE/lists
 fi
 
 # One image builder at a time per cache: a second one waits for the first
@@ -97,10 +111,25 @@ apt_download() {
 }
 
 # The package $META depends on now, e.g. linux-image-6.1.0-56-cloud-amd64
-# (empty without package lists).
+# (empty without package lists). apt-cache reads every package list for
+# that, a second or more here (the project's machines keep no binary cache
+# of them: Dir::Cache::pkgcache is ""), so the answer is kept in
+# FCACHE/kernel-package until a file of the lists (or their folder) is
+# newer.
 kernel_package() {
-        apt-cache "${APT_OPTS[@]}" depends "$META" 2>/dev/null |
-                awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }' || true
+        local memo=$FCACHE/kernel-package pkg
+        if [ -s "$memo" ] && [ -d "$LISTS" ] && [ -z "$(find "$LISTS" -maxdepth 1 -newer "$memo" -print -quit)" ]; then
+                cat "$memo"
+                return
+        fi
+        pkg=$(apt-cache "${APT_OPTS[@]}" depends "$META" 2>/dev/null |
+                awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }' || true)
+        if [ -n "$pkg" ]; then
+                echo "$pkg" >"$memo.$$" && mv "$memo.$$" "$memo"
+        else
+                rm -f "$memo"
+        fi
+        echo "$pkg"
 }
 
 # A kernel fetched earlier, if any (the newest name).
@@ -137,7 +166,11 @@ kernel_tree() {
         if [ -z "$APT_UPDATED" ]; then
                 APT_UPDATED=1
                 log "apt-get update, then again"
-                if timeout 60 apt-get "${APT_OPTS[@]}" -o APT::Sandbox::User=root update -qq >"$FCACHE/apt-update.log" 2>&1; then
+                # A source that failed (a security archive where apt-mirror.sh
+                # had to guess it) fails the update, but the lists of the
+                # others are there: go on when they name the kernel.
+                if timeout 60 apt-get "${APT_OPTS[@]}" -o APT::Sandbox::User=root update -qq >"$FCACHE/apt-update.log" 2>&1 ||
+                        { [ -n "$(kernel_package)" ] && log "apt-get update: $(grep -m1 '^E:' "$FCACHE/apt-update.log"); going on without that source"; }; then
                         kernel_tree
                         return
                 fi
@@ -240,15 +273,11 @@ ROOT="$OUT/root"
 rm -rf "$ROOT"
 mkdir -p "$ROOT"/{bin,dev,proc,sys,tmp,etc,kpe,lib/modules}
 cp "$BUSYBOX" "$ROOT/bin/busybox"
-if [ "$ARCH" = amd64 ]; then
-        for applet in $("$ROOT/bin/busybox" --list); do
-                [ "$applet" = busybox ] || ln -s busybox "$ROOT/bin/$applet"
-        done
-else
-        # This busybox does not run here: the init links its applets
-        # (busybox --install) when it finds only the shell.
-        ln -s busybox "$ROOT/bin/sh"
-fi
+# Only the shell: the init links the other applets (busybox --install) in
+# the guest, in one process, where a link each here would be some 270
+# processes (1.4 s on the project's machines), and where a busybox of
+# another architecture than the host's can list them.
+ln -s busybox "$ROOT/bin/sh"
 
 : >"$ROOT/etc/modules"
 for m in $MODULES; do

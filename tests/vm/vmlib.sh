@@ -7,7 +7,8 @@
 #   KPE_BIN=<daemon> KPE_VM_CACHE=<build>/vm-cache KPE_SOURCE_ROOT=<repo> \
 #       [KPE_VM_KERNEL=<flavor>] bash tests/vm/test-X.sh
 # KPE_VM_KERNEL picks the guest's kernel and architecture (mkimage.sh):
-# debian12-amd64 (the default), debian13-amd64, debian12-arm64. An arm64
+# debian12-amd64 (the default), debian11-amd64, debian13-amd64,
+# debian12-arm64. An arm64
 # guest runs a daemon cross-built from the same sources (cross-build.sh)
 # in <build>/cross-arm64; VM_ARCH (x86_64 or arm64) tells a test which.
 # Exit 0 = pass, 77 = skip (after "SKIP: <reason>"), else fail (after
@@ -25,6 +26,94 @@
 . "$(dirname "${BASH_SOURCE[0]}")/../system/lib.sh"
 
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# The system tier's metric_query (metric_value, metric_sum, wait_metric), in
+# awk instead of Python: the same answers, but a VM test asks some forty
+# times, and starting python3 takes 0.4 s on the project's 2-core machines
+# while qemu keeps one core busy. $1 "exact" or "sum", $2 the file, $3 the
+# name, then key=value labels (passed in the environment, separated by
+# \034: awk would take a key=value argument for an assignment, and -v
+# would expand backslashes).
+metric_query() {
+        local mode=$1 file=$2 name=$3
+        shift 3
+        MQ_WANT=$(printf '%s\034' "$@") awk -v mode="$mode" -v name="$name" '
+                BEGIN {
+                        nwant = split(ENVIRON["MQ_WANT"], w, "\034")
+                        for (i = 1; i <= nwant; i++) {
+                                if (w[i] == "") continue
+                                k = substr(w[i], 1, index(w[i], "=") - 1)
+                                want[k] = substr(w[i], index(w[i], "=") + 1)
+                                nw++
+                        }
+                }
+                # Sets lab[] (and nlab) from the text between the braces;
+                # 0 when it is not a label list.
+                function labels(rest,   c, k, v, i) {
+                        delete lab
+                        nlab = 0
+                        while (rest != "") {
+                                sub(/^[ \t]+/, "", rest)
+                                if (!match(rest, /^[a-zA-Z_][a-zA-Z0-9_]*="/)) return 0
+                                k = substr(rest, 1, RLENGTH - 2)
+                                rest = substr(rest, RLENGTH + 1)
+                                v = ""
+                                for (i = 1; i <= length(rest); i++) {
+                                        c = substr(rest, i, 1)
+                                        if (c == "\"") break
+                                        if (c == "\\") {
+                                                i++
+                                                c = substr(rest, i, 1)
+                                                if (c == "n") c = "\n"
+                                        }
+                                        v = v c
+                                }
+                                if (i > length(rest)) return 0
+                                rest = substr(rest, i + 1)
+                                sub(/^[ \t]*,?/, "", rest)
+                                lab[k] = v
+                                nlab++
+                        }
+                        return 1
+                }
+                /^#/ || /^$/ { next }
+                {
+                        if (!match($0, /^[a-zA-Z_:][a-zA-Z0-9_:]*/) || substr($0, 1, RLENGTH) != name) next
+                        rest = substr($0, RLENGTH + 1)
+                        inner = ""
+                        if (substr(rest, 1, 1) == "{") {
+                                # To the last "}" followed by blanks and a value.
+                                for (j = length(rest); j > 1; j--)
+                                        if (substr(rest, j, 1) == "}" && substr(rest, j) ~ /^\}[ \t]+[^ \t]/) break
+                                if (j <= 1) next
+                                inner = substr(rest, 2, j - 2)
+                                rest = substr(rest, j + 1)
+                        }
+                        if (!match(rest, /^[ \t]+[^ \t]+/)) next
+                        value = substr(rest, RSTART, RLENGTH)
+                        sub(/^[ \t]+/, "", value)
+                        if (!labels(inner)) {
+                                print "unparsable labels in: " $0 > "/dev/stderr"
+                                bad = 1
+                                exit 1
+                        }
+                        ok = 1
+                        for (k in want) if (!(k in lab) || lab[k] != want[k]) ok = 0
+                        if (mode == "exact" && ok && nlab == nw) {
+                                print value
+                                done = 1
+                                exit 0
+                        }
+                        if (mode == "sum" && ok) {
+                                total += int(value + 0)
+                                found = 1
+                        }
+                }
+                END {
+                        if (bad || done) exit bad
+                        print (found ? total : "absent")
+                }' "$file"
+}
 VM_PID=""      # boot.sh (it kills its qemu when stopped)
 VM_SERIAL=""   # the guest's serial console, as it comes
 VM_TIMEOUT=90  # seconds a boot may take, all steps included (twice that on arm64)
@@ -40,9 +129,9 @@ vm_init() {
         # The flavor is for mkimage.sh and boot.sh too.
         export KPE_VM_KERNEL=${KPE_VM_KERNEL:-debian12-amd64}
         case $KPE_VM_KERNEL in
-        debian12-amd64 | debian13-amd64) VM_ARCH=x86_64 ;;
+        debian11-amd64 | debian12-amd64 | debian13-amd64) VM_ARCH=x86_64 ;;
         debian12-arm64) VM_ARCH=arm64 ;;
-        *) fail "KPE_VM_KERNEL=$KPE_VM_KERNEL: not one of debian12-amd64 debian13-amd64 debian12-arm64" ;;
+        *) fail "KPE_VM_KERNEL=$KPE_VM_KERNEL: not one of debian11-amd64 debian12-amd64 debian13-amd64 debian12-arm64" ;;
         esac
         if [ "$VM_ARCH" = arm64 ]; then
                 command -v qemu-system-aarch64 >/dev/null 2>&1 ||
@@ -67,9 +156,48 @@ vm_init() {
         mkdir "$KPE_WORK/files"
         cp "$VM_DIR/guest-lib.sh" "$KPE_WORK/files/"
         # Ports on the host's 127.0.0.1: the daemon's forward, the step
-        # channel's forward.
-        KPE_PORT=$(free_port)
-        CTL_PORT=$(free_port)
+        # channel's forward, Prometheus (prom_start).
+        read -r KPE_PORT CTL_PORT PROM_PORT <<<"$(free_ports 3)"
+        [ -n "$PROM_PORT" ] || fail "no free ports on 127.0.0.1"
+}
+
+# $1 distinct free TCP ports of 127.0.0.1 on one line: lib.sh's free_port
+# $1 times in one python3 (bound together, so that they differ).
+free_ports() {
+        python3 - "$1" <<'EOF'
+import socket, sys
+
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+}
+
+# lib.sh's json_get for several expressions over one file, in one python3:
+# json_vars FILE NAME EXPR [NAME EXPR ...] prints NAME=VALUE assignments
+# for eval, each VALUE as json_get would print it (JSON unless a str), or
+# empty when the file is no JSON or the expression fails (json_get then
+# prints nothing either): every NAME is set.
+json_vars() {
+        python3 - "$@" <<'EOF'
+import json, shlex, sys
+
+try:
+    j = json.load(open(sys.argv[1], encoding="utf-8"))
+except (OSError, ValueError) as e:
+    print(f"json_vars: {sys.argv[1]}: {e!r}", file=sys.stderr)
+    j = None
+args = sys.argv[2:]
+for name, expr in zip(args[::2], args[1::2]):
+    try:
+        v = eval(expr, {"j": j})
+        v = v if isinstance(v, str) else json.dumps(v)
+    except Exception as e:
+        print(f"json_vars: {name}: {expr}: {e!r}", file=sys.stderr)
+        v = ""
+    print(f"{name}={shlex.quote(v)}")
+EOF
 }
 
 # The arm64 daemon, built from KPE_SOURCE_ROOT (else the tree this file is
@@ -234,13 +362,12 @@ assert_tracefs_clean() {
         fi
 }
 
-# Starts Prometheus on 127.0.0.1 with a config of ours: one job scraping
-# the daemon's forward every second, storage in the test's folder. Sets
-# PROM_PORT and PROM_PID; waits (at most 20 s) until it is ready.
+# Starts Prometheus on 127.0.0.1:PROM_PORT (vm_init) with a config of
+# ours: one job scraping the daemon's forward every second, storage in the
+# test's folder. Sets PROM_PID; waits (at most 20 s) until it is ready.
 prom_start() {
         local i
         command -v prometheus >/dev/null 2>&1 || skip "missing prometheus (Debian package prometheus)"
-        PROM_PORT=$(free_port)
         cat >"$KPE_WORK/prometheus.yml" <<EOF
 global:
   scrape_interval: 1s
