@@ -7,6 +7,15 @@
  *   connector call N [PORT]    call kpe_connect_target N times with 127.0.0.1:PORT (default 25)
  *   connector tcp N PORT       N real TCP connect()s to 127.0.0.1:PORT, closing each;
  *                              all N are tried even if some fail (exit 2 then)
+ *   connector flood N FIRSTPORT [PAUSE_US]
+ *                              call kpe_connect_target N times, the i-th call (from 0)
+ *                              with 127.0.0.1:FIRSTPORT+i, so every call is a new label
+ *                              set; PAUSE_US microseconds of sleep after each call
+ *                              (default 0) to spread the calls over time
+ *   connector tcpflood N FIRSTPORT
+ *                              N TCP connect()s, the i-th to 127.0.0.1:FIRSTPORT+i; a
+ *                              refused connect counts as done (each one still passes
+ *                              TCP_SYN_SENT); only a failing socket() is an error
  *
  * Exit status 0 on success, 1 on a usage error, 2 on a system error. */
 #ifndef _GNU_SOURCE
@@ -153,11 +162,45 @@ static int do_tcp(unsigned long n, unsigned long port) {
         return 0;
 }
 
+static int do_flood(unsigned long n, unsigned long first, unsigned long pause_us) {
+        struct sockaddr_in sin;
+        volatile int sink = 0;
+
+        for (unsigned long i = 0; i < n; i++) {
+                fill_loopback(&sin, first + i);
+                sink += kpe_connect_target(-1, (const struct sockaddr *) &sin, (int) sizeof(sin));
+                if (pause_us > 0)
+                        usleep((useconds_t) pause_us);
+        }
+        (void) sink;
+        return 0;
+}
+
+/* Each connect() passes TCP_SYN_SENT whatever its outcome (refused, or
+ * accepted by whoever listens there): those outcomes are not errors. */
+static int do_tcpflood(unsigned long n, unsigned long first) {
+        struct sockaddr_in sin;
+
+        for (unsigned long i = 0; i < n; i++) {
+                int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (fd < 0) {
+                        fprintf(stderr, "connector: socket: %s\n", strerror(errno));
+                        return 2;
+                }
+                fill_loopback(&sin, first + i);
+                (void) connect(fd, (const struct sockaddr *) &sin, sizeof(sin));
+                close(fd);
+        }
+        return 0;
+}
+
 static int usage(void) {
         fprintf(stderr,
                 "usage: connector offset\n"
                 "       connector call N [PORT]\n"
-                "       connector tcp N PORT\n");
+                "       connector tcp N PORT\n"
+                "       connector flood N FIRSTPORT [PAUSE_US]\n"
+                "       connector tcpflood N FIRSTPORT\n");
         return 1;
 }
 
@@ -179,6 +222,24 @@ int main(int argc, char **argv) {
                     port == 0)
                         return usage();
                 return do_tcp(n, port);
+        }
+
+        /* Every port FIRSTPORT .. FIRSTPORT+N-1 must be a valid one. */
+        if (argc >= 4 && argc <= 5 && strcmp(argv[1], "flood") == 0) {
+                unsigned long first, pause_us = 0;
+                if (parse_count(argv[2], 65535, &n) < 0 || parse_count(argv[3], 65535, &first) < 0 ||
+                    first == 0 || n > 65536 - first ||
+                    (argc == 5 && parse_count(argv[4], 1000000UL, &pause_us) < 0))
+                        return usage();
+                return do_flood(n, first, pause_us);
+        }
+
+        if (argc == 4 && strcmp(argv[1], "tcpflood") == 0) {
+                unsigned long first;
+                if (parse_count(argv[2], 65535, &n) < 0 || parse_count(argv[3], 65535, &first) < 0 ||
+                    first == 0 || n > 65536 - first)
+                        return usage();
+                return do_tcpflood(n, first);
         }
 
         return usage();

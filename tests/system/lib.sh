@@ -29,6 +29,7 @@ KPE_NAME=""         # our tracefs group and instance name
 KPE_WORK=""         # scratch directory, removed on exit
 KPE_EXTRA_GROUPS="" # more probe groups of ours (e.g. a sentinel) to remove on exit
 KPE_EXTRA_PIDS=""   # helper processes we started (e.g. a TCP listener)
+KPE_CLEANUP_FIRST="" # a command kpe_cleanup runs first (e.g. closing an fd that holds tracefs)
 TRACEFS=""
 
 fail() {
@@ -149,6 +150,9 @@ remove_group_leftovers() {
 kpe_cleanup() {
         local rc=$? pid group
         trap - EXIT
+        if [ -n "$KPE_CLEANUP_FIRST" ]; then
+                eval "$KPE_CLEANUP_FIRST"
+        fi
         if [ -n "$KPE_PID" ]; then
                 kill_pid "$KPE_PID"
                 KPE_PID=""
@@ -433,4 +437,107 @@ metric_sum() {
 # Polls /metrics until metric_sum gives $1 or 10 s pass; prints the last sum.
 wait_metric_sum() {
         wait_metric_query sum "$@"
+}
+
+# How many lines of the daemon's stderr match the extended regex $1.
+log_count() {
+        grep -cE -- "$1" "$KPE_ERR" 2>/dev/null
+        return 0
+}
+
+# Waits up to $3 seconds (default 10) until at least $2 lines of the
+# daemon's stderr match the extended regex $1. Returns 0 once they do.
+wait_log_count() {
+        local re=$1 want=$2 timeout=${3:-10} i
+        for ((i = 0; i < timeout * 10; i++)); do
+                [ "$(log_count "$re")" -ge "$want" ] && return 0
+                pid_alive "$KPE_PID" || break
+                sleep 0.1
+        done
+        [ "$(log_count "$re")" -ge "$want" ]
+}
+
+# Sends SIGHUP and waits up to 20 s for the reload it causes to be logged
+# (one more "Reloaded:" or "the running config stays" line). Fails if the
+# daemon dies or nothing is logged. Sets KPE_RELOAD_LINE to the last
+# "Reloaded:" line. Call it directly, not in $(...): it must be able to
+# fail the test.
+KPE_RELOAD_LINE=""
+reload_daemon() {
+        local re='Reloaded: |the running config stays' before
+        before=$(log_count "$re")
+        kill -HUP "$KPE_PID" || fail "could not send SIGHUP to the daemon $KPE_PID"
+        if ! wait_log_count "$re" $((before + 1)) 20; then
+                assert_daemon_alive "after SIGHUP"
+                fail "no reload logged within 20 s of SIGHUP"
+        fi
+        KPE_RELOAD_LINE=$(grep -E 'Reloaded: ' "$KPE_ERR" | tail -n 1)
+}
+
+# Reaps the daemon once it is gone: sets KPE_EXIT_DESC ("exit status N" or
+# "exit status N, killed by SIGX") and KPE_EXIT_RC, and clears KPE_PID.
+KPE_EXIT_DESC=""
+KPE_EXIT_RC=""
+reap_daemon() {
+        local rc
+        wait "$KPE_PID" 2>/dev/null
+        rc=$?
+        KPE_PID=""
+        KPE_EXIT_RC=$rc
+        KPE_EXIT_DESC="exit status $rc"
+        [ $rc -gt 128 ] && KPE_EXIT_DESC="$KPE_EXIT_DESC, killed by SIG$(kill -l $((rc - 128)) 2>/dev/null)"
+        return 0
+}
+
+# Fails unless the daemon still runs. $1: when (for the message).
+assert_daemon_alive() {
+        if ! pid_alive "$KPE_PID"; then
+                reap_daemon
+                fail "$1: the daemon is gone ($KPE_EXIT_DESC)"
+        fi
+}
+
+# The events enabled in our instance, one "SUBSYSTEM/EVENT" a line, sorted:
+# those whose instances/$KPE_NAME/events/*/*/enable reads 1.
+instance_enabled_events() {
+        local dir="$TRACEFS/instances/$KPE_NAME/events/"
+        [ -d "$dir" ] || return 0
+        # One grep over every enable file: there are thousands.
+        grep -lsx 1 "$dir"*/*/enable | sed -e "s|^$dir||" -e 's|/enable$||' | sort
+        return 0
+}
+
+# Sums the daemon's report of lost events in metrics file $1: the LOST
+# lines of trace_pipe plus the kernel's overrun and dropped counters.
+lost_events_sum() {
+        local f=$1 a b c
+        a=$(metric_sum "$f" kprobe_exporter_lost_events_total)
+        b=$(metric_sum "$f" kprobe_exporter_ring_buffer_overrun_total)
+        c=$(metric_sum "$f" kprobe_exporter_ring_buffer_dropped_events_total)
+        [ "$a" = absent ] && a=0
+        [ "$b" = absent ] && b=0
+        [ "$c" = absent ] && c=0
+        echo $((a + b + c))
+}
+
+# Starts `curl -sN` on path $1 (an /events?follow=1 URL path) into file $2,
+# in the background; its PID is added to KPE_EXTRA_PIDS and printed in
+# KPE_FOLLOW_PID.
+KPE_FOLLOW_PID=""
+start_follower() {
+        curl -sN --max-time 600 "http://127.0.0.1:$KPE_PORT$1" >"$2" 2>"$2.err" &
+        KPE_FOLLOW_PID=$!
+        KPE_EXTRA_PIDS="$KPE_EXTRA_PIDS $KPE_FOLLOW_PID"
+}
+
+# Waits up to $3 seconds (default 10) until NDJSON file $1 holds at least
+# $2 event lines (objects with a "seq"). Returns 0 once it does.
+wait_follow_events() {
+        local file=$1 want=$2 timeout=${3:-10} i n
+        for ((i = 0; i < timeout * 10; i++)); do
+                n=$(grep -c '"seq":' "$file" 2>/dev/null)
+                [ "${n:-0}" -ge "$want" ] && return 0
+                sleep 0.1
+        done
+        return 1
 }

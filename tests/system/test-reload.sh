@@ -2,6 +2,8 @@
 # SIGHUP reloads the config: an unchanged probe stays registered and keeps
 # its counters, a removed one leaves the kernel, a new one is registered; an
 # invalid config is reported with file:line:column and changes nothing.
+# kprobe_exporter_config_reloads_total{result} and
+# kprobe_exporter_config_last_reload_successful say how reloads went.
 . "$(dirname "$0")/lib.sh"
 
 kpe_init reload
@@ -23,6 +25,28 @@ $1
 EOF
 }
 
+# The reload metrics in the last scrape: $1 successes and $2 failures since
+# the start (counted from what the first scrape showed: whether the initial
+# load counts is the daemon's choice), $3 the last-reload-successful gauge;
+# $4 when.
+base_success=0 base_failure=0
+reload_metric() { # $1 result; absent before the first reload counts as 0
+        local v
+        v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_config_reloads_total result="$1")
+        echo "$v"
+}
+check_reload_metrics() {
+        local f=$KPE_WORK/metrics.txt v
+        v=$(reload_metric success)
+        [ "$v" = $((base_success + $1)) ] ||
+                fail "$4: kprobe_exporter_config_reloads_total{result=\"success\"} is $v, want $((base_success + $1))"
+        v=$(reload_metric failure)
+        [ "$v" = $((base_failure + $2)) ] ||
+                fail "$4: kprobe_exporter_config_reloads_total{result=\"failure\"} is $v, want $((base_failure + $2))"
+        v=$(metric_value "$f" kprobe_exporter_config_last_reload_successful)
+        [ "$v" = "$3" ] || fail "$4: kprobe_exporter_config_last_reload_successful is $v, want $3"
+}
+
 write_config "  - name: doomed
     type: uprobe
     target: $KPE_CONNECTOR:$OFF
@@ -31,6 +55,11 @@ write_config "  - name: doomed
       - name: doomed_total
         labels: [port]"
 start_daemon "$KPE_WORK/probes.yaml"
+fetch_ok /metrics "$KPE_WORK/metrics.txt"
+base_success=$(reload_metric success)
+base_failure=$(reload_metric failure)
+[ "$base_success" = absent ] && base_success=0
+[ "$base_failure" = absent ] && base_failure=0
 "$KPE_CONNECTOR" call 5 || fail "connector call failed"
 v=$(wait_metric 5 connect_total comm=connector addr=127.0.0.1 port=25)
 [ "$v" = 5 ] || fail "before reload: connect_total is $v, want 5"
@@ -66,6 +95,7 @@ v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_events_total probe=conn
 [ "$v" = 8 ] || fail "kprobe_exporter_events_total{probe=\"connect\"} is $v, want 8"
 grep -q '^doomed_total' "$KPE_WORK/metrics.txt" && fail "doomed_total still exported"
 grep -q 'probe="doomed"' "$KPE_WORK/metrics.txt" && fail "the removed probe still has series"
+check_reload_metrics 1 0 1 "after a good reload"
 
 # An invalid config: errors with file:line:column; the running one stays.
 printf 'probes:\n  - name: connect\n    type: uprobe\n    colour: blue\n' >"$KPE_WORK/probes.yaml"
@@ -82,6 +112,7 @@ v=$(wait_metric 10 connect_total comm=connector addr=127.0.0.1 port=25)
 [ "$v" = 10 ] || fail "after a rejected reload: connect_total is $v, want 10"
 v=$(wait_metric 5 fresh_total port=25)
 [ "$v" = 5 ] || fail "after a rejected reload: fresh_total is $v, want 5"
+check_reload_metrics 1 1 0 "after a rejected reload"
 
 stop_daemon TERM || fail "daemon exited with status $? on SIGTERM"
 assert_no_leftovers "after SIGTERM"
