@@ -87,11 +87,13 @@ static void probe_init(Probe *p, const ProbeConfig *c, unsigned max_series) {
         for (size_t i = 0; i < c->n_fields; i++) {
                 p->field_names[i] = sv_from(c->fields[i]);
                 p->decoders[i] = probe_find_decoder(c, c->fields[i]);
-                /* A comm fetched as a string reads like the header's comm. */
-                if (!p->decoders[i] && c->field_is_string[i] && strcmp(c->fields[i], "comm") == 0) {
+                /* A string reads as the string, without the quotes the
+                 * kernel prints around it; a comm fetched as a string reads
+                 * like the header's comm. */
+                if (!p->decoders[i] && c->field_is_string[i])
                         p->decoders[i] = &string_decoder;
+                if (p->decoders[i] == &string_decoder && strcmp(c->fields[i], "comm") == 0)
                         p->comm_field = (int) i;
-                }
         }
 
         p->n_metrics = c->n_metrics;

@@ -5,6 +5,9 @@
  *
  *   connector offset           print the uprobe file offset of kpe_connect_target
  *   connector call N [PORT]    call kpe_connect_target N times with 127.0.0.1:PORT (default 25)
+ *   connector offset note      print the uprobe file offset of kpe_note_target
+ *   connector note TEXT...     call kpe_note_target once with each TEXT (its 1st argument:
+ *                              a string a test's probe fetches, e.g. a forged record)
  *   connector tcp N PORT       N real TCP connect()s to 127.0.0.1:PORT, closing each;
  *                              all N are tried even if some fail (exit 2 then)
  *   connector flood N FIRSTPORT [PAUSE_US]
@@ -55,6 +58,13 @@ KEEP_AS_IS int kpe_connect_target(int fd, const struct sockaddr *sa, int len) {
         return r;
 }
 
+KEEP_AS_IS int kpe_note_target(const char *text);
+
+KEEP_AS_IS int kpe_note_target(const char *text) {
+        __asm__ volatile("" : : "r"(text) : "memory");
+        return text[0];
+}
+
 static int parse_count(const char *s, unsigned long max, unsigned long *ret) {
         char *end;
         unsigned long v;
@@ -72,8 +82,7 @@ static int parse_count(const char *s, unsigned long max, unsigned long *ret) {
 /* The uprobe offset is a file offset: address - start of the mapping +
  * the mapping's offset in the file, for the mapping of our own executable
  * that contains the function (PIE or not). */
-static int print_offset(void) {
-        uintptr_t addr = (uintptr_t) &kpe_connect_target;
+static int print_offset(uintptr_t addr) {
         char exe[4096], line[4096 + 256];
         ssize_t n;
         FILE *f;
@@ -196,7 +205,8 @@ static int do_tcpflood(unsigned long n, unsigned long first) {
 
 static int usage(void) {
         fprintf(stderr,
-                "usage: connector offset\n"
+                "usage: connector offset [note]\n"
+                "       connector note TEXT...\n"
                 "       connector call N [PORT]\n"
                 "       connector tcp N PORT\n"
                 "       connector flood N FIRSTPORT [PAUSE_US]\n"
@@ -208,7 +218,17 @@ int main(int argc, char **argv) {
         unsigned long n, port = 25;
 
         if (argc == 2 && strcmp(argv[1], "offset") == 0)
-                return print_offset();
+                return print_offset((uintptr_t) &kpe_connect_target);
+        if (argc == 3 && strcmp(argv[1], "offset") == 0 && strcmp(argv[2], "note") == 0)
+                return print_offset((uintptr_t) &kpe_note_target);
+
+        if (argc >= 3 && strcmp(argv[1], "note") == 0) {
+                volatile int sink = 0;
+                for (int i = 2; i < argc; i++)
+                        sink += kpe_note_target(argv[i]);
+                (void) sink;
+                return 0;
+        }
 
         if (argc >= 3 && argc <= 4 && strcmp(argv[1], "call") == 0) {
                 if (parse_count(argv[2], 100000000UL, &n) < 0 ||

@@ -19,7 +19,9 @@
 #
 # Sourced by bash; uses python3 for parsing metrics and JSON and curl for
 # HTTP. KPE_WRAPPER, when set, is put before the daemon's command line
-# (tests/run.sh runs the suite once under valgrind that way).
+# (tests/run.sh runs the suite once under valgrind that way). KPE_READER,
+# when set, is the daemon's --tracefs.reader (the system-text suite runs
+# every test with the text reader; a later --tracefs.reader wins).
 
 set -u -o pipefail
 
@@ -233,7 +235,8 @@ start_daemon() {
         KPE_ERR="$KPE_WORK/daemon.$KPE_RUNS.err"
         # shellcheck disable=SC2086 # KPE_WRAPPER is a command line (e.g. valgrind ...)
         ${KPE_WRAPPER:-} "$KPE_BIN" --config.file="$config" --web.listen-address="127.0.0.1:$KPE_PORT" \
-                --tracefs.instance="$KPE_NAME" --log.level=debug "$@" >"$KPE_OUT" 2>"$KPE_ERR" &
+                --tracefs.instance="$KPE_NAME" --log.level=debug ${KPE_READER:+--tracefs.reader=$KPE_READER} \
+                "$@" >"$KPE_OUT" 2>"$KPE_ERR" &
         KPE_PID=$!
         for ((i = 0; i < 100; i++)); do
                 if ! pid_alive "$KPE_PID"; then
