@@ -11,24 +11,6 @@
 #include "tfs_text.h"
 #include "traceline.h"
 
-/* How a kprobe kind's field is printed: what its event's print fmt says
- * after "NAME=". */
-typedef enum FieldStyle {
-        STYLE_UNSIGNED, /* %u %lu %llu */
-        STYLE_SIGNED,   /* %d %i %ld %lld */
-        STYLE_HEX,      /* %x %lx %llx (the 0x is in the literal before it) */
-        STYLE_STRING,   /* %s of a __data_loc char[] */
-} FieldStyle;
-
-typedef struct RawField {
-        int offset, size;
-        bool is_signed, dynamic;
-        FieldStyle style;
-        /* literal text around the value, e.g. "0x" or the quotes of a string */
-        char pre[8], post[8];
-        uint8_t n_pre, n_post;
-} RawField;
-
 /* A print fmt literal (C escapes as the format file shows them) into out;
  * false when it does not fit. */
 static bool unescape_literal(StrView lit, char *out, size_t size, uint8_t *ret_n) {
@@ -85,15 +67,14 @@ typedef struct RawEvent {
         bool tracepoint;
         TraceEventForm form;
         struct tep_event *event;
-        /* kprobe kinds printed directly: per config field */
-        RawField *fields;
-        size_t n_fields;
-        bool via_text; /* a field the direct path cannot print: use tep's text */
+        size_t n_fields; /* kprobe kinds: the config's */
+        bool via_text;   /* a field the direct path cannot print: use tep's text */
         StrView *names; /* kprobe kinds: the config's field names */
         bool *is_string;
         HiddenString *hidden;
         size_t n_hidden;
-        /* tracepoints printed directly (NULL: by tep) */
+        /* fields printed directly from the record's bytes (direct), in the
+         * order the text shows them; else tep prints the record */
         TpSeg *segs;
         size_t n_segs;
         StrView *seg_names;
@@ -135,7 +116,7 @@ void rawdec_set_tep_only(RawDecoder *d, bool on) {
 bool rawdec_probe_is_direct(const RawDecoder *d, uint32_t probe) {
         for (size_t i = 0; i < d->n_events; i++)
                 if (d->events[i].probe == probe)
-                        return d->events[i].direct || (!d->events[i].tracepoint && !d->events[i].via_text);
+                        return d->events[i].direct;
         return false;
 }
 
@@ -143,7 +124,6 @@ RawDecoder *rawdec_free(RawDecoder *d) {
         if (!d)
                 return NULL;
         for (size_t i = 0; i < d->n_events; i++) {
-                free(d->events[i].fields);
                 free(d->events[i].names);
                 free(d->events[i].is_string);
                 free(d->events[i].hidden);
@@ -497,7 +477,8 @@ static void put_int_spec(Buf *b, const TpSeg *g, uint64_t raw) {
         buf_append(b, tmp, n);
 }
 
-static bool fields_tp_direct(RawDecoder *d, const RawEvent *e, const unsigned char *data, size_t size, size_t *ret_n) {
+/* Every field printed from its bytes, as the event's print fmt says. */
+static bool fields_direct(RawDecoder *d, const RawEvent *e, const unsigned char *data, size_t size, size_t *ret_n) {
         buf_clear(&d->text);
         size_t n = e->n_segs < PIPELINE_MAX_FIELDS ? e->n_segs : PIPELINE_MAX_FIELDS;
         for (size_t i = 0; i < n; i++) {
@@ -578,7 +559,8 @@ int rawdec_add_probe(RawDecoder *d, uint32_t probe, const ProbeConfig *c, const 
         }
 
         e->n_fields = c->n_fields;
-        e->fields = xcalloc(c->n_fields ? c->n_fields : 1, sizeof(RawField));
+        e->segs = xcalloc(c->n_fields ? c->n_fields : 1, sizeof(TpSeg));
+        e->n_segs = c->n_fields;
         e->names = xcalloc(c->n_fields ? c->n_fields : 1, sizeof(StrView));
         e->is_string = xcalloc(c->n_fields ? c->n_fields : 1, sizeof(bool));
         const char *fmt = ev->print_fmt.format ? ev->print_fmt.format : "";
@@ -590,35 +572,35 @@ int rawdec_add_probe(RawDecoder *d, uint32_t probe, const ProbeConfig *c, const 
                         Buf b = { 0 };
                         buf_printf(&b, "field '%s' of probe '%s' is not in its format file", c->fields[i], c->name);
                         *ret_error = buf_steal(&b);
-                        free(e->fields);
+                        free(e->segs);
                         free(e->names);
                         free(e->is_string);
                         return -EBADMSG;
                 }
-                RawField *rf = &e->fields[i];
-                *rf = (RawField){ .offset = f->offset, .size = f->size,
-                                  .is_signed = (f->flags & TEP_FIELD_IS_SIGNED) != 0,
-                                  .dynamic = (f->flags & TEP_FIELD_IS_DYNAMIC) != 0 };
+                TpSeg *g = &e->segs[i];
+                *g = (TpSeg){ .offset = f->offset, .size = f->size, .is_signed = (f->flags & TEP_FIELD_IS_SIGNED) != 0,
+                              .length = 2 /* the value as read, not cut to an int */ };
                 char conv = 0;
                 StrView pre, post;
                 if (!fmt_conversion(fmt, c->fields[i], &pre, &post, &conv) ||
-                    !unescape_literal(pre, rf->pre, sizeof(rf->pre), &rf->n_pre) ||
-                    !unescape_literal(post, rf->post, sizeof(rf->post), &rf->n_post)) {
+                    !unescape_literal(pre, g->pre, sizeof(g->pre), &g->n_pre) ||
+                    !unescape_literal(post, g->post, sizeof(g->post), &g->n_post)) {
                         e->via_text = true;
                         continue;
                 }
                 bool scalar = !(f->flags & TEP_FIELD_IS_ARRAY) && (f->size == 1 || f->size == 2 || f->size == 4 || f->size == 8);
-                if (conv == 's' && rf->dynamic && field_is_string(f))
-                        rf->style = STYLE_STRING;
-                else if (scalar && (conv == 'u'))
-                        rf->style = STYLE_UNSIGNED;
-                else if (scalar && (conv == 'd' || conv == 'i'))
-                        rf->style = STYLE_SIGNED;
-                else if (scalar && conv == 'x')
-                        rf->style = STYLE_HEX;
+                g->conv = conv == 'i' ? 'd' : conv;
+                if (conv == 's' && (f->flags & TEP_FIELD_IS_DYNAMIC) && field_is_string(f))
+                        g->kind = SEG_STRING;
+                else if (scalar && (conv == 'u' || conv == 'd' || conv == 'i' || conv == 'x'))
+                        g->kind = SEG_INT;
                 else
                         e->via_text = true; /* arrays, symbols, chars, bitfields: as tep prints them */
         }
+        e->direct = !e->via_text;
+        e->seg_names = TAKE_PTR(e->names);
+        e->names = xcalloc(c->n_fields ? c->n_fields : 1, sizeof(StrView));
+        memcpy(e->names, e->seg_names, c->n_fields * sizeof(StrView));
         d->n_events++;
         return 0;
 }
@@ -630,51 +612,16 @@ static RawEvent *find_event(RawDecoder *d, int id) {
         return NULL;
 }
 
-static void put_number(Buf *b, const RawField *f, const unsigned char *data) {
-        char tmp[FMT_INT_MAX];
-        uint64_t v = read_uint(data + f->offset, f->size);
-        size_t n;
-        switch (f->style) {
-        case STYLE_SIGNED:
-                n = fmt_i64(tmp, sign_extend(v, f->size));
-                break;
-        case STYLE_HEX:
-                n = fmt_hex(tmp, v);
-                /* fmt_hex writes "0x...": the 0x is in the literal */
-                buf_append(b, tmp + 2, n - 2);
-                return;
-        default:
-                n = fmt_u64(tmp, v);
-        }
-        buf_append(b, tmp, n);
-}
-
-/* kprobe kinds: each field printed the way the kernel's print fmt does. */
-static bool fields_direct(RawDecoder *d, const RawEvent *e, const unsigned char *data, size_t size) {
-        buf_clear(&d->text);
-        size_t n = e->n_fields < PIPELINE_MAX_FIELDS ? e->n_fields : PIPELINE_MAX_FIELDS;
-        for (size_t i = 0; i < n; i++) {
-                const RawField *f = &e->fields[i];
-                d->value_off[i] = d->text.len;
-                buf_append(&d->text, f->pre, f->n_pre);
-                if (f->style == STYLE_STRING) {
-                        StrView s;
-                        if (!data_loc_string(data, size, f->offset, &s))
-                                return false;
-                        buf_put_sv(&d->text, s);
-                } else {
-                        if (f->offset < 0 || (size_t) f->offset + (size_t) f->size > size)
-                                return false;
-                        put_number(&d->text, f, data);
-                }
-                buf_append(&d->text, f->post, f->n_post);
-        }
-        buf_reserve(&d->text, 1);
-        for (size_t i = 0; i < n; i++) {
-                size_t end = i + 1 < n ? d->value_off[i + 1] : d->text.len;
-                d->values[i] = (StrView){ d->text.data + d->value_off[i], end - d->value_off[i] };
-                d->names[i] = e->names[i];
-        }
+/* A string field's bytes in a record, up to its NUL: a __data_loc string
+ * by its stored length, a char array within its size. */
+static bool hidden_string(const HiddenString *hs, const unsigned char *data, size_t size, StrView *ret) {
+        if (hs->dynamic)
+                return data_loc_string(data, size, hs->offset, ret);
+        if (hs->offset < 0 || (size_t) hs->offset + (size_t) hs->size > size)
+                return false;
+        const char *p = (const char *) data + hs->offset;
+        const char *nul = memchr(p, 0, (size_t) hs->size);
+        *ret = (StrView){ p, nul ? (size_t) (nul - p) : (size_t) hs->size };
         return true;
 }
 
@@ -691,17 +638,8 @@ static StrView record_text(RawDecoder *d, const RawEvent *e, unsigned char *data
                 for (size_t h = 0; h < e->n_hidden; h++) {
                         const HiddenString *hs = &e->hidden[h];
                         StrView s;
-                        if (hs->dynamic) {
-                                if (!data_loc_string(rec, size, hs->offset, &s))
-                                        continue;
-                        } else {
-                                if (hs->offset < 0 || (size_t) hs->offset + (size_t) hs->size > size)
-                                        continue;
-                                const char *p = (const char *) rec + hs->offset;
-                                const char *nul = memchr(p, 0, (size_t) hs->size);
-                                s = (StrView){ p, nul ? (size_t) (nul - p) : (size_t) hs->size };
-                        }
-                        memset((char *) s.p, 'x', s.n);
+                        if (hidden_string(hs, rec, size, &s))
+                                memset((char *) s.p, 'x', s.n);
                 }
         }
         struct tep_record r = { .ts = ts, .cpu = cpu, .size = (int) size, .data = rec };
@@ -716,16 +654,8 @@ static void restore_strings(RawDecoder *d, const RawEvent *e, const unsigned cha
         for (size_t h = 0; h < e->n_hidden; h++) {
                 const HiddenString *hs = &e->hidden[h];
                 StrView s;
-                if (hs->dynamic) {
-                        if (!data_loc_string(data, size, hs->offset, &s))
-                                continue;
-                } else {
-                        if (hs->offset < 0 || (size_t) hs->offset + (size_t) hs->size > size)
-                                continue;
-                        const char *p = (const char *) data + hs->offset;
-                        const char *nul = memchr(p, 0, (size_t) hs->size);
-                        s = (StrView){ p, nul ? (size_t) (nul - p) : (size_t) hs->size };
-                }
+                if (!hidden_string(hs, data, size, &s))
+                        continue;
                 for (size_t i = 0; i < n; i++)
                         if (sv_eq_str(d->names[i], hs->key) && d->values[i].n == s.n) {
                                 d->values[i] = s;
@@ -814,9 +744,8 @@ int rawdec_page(RawDecoder *d, const void *page, size_t len, int cpu, const RawS
                         continue;
                 }
                 size_t n = 0;
-                bool ok = e->direct                      ? fields_tp_direct(d, e, data, (size_t) esize, &n)
-                          : !e->tracepoint && !e->via_text ? (n = e->n_fields, fields_direct(d, e, data, (size_t) esize))
-                                                           : fields_via_text(d, e, data, (size_t) esize, cpu, ts, &n);
+                bool ok = e->direct ? fields_direct(d, e, data, (size_t) esize, &n)
+                                    : fields_via_text(d, e, data, (size_t) esize, cpu, ts, &n);
                 char stamp[48];
                 size_t sn = format_stamp(stamp, ts);
                 Record rec = {
