@@ -155,6 +155,7 @@ class Reader:
 class Kpe:
     name = "kprobe-exporter"
     key = "kpe"
+    reader_args = []  # the default reader: the binary ring buffer
 
     def __init__(self, env):
         self.env = env
@@ -192,7 +193,7 @@ class Kpe:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.p = Proc([e.kpe_exe, f"--config.file={cfg}", f"--tracefs.instance={self.inst}",
-                       f"--web.listen-address=127.0.0.1:{self.port}"], "kprobe-exporter",
+                       f"--web.listen-address=127.0.0.1:{self.port}"] + self.reader_args, "kprobe-exporter",
                       out=e.out(f"{tag}.out"), err=e.out(f"{tag}.err"))
         if not self.cleanup_set:
             # Removes what a killed daemon of ours would leave behind.
@@ -641,4 +642,15 @@ class Bpftrace:
                 "notes": notes}
 
 
-ALL = [Reader, Kpe, TraceCmd, TraceCmdStream, PerfTools, Bpftrace]
+class KpeText(Kpe):
+    """The same daemon with --tracefs.reader=text (trace_pipe)."""
+    name = "kprobe-exporter (text reader)"
+    key = "kpe-text"
+    reader_args = ["--tracefs.reader=text"]
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.inst = f"kpe_bench_text_{os.getpid()}"
+
+
+ALL = [Reader, Kpe, KpeText, TraceCmd, TraceCmdStream, PerfTools, Bpftrace]
