@@ -458,30 +458,24 @@ const Probe *pipeline_process_record(Pipeline *p, const Record *rec) {
                 .timestamp = rec->timestamp,
                 .event = pr->event,
                 .form = pr->form,
-                .body = rec->body,
         };
-        static EventFields ef;
-        int r;
-        if (rec->body.p)
-                r = pr->config->type == PROBE_TRACEPOINT ? event_fields_tracepoint(pr, &tl, &ef)
-                                                         : event_fields_probe(pr, &tl, &ef);
-        else {
-                size_t n = rec->n_fields < PIPELINE_MAX_FIELDS ? rec->n_fields : PIPELINE_MAX_FIELDS;
-                for (size_t i = 0; i < n; i++) {
-                        ef.names[i] = rec->names[i];
-                        ef.values[i] = rec->values[i];
-                }
-                ef.n = n;
-                r = pr->config->type == PROBE_TRACEPOINT ? tracepoint_decoders(pr, &ef) : 0;
-                if (pr->config->type != PROBE_TRACEPOINT)
-                        ef.decoders = n == pr->config->n_fields ? pr->decoders : NULL;
-                if (pr->config->type != PROBE_TRACEPOINT && n != pr->config->n_fields)
-                        r = -EINVAL;
-        }
-        if (r < 0) {
+        /* kprobe kinds: all of the config's fields, in order; tracepoints:
+         * what the record has, decoded by name. */
+        bool tracepoint = pr->config->type == PROBE_TRACEPOINT;
+        if (rec->n_fields > PIPELINE_MAX_FIELDS || (!tracepoint && rec->n_fields != pr->config->n_fields)) {
                 p->parse_errors++;
                 return NULL;
         }
+        static EventFields ef;
+        for (size_t i = 0; i < rec->n_fields; i++) {
+                ef.names[i] = rec->names[i];
+                ef.values[i] = rec->values[i];
+        }
+        ef.n = rec->n_fields;
+        if (tracepoint)
+                (void) tracepoint_decoders(pr, &ef);
+        else
+                ef.decoders = pr->decoders;
         return count_event(p, pr, &tl, &ef, rec->backing);
 }
 

@@ -113,11 +113,9 @@ void pipeline_set_live(Pipeline *p, size_t i, bool live);
 const Probe *pipeline_process_line(Pipeline *p, const char *line, size_t len);
 
 /* One event as a reader other than the text one hands it over, already
- * framed: the probe (an index into the pipeline's probes) and its header,
- * then either its fields as the kernel's text shows them (names and
- * values; for kprobe kinds all of the config's fields, in order), or, when
- * names is NULL, the text of its body as trace_pipe would print it after
- * "event: ", parsed as text lines are. Views stay valid for the call. */
+ * framed: the probe (an index into the pipeline's probes), its header, and
+ * its fields as the kernel's text shows them (for kprobe kinds all of the
+ * config's fields, in order). Views stay valid for the call. */
 typedef struct Record {
         uint32_t probe;
         StrView comm;      /* empty when the record has none: resolved as "<...>" is */
@@ -127,7 +125,6 @@ typedef struct Record {
         const StrView *names;
         const StrView *values;
         size_t n_fields;
-        StrView body;
         bool malformed;  /* the reader could not read its fields: counted as a parse error */
         StrView backing; /* optional: text most views point into (see RingEventView) */
 } Record;

@@ -69,7 +69,6 @@ typedef struct RawEvent {
         struct tep_event *event;
         size_t n_fields; /* kprobe kinds: the config's */
         bool via_text;   /* a field the direct path cannot print: use tep's text */
-        StrView *names; /* kprobe kinds: the config's field names */
         bool *is_string;
         HiddenString *hidden;
         size_t n_hidden;
@@ -124,7 +123,6 @@ RawDecoder *rawdec_free(RawDecoder *d) {
         if (!d)
                 return NULL;
         for (size_t i = 0; i < d->n_events; i++) {
-                free(d->events[i].names);
                 free(d->events[i].is_string);
                 free(d->events[i].hidden);
                 free(d->events[i].segs);
@@ -290,10 +288,6 @@ static bool data_loc_string(const unsigned char *data, size_t size, int offset, 
 
 /* ---- tracepoints without tep ---- */
 
-static bool is_ident_start(char c) {
-        return char_is_name_start(c);
-}
-
 /* A conversion "%[0][width][l|ll]X" at p (after the '%'): fills seg, returns
  * the char after it, or NULL when it is not one we render. */
 static const char *parse_spec(const char *p, TpSeg *seg, bool *is_ptr) {
@@ -356,7 +350,7 @@ static bool seg_key(const char **pp, TpSeg *seg, TraceEventForm form, bool first
                 return first;
         }
         const char *k = p;
-        if (!is_ident_start(*p))
+        if (!char_is_name_start(*p))
                 return false;
         while (char_is_name(*p))
                 p++;
@@ -561,11 +555,11 @@ int rawdec_add_probe(RawDecoder *d, uint32_t probe, const ProbeConfig *c, const 
         e->n_fields = c->n_fields;
         e->segs = xcalloc(c->n_fields ? c->n_fields : 1, sizeof(TpSeg));
         e->n_segs = c->n_fields;
-        e->names = xcalloc(c->n_fields ? c->n_fields : 1, sizeof(StrView));
+        e->seg_names = xcalloc(c->n_fields ? c->n_fields : 1, sizeof(StrView));
         e->is_string = xcalloc(c->n_fields ? c->n_fields : 1, sizeof(bool));
         const char *fmt = ev->print_fmt.format ? ev->print_fmt.format : "";
         for (size_t i = 0; i < c->n_fields; i++) {
-                e->names[i] = sv_from(c->fields[i]);
+                e->seg_names[i] = sv_from(c->fields[i]);
                 e->is_string[i] = c->field_is_string[i];
                 struct tep_format_field *f = tep_find_field(ev, c->fields[i]);
                 if (!f) {
@@ -573,7 +567,7 @@ int rawdec_add_probe(RawDecoder *d, uint32_t probe, const ProbeConfig *c, const 
                         buf_printf(&b, "field '%s' of probe '%s' is not in its format file", c->fields[i], c->name);
                         *ret_error = buf_steal(&b);
                         free(e->segs);
-                        free(e->names);
+                        free(e->seg_names);
                         free(e->is_string);
                         return -EBADMSG;
                 }
@@ -598,9 +592,6 @@ int rawdec_add_probe(RawDecoder *d, uint32_t probe, const ProbeConfig *c, const 
                         e->via_text = true; /* arrays, symbols, chars, bitfields: as tep prints them */
         }
         e->direct = !e->via_text;
-        e->seg_names = TAKE_PTR(e->names);
-        e->names = xcalloc(c->n_fields ? c->n_fields : 1, sizeof(StrView));
-        memcpy(e->names, e->seg_names, c->n_fields * sizeof(StrView));
         d->n_events++;
         return 0;
 }
@@ -669,10 +660,10 @@ static bool fields_via_text(RawDecoder *d, const RawEvent *e, unsigned char *dat
         StrView body = record_text(d, e, data, size, cpu, ts);
         if (!e->tracepoint) {
                 size_t n = e->n_fields < PIPELINE_MAX_FIELDS ? e->n_fields : PIPELINE_MAX_FIELDS;
-                if (traceline_probe_fields_sv(body, e->names, e->is_string, n, d->values, NULL) < 0)
+                if (traceline_probe_fields_sv(body, e->seg_names, e->is_string, n, d->values, NULL) < 0)
                         return false;
                 for (size_t i = 0; i < n; i++)
-                        d->names[i] = e->names[i];
+                        d->names[i] = e->seg_names[i];
                 *ret_n = n;
                 return true;
         }
