@@ -222,6 +222,25 @@ probes:
 EOF
 }
 
+# Prints the seed's probe as a config's list item: a uprobe on the
+# connector's connect function with the seed's fetch args, decoded, counted
+# by comm, addr and port in connect_total.
+seed_probe_yaml() {
+        local reg off
+        reg=$(arg2_register)
+        off=$(connector_offset)
+        cat <<EOF
+  - name: connect
+    type: uprobe
+    target: $KPE_CONNECTOR:$off
+    fetch: [type=+0($reg):u16, port=+2($reg):u16, addr=+4($reg):u32]
+    decode: {port: ntohs, addr: ipv4}
+    metrics:
+      - name: connect_total
+        labels: [comm, addr, port]
+EOF
+}
+
 # Starts the daemon with config $1 (more daemon arguments may follow) on a
 # free port, and waits up to 10 s for /healthz. Sets KPE_PID and KPE_PORT.
 # Its stdout/stderr go to $KPE_WORK/daemon.N.{out,err}.

@@ -17,19 +17,11 @@ x86_64) ARG1="%di" ;;
 aarch64) ARG1="%x0" ;;
 *) skip "no known register for the 1st argument on $(uname -m)" ;;
 esac
-OFF=$(connector_offset)
 NOTE_OFF=$("$KPE_CONNECTOR" offset note) || fail "connector offset note failed"
 
 cat >"$KPE_WORK/probes.yaml" <<EOF
 probes:
-  - name: connect
-    type: uprobe
-    target: $KPE_CONNECTOR:$OFF
-    fetch: [type=+0($REG):u16, port=+2($REG):u16, addr=+4($REG):u32]
-    decode: {port: ntohs, addr: ipv4}
-    metrics:
-      - name: connect_total
-        labels: [comm, addr, port]
+$(seed_probe_yaml)
   - name: note
     type: uprobe
     target: $KPE_CONNECTOR:$NOTE_OFF

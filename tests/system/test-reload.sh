@@ -13,14 +13,7 @@ OFF=$(connector_offset)
 write_config() { # $1: extra probes (YAML text)
         cat >"$KPE_WORK/probes.yaml" <<EOF
 probes:
-  - name: connect
-    type: uprobe
-    target: $KPE_CONNECTOR:$OFF
-    fetch: [type=+0($REG):u16, port=+2($REG):u16, addr=+4($REG):u32]
-    decode: {port: ntohs, addr: ipv4}
-    metrics:
-      - name: connect_total
-        labels: [comm, addr, port]
+$(seed_probe_yaml)
 $1
 EOF
 }
