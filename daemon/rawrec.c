@@ -756,39 +756,34 @@ int rawdec_page(RawDecoder *d, const void *page, size_t len, int cpu, const RawS
         return handed;
 }
 
-bool probe_has_hostile_string(const ProbeConfig *c, const char *format_text, StrView *ret_field) {
+bool probe_has_hostile_string(const ProbeConfig *c, const char *format_text, char *ret_field, size_t size) {
         if (c->type != PROBE_TRACEPOINT) {
                 for (size_t i = 0; i < c->n_fields; i++)
                         if (c->field_is_string[i] && !(c->comm_fetched && i + 1 == c->n_fields)) {
-                                *ret_field = sv_from(c->fields[i]);
+                                snprintf(ret_field, size, "%s", c->fields[i]);
                                 return true;
                         }
                 return false;
         }
-        if (!format_text) {
-                *ret_field = SV("(format unknown)");
+        /* The same rule as the binary reader's hidden strings. */
+        struct tep_handle *tep = format_text ? tep_alloc() : NULL;
+        struct tep_event *ev = NULL;
+        char sysbuf[CONFIG_NAME_MAX + 2];
+        if (!tep || tep_parse_format(tep, &ev, format_text, strlen(format_text), sys_of(c, sysbuf, sizeof(sysbuf))) != 0 ||
+            !ev) {
+                if (tep)
+                        tep_free(tep);
+                snprintf(ret_field, size, "(format unknown)");
                 return true;
         }
-        /* "\tfield:char comm[16];" and "\tfield:__data_loc char[] filename;" */
-        for (const char *pos = format_text; *pos;) {
-                StrView l = sv_next_line(&pos), name;
-                if (!tfs_format_field_name(l, &name))
-                        continue;
-                const char *colon = memchr(l.p, ':', l.n);
-                if (!colon)
-                        continue;
-                StrView type = { colon + 1, (size_t) (name.p - colon - 1) };
-                bool is_char = false;
-                for (size_t i = 0; i + 4 <= type.n; i++)
-                        if (memcmp(type.p + i, "char", 4) == 0)
-                                is_char = true;
-                bool array = name.p + name.n < l.p + l.n && name.p[name.n] == '[';
-                bool data_loc = type.n >= 10 && memmem(type.p, type.n, "__data_loc", 10);
-                bool rel_loc = type.n >= 9 && memmem(type.p, type.n, "__rel_loc", 9);
-                if (is_char && (array || data_loc || rel_loc || memchr(type.p, '[', type.n))) {
-                        *ret_field = name;
-                        return true;
+        bool found = false;
+        struct tep_format_field **fields = tep_event_fields(ev);
+        for (size_t i = 0; fields && fields[i] && !found; i++)
+                if (field_is_string(fields[i])) {
+                        snprintf(ret_field, size, "%s", fields[i]->name);
+                        found = true;
                 }
-        }
-        return false;
+        free(fields);
+        tep_free(tep);
+        return found;
 }

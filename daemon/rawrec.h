@@ -53,8 +53,9 @@ int rawdec_add_probe(RawDecoder *d, uint32_t probe, const ProbeConfig *c, const 
 int rawdec_page(RawDecoder *d, const void *page, size_t len, int cpu, const RawSink *sink, uint64_t *unknown);
 
 /* Whether probe c has a field whose bytes a traced process controls (a
- * string or ustring fetch arg, a tracepoint's string or char-array field):
- * its text in trace_pipe can forge records. For tracepoints this needs the
- * format text (NULL: unknown, taken as yes). *ret_field gets the field's
- * name (a view into c or format_text). */
-bool probe_has_hostile_string(const ProbeConfig *c, const char *format_text, StrView *ret_field);
+ * string or ustring fetch arg, a tracepoint's char[] or __data_loc char
+ * field, by the rule the binary reader hides strings with): its text in
+ * trace_pipe can forge records. For tracepoints this needs the format text
+ * (NULL or unparsable: unknown, taken as yes). ret_field gets the field's
+ * name. */
+bool probe_has_hostile_string(const ProbeConfig *c, const char *format_text, char *ret_field, size_t size);

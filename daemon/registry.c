@@ -219,11 +219,11 @@ size_t registry_count(const Registry *r, ProbeState state) {
         return n;
 }
 
-static void refuse_text_reader(const ProbeConfig *p, StrView field, ConfigErrors *errs) {
+static void refuse_text_reader(const ProbeConfig *p, const char *field, ConfigErrors *errs) {
         config_errors_add(errs, p->line, p->column,
-                          "probe '%s': field '%.*s' holds a string a traced process controls, which the text reader "
+                          "probe '%s': field '%s' holds a string a traced process controls, which the text reader "
                           "(--tracefs.reader=text) cannot frame: a newline in it forges records; use the binary reader",
-                          p->name, (int) field.n, field.p);
+                          p->name, field);
 }
 
 size_t registry_check_config(const Config *c, const char *root, bool text_reader, ConfigErrors *errs) {
@@ -233,9 +233,9 @@ size_t registry_check_config(const Config *c, const char *root, bool text_reader
                         access(events, R_OK | X_OK) == 0;
         for (size_t i = 0; i < c->n_probes; i++) {
                 const ProbeConfig *p = &c->probes[i];
-                StrView hostile;
+                char hostile[256];
                 if (p->type != PROBE_TRACEPOINT) {
-                        if (text_reader && probe_has_hostile_string(p, NULL, &hostile))
+                        if (text_reader && probe_has_hostile_string(p, NULL, hostile, sizeof(hostile)))
                                 refuse_text_reader(p, hostile, errs);
                         continue;
                 }
@@ -245,7 +245,7 @@ size_t registry_check_config(const Config *c, const char *root, bool text_reader
                         buf_printf(&path, "%s/events/%s/format", root, p->target);
                         if (tracepoint_target_is_valid(p->target) &&
                             read_file_at(AT_FDCWD, path.data, 1u << 20, &format) >= 0 &&
-                            probe_has_hostile_string(p, format.data ? format.data : "", &hostile))
+                            probe_has_hostile_string(p, format.data ? format.data : "", hostile, sizeof(hostile)))
                                 refuse_text_reader(p, hostile, errs);
                         buf_free(&path);
                 }
