@@ -14,6 +14,7 @@
 typedef struct Slot {
         int32_t pid, tgid;
         bool known;
+        uint8_t comm_len;
         uint64_t at;
         char comm[64];
 } Slot;
@@ -78,10 +79,12 @@ bool pidinfo_resolve(void *userdata, int32_t pid, char *comm, size_t size, int32
                 p->proc_reads++;
                 *s = (Slot){ .pid = pid, .at = now };
                 s->known = read_status(pid, s->comm, sizeof(s->comm), &s->tgid);
+                s->comm_len = s->known ? (uint8_t) strlen(s->comm) : 0;
         }
-        if (!s->known || strlen(s->comm) >= size)
+        /* The per-record path: no strlen, one copy. */
+        if (!s->known || s->comm_len >= size)
                 return false;
-        strcpy(comm, s->comm);
+        memcpy(comm, s->comm, (size_t) s->comm_len + 1);
         *tgid = s->tgid;
         return true;
 }
