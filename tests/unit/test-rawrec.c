@@ -74,12 +74,6 @@ static void on_lost(void *userdata, int cpu, uint64_t n, bool counted) {
         c->lost += counted ? n : 1;
 }
 
-static RawDecoder *decoder_with(Pipeline *p, bool tep_only);
-
-static RawDecoder *decoder_for(Pipeline *p) {
-        return decoder_with(p, false);
-}
-
 static RawDecoder *decoder_with(Pipeline *p, bool tep_only) {
         RawDecoder *d = rawdec_new();
         rawdec_set_tep_only(d, tep_only);
@@ -94,6 +88,10 @@ static RawDecoder *decoder_with(Pipeline *p, bool tep_only) {
                 pipeline_set_live(p, i, true);
         }
         return d;
+}
+
+static RawDecoder *decoder_for(Pipeline *p) {
+        return decoder_with(p, false);
 }
 
 static Pipeline *make(void) {
@@ -199,7 +197,8 @@ static void test_bad_pages(void **state) {
         memcpy(page + 8, &commit, sizeof(commit));
         assert_int_equal(rawdec_page(d, page, len, 0, &sink, &unknown), -EBADMSG);
         assert_int_equal(c.records, 0);
-        /* A truncated page: what lies within it is read, nothing beyond. */
+        /* A page cut short (its commit says more than was read) is refused
+         * whole, never read past its end. */
         free(page);
         page = page_fixture(&len);
         assert_true(rawdec_page(d, page, 100, 0, &sink, &unknown) == -EBADMSG);
