@@ -122,6 +122,7 @@ typedef struct Record {
         int32_t pid, tgid; /* tgid -1 when unknown */
         int32_t cpu;
         StrView timestamp; /* seconds, as text */
+        uint64_t ts_ns;    /* the same time in ns of the trace clock; 0: parse timestamp */
         const StrView *names;
         const StrView *values;
         size_t n_fields;
