@@ -6,6 +6,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <string.h>
 #include <strings.h>
@@ -47,7 +50,33 @@ static const char *const decoder_kind_table[_DECODER_KIND_MAX] = {
         [DECODER_MAP] = "map",
 };
 
+static const char *const metric_type_table[_METRIC_TYPE_MAX] = {
+        [METRIC_COUNTER] = "counter",
+        [METRIC_HISTOGRAM] = "histogram",
+};
+
 static const char *const builtin_labels[] = { "comm", "pid", "tgid", "cpu" };
+
+const char *metric_type_to_string(MetricType t) {
+        if ((unsigned) t >= _METRIC_TYPE_MAX)
+                return NULL;
+        return metric_type_table[t];
+}
+
+const ProbeConfig *config_find_probe(const Config *c, const char *name) {
+        for (size_t i = 0; c && name && i < c->n_probes; i++)
+                if (c->probes[i].name && strcmp(c->probes[i].name, name) == 0)
+                        return &c->probes[i];
+        return NULL;
+}
+
+bool match_is_thread(const char *name) {
+        return name && (strcmp(name, "tid") == 0 || strcmp(name, "pid") == 0);
+}
+
+bool decoder_is_numeric(const Decoder *d) {
+        return !d || d->kind == DECODER_NONE || d->kind == DECODER_NTOHS || d->kind == DECODER_NTOHL;
+}
 
 const char *probe_type_to_string(ProbeType t) {
         if ((unsigned) t >= _PROBE_TYPE_MAX)
@@ -124,6 +153,15 @@ static void probe_config_done(ProbeConfig *p) {
                 free(m->labels);
                 free(m->label_line);
                 free(m->label_column);
+                free(m->value.name);
+                free(m->buckets);
+                for (size_t j = 0; j < m->n_buckets; j++)
+                        free(m->bucket_text[j]);
+                free(m->bucket_text);
+                free(m->latency_from.name);
+                for (size_t j = 0; j < m->n_match; j++)
+                        free(m->match[j].name);
+                free(m->match);
         }
         free(p->metrics);
 }
@@ -388,11 +426,15 @@ static bool check_target(Loader *l, const yaml_node_t *n, ProbeType t, const cha
                 node_error(l, n, "invalid %s target '%s': expected SYMBOL[+OFFSET]", probe_type_to_string(t), s);
 }
 
-static bool probe_has_field(const ProbeConfig *p, const char *name) {
+static int probe_field_index(const ProbeConfig *p, const char *name) {
         for (size_t i = 0; i < p->n_fields; i++)
                 if (strcmp(p->fields[i], name) == 0)
-                        return true;
-        return false;
+                        return (int) i;
+        return -1;
+}
+
+static bool probe_has_field(const ProbeConfig *p, const char *name) {
+        return probe_field_index(p, name) >= 0;
 }
 
 /* NAME=FETCHARG[:TYPE]. The kernel checks the FETCHARG itself; we catch what
@@ -535,20 +577,33 @@ static bool check_label(Loader *l, const yaml_node_t *n, const ProbeConfig *p, b
         for (size_t j = 0; j < m->n_labels; j++)
                 if (strcmp(m->labels[j], s) == 0)
                         return node_error(l, n, "duplicate label '%s'", s);
-        if (type_known && p->type != PROBE_TRACEPOINT && !label_is_builtin(s) && !probe_has_field(p, s))
+        /* A latency metric's labels may be fields of the entry probe too:
+         * check_latency() checks those once all probes are read. */
+        if (type_known && p->type != PROBE_TRACEPOINT && !m->latency_from.name && !label_is_builtin(s) &&
+            !probe_has_field(p, s))
                 return node_error(l, n, "label '%s' is neither a field of probe '%s' nor a builtin (comm, pid, tgid, cpu)",
                                   s, p->name ? p->name : "?");
         return true;
 }
 
-static bool check_metric_name(Loader *l, const yaml_node_t *n, const char *s) {
+static bool name_has_suffix(const char *s, const char *suffix) {
+        size_t n = strlen(s), k = strlen(suffix);
+        return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static bool check_metric_name(Loader *l, const yaml_node_t *n, const char *s, MetricType type) {
         static const char *const reserved[] = { "kprobe_exporter_", "process_" };
-        size_t len = strlen(s);
+        static const char *const histogram_suffixes[] = { "_total", "_bucket", "_count", "_sum", "_created" };
 
         if (!metric_name_is_valid(s))
                 return node_error(l, n, "invalid metric name '%s': must match [a-zA-Z_][a-zA-Z0-9_]*", s);
-        if (len < 6 || strcmp(s + len - 6, "_total") != 0)
-                return node_error(l, n, "metric name '%s' must end in _total (metrics are counters)", s);
+        if (type == METRIC_COUNTER && (strlen(s) < 7 || !name_has_suffix(s, "_total")))
+                return node_error(l, n, "metric name '%s' must end in _total (it is a counter)", s);
+        if (type == METRIC_HISTOGRAM)
+                for (size_t i = 0; i < ELEMENTSOF(histogram_suffixes); i++)
+                        if (name_has_suffix(s, histogram_suffixes[i]))
+                                return node_error(l, n, "histogram name '%s' must not end in %s (its series are "
+                                                  "NAME_bucket, NAME_sum and NAME_count)", s, histogram_suffixes[i]);
         for (size_t i = 0; i < ELEMENTSOF(reserved); i++)
                 if (strncmp(s, reserved[i], strlen(reserved[i])) == 0)
                         return node_error(l, n, "metric name '%s' uses the reserved prefix '%s'", s, reserved[i]);
@@ -559,42 +614,317 @@ static bool check_metric_name(Loader *l, const yaml_node_t *n, const char *s) {
         return true;
 }
 
+/* A plain scalar that is a finite number (YAML int or float). */
+static bool get_number(Loader *l, const yaml_node_t *n, const char *what, double *ret) {
+        char *end;
+        if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || !scalar_is_text(n) ||
+            n->data.scalar.length == 0 || n->data.scalar.length > 64)
+                return node_error(l, n, "'%s' must be a number", what);
+        errno = 0;
+        double v = strtod(scalar_value(n), &end);
+        if (*end != 0 || end == scalar_value(n) || !isfinite(v) || errno == ERANGE ||
+            strpbrk(scalar_value(n), "xXpP") /* hex floats: not YAML */)
+                return node_error(l, n, "'%s' must be a finite number, not '%s'", what, scalar_value(n));
+        *ret = v;
+        return true;
+}
+
+/* The shortest text that reads back as v ("0.1", not 0.10000000000000001). */
+static char *format_bound(double v) {
+        char tmp[40];
+        for (int prec = 1; prec <= 17; prec++) {
+                snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+                if (strtod(tmp, NULL) == v)
+                        break;
+        }
+        return xstrdup(tmp);
+}
+
+static void buckets_add(MetricConfig *m, double v, char *text) {
+        m->buckets = xrealloc(m->buckets, (m->n_buckets + 1) * sizeof(double));
+        m->bucket_text = xrealloc(m->bucket_text, (m->n_buckets + 1) * sizeof(char *));
+        m->buckets[m->n_buckets] = v;
+        m->bucket_text[m->n_buckets++] = text;
+}
+
+/* {exponential: {start, factor, count}} or {linear: {start, width, count}}. */
+static void parse_bucket_layout(Loader *l, yaml_node_t *n, MetricConfig *m) {
+        KeySlot kinds[] = { { .name = "exponential" }, { .name = "linear" } };
+        if (!collect_keys(l, n, "'buckets'", kinds, ELEMENTSOF(kinds)))
+                return;
+        if (!!kinds[0].value == !!kinds[1].value) {
+                node_error(l, n, "'buckets' must be a list of bounds, {exponential: {...}} or {linear: {...}}");
+                return;
+        }
+        bool exponential = kinds[0].value != NULL;
+        yaml_node_t *v = exponential ? kinds[0].value : kinds[1].value;
+        KeySlot slots[] = { { .name = "start" }, { .name = exponential ? "factor" : "width" }, { .name = "count" } };
+        if (!collect_keys(l, v, exponential ? "'exponential'" : "'linear'", slots, ELEMENTSOF(slots)))
+                return;
+        double start = 0, step = 0;
+        unsigned count = 0;
+        bool ok = true;
+        for (size_t i = 0; i < ELEMENTSOF(slots); i++)
+                if (!slots[i].value)
+                        ok = node_error(l, v, "'%s' is missing '%s'", kinds[exponential ? 0 : 1].name, slots[i].name);
+        if (!ok)
+                return;
+        ok = get_number(l, slots[0].value, "start", &start) & get_number(l, slots[1].value, slots[1].name, &step);
+        unsigned before = l->errs->n;
+        get_uint(l, slots[2].value, "count", 1, CONFIG_BUCKETS_MAX, &count);
+        if (!ok || l->errs->n != before)
+                return;
+        if (exponential && start <= 0)
+                return (void) node_error(l, slots[0].value, "exponential buckets need a 'start' above 0");
+        if (exponential && step <= 1)
+                return (void) node_error(l, slots[1].value, "exponential buckets need a 'factor' above 1");
+        if (!exponential && step <= 0)
+                return (void) node_error(l, slots[1].value, "linear buckets need a 'width' above 0");
+        for (unsigned i = 0; i < count; i++) {
+                /* Each bound from start directly (start * factor^i, start +
+                 * i * width): no error accumulates over the steps. */
+                double b = exponential ? start * pow(step, (double) i) : start + (double) i * step;
+                if (!isfinite(b) || (m->n_buckets > 0 && b <= m->buckets[m->n_buckets - 1]))
+                        return (void) node_error(l, slots[2].value, "bucket %u of this layout is %s: too many buckets",
+                                                 i + 1, isfinite(b) ? "not above the one before" : "not finite");
+                buckets_add(m, b, format_bound(b));
+        }
+}
+
+static void parse_buckets(Loader *l, yaml_node_t *n, MetricConfig *m) {
+        if (n->type == YAML_MAPPING_NODE) {
+                parse_bucket_layout(l, n, m);
+                return;
+        }
+        ssize_t count = sequence_check(l, n, "buckets", CONFIG_BUCKETS_MAX);
+        if (count < 0)
+                return;
+        if (count == 0) {
+                node_error(l, n, "'buckets' must not be empty");
+                return;
+        }
+        for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
+                yaml_node_t *item = doc_node(l, *i);
+                double v;
+                if (!get_number(l, item, "buckets", &v))
+                        continue;
+                if (m->n_buckets > 0 && v <= m->buckets[m->n_buckets - 1]) {
+                        node_error(l, item, "bucket bound %s is not above the one before (%s): bounds must be "
+                                   "sorted, each once", scalar_value(item), m->bucket_text[m->n_buckets - 1]);
+                        continue;
+                }
+                buckets_add(m, v, xstrdup(scalar_value(item)));
+        }
+}
+
+/* Prometheus' client libraries' default buckets (seconds). */
+static void default_buckets(MetricConfig *m) {
+        static const char *const bounds[] = { "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10" };
+        for (size_t i = 0; i < ELEMENTSOF(bounds); i++)
+                buckets_add(m, strtod(bounds[i], NULL), xstrdup(bounds[i]));
+}
+
+static void named_at(Loader *l, const yaml_node_t *n, const char *s, NamedAt *ret) {
+        (void) l;
+        *ret = (NamedAt){ xstrdup(s), node_line(n), node_column(n) };
+}
+
 static void parse_metric(Loader *l, yaml_node_t *n, const ProbeConfig *p, bool type_known, MetricConfig *m) {
-        KeySlot slots[] = { { .name = "name" }, { .name = "help" }, { .name = "labels" } };
+        KeySlot slots[] = {
+                { .name = "name" },         { .name = "help" },         { .name = "labels" },
+                { .name = "type" },         { .name = "value" },        { .name = "scale" },
+                { .name = "buckets" },      { .name = "latency_from" }, { .name = "match" },
+                { .name = "max_pending" },  { .name = "pending_timeout" },
+        };
+        KeySlot *name = &slots[0], *help = &slots[1], *labels = &slots[2], *type = &slots[3], *value = &slots[4],
+                *scale = &slots[5], *buckets = &slots[6], *latency = &slots[7], *match = &slots[8],
+                *max_pending = &slots[9], *timeout = &slots[10];
         const char *s;
         ssize_t count;
 
         m->line = node_line(n);
         m->column = node_column(n);
+        m->scale = 1.0;
+        m->max_pending = CONFIG_DEFAULT_MAX_PENDING;
+        m->pending_timeout = CONFIG_DEFAULT_PENDING_TIMEOUT;
         if (!collect_keys(l, n, "a metric", slots, ELEMENTSOF(slots)))
                 return;
-        if (!slots[0].value)
-                node_error(l, n, "metric is missing 'name'");
-        else if ((s = get_string(l, slots[0].value, "name"))) {
-                m->name = xstrdup(s);
-                check_metric_name(l, slots[0].value, m->name); /* our copy outlives the document */
+
+        if (type->value && (s = get_string(l, type->value, "type"))) {
+                if (strcmp(s, "histogram") == 0)
+                        m->type = METRIC_HISTOGRAM;
+                else if (strcmp(s, "counter") != 0)
+                        node_error(l, type->value, "unknown metric type '%s' (expected counter or histogram)", s);
         }
-        if (slots[1].value && (s = get_string(l, slots[1].value, "help")))
+        if (!name->value)
+                node_error(l, n, "metric is missing 'name'");
+        else if ((s = get_string(l, name->value, "name"))) {
+                m->name = xstrdup(s);
+                check_metric_name(l, name->value, m->name, m->type); /* our copy outlives the document */
+        }
+        if (help->value && (s = get_string(l, help->value, "help")))
                 m->help = xstrdup(s);
         if (!m->help) {
                 _cleanup_buf_ Buf b = { 0 };
-                buf_printf(&b, "Events of probe %s", p->name ? p->name : "?");
+                if (m->type == METRIC_HISTOGRAM)
+                        buf_printf(&b, "Histogram of probe %s", p->name ? p->name : "?");
+                else
+                        buf_printf(&b, "Events of probe %s", p->name ? p->name : "?");
                 m->help = buf_steal(&b);
         }
-        if (!slots[2].value || (count = sequence_check(l, slots[2].value, "labels", CONFIG_LABELS_MAX)) < 0)
+
+        if (value->value && (s = get_string(l, value->value, "value"))) {
+                named_at(l, value->value, s, &m->value);
+                const Decoder *d = probe_find_decoder(p, s);
+                if (!name_is_valid(s))
+                        node_error(l, value->value, "invalid field name '%s' in 'value'", s);
+                else if (type_known && p->type != PROBE_TRACEPOINT && !probe_has_field(p, s))
+                        node_error(l, value->value, "value: '%s' is not a field of probe '%s' (fields are the fetch names)",
+                                   s, p->name ? p->name : "?");
+                else if (type_known && p->type != PROBE_TRACEPOINT && p->field_is_string[probe_field_index(p, s)])
+                        node_error(l, value->value, "value: field '%s' is a string, not a number", s);
+                else if (!decoder_is_numeric(d))
+                        node_error(l, value->value, "value: field '%s' is decoded as %s, which is not a number "
+                                   "(a value may use ntohs, ntohl or no decoder)", s, decoder_kind_to_string(d->kind));
+        }
+        if (scale->value && get_number(l, scale->value, "scale", &m->scale) && m->scale == 0)
+                node_error(l, scale->value, "'scale' must not be 0");
+
+        if (latency->value && (s = get_string(l, latency->value, "latency_from"))) {
+                named_at(l, latency->value, s, &m->latency_from);
+                if (m->type != METRIC_HISTOGRAM)
+                        node_error(l, latency->key, "'latency_from' needs 'type: histogram' (a latency is observed)");
+                else if (value->value)
+                        node_error(l, latency->key, "'latency_from' and 'value' exclude each other: the observed "
+                                   "value is the time since the entry event");
+                else if (p->name && strcmp(s, p->name) == 0)
+                        node_error(l, latency->value, "latency_from: probe '%s' is this metric's own probe", s);
+                /* Whether the probe exists is known once all are read: check_latency(). */
+        }
+        if (m->type == METRIC_HISTOGRAM && !value->value && !latency->value)
+                node_error(l, n, "a histogram needs 'value' (a field to observe) or 'latency_from' (a probe)");
+        if (!m->latency_from.name)
+                for (size_t i = 8; i <= 10; i++)
+                        if (slots[i].key)
+                                node_error(l, slots[i].key, "'%s' is only for latency histograms ('latency_from')",
+                                           slots[i].name);
+        if (match->value && (count = sequence_check(l, match->value, "match", CONFIG_LABELS_MAX)) >= 0) {
+                if (count == 0)
+                        node_error(l, match->value, "'match' must not be empty (leave it out to match the same thread)");
+                m->match = xcalloc((size_t) count + 1, sizeof(NamedAt));
+                for (yaml_node_item_t *i = match->value->data.sequence.items.start;
+                     i < match->value->data.sequence.items.top; i++) {
+                        yaml_node_t *item = doc_node(l, *i);
+                        if (!(s = get_string(l, item, "match")))
+                                continue;
+                        if (!name_is_valid(s)) {
+                                node_error(l, item, "invalid field name '%s' in 'match'", s);
+                                continue;
+                        }
+                        for (size_t k = 0; k < m->n_match; k++)
+                                if (strcmp(m->match[k].name, s) == 0)
+                                        node_error(l, item, "duplicate field '%s' in 'match'", s);
+                        named_at(l, item, s, &m->match[m->n_match++]);
+                }
+        }
+        if (max_pending->value)
+                get_uint(l, max_pending->value, "max_pending", 1, 16u << 20, &m->max_pending);
+        if (timeout->value && get_number(l, timeout->value, "pending_timeout", &m->pending_timeout) &&
+            (m->pending_timeout <= 0 || m->pending_timeout > 86400))
+                node_error(l, timeout->value, "'pending_timeout' must be above 0 and at most 86400 seconds");
+
+        if (buckets->value && m->type != METRIC_HISTOGRAM)
+                node_error(l, buckets->key, "'buckets' is only for 'type: histogram'");
+        else if (buckets->value)
+                parse_buckets(l, buckets->value, m);
+        else if (m->type == METRIC_HISTOGRAM)
+                default_buckets(m);
+
+        if (!labels->value || (count = sequence_check(l, labels->value, "labels", CONFIG_LABELS_MAX)) < 0)
                 return;
         m->labels = xcalloc((size_t) count, sizeof(char *));
         m->label_line = xcalloc((size_t) count, sizeof(unsigned));
         m->label_column = xcalloc((size_t) count, sizeof(unsigned));
-        for (yaml_node_item_t *i = slots[2].value->data.sequence.items.start;
-             i < slots[2].value->data.sequence.items.top; i++) {
+        for (yaml_node_item_t *i = labels->value->data.sequence.items.start;
+             i < labels->value->data.sequence.items.top; i++) {
                 yaml_node_t *item = doc_node(l, *i);
                 if ((s = get_string(l, item, "labels")) && check_label(l, item, p, type_known, m, s)) {
+                        if (m->type == METRIC_HISTOGRAM && strcmp(s, "le") == 0) {
+                                node_error(l, item, "label 'le' is the bucket bound of a histogram");
+                                continue;
+                        }
                         m->label_line[m->n_labels] = node_line(item);
                         m->label_column[m->n_labels] = node_column(item);
                         m->labels[m->n_labels++] = xstrdup(s);
                 }
         }
+}
+
+/* Once every probe is read: a latency metric's entry probe exists and can
+ * start an interval; its match fields and its labels are fields of one
+ * event or the other (kprobe kinds: known from the fetch args; a
+ * tracepoint's fields are checked against its format by the daemon). */
+static void check_latency(Loader *l, const Config *c, const ProbeConfig *p, const MetricConfig *m) {
+        const NamedAt *lf = &m->latency_from;
+        const ProbeConfig *e = config_find_probe(c, lf->name);
+        if (!e) {
+                config_errors_add(l->errs, lf->line, lf->column, "latency_from: there is no probe '%s'", lf->name);
+                return;
+        }
+        if (e == p)
+                return; /* reported */
+        if (e->type == PROBE_KRETPROBE || e->type == PROBE_URETPROBE) {
+                config_errors_add(l->errs, lf->line, lf->column, "latency_from: probe '%s' is a %s: an interval "
+                                  "starts at an entry (kprobe, uprobe or tracepoint)", lf->name,
+                                  probe_type_to_string(e->type));
+                return;
+        }
+        for (size_t i = 0; i < m->n_match; i++) {
+                const NamedAt *f = &m->match[i];
+                if (match_is_thread(f->name))
+                        continue;
+                const ProbeConfig *side[] = { p, e };
+                for (size_t k = 0; k < 2; k++)
+                        if (side[k]->type != PROBE_TRACEPOINT && !probe_has_field(side[k], f->name))
+                                config_errors_add(l->errs, f->line, f->column, "match: '%s' is not a field of probe '%s'%s",
+                                                  f->name, side[k]->name,
+                                                  k ? " (the entry, latency_from)" : " (this metric's probe)");
+        }
+        for (size_t i = 0; i < m->n_labels; i++) {
+                const char *s = m->labels[i];
+                if (label_is_builtin(s) || p->type == PROBE_TRACEPOINT || e->type == PROBE_TRACEPOINT)
+                        continue;
+                if (!probe_has_field(p, s) && !probe_has_field(e, s))
+                        config_errors_add(l->errs, m->label_line[i], m->label_column[i],
+                                          "label '%s' is a field of neither probe '%s' nor its entry '%s', nor a "
+                                          "builtin (comm, pid, tgid, cpu)", s, p->name, e->name);
+        }
+}
+
+/* OpenMetrics names a counter's family without _total: a histogram named
+ * like that would be a second family of one name. */
+static void check_family_clash(Loader *l, const Config *c, const MetricConfig *h) {
+        for (size_t i = 0; i < c->n_probes; i++)
+                for (size_t k = 0; k < c->probes[i].n_metrics; k++) {
+                        const MetricConfig *o = &c->probes[i].metrics[k];
+                        size_t n = o->name ? strlen(o->name) : 0;
+                        if (o->type == METRIC_COUNTER && n > 6 && strlen(h->name) == n - 6 &&
+                            strncmp(o->name, h->name, n - 6) == 0)
+                                config_errors_add(l->errs, h->line, h->column, "histogram '%s' has the name of "
+                                                  "counter '%s' without _total (line %u): OpenMetrics would show "
+                                                  "them as one family", h->name, o->name, o->line);
+                }
+}
+
+static void check_metrics_across(Loader *l, const Config *c) {
+        for (size_t i = 0; i < c->n_probes; i++)
+                for (size_t k = 0; k < c->probes[i].n_metrics; k++) {
+                        const MetricConfig *m = &c->probes[i].metrics[k];
+                        if (m->latency_from.name && m->type == METRIC_HISTOGRAM && !m->value.name)
+                                check_latency(l, c, &c->probes[i], m);
+                        if (m->type == METRIC_HISTOGRAM && m->name)
+                                check_family_clash(l, c, m);
+                }
 }
 
 /* trace_pipe names a record by its event name only: a kprobe kind by the
@@ -777,6 +1107,7 @@ static void parse_root(Loader *l, yaml_node_t *root, Config *c) {
         c->probes = xcalloc((size_t) count, sizeof(ProbeConfig));
         for (yaml_node_item_t *i = probes->data.sequence.items.start; i < probes->data.sequence.items.top; i++)
                 parse_probe(l, doc_node(l, *i), &c->probes[c->n_probes++]);
+        check_metrics_across(l, c);
 }
 
 /* libyaml's own words and place. Reader errors (bad UTF-8, control

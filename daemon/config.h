@@ -50,12 +50,46 @@ typedef struct Decoder {
         unsigned line, column;
 } Decoder;
 
+typedef enum MetricType {
+        METRIC_COUNTER,
+        METRIC_HISTOGRAM,
+        _METRIC_TYPE_MAX,
+} MetricType;
+
+#define CONFIG_BUCKETS_MAX 256u
+#define CONFIG_DEFAULT_MAX_PENDING 65536u
+#define CONFIG_DEFAULT_PENDING_TIMEOUT 60.0 /* seconds */
+
+/* A name written in the config, with its place (for errors found later,
+ * e.g. against a tracepoint's format). */
+typedef struct NamedAt {
+        char *name;
+        unsigned line, column;
+} NamedAt;
+
 typedef struct MetricConfig {
-        char *name;  /* ends in _total */
+        char *name;  /* counters end in _total; histograms end in none of _total/_bucket/_count/_sum/_created */
         char *help;  /* never NULL: a default is filled in */
+        MetricType type;
         char **labels;
         unsigned *label_line, *label_column; /* where each label is written */
         size_t n_labels;
+        /* value: the field added (counter) or observed (histogram); NULL:
+         * a counter counts events, a histogram observes latency_from. */
+        NamedAt value;
+        double scale; /* multiplies the value or latency (seconds); 1 unless set */
+        /* Histograms: upper bounds, strictly increasing, finite; each
+         * bucket_text is the bound as /metrics prints it ("le"): as written
+         * for a list, the shortest exact form for generated ones. */
+        double *buckets;
+        char **bucket_text;
+        size_t n_buckets;
+        /* Latency: the probe whose matching event starts the interval. */
+        NamedAt latency_from;
+        NamedAt *match; /* the fields both events must agree on; NULL: the same thread */
+        size_t n_match;
+        unsigned max_pending;
+        double pending_timeout; /* seconds */
         unsigned line, column;
 } MetricConfig;
 
@@ -135,6 +169,14 @@ void config_errors_write(const ConfigErrors *errs, const char *file, const char 
 void config_errors_clear(ConfigErrors *errs);
 
 const char *probe_type_to_string(ProbeType t);
+const char *metric_type_to_string(MetricType t);
+/* The probe named name, or NULL. */
+const ProbeConfig *config_find_probe(const Config *c, const char *name);
+/* Whether match/label name of a latency metric is the header's thread id
+ * ("tid", or "pid" which is the same number) rather than a field. */
+bool match_is_thread(const char *name);
+/* A decoder that leaves a numeric field numeric (none, ntohs, ntohl). */
+bool decoder_is_numeric(const Decoder *d);
 const char *decoder_kind_to_string(DecoderKind k);
 /* The label names every probe has besides its own fields. */
 bool label_is_builtin(const char *name); /* comm, pid, tgid, cpu */
