@@ -468,8 +468,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
         /* HEAD gets the same response; MHD leaves the body out. */
         if (strcmp(url, "/metrics") == 0) {
-                s->api.metrics(s->api.userdata, &b);
-                return respond_buf(c, MHD_HTTP_OK, EXPO_CONTENT_TYPE, &b);
+                ExpoFormat format = expo_format_from_accept(
+                        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
+                s->api.metrics(s->api.userdata, format, &b);
+                return respond_buf(c, MHD_HTTP_OK, expo_content_type(format), &b);
         }
         if (strcmp(url, "/probes") == 0) {
                 s->api.probes(s->api.userdata, &b);

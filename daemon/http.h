@@ -9,12 +9,14 @@
 #include <systemd/sd-event.h>
 
 #include "events_json.h"
+#include "expo.h"
 #include "util.h"
 
 typedef struct HttpApi {
         void *userdata;
-        /* GET /metrics: Prometheus text. */
-        void (*metrics)(void *userdata, Buf *out);
+        /* GET /metrics: Prometheus text 0.0.4 or OpenMetrics, as the
+         * request's Accept asks (see expo_format_from_accept()). */
+        void (*metrics)(void *userdata, ExpoFormat format, Buf *out);
         /* GET /probes: JSON. */
         void (*probes)(void *userdata, Buf *out);
         /* GET /events: JSON page (see events_json.h). Returns 0, or -ENOENT if

@@ -127,7 +127,7 @@ void features_render_json(const KernelFeatures *k, Buf *out) {
         buf_puts(out, "}}");
 }
 
-void features_render_metrics(const KernelFeatures *k, Buf *out) {
+void features_render_metrics(const KernelFeatures *k, Expo *out) {
         static const char *const info_labels[] = { "release", "machine" };
         static const char *const feature_label[] = { "feature" };
         expo_put_header(out, "kprobe_exporter_kernel_info", "gauge",

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "expo.h"
 #include "util.h"
 
 typedef enum Feature {
@@ -69,6 +70,6 @@ void features_render_json(const KernelFeatures *k, Buf *out);
 /* kprobe_exporter_kernel_info{release,machine} 1 and
  * kprobe_exporter_kernel_feature{feature} 1|0 (unknown ones are left out),
  * so that a fleet's kernels can be asked which lack what. */
-void features_render_metrics(const KernelFeatures *k, Buf *out);
+void features_render_metrics(const KernelFeatures *k, Expo *out);
 /* One line per feature, "# kernel feature arg_n: yes ($arg<N> ...)". */
 void features_render_text(const KernelFeatures *k, Buf *out);

@@ -53,8 +53,8 @@ struct Manager {
         int n_stats;
         TracefsCpuStats *stats_logged;
 
-        Buf metrics_cache; /* the last /metrics rendering */
-        uint64_t metrics_cache_usec;
+        Buf metrics_cache[2]; /* the last /metrics rendering: text, OpenMetrics */
+        uint64_t metrics_cache_usec[2];
 };
 
 
@@ -77,9 +77,9 @@ int manager_new(Config *config, const ManagerOptions *opts, Manager **ret) {
 
 /* ---- HTTP callbacks ---------------------------------------------------- */
 
-static void render_metrics(Manager *m, Buf *out);
+static void render_metrics(Manager *m, Expo *out);
 
-static void render_kernel_stats(Manager *m, Buf *out) {
+static void render_kernel_stats(Manager *m, Expo *out) {
         int n = m->tracefs ? tfs_read_cpu_stats(m->tracefs, m->stats, MAX_CPUS) : -ENODEV;
         if (n < 0)
                 return;
@@ -111,7 +111,7 @@ static void render_kernel_stats(Manager *m, Buf *out) {
 /* Returns of kretprobes the kernel missed (kprobe_profile): with too few
  * maxactive instances (5.10 gives one per CPU without preemption) calls in
  * flight at once are not seen. Per probe; *total gets their sum. */
-static void render_kprobe_misses(Manager *m, Buf *out, uint64_t *total) {
+static void render_kprobe_misses(Manager *m, Expo *out, uint64_t *total) {
         *total = 0;
         if (!m->tracefs || !m->registry || !tfs_may_have(m->tracefs, FEATURE_KPROBE_EVENTS))
                 return;
@@ -139,21 +139,33 @@ static void render_kprobe_misses(Manager *m, Buf *out, uint64_t *total) {
         }
 }
 
-static void http_metrics(void *userdata, Buf *out) {
+static void http_metrics(void *userdata, ExpoFormat format, Buf *out) {
         Manager *m = userdata;
         uint64_t now = 0;
         (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
-        if (m->metrics_cache.data && now - m->metrics_cache_usec < METRICS_CACHE_USEC) {
-                buf_append(out, m->metrics_cache.data, m->metrics_cache.len);
+        Buf *cache = &m->metrics_cache[format == EXPO_OPENMETRICS];
+        uint64_t *at = &m->metrics_cache_usec[format == EXPO_OPENMETRICS];
+        if (cache->data && now - *at < METRICS_CACHE_USEC) {
+                buf_append(out, cache->data, cache->len);
                 return;
         }
-        buf_clear(&m->metrics_cache);
-        render_metrics(m, &m->metrics_cache);
-        m->metrics_cache_usec = now;
-        buf_append(out, m->metrics_cache.data, m->metrics_cache.len);
+        buf_clear(cache);
+        Expo e = { .out = cache, .format = format };
+        /* Exemplar times: the mono trace clock is CLOCK_MONOTONIC. */
+        struct timespec rt, mono;
+        if (m->tracefs && m->tracefs->clock_is_monotonic && clock_gettime(CLOCK_REALTIME, &rt) == 0 &&
+            clock_gettime(CLOCK_MONOTONIC, &mono) == 0) {
+                e.has_epoch = true;
+                e.epoch_offset_ns = ((int64_t) rt.tv_sec - (int64_t) mono.tv_sec) * 1000000000 +
+                                    ((int64_t) rt.tv_nsec - (int64_t) mono.tv_nsec);
+        }
+        render_metrics(m, &e);
+        expo_end(&e);
+        *at = now;
+        buf_append(out, cache->data, cache->len);
 }
 
-static void render_metrics(Manager *m, Buf *out) {
+static void render_metrics(Manager *m, Expo *out) {
         pipeline_render_metrics(m->pipeline, out);
         render_kernel_stats(m, out);
         uint64_t misses;
@@ -202,6 +214,7 @@ static void http_probes(void *userdata, Buf *out) {
         _cleanup_free_ ProbeStatus *status = xcalloc(m->pipeline->n_probes ? m->pipeline->n_probes : 1,
                                                      sizeof(ProbeStatus));
         registry_status(m->registry, status);
+        m->pipeline->trace_clock = m->tracefs ? m->tracefs->clock : NULL;
         pipeline_render_probes(m->pipeline, status, m->tracefs ? &m->tracefs->features : NULL, out);
 }
 
@@ -402,7 +415,8 @@ static int manager_reload(Manager *m) {
                 m->reloads_failed++;
         else
                 m->reloads_ok++;
-        buf_free(&m->metrics_cache); /* the next scrape shows the new state */
+        buf_free(&m->metrics_cache[0]); /* the next scrape shows the new state */
+        buf_free(&m->metrics_cache[1]);
         sd_notify(0, "READY=1");
         notify_status(m);
         return r;
@@ -593,7 +607,8 @@ Manager *manager_free(Manager *m) {
         pipeline_free(m->pipeline);
         linereader_done(&m->lines);
         pidinfo_free(m->pids);
-        buf_free(&m->metrics_cache);
+        buf_free(&m->metrics_cache[0]);
+        buf_free(&m->metrics_cache[1]);
         free(m->stats);
         free(m->stats_logged);
         free(m);

@@ -74,6 +74,28 @@ static size_t raw_cache_entries(unsigned max_series) {
         return max_series * 2 < RAW_CACHE_MIN ? RAW_CACHE_MIN : (size_t) max_series * 2;
 }
 
+static void metric_shape(const MetricConfig *mc, FamilyShape *ret) {
+        *ret = (FamilyShape){ .kind = FAMILY_COUNTER };
+        if (mc->type == METRIC_HISTOGRAM)
+                *ret = (FamilyShape){ FAMILY_HISTOGRAM, mc->buckets, (const char *const *) mc->bucket_text, mc->n_buckets };
+        else if (mc->value.name)
+                ret->kind = FAMILY_SUM;
+}
+
+/* A field of probe c by index (kprobe kinds; -1 when it has none of that
+ * name) or by name (tracepoints); "tid"/"pid" of a match is the thread. */
+static FieldRef field_ref(const ProbeConfig *c, const char *name) {
+        if (c->type == PROBE_TRACEPOINT)
+                return (FieldRef){ LABEL_SOURCE_NAMED, sv_from(name) };
+        return (FieldRef){ probe_field_index(c, name), sv_from(name) };
+}
+
+static FieldRef match_ref(const ProbeConfig *c, const char *name) {
+        if (match_is_thread(name))
+                return (FieldRef){ LABEL_SOURCE_PID, sv_from(name) };
+        return field_ref(c, name);
+}
+
 static void probe_init(Probe *p, const ProbeConfig *c, unsigned max_series) {
         p->config = c;
         p->comm_field = -1;
@@ -101,8 +123,11 @@ static void probe_init(Probe *p, const ProbeConfig *c, unsigned max_series) {
         for (size_t m = 0; m < c->n_metrics; m++) {
                 const MetricConfig *mc = &c->metrics[m];
                 MetricPlan *plan = &p->metrics[m];
-                plan->family = family_new(mc->name, mc->help, (const char *const *) mc->labels, mc->n_labels,
-                                          max_series);
+                FamilyShape shape;
+                metric_shape(mc, &shape);
+                plan->config = mc;
+                plan->family = family_new_shaped(mc->name, mc->help, (const char *const *) mc->labels, mc->n_labels,
+                                                 max_series, &shape);
                 plan->n_labels = mc->n_labels;
                 plan->label_source = xcalloc(mc->n_labels ? mc->n_labels : 1, sizeof(int));
                 plan->label_names = xcalloc(mc->n_labels ? mc->n_labels : 1, sizeof(StrView));
@@ -116,6 +141,12 @@ static void probe_init(Probe *p, const ProbeConfig *c, unsigned max_series) {
                         plan->label_fallback[l] = builtin_source(mc->labels[l]);
                 }
                 plan->cache = series_cache_new(raw_cache_entries(max_series));
+                plan->scale = mc->scale;
+                if (mc->value.name) {
+                        plan->has_value = true;
+                        plan->value = field_ref(c, mc->value.name);
+                        plan->value_decoder = probe_find_decoder(c, mc->value.name);
+                }
         }
 }
 
@@ -131,8 +162,59 @@ static void probe_done(Probe *p) {
                 free(p->metrics[m].label_names);
                 free(p->metrics[m].label_fallback);
                 series_cache_free(p->metrics[m].cache);
+                pending_free(p->metrics[m].pending);
+                free(p->metrics[m].match);
+                free(p->metrics[m].entry_slot);
+                free(p->metrics[m].entry_decoder);
         }
         free(p->metrics);
+        for (size_t i = 0; i < p->n_entries; i++) {
+                free(p->entries[i].match);
+                free(p->entries[i].saved);
+        }
+        free(p->entries);
+}
+
+/* A latency metric of probe x (plan) and its entry probe e: the key on both
+ * sides, and for each label that is not a builtin the slot of the entry's
+ * saved values it falls back to when x's event does not have it. */
+static void latency_init(Probe *x, MetricPlan *plan, Probe *e) {
+        const MetricConfig *mc = plan->config;
+        const ProbeConfig *xc = x->config, *ec = e->config;
+        static const char *const thread[] = { "tid" };
+        const char *const *match = thread;
+        size_t n_match = 1;
+        if (mc->n_match > 0)
+                n_match = mc->n_match;
+
+        plan->pending = pending_new(mc->max_pending, (uint64_t) (mc->pending_timeout * 1e9));
+        plan->n_match = n_match;
+        plan->match = xcalloc(n_match, sizeof(FieldRef));
+        e->entries = xrealloc(e->entries, (e->n_entries + 1) * sizeof(EntryPlan));
+        EntryPlan *ep = &e->entries[e->n_entries++];
+        *ep = (EntryPlan){ .metric = plan, .n_match = n_match, .match = xcalloc(n_match, sizeof(FieldRef)) };
+        for (size_t i = 0; i < n_match; i++) {
+                const char *name = mc->n_match > 0 ? mc->match[i].name : match[i];
+                plan->match[i] = match_ref(xc, name);
+                ep->match[i] = match_ref(ec, name);
+        }
+
+        plan->entry_slot = xcalloc(mc->n_labels ? mc->n_labels : 1, sizeof(int));
+        plan->entry_decoder = xcalloc(mc->n_labels ? mc->n_labels : 1, sizeof(Decoder *));
+        ep->saved = xcalloc(mc->n_labels ? mc->n_labels : 1, sizeof(FieldRef));
+        for (size_t l = 0; l < mc->n_labels; l++) {
+                const char *name = mc->labels[l];
+                plan->entry_slot[l] = -1;
+                /* This event's own field or builtin wins. */
+                if (label_is_builtin(name) || (xc->type != PROBE_TRACEPOINT && probe_field_index(xc, name) >= 0))
+                        continue;
+                FieldRef ref = field_ref(ec, name);
+                if (ref.index == -1)
+                        continue; /* the entry has no such field either */
+                plan->entry_slot[l] = (int) ep->n_saved;
+                plan->entry_decoder[l] = ref.index >= 0 ? e->decoders[ref.index] : probe_find_decoder(ec, name);
+                ep->saved[ep->n_saved++] = ref;
+        }
 }
 
 static uint32_t pipeline_intern_name(Pipeline *p, const char *name) {
@@ -155,6 +237,15 @@ int pipeline_new(Config *config, CommResolver resolve_comm, void *resolve_userda
                 probe_init(&p->probes[i], &config->probes[i], config->max_series);
                 p->probes[i].id = pipeline_intern_name(p, config->probes[i].name);
         }
+        for (size_t i = 0; i < p->n_probes; i++)
+                for (size_t m = 0; m < p->probes[i].n_metrics; m++) {
+                        const MetricConfig *mc = p->probes[i].metrics[m].config;
+                        if (mc->type != METRIC_HISTOGRAM || !mc->latency_from.name)
+                                continue;
+                        const ProbeConfig *ec = config_find_probe(config, mc->latency_from.name);
+                        if (ec && ec != p->probes[i].config)
+                                latency_init(&p->probes[i], &p->probes[i].metrics[m], &p->probes[(size_t) (ec - config->probes)]);
+                }
         p->ring = ring_new(config->recent_events ? config->recent_events : 1);
         *ret = p;
         return 0;
@@ -252,8 +343,12 @@ static int event_fields_tracepoint(const Probe *pr, const TraceLine *tl, EventFi
 
 /* Where one label's value comes from in this event. */
 typedef struct LabelRef {
-        int source; /* field index >= 0, or LABEL_SOURCE_COMM/PID/TGID/CPU, or NAMED: empty */
+        int source; /* field index >= 0, or LABEL_SOURCE_COMM/PID/TGID/CPU, NAMED: empty, ENTRY: saved */
+        StrView saved;          /* LABEL_SOURCE_ENTRY: the entry's raw value */
+        const Decoder *decoder; /* LABEL_SOURCE_ENTRY: the entry probe's decoder of it */
 } LabelRef;
+
+#define LABEL_SOURCE_ENTRY (-6)
 
 static int find_named_field(const EventFields *ef, StrView name) {
         for (size_t i = 0; i < ef->n; i++)
@@ -273,6 +368,9 @@ enum {
         KEY_TGID = 't',
         KEY_CPU = 'u',
         KEY_EMPTY = 'e',
+        KEY_ENTRY = 'E',
+        KEY_INT = 'i',   /* match keys: a number, whatever its spelling */
+        KEY_BYTES = 'b', /* match keys: anything else, as printed */
 };
 
 static StrView label_value(const LabelRef *ref, const TraceLine *tl, const EventFields *ef,
@@ -289,6 +387,9 @@ static StrView label_value(const LabelRef *ref, const TraceLine *tl, const Event
                 return (StrView){ scratch, fmt_i64(scratch, tl->cpu) };
         case LABEL_SOURCE_NAMED:
                 return (StrView){ "", 0 };
+        case LABEL_SOURCE_ENTRY:
+                (void) decode_value(ref->decoder, ref->saved, scratch, &v);
+                return v;
         }
         (void) decode_value(ef->decoders ? ef->decoders[ref->source] : NULL, ef->values[ref->source], scratch, &v);
         return v;
@@ -297,9 +398,9 @@ static StrView label_value(const LabelRef *ref, const TraceLine *tl, const Event
 /* A raw tuple not seen before: decode and format its label values, key
  * them as they will be shown (bytes that are not UTF-8 become U+FFFD before
  * hashing, so two raw values can never render as one duplicate series),
- * and count it in the family, which may refuse it (max_series). */
-static Series *metric_add_decoded(MetricPlan *plan, size_t n, const LabelRef *refs, const TraceLine *tl,
-                                  const EventFields *ef) {
+ * and find its series in the family, which may refuse it (max_series). */
+static Series *metric_lookup_decoded(MetricPlan *plan, size_t n, const LabelRef *refs, const TraceLine *tl,
+                                     const EventFields *ef) {
         static char scratch[PIPELINE_MAX_FIELDS][DECODE_SCRATCH];
         static Buf clean[PIPELINE_MAX_FIELDS];
         StrView values[PIPELINE_MAX_FIELDS];
@@ -312,71 +413,237 @@ static Series *metric_add_decoded(MetricPlan *plan, size_t n, const LabelRef *re
                         values[l] = (StrView){ clean[l].data, clean[l].len };
                 }
         }
-        return family_add_series(plan->family, values, 1);
+        return family_lookup_series(plan->family, values);
 }
 
-static void probe_count(Probe *pr, const TraceLine *tl, const EventFields *ef) {
+/* The series of this event's label set: found by its raw tuple when seen
+ * before, else decoded. entry: the matched entry's saved values (latency
+ * metrics), or NULL. */
+static Series *metric_series(MetricPlan *plan, const TraceLine *tl, const EventFields *ef, const PendingMatch *entry) {
         LabelRef refs[PIPELINE_MAX_FIELDS];
         SeriesKeyPart key[PIPELINE_MAX_FIELDS];
+        size_t n = plan->n_labels < PIPELINE_MAX_FIELDS ? plan->n_labels : PIPELINE_MAX_FIELDS;
+        size_t key_size = 0;
 
+        key[0] = (SeriesKeyPart){ 0 }; /* read by no one when n is 0; gcc cannot tell */
+        for (size_t l = 0; l < n; l++) {
+                int src = plan->label_source[l];
+                if (src == LABEL_SOURCE_NAMED) {
+                        int f = find_named_field(ef, plan->label_names[l]);
+                        src = f >= 0 ? f : plan->label_fallback[l];
+                } else if (src >= 0 && (size_t) src >= ef->n)
+                        src = LABEL_SOURCE_NAMED; /* past PIPELINE_MAX_FIELDS: empty */
+                if (src == LABEL_SOURCE_NAMED && entry && plan->entry_slot && plan->entry_slot[l] >= 0 &&
+                    (size_t) plan->entry_slot[l] < entry->n_values) {
+                        refs[l] = (LabelRef){ LABEL_SOURCE_ENTRY, entry->values[plan->entry_slot[l]],
+                                              plan->entry_decoder[l] };
+                        key[l] = (SeriesKeyPart){ KEY_ENTRY, refs[l].saved };
+                        key_size += 5 + key[l].bytes.n;
+                        continue;
+                }
+                refs[l].source = src;
+                switch (src) {
+                case LABEL_SOURCE_COMM:
+                        key[l] = (SeriesKeyPart){ KEY_COMM, tl->comm };
+                        break;
+                case LABEL_SOURCE_PID:
+                        key[l] = (SeriesKeyPart){ KEY_PID, { (const char *) &tl->pid, sizeof(tl->pid) } };
+                        break;
+                case LABEL_SOURCE_TGID:
+                        key[l] = (SeriesKeyPart){ KEY_TGID, { (const char *) &tl->tgid, sizeof(tl->tgid) } };
+                        break;
+                case LABEL_SOURCE_CPU:
+                        key[l] = (SeriesKeyPart){ KEY_CPU, { (const char *) &tl->cpu, sizeof(tl->cpu) } };
+                        break;
+                case LABEL_SOURCE_NAMED:
+                        key[l] = (SeriesKeyPart){ KEY_EMPTY, { "", 0 } };
+                        break;
+                default:
+                        key[l] = (SeriesKeyPart){ KEY_FIELD, ef->values[src] };
+                }
+                key_size += 5 + key[l].bytes.n;
+        }
+
+        /* A key too long to be held is never looked up. */
+        bool keyed = key_size <= SERIES_CACHE_KEY_MAX;
+        uint64_t hash = 0;
+        if (keyed) {
+                Series *s = series_cache_get(plan->cache, key, n, &hash);
+                if (s)
+                        return s;
+        }
+        Series *s = metric_lookup_decoded(plan, n, refs, tl, ef);
+        /* Refusals are not remembered: each one is counted again by the
+         * family, as it must be. */
+        if (s && keyed)
+                series_cache_put(plan->cache, hash, key, n, s);
+        return s;
+}
+
+/* A number as the kernel prints one: decimal, signed or not, or 0x hex
+ * (unsigned). */
+static bool parse_number(StrView v, double *ret) {
+        int64_t i;
+        uint64_t u;
+        if (v.n > 2 && v.p[0] == '0' && (v.p[1] == 'x' || v.p[1] == 'X')) {
+                if (parse_u64(v, &u) < 0)
+                        return false;
+                *ret = (double) u;
+                return true;
+        }
+        if (parse_i64(v, &i) == 0) {
+                *ret = (double) i;
+                return true;
+        }
+        if (parse_u64(v, &u) == 0) {
+                *ret = (double) u;
+                return true;
+        }
+        return false;
+}
+
+/* The raw value of a field of this event (a FieldRef); false when the
+ * event does not have it. decoder gets the field's decoder. */
+static bool event_field(const FieldRef *ref, const EventFields *ef, StrView *ret, const Decoder **decoder) {
+        int f = ref->index;
+        if (f == LABEL_SOURCE_NAMED)
+                f = find_named_field(ef, ref->name);
+        if (f < 0 || (size_t) f >= ef->n)
+                return false;
+        *ret = ef->values[f];
+        if (decoder)
+                *decoder = ef->decoders ? ef->decoders[f] : NULL;
+        return true;
+}
+
+static bool metric_value(const MetricPlan *plan, const EventFields *ef, double *ret) {
+        StrView raw, v;
+        const Decoder *d = NULL;
+        char scratch[DECODE_SCRATCH];
+        if (!event_field(&plan->value, ef, &raw, &d))
+                return false;
+        if (!d || d->kind == DECODER_NONE)
+                return parse_number(raw, ret);
+        if (!decoder_is_numeric(d) || decode_value(d, raw, scratch, &v) < 0)
+                return false;
+        return parse_number(v, ret);
+}
+
+/* A latency's match key from one event: each part a number (8 bytes,
+ * whatever its spelling: an entry's u64 and a return's x64 agree) or the
+ * bytes as printed. words holds the numbers. */
+static bool match_key(const FieldRef *match, size_t n, const TraceLine *tl, const EventFields *ef,
+                      SeriesKeyPart *key, uint64_t *words) {
+        for (size_t i = 0; i < n; i++) {
+                StrView raw;
+                if (match[i].index == LABEL_SOURCE_PID) {
+                        words[i] = (uint64_t) (int64_t) tl->pid;
+                        key[i] = (SeriesKeyPart){ KEY_INT, { (const char *) &words[i], sizeof(uint64_t) } };
+                        continue;
+                }
+                if (!event_field(&match[i], ef, &raw, NULL))
+                        return false;
+                int64_t sv;
+                if (raw.n > 2 && raw.p[0] == '0' && (raw.p[1] == 'x' || raw.p[1] == 'X') && parse_u64(raw, &words[i]) == 0)
+                        ;
+                else if (parse_i64(raw, &sv) == 0)
+                        words[i] = (uint64_t) sv;
+                else if (parse_u64(raw, &words[i]) == 0)
+                        ; /* above INT64_MAX */
+                else {
+                        key[i] = (SeriesKeyPart){ KEY_BYTES, raw };
+                        continue;
+                }
+                key[i] = (SeriesKeyPart){ KEY_INT, { (const char *) &words[i], sizeof(uint64_t) } };
+        }
+        return true;
+}
+
+/* This probe's events start intervals of other probes' latency metrics. */
+static void push_entries(Probe *pr, const TraceLine *tl, const EventFields *ef, uint64_t ts_ns, uint64_t seq) {
+        for (size_t i = 0; i < pr->n_entries; i++) {
+                EntryPlan *ep = &pr->entries[i];
+                SeriesKeyPart key[PIPELINE_MAX_FIELDS];
+                uint64_t words[PIPELINE_MAX_FIELDS];
+                StrView saved[PIPELINE_MAX_FIELDS];
+                if (!ep->metric->pending || ep->n_match > PIPELINE_MAX_FIELDS ||
+                    !match_key(ep->match, ep->n_match, tl, ef, key, words))
+                        continue;
+                size_t n = ep->n_saved < PIPELINE_MAX_FIELDS ? ep->n_saved : PIPELINE_MAX_FIELDS;
+                for (size_t k = 0; k < n; k++)
+                        if (!event_field(&ep->saved[k], ef, &saved[k], NULL))
+                                saved[k] = (StrView){ "", 0 };
+                pending_push(ep->metric->pending, key, ep->n_match, ts_ns, seq, saved, n);
+        }
+}
+
+/* A latency metric's event: the interval since its entry, in seconds. */
+static bool latency_pair(MetricPlan *plan, const TraceLine *tl, const EventFields *ef, uint64_t ts_ns,
+                         PendingMatch *entry, double *ret) {
+        SeriesKeyPart key[PIPELINE_MAX_FIELDS];
+        uint64_t words[PIPELINE_MAX_FIELDS];
+        if (plan->n_match > PIPELINE_MAX_FIELDS || !match_key(plan->match, plan->n_match, tl, ef, key, words) ||
+            !pending_pop(plan->pending, key, plan->n_match, ts_ns, entry)) {
+                plan->no_entry++;
+                return false;
+        }
+        *ret = (double) (ts_ns - entry->ts_ns) * 1e-9;
+        return true;
+}
+
+static void probe_count(Probe *pr, const TraceLine *tl, const EventFields *ef, uint64_t ts_ns, uint64_t seq) {
         for (size_t m = 0; m < pr->n_metrics; m++) {
                 MetricPlan *plan = &pr->metrics[m];
                 if (_unlikely_(!plan->family))
                         continue; /* adopted by a newer pipeline: see pipeline_adopt() */
-                size_t n = plan->n_labels < PIPELINE_MAX_FIELDS ? plan->n_labels : PIPELINE_MAX_FIELDS;
-                size_t key_size = 0;
+                FamilyKind kind = family_kind(plan->family);
+                double v = 0;
+                PendingMatch entry, *matched = NULL;
 
-                for (size_t l = 0; l < n; l++) {
-                        int src = plan->label_source[l];
-                        if (src == LABEL_SOURCE_NAMED) {
-                                int f = find_named_field(ef, plan->label_names[l]);
-                                src = f >= 0 ? f : plan->label_fallback[l];
-                        } else if (src >= 0 && (size_t) src >= ef->n)
-                                src = LABEL_SOURCE_NAMED; /* past PIPELINE_MAX_FIELDS: empty */
-                        refs[l].source = src;
-                        switch (src) {
-                        case LABEL_SOURCE_COMM:
-                                key[l] = (SeriesKeyPart){ KEY_COMM, tl->comm };
-                                break;
-                        case LABEL_SOURCE_PID:
-                                key[l] = (SeriesKeyPart){ KEY_PID, { (const char *) &tl->pid, sizeof(tl->pid) } };
-                                break;
-                        case LABEL_SOURCE_TGID:
-                                key[l] = (SeriesKeyPart){ KEY_TGID, { (const char *) &tl->tgid, sizeof(tl->tgid) } };
-                                break;
-                        case LABEL_SOURCE_CPU:
-                                key[l] = (SeriesKeyPart){ KEY_CPU, { (const char *) &tl->cpu, sizeof(tl->cpu) } };
-                                break;
-                        case LABEL_SOURCE_NAMED:
-                                key[l] = (SeriesKeyPart){ KEY_EMPTY, { "", 0 } };
-                                break;
-                        default:
-                                key[l] = (SeriesKeyPart){ KEY_FIELD, ef->values[src] };
-                        }
-                        key_size += 5 + key[l].bytes.n;
-                }
-
-                /* A key too long to be held is never looked up. */
-                bool keyed = key_size <= SERIES_CACHE_KEY_MAX;
-                uint64_t hash = 0;
-                if (keyed) {
-                        Series *s = series_cache_get(plan->cache, key, n, &hash);
-                        if (s) {
-                                series_add(s, 1);
+                if (plan->pending) {
+                        if (!latency_pair(plan, tl, ef, ts_ns, &entry, &v))
                                 continue;
-                        }
+                        matched = &entry;
+                } else if (plan->has_value && !metric_value(plan, ef, &v)) {
+                        plan->rejected[REJECTED_NOT_A_NUMBER]++;
+                        continue;
                 }
-                Series *s = metric_add_decoded(plan, n, refs, tl, ef);
-                /* Refusals are not remembered: each one is counted again
-                 * by the family, as it must be. */
-                if (s && keyed)
-                        series_cache_put(plan->cache, hash, key, n, s);
+                v *= plan->scale;
+                if (kind == FAMILY_SUM && v < 0) {
+                        plan->rejected[REJECTED_NEGATIVE]++; /* a counter never goes down */
+                        continue;
+                }
+                Series *s = metric_series(plan, tl, ef, matched);
+                if (!s)
+                        continue;
+                if (kind == FAMILY_COUNTER)
+                        series_count(s, 1, seq, ts_ns);
+                else
+                        series_observe(plan->family, s, v, seq, ts_ns);
         }
+}
+
+/* "972.294794" (seconds, as trace_pipe prints them) in ns; 0 when it is
+ * not a time (a counter clock prints a plain count: taken as ns). */
+static uint64_t timestamp_ns(StrView t) {
+        uint64_t sec = 0, frac = 0, scale = 1000000000;
+        size_t i = 0;
+        for (; i < t.n && t.p[i] >= '0' && t.p[i] <= '9'; i++)
+                sec = sec * 10 + (uint64_t) (t.p[i] - '0');
+        if (i < t.n && t.p[i] == '.') {
+                for (i++; i < t.n && t.p[i] >= '0' && t.p[i] <= '9' && scale > 1; i++) {
+                        scale /= 10;
+                        frac += (uint64_t) (t.p[i] - '0') * scale;
+                }
+                return sec * 1000000000 + frac;
+        }
+        return sec;
 }
 
 /* What every reader hands over, after its own framing: the probe, the
  * header, and the fields as the kernel's text shows them. */
-static const Probe *count_event(Pipeline *p, Probe *pr, TraceLine *tl, EventFields *ef, StrView backing) {
+static const Probe *count_event(Pipeline *p, Probe *pr, TraceLine *tl, EventFields *ef, StrView backing,
+                                uint64_t ts_ns) {
         char comm[64];
         /* A probe that fetches comm itself ($comm) knows it exactly. */
         bool comm_unknown = pr->comm_field < 0 && (tl->comm.n == 0 || sv_eq(tl->comm, SV("<...>")));
@@ -397,7 +664,15 @@ static const Probe *count_event(Pipeline *p, Probe *pr, TraceLine *tl, EventFiel
                 (void) decode_value(pr->decoders[pr->comm_field], ef->values[pr->comm_field], scratch, &tl->comm);
         }
         pr->events++;
-        probe_count(pr, tl, ef);
+        if (ts_ns == 0)
+                ts_ns = timestamp_ns(tl->timestamp);
+        if (ts_ns > p->latest_ns)
+                p->latest_ns = ts_ns;
+        /* The seq ring_push() gives this event: the exemplar of what it hits. */
+        uint64_t seq = ring_next_seq(p->ring);
+        if (pr->n_entries > 0)
+                push_entries(pr, tl, ef, ts_ns, seq);
+        probe_count(pr, tl, ef, ts_ns, seq);
         ring_push(p->ring, &(RingEventView){
                                    .probe = pr->id,
                                    .comm = tl->comm,
@@ -439,7 +714,7 @@ const Probe *pipeline_process_line(Pipeline *p, const char *line, size_t len) {
                 p->parse_errors++;
                 return NULL;
         }
-        return count_event(p, pr, &tl, &ef, (StrView){ line, len });
+        return count_event(p, pr, &tl, &ef, (StrView){ line, len }, 0);
 }
 
 const Probe *pipeline_process_record(Pipeline *p, const Record *rec) {
@@ -476,7 +751,7 @@ const Probe *pipeline_process_record(Pipeline *p, const Record *rec) {
                 (void) tracepoint_decoders(pr, &ef);
         else
                 ef.decoders = pr->decoders;
-        return count_event(p, pr, &tl, &ef, rec->backing);
+        return count_event(p, pr, &tl, &ef, rec->backing, rec->ts_ns);
 }
 
 void pipeline_count_lost(Pipeline *p, uint64_t lost, bool counted) {
@@ -485,7 +760,11 @@ void pipeline_count_lost(Pipeline *p, uint64_t lost, bool counted) {
                 p->lost_events += lost;
 }
 
-void pipeline_render_metrics(const Pipeline *p, Buf *out) {
+void pipeline_render_metrics(Pipeline *p, Expo *out) {
+        for (size_t i = 0; i < p->n_probes; i++)
+                for (size_t m = 0; m < p->probes[i].n_metrics; m++)
+                        if (p->probes[i].metrics[m].pending)
+                                pending_expire(p->probes[i].metrics[m].pending, p->latest_ns);
         for (size_t i = 0; i < p->n_probes; i++)
                 for (size_t m = 0; m < p->probes[i].n_metrics; m++)
                         family_render(p->probes[i].metrics[m].family, out);
@@ -519,6 +798,45 @@ void pipeline_render_metrics(const Pipeline *p, Buf *out) {
                         const Family *f = p->probes[i].metrics[m].family;
                         expo_put_sample_u64(out, "kprobe_exporter_series_refused_total", metric_label,
                                             (StrView[]){ sv_from(family_name(f)) }, 1, family_refused(f));
+                }
+
+        static const char *const reason_labels[] = { "metric", "reason" };
+        static const char *const unmatched_reason[_UNMATCHED_MAX] = { "no_entry", "evicted", "expired" };
+        bool header = false;
+        for (size_t i = 0; i < p->n_probes; i++)
+                for (size_t m = 0; m < p->probes[i].n_metrics; m++) {
+                        const MetricPlan *plan = &p->probes[i].metrics[m];
+                        if (!plan->pending)
+                                continue;
+                        if (!header)
+                                expo_put_header(out, "kprobe_exporter_unmatched_total", "counter",
+                                                "Events of a latency metric that were not paired with an entry: none "
+                                                "was pending (no_entry), or it was dropped for max_pending (evicted) or "
+                                                "pending_timeout (expired).");
+                        header = true;
+                        uint64_t n[_UNMATCHED_MAX] = { plan->no_entry, pending_evicted(plan->pending),
+                                                       pending_expired(plan->pending) };
+                        for (size_t r = 0; r < _UNMATCHED_MAX; r++)
+                                expo_put_sample_u64(out, "kprobe_exporter_unmatched_total", reason_labels,
+                                                    (StrView[]){ sv_from(plan->config->name), sv_from(unmatched_reason[r]) },
+                                                    2, n[r]);
+                }
+        static const char *const rejected_reason[_REJECTED_MAX] = { "not_a_number", "negative" };
+        header = false;
+        for (size_t i = 0; i < p->n_probes; i++)
+                for (size_t m = 0; m < p->probes[i].n_metrics; m++) {
+                        const MetricPlan *plan = &p->probes[i].metrics[m];
+                        if (!plan->has_value)
+                                continue;
+                        if (!header)
+                                expo_put_header(out, "kprobe_exporter_values_rejected_total", "counter",
+                                                "Events whose 'value' field was not a number, or was negative for a "
+                                                "counter (which never goes down): not counted.");
+                        header = true;
+                        for (size_t r = 0; r < _REJECTED_MAX; r++)
+                                expo_put_sample_u64(out, "kprobe_exporter_values_rejected_total", reason_labels,
+                                                    (StrView[]){ sv_from(plan->config->name), sv_from(rejected_reason[r]) },
+                                                    2, plan->rejected[r]);
                 }
 
         expo_put_counter(out, "kprobe_exporter_trace_lines_total",
@@ -568,6 +886,10 @@ void pipeline_render_probes(const Pipeline *p, const ProbeStatus *status, const 
                 buf_putc(out, '}');
         }
         buf_putc(out, ']');
+        if (p->trace_clock) {
+                buf_puts(out, ",\"trace_clock\":");
+                json_put_string(out, sv_from(p->trace_clock));
+        }
         if (kernel) {
                 buf_puts(out, ",\"kernel\":");
                 features_render_json(kernel, out);
@@ -639,6 +961,8 @@ void pipeline_adopt(Pipeline *next, Pipeline *prev, const ReloadPlan *plan) {
         next->lost_events = prev->lost_events;
         next->lost_reports = prev->lost_reports;
         next->comm_unknown = prev->comm_unknown;
+        next->latest_ns = prev->latest_ns;
+        next->trace_clock = prev->trace_clock;
 
         for (size_t i = 0; i < next->n_probes && i < plan->n_new; i++) {
                 ssize_t o = plan->probe_from[i];
@@ -652,10 +976,21 @@ void pipeline_adopt(Pipeline *next, Pipeline *prev, const ReloadPlan *plan) {
                         if (k < 0 || (size_t) k >= op->n_metrics || !op->metrics[k].family)
                                 continue;
                         /* next's raw-tuple cache is empty: it never saw a line. */
-                        family_set_max_series(op->metrics[k].family, next->config->max_series);
-                        family_free(np->metrics[m].family);
-                        np->metrics[m].family = op->metrics[k].family;
-                        op->metrics[k].family = NULL;
+                        MetricPlan *nm = &np->metrics[m], *om = &op->metrics[k];
+                        family_set_max_series(om->family, next->config->max_series);
+                        family_free(nm->family);
+                        nm->family = om->family;
+                        om->family = NULL;
+                        memcpy(nm->rejected, om->rejected, sizeof(nm->rejected));
+                        /* Entries in flight pair with the returns still to come. */
+                        if (nm->pending && om->pending) {
+                                pending_free(nm->pending);
+                                nm->pending = om->pending;
+                                om->pending = NULL;
+                                nm->no_entry = om->no_entry;
+                                pending_set_limits(nm->pending, nm->config->max_pending,
+                                                   (uint64_t) (nm->config->pending_timeout * 1e9));
+                        }
                 }
         }
 }

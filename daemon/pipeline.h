@@ -7,8 +7,10 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "expo.h"
 #include "kfeatures.h"
 #include "events_json.h"
+#include "pending.h"
 #include "reload_plan.h"
 #include "ring.h"
 #include "series.h"
@@ -17,12 +19,49 @@
 
 #define PIPELINE_MAX_FIELDS 128
 
+/* Where a number of an event comes from: a field by index (kprobe kinds),
+ * a field by name (tracepoints), or the header's thread id. */
+typedef struct FieldRef {
+        int index;    /* >= 0: field index; LABEL_SOURCE_NAMED: by name; LABEL_SOURCE_PID: the thread */
+        StrView name;
+} FieldRef;
+
+enum {
+        UNMATCHED_NO_ENTRY,
+        UNMATCHED_EVICTED,
+        UNMATCHED_EXPIRED,
+        _UNMATCHED_MAX,
+};
+
+enum {
+        REJECTED_NOT_A_NUMBER,
+        REJECTED_NEGATIVE,
+        _REJECTED_MAX,
+};
+
 typedef struct MetricPlan {
+        const MetricConfig *config;
         Family *family;
         int *label_source; /* per label: field index >= 0, or LABEL_SOURCE_* */
         size_t n_labels;
         StrView *label_names;  /* the label names, for LABEL_SOURCE_NAMED lookups */
         int *label_fallback;   /* LABEL_SOURCE_NAMED not found in the event: builtin_source() of the name */
+        /* value: the field added or observed (index < 0 and no name: none) */
+        bool has_value;
+        FieldRef value;
+        const Decoder *value_decoder; /* kprobe kinds; tracepoints look theirs up by name */
+        double scale;
+        uint64_t rejected[_REJECTED_MAX]; /* values that were not numbers, negative ones of counters */
+        /* Latency: the entries waiting for this metric's events, pushed by
+         * the entry probe's EntryPlan; the match key's sources in this
+         * probe's events; per label, the slot of the entry's saved values
+         * it falls back to (-1: none, a builtin or this event's own). */
+        PendingTable *pending;
+        FieldRef *match;
+        size_t n_match;
+        int *entry_slot;
+        const Decoder **entry_decoder; /* per label: the entry probe's decoder of that field */
+        uint64_t no_entry;
         /* Raw label values (as the kernel printed them, before decoding)
          * -> series: an event whose raw tuple was seen before is counted
          * without decoding or formatting anything. Bounded; refers to
@@ -38,8 +77,21 @@ enum {
         LABEL_SOURCE_NAMED = -5, /* tracepoints: looked up by name per event */
 };
 
+/* A latency metric of another probe that this probe's events start: its
+ * key and the values of its labels that this probe has, saved with each
+ * entry. */
+typedef struct EntryPlan {
+        MetricPlan *metric; /* in the same pipeline */
+        FieldRef *match;
+        size_t n_match;
+        FieldRef *saved; /* per slot of the metric's entry_slot */
+        size_t n_saved;
+} EntryPlan;
+
 typedef struct Probe {
         const ProbeConfig *config; /* owned by the Pipeline's Config */
+        EntryPlan *entries;
+        size_t n_entries;
         StrView event;             /* the event name trace_pipe prints */
         TraceEventForm form;       /* how its lines look */
         const Decoder **decoders;  /* kprobe kinds: per field; NULL entries = raw */
@@ -89,6 +141,8 @@ typedef struct Pipeline {
         uint64_t parse_errors;
         uint64_t lost_events;  /* sum of the counts in "[LOST N EVENTS]" lines */
         uint64_t lost_reports; /* number of LOST lines, with or without a count */
+        uint64_t latest_ns;    /* the newest event time seen (trace clock): pending entries expire by it */
+        const char *trace_clock; /* the instance's clock, for /probes (static string; NULL: unknown) */
 } Pipeline;
 
 /* Takes ownership of config (also on failure). resolve_comm may be NULL.
@@ -136,9 +190,9 @@ const Probe *pipeline_process_record(Pipeline *p, const Record *rec);
 /* A report of lost events; counted says whether the kernel said how many. */
 void pipeline_count_lost(Pipeline *p, uint64_t lost, bool counted);
 
-/* The users' counters and the daemon's own pipeline counters (probe_up
- * is liveness). */
-void pipeline_render_metrics(const Pipeline *p, Buf *out);
+/* The users' metrics and the daemon's own pipeline counters (probe_up
+ * is liveness). Drops pending latency entries that expired first. */
+void pipeline_render_metrics(Pipeline *p, Expo *e);
 /* {"probes":[{"name","type","target","line","definition","filter","state","error","events"}],
  *  "kernel":{"release","machine","features":{...}}} (no "kernel" when NULL).
  * status: per probe, or NULL (then state is "registered" or "pending" by

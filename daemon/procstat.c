@@ -35,12 +35,12 @@ static int count_open_fds(void) {
         return n - 1; /* the directory's own fd */
 }
 
-static void put_gauge(Buf *out, const char *name, const char *type, const char *help, double v) {
+static void put_gauge(Expo *out, const char *name, const char *type, const char *help, double v) {
         expo_put_header(out, name, type, help);
         expo_put_sample_double(out, name, NULL, NULL, 0, v);
 }
 
-void procstat_render(Buf *out) {
+void procstat_render(Expo *out) {
         struct rusage ru;
         if (getrusage(RUSAGE_SELF, &ru) == 0)
                 put_gauge(out, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",

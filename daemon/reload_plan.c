@@ -20,10 +20,34 @@ bool probe_kernel_side_same(const ProbeConfig *a, const ProbeConfig *b) {
                str_equal_or_null(a->filter, b->filter) && strv_equal(a->fetch, a->n_fetch, b->fetch, b->n_fetch);
 }
 
+static bool match_same(const MetricConfig *a, const MetricConfig *b) {
+        if (a->n_match != b->n_match)
+                return false;
+        for (size_t i = 0; i < a->n_match; i++)
+                if (strcmp(a->match[i].name, b->match[i].name) != 0)
+                        return false;
+        return true;
+}
+
+/* The same numbers from the same events: what is counted or observed, in
+ * which buckets, and from which entries. (max_pending and pending_timeout
+ * may change: the table takes the new limits.) */
+static bool measure_same(const ProbeConfig *pa, const MetricConfig *a, const ProbeConfig *pb, const MetricConfig *b) {
+        if (a->type != b->type || a->scale != b->scale || !str_equal_or_null(a->value.name, b->value.name) ||
+            !str_equal_or_null(a->latency_from.name, b->latency_from.name) || !match_same(a, b) ||
+            a->n_buckets != b->n_buckets)
+                return false;
+        for (size_t i = 0; i < a->n_buckets; i++)
+                if (a->buckets[i] != b->buckets[i] || strcmp(a->bucket_text[i], b->bucket_text[i]) != 0)
+                        return false;
+        return !a->value.name ||
+               decoder_same(probe_find_decoder(pa, a->value.name), probe_find_decoder(pb, b->value.name));
+}
+
 /* The same label values come out of the same events. */
 static bool metric_same(const ProbeConfig *pa, const MetricConfig *a, const ProbeConfig *pb, const MetricConfig *b) {
         if (strcmp(a->name, b->name) != 0 || !str_equal_or_null(a->help, b->help) ||
-            !strv_equal(a->labels, a->n_labels, b->labels, b->n_labels))
+            !strv_equal(a->labels, a->n_labels, b->labels, b->n_labels) || !measure_same(pa, a, pb, b))
                 return false;
         for (size_t l = 0; l < a->n_labels; l++)
                 if (!decoder_same(probe_find_decoder(pa, a->labels[l]), probe_find_decoder(pb, b->labels[l])))

@@ -1,16 +1,21 @@
 #include "series.h"
 
 #include <errno.h>
+#include <math.h>
 
 #include "expo.h"
 
-/* One label set and its count. The StrViews and the bytes they point to
- * share this one allocation, made when the series is created: counting an
- * existing series then touches no allocator at all. */
+/* One label set and its numbers. The StrViews, the buckets, the exemplars
+ * and the bytes the views point to share this one allocation, made when the
+ * series is created: counting an existing series then touches no allocator
+ * at all. */
 typedef struct Series {
         uint64_t hash;
-        uint64_t value;
-        StrView values[]; /* n_labels of them, followed by the value bytes */
+        uint64_t count;        /* a counter's value; a histogram's observations */
+        double sum;            /* a sum's value; a histogram's sum */
+        uint64_t *buckets;     /* histogram: n_bounds + 1 counts, not cumulative, +Inf last */
+        Exemplar *exemplars;   /* one per bucket (histogram), else one */
+        StrView values[];      /* n_labels of them, then buckets, exemplars and the value bytes */
 } Series;
 
 struct Family {
@@ -20,11 +25,17 @@ struct Family {
         size_t n_labels;
         size_t max_series;
         uint64_t refused;
+        FamilyKind kind;
+        double *bounds;
+        char **bound_text;
+        size_t n_bounds;
+        char *bucket_name, *sum_name, *count_name; /* histogram sample names */
 
         /* Creation order is render order, so /metrics output is stable
          * between scrapes and series never move. */
         Series **series;
         size_t n_series, cap_series;
+        size_t bytes;
 
         /* Open addressing with linear probing; a slot holds index+1 into
          * series[] (0 = empty). The table size is a power of two and kept at
@@ -53,20 +64,46 @@ static bool series_matches(const Series *s, uint64_t hash, const StrView *values
         return true;
 }
 
-Family *family_new(const char *name, const char *help, const char *const *labels, size_t n_labels,
-                   size_t max_series) {
+static char *name_with(const char *name, const char *suffix) {
+        size_t a = strlen(name), b = strlen(suffix);
+        char *s = xmalloc(a + b + 1);
+        memcpy(s, name, a);
+        memcpy(s + a, suffix, b + 1);
+        return s;
+}
+
+Family *family_new_shaped(const char *name, const char *help, const char *const *labels, size_t n_labels,
+                          size_t max_series, const FamilyShape *shape) {
         Family *f = xcalloc(1, sizeof(Family));
 
         f->name = xstrdup(name);
         f->help = help ? xstrdup(help) : NULL;
         f->n_labels = n_labels;
-        f->labels = xcalloc(n_labels, sizeof(char *));
+        f->labels = xcalloc(n_labels ? n_labels : 1, sizeof(char *));
         for (size_t i = 0; i < n_labels; i++)
                 f->labels[i] = xstrdup(labels[i]);
         f->max_series = max_series;
+        f->kind = shape ? shape->kind : FAMILY_COUNTER;
+        if (f->kind == FAMILY_HISTOGRAM) {
+                f->n_bounds = shape->n_bounds;
+                f->bounds = xcalloc(f->n_bounds ? f->n_bounds : 1, sizeof(double));
+                f->bound_text = xcalloc(f->n_bounds ? f->n_bounds : 1, sizeof(char *));
+                for (size_t i = 0; i < f->n_bounds; i++) {
+                        f->bounds[i] = shape->bounds[i];
+                        f->bound_text[i] = xstrdup(shape->bound_text[i]);
+                }
+                f->bucket_name = name_with(name, "_bucket");
+                f->sum_name = name_with(name, "_sum");
+                f->count_name = name_with(name, "_count");
+        }
         f->n_slots = 16;
         f->slots = xcalloc(f->n_slots, sizeof(uint32_t));
         return f;
+}
+
+Family *family_new(const char *name, const char *help, const char *const *labels, size_t n_labels,
+                   size_t max_series) {
+        return family_new_shaped(name, help, labels, n_labels, max_series, NULL);
 }
 
 Family *family_free(Family *f) {
@@ -79,10 +116,35 @@ Family *family_free(Family *f) {
         for (size_t i = 0; i < f->n_labels; i++)
                 free(f->labels[i]);
         free(f->labels);
+        for (size_t i = 0; i < f->n_bounds; i++)
+                free(f->bound_text[i]);
+        free(f->bound_text);
+        free(f->bounds);
+        free(f->bucket_name);
+        free(f->sum_name);
+        free(f->count_name);
         free(f->help);
         free(f->name);
         free(f);
         return NULL;
+}
+
+FamilyKind family_kind(const Family *f) {
+        return f->kind;
+}
+
+bool family_shape_same(const Family *f, const FamilyShape *shape) {
+        FamilyKind kind = shape ? shape->kind : FAMILY_COUNTER;
+        if (f->kind != kind)
+                return false;
+        if (kind != FAMILY_HISTOGRAM)
+                return true;
+        if (f->n_bounds != shape->n_bounds)
+                return false;
+        for (size_t i = 0; i < f->n_bounds; i++)
+                if (f->bounds[i] != shape->bounds[i] || strcmp(f->bound_text[i], shape->bound_text[i]) != 0)
+                        return false;
+        return true;
 }
 
 /* The slot holding the matching series, or the empty slot where it would
@@ -106,38 +168,42 @@ static void grow_table(Family *f) {
                         i = (i + 1) & (n - 1);
                 slots[i] = (uint32_t) (k + 1);
         }
+        f->bytes += (n - f->n_slots) * sizeof(uint32_t);
         free(f->slots);
         f->slots = slots;
         f->n_slots = n;
 }
 
-static Series *series_new(const StrView *values, size_t n, uint64_t hash) {
-        size_t bytes = 0;
+static Series *series_new(const Family *f, const StrView *values, uint64_t hash, size_t *ret_size) {
+        size_t n = f->n_labels, bytes = 0;
+        size_t n_buckets = f->kind == FAMILY_HISTOGRAM ? f->n_bounds + 1 : 0;
+        size_t n_exemplars = f->kind == FAMILY_HISTOGRAM ? n_buckets : 1;
         for (size_t i = 0; i < n; i++)
                 bytes += values[i].n;
 
-        Series *s = xmalloc(sizeof(Series) + n * sizeof(StrView) + bytes);
-        char *p = (char *) (s->values + n);
+        size_t head = sizeof(Series) + n * sizeof(StrView);
+        size_t size = head + n_buckets * sizeof(uint64_t) + n_exemplars * sizeof(Exemplar) + bytes;
+        Series *s = xcalloc(1, size);
         s->hash = hash;
-        s->value = 0;
+        s->buckets = n_buckets ? (uint64_t *) ((char *) s + head) : NULL;
+        s->exemplars = (Exemplar *) ((char *) s + head + n_buckets * sizeof(uint64_t));
+        char *p = (char *) (s->exemplars + n_exemplars);
         for (size_t i = 0; i < n; i++) {
                 if (values[i].n > 0)
                         memcpy(p, values[i].p, values[i].n);
                 s->values[i] = (StrView){ p, values[i].n };
                 p += values[i].n;
         }
+        *ret_size = size;
         return s;
 }
 
-Series *family_add_series(Family *f, const StrView *values, uint64_t by) {
+Series *family_lookup_series(Family *f, const StrView *values) {
         uint64_t hash = hash_values(values, f->n_labels);
         size_t slot = find_slot(f, hash, values);
 
-        if (f->slots[slot] != 0) {
-                Series *s = f->series[f->slots[slot] - 1];
-                s->value += by;
-                return s;
-        }
+        if (f->slots[slot] != 0)
+                return f->series[f->slots[slot] - 1];
 
         /* Slots hold a uint32_t index, which bounds an unlimited family too. */
         if ((f->max_series > 0 && f->n_series >= f->max_series) || f->n_series >= UINT32_MAX - 1) {
@@ -149,8 +215,9 @@ Series *family_add_series(Family *f, const StrView *values, uint64_t by) {
                 f->cap_series = f->cap_series ? f->cap_series * 2 : 8;
                 f->series = xrealloc(f->series, f->cap_series * sizeof(Series *));
         }
-        Series *s = series_new(values, f->n_labels, hash);
-        s->value = by;
+        size_t size;
+        Series *s = series_new(f, values, hash, &size);
+        f->bytes += size;
         f->series[f->n_series++] = s;
         f->slots[slot] = (uint32_t) f->n_series;
 
@@ -159,18 +226,71 @@ Series *family_add_series(Family *f, const StrView *values, uint64_t by) {
         return s;
 }
 
+Series *family_add_series(Family *f, const StrView *values, uint64_t by) {
+        Series *s = family_lookup_series(f, values);
+        if (s)
+                s->count += by;
+        return s;
+}
+
 int family_add(Family *f, const StrView *values, uint64_t by) {
         return family_add_series(f, values, by) ? 0 : -ENOSPC;
 }
 
 void series_add(Series *s, uint64_t by) {
-        s->value += by;
+        s->count += by;
+}
+
+void series_count(Series *s, uint64_t by, uint64_t seq, uint64_t ts_ns) {
+        s->count += by;
+        s->exemplars[0] = (Exemplar){ seq, ts_ns, (double) by };
+}
+
+/* The bucket of v: the first bound >= v, n_bounds for +Inf. */
+static size_t bucket_of(const Family *f, double v) {
+        size_t lo = 0, hi = f->n_bounds;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (v <= f->bounds[mid])
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
+        return lo;
+}
+
+void series_observe(const Family *f, Series *s, double v, uint64_t seq, uint64_t ts_ns) {
+        Exemplar ex = { seq, ts_ns, v };
+        s->sum += v;
+        if (f->kind != FAMILY_HISTOGRAM) {
+                s->exemplars[0] = ex;
+                return;
+        }
+        size_t b = isnan(v) ? f->n_bounds : bucket_of(f, v);
+        s->buckets[b]++;
+        s->count++;
+        s->exemplars[b] = ex;
+}
+
+static const Series *family_find(const Family *f, const StrView *values) {
+        size_t slot = find_slot(f, hash_values(values, f->n_labels), values);
+        uint32_t idx = f->slots[slot];
+        return idx ? f->series[idx - 1] : NULL;
 }
 
 uint64_t family_get(const Family *f, const StrView *values) {
-        size_t slot = find_slot(f, hash_values(values, f->n_labels), values);
-        uint32_t idx = f->slots[slot];
-        return idx ? f->series[idx - 1]->value : 0;
+        const Series *s = family_find(f, values);
+        return s ? s->count : 0;
+}
+
+double family_get_sum(const Family *f, const StrView *values) {
+        const Series *s = family_find(f, values);
+        return s ? s->sum : 0;
+}
+
+uint64_t family_get_bucket(const Family *f, const StrView *values, size_t i) {
+        const Series *s = family_find(f, values);
+        return s && s->buckets && i <= f->n_bounds ? s->buckets[i] : 0;
 }
 
 size_t family_series(const Family *f) {
@@ -185,11 +305,38 @@ const char *family_name(const Family *f) {
         return f->name;
 }
 
-void family_render(const Family *f, Buf *out) {
-        expo_put_header(out, f->name, "counter", f->help);
-        for (size_t i = 0; i < f->n_series; i++)
-                expo_put_sample_u64(out, f->name, (const char *const *) f->labels, f->series[i]->values,
-                                    f->n_labels, f->series[i]->value);
+size_t family_bytes(const Family *f) {
+        return f->bytes + f->n_slots * sizeof(uint32_t) + f->cap_series * sizeof(Series *);
+}
+
+static void render_histogram(const Family *f, Expo *e) {
+        const char *const *labels = (const char *const *) f->labels;
+        for (size_t i = 0; i < f->n_series; i++) {
+                const Series *s = f->series[i];
+                uint64_t cumulative = 0;
+                for (size_t b = 0; b <= f->n_bounds; b++) {
+                        cumulative += s->buckets[b];
+                        expo_put_sample_full(e, f->bucket_name, labels, s->values, f->n_labels, "le",
+                                             b < f->n_bounds ? f->bound_text[b] : "+Inf", false, cumulative, 0,
+                                             &s->exemplars[b]);
+                }
+                expo_put_sample_double(e, f->sum_name, labels, s->values, f->n_labels, s->sum);
+                expo_put_sample_u64(e, f->count_name, labels, s->values, f->n_labels, s->count);
+        }
+}
+
+void family_render(const Family *f, Expo *e) {
+        if (f->kind == FAMILY_HISTOGRAM) {
+                expo_put_header(e, f->name, "histogram", f->help);
+                render_histogram(f, e);
+                return;
+        }
+        expo_put_header(e, f->name, "counter", f->help);
+        for (size_t i = 0; i < f->n_series; i++) {
+                const Series *s = f->series[i];
+                expo_put_sample_full(e, f->name, (const char *const *) f->labels, s->values, f->n_labels, NULL, NULL,
+                                     f->kind == FAMILY_SUM, s->count, s->sum, &s->exemplars[0]);
+        }
 }
 
 void family_set_max_series(Family *f, size_t max_series) {

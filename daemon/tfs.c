@@ -290,6 +290,25 @@ int tfs_instance_create(Tracefs *t) {
         return 0;
 }
 
+/* A clock whose times can be subtracted across CPUs (latencies: an entry
+ * and its return may run on two), see tfs_pick_trace_clock(). */
+static int instance_set_clock(Tracefs *t) {
+        _cleanup_free_ char *path = path_join(t->instance_dir, "trace_clock");
+        _cleanup_buf_ Buf text = { 0 };
+        int r = read_all_at(AT_FDCWD, path, &text);
+        if (r < 0)
+                return r == -ENOENT ? 0 : r; /* no choice of clocks: the kernel's own */
+        const char *clock = tfs_pick_trace_clock(text.data ? text.data : "");
+        if (!clock)
+                return 0;
+        r = write_control(path, clock);
+        if (r < 0)
+                return r;
+        t->clock = clock;
+        t->clock_is_monotonic = strcmp(clock, "mono") == 0;
+        return 0;
+}
+
 int tfs_instance_setup(Tracefs *t) {
         static const struct {
                 const char *name;
@@ -316,7 +335,7 @@ int tfs_instance_setup(Tracefs *t) {
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return instance_set_clock(t);
 }
 
 int tfs_instance_remove(Tracefs *t) {

@@ -26,6 +26,8 @@ typedef struct Tracefs {
         KernelFeatures features; /* read in tfs_new */
         SymbolTable *symbols;    /* loaded by the first kprobe registered; see tfs_symbols_release */
         int kallsyms_error;      /* -errno when /proc/kallsyms could not be read: targets go unchecked */
+        const char *clock;       /* the instance's trace clock once set up ("mono", "global"); NULL: unknown */
+        bool clock_is_monotonic; /* "mono": event times are CLOCK_MONOTONIC */
 } Tracefs;
 
 /* Whether the kernel may have feature f (yes, or unknown: then the write

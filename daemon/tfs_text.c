@@ -414,3 +414,29 @@ int tfs_parse_kprobe_profile(const char *text, const char *event, uint64_t *hits
         }
         return -ENOENT;
 }
+
+static bool clock_listed(const char *text, const char *name) {
+        size_t n = strlen(name);
+        for (const char *p = text; *p;) {
+                while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '[')
+                        p++;
+                const char *start = p;
+                while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != ']')
+                        p++;
+                if ((size_t) (p - start) == n && strncmp(start, name, n) == 0)
+                        return true;
+                if (*p == ']')
+                        p++;
+        }
+        return false;
+}
+
+const char *tfs_pick_trace_clock(const char *text) {
+        if (!text)
+                return NULL;
+        if (clock_listed(text, "mono"))
+                return "mono";
+        if (clock_listed(text, "global"))
+                return "global";
+        return NULL;
+}

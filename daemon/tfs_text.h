@@ -103,3 +103,10 @@ int tfs_parse_format_fields(const char *format_text, char ***ret);
  * could not catch (too few maxactive instances). Returns 0, -ENOENT when
  * the event is not listed, or -EBADMSG. */
 int tfs_parse_kprobe_profile(const char *text, const char *event, uint64_t *hits, uint64_t *misses);
+
+/* The clock our instance should use, from the text of its trace_clock file
+ * ("[local] global counter ... mono ..."): "mono" where the kernel offers
+ * it (CLOCK_MONOTONIC: comparable across CPUs and with the daemon's own
+ * clock), else "global" (comparable across CPUs), else NULL: neither. Never
+ * "local", whose times on two CPUs cannot be subtracted. */
+const char *tfs_pick_trace_clock(const char *trace_clock_text);

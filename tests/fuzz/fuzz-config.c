@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         Pipeline *p = NULL;
         fuzz_check(pipeline_new(c, NULL, NULL, &p) == 0 && p);
         Buf out = { 0 };
-        pipeline_render_metrics(p, &out);
+        pipeline_render_metrics(p, &(Expo){ .out = &out });
         pipeline_render_probes(p, NULL, NULL, &out);
         buf_free(&out);
         pipeline_free(p);

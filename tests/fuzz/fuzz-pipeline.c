@@ -266,7 +266,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fuzz_check(events + p->lost_reports + p->parse_errors == lines);
 
         Buf out = { 0 };
-        pipeline_render_metrics(p, &out);
+        pipeline_render_metrics(p, &(Expo){ .out = &out });
         check_metrics(&out);
 
         buf_clear(&out);

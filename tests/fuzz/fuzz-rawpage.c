@@ -149,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fuzz_check(n != -EBADMSG || ctx.records == 0);
 
         Buf out = { 0 };
-        pipeline_render_metrics(p, &out);
+        pipeline_render_metrics(p, &(Expo){ .out = &out });
         fuzz_check(out.data && strlen(out.data) == out.len);
         buf_clear(&out);
         EventQuery q = { .limit = 100 };

@@ -51,7 +51,7 @@ static void test_label_invalid_utf8(void **state) {
 static void test_help_escaping(void **state) {
         (void) state;
         _cleanup_buf_ Buf b = { 0 };
-        expo_put_help(&b, SV("Connects \"per\" port\\addr\nsecond line"));
+        expo_put_help(&(Expo){ .out = &b }, SV("Connects \"per\" port\\addr\nsecond line"));
         /* Quotes are not escaped in HELP, only backslash and newline. */
         assert_string_equal(b.data, "Connects \"per\" port\\\\addr\\nsecond line");
 }
@@ -59,11 +59,11 @@ static void test_help_escaping(void **state) {
 static void test_header(void **state) {
         (void) state;
         _cleanup_buf_ Buf b = { 0 };
-        expo_put_header(&b, "mysocket_connects_total", "counter", "Connects by a\\b");
+        expo_put_header(&(Expo){ .out = &b }, "mysocket_connects_total", "counter", "Connects by a\\b");
         assert_string_equal(b.data, "# HELP mysocket_connects_total Connects by a\\\\b\n"
                                     "# TYPE mysocket_connects_total counter\n");
         buf_clear(&b);
-        expo_put_header(&b, "up", "gauge", NULL);
+        expo_put_header(&(Expo){ .out = &b }, "up", "gauge", NULL);
         assert_string_equal(b.data, "# TYPE up gauge\n");
 }
 
@@ -73,16 +73,16 @@ static void test_sample_u64(void **state) {
         StrView values[] = { SV("nc"), SV("127.0.0.1"), SV("25") };
         _cleanup_buf_ Buf b = { 0 };
 
-        expo_put_sample_u64(&b, "mysocket_connects_total", labels, values, 3, 3);
+        expo_put_sample_u64(&(Expo){ .out = &b }, "mysocket_connects_total", labels, values, 3, 3);
         assert_string_equal(b.data, "mysocket_connects_total{comm=\"nc\",addr=\"127.0.0.1\",port=\"25\"} 3\n");
 
         buf_clear(&b);
-        expo_put_sample_u64(&b, "lost_total", NULL, NULL, 0, UINT64_MAX);
+        expo_put_sample_u64(&(Expo){ .out = &b }, "lost_total", NULL, NULL, 0, UINT64_MAX);
         assert_string_equal(b.data, "lost_total 18446744073709551615\n");
 
         buf_clear(&b);
         StrView odd[] = { SV("a\"b"), SV(""), SV("\n") };
-        expo_put_sample_u64(&b, "m", labels, odd, 3, 0);
+        expo_put_sample_u64(&(Expo){ .out = &b }, "m", labels, odd, 3, 0);
         assert_string_equal(b.data, "m{comm=\"a\\\"b\",addr=\"\",port=\"\\n\"} 0\n");
 }
 
@@ -91,13 +91,13 @@ static void check_double(double v, const char *want) {
         StrView values[] = { SV("+Inf") };
         _cleanup_buf_ Buf b = { 0 }, w = { 0 };
 
-        expo_put_sample_double(&b, "x", NULL, NULL, 0, v);
+        expo_put_sample_double(&(Expo){ .out = &b }, "x", NULL, NULL, 0, v);
         buf_printf(&w, "x %s\n", want);
         assert_string_equal(b.data, w.data);
 
         buf_clear(&b);
         buf_clear(&w);
-        expo_put_sample_double(&b, "x", labels, values, 1, v);
+        expo_put_sample_double(&(Expo){ .out = &b }, "x", labels, values, 1, v);
         buf_printf(&w, "x{le=\"+Inf\"} %s\n", want);
         assert_string_equal(b.data, w.data);
 }
@@ -132,7 +132,7 @@ static void test_double_round_trip(void **state) {
                 if (!isfinite(v))
                         continue;
                 _cleanup_buf_ Buf b = { 0 };
-                expo_put_sample_double(&b, "x", NULL, NULL, 0, v);
+                expo_put_sample_double(&(Expo){ .out = &b }, "x", NULL, NULL, 0, v);
                 assert_true(b.len > 3);
                 assert_int_equal(b.data[b.len - 1], '\n');
                 b.data[b.len - 1] = 0;

@@ -48,9 +48,11 @@ static void fake_push(const char *probe) {
         fake.n++;
 }
 
-static void fake_metrics(void *userdata, Buf *out) {
+static void fake_metrics(void *userdata, ExpoFormat format, Buf *out) {
         assert_ptr_equal(userdata, &fake);
         buf_puts(out, "m_total{a=\"b\"} 3\n");
+        if (format == EXPO_OPENMETRICS)
+                buf_puts(out, "# EOF\n");
 }
 
 static void fake_probes(void *userdata _unused_, Buf *out) {

@@ -205,7 +205,7 @@ static void test_render(void **state) {
         json_decref(j);
 
         buf_clear(&out);
-        features_render_metrics(&k, &out);
+        features_render_metrics(&k, &(Expo){ .out = &out });
         assert_non_null(strstr(out.data, "\nkprobe_exporter_kernel_info{release=\"6.1.0-41-cloud-amd64\",machine=\"x86_64\"} 1\n"));
         assert_non_null(strstr(out.data, "\nkprobe_exporter_kernel_feature{feature=\"kprobe_events\"} 1\n"));
         assert_non_null(strstr(out.data, "\nkprobe_exporter_kernel_feature{feature=\"retprobe_arg_n\"} 0\n"));

@@ -83,7 +83,7 @@ static void test_seed_counts(void **state) {
         assert_int_equal(p->parse_errors, 0);
 
         Buf out = { 0 };
-        pipeline_render_metrics(p, &out);
+        pipeline_render_metrics(p, &(Expo){ .out = &out });
         assert_non_null(strstr(out.data, "connect_total{comm=\"connector\",addr=\"127.0.0.1\",port=\"25\"} 5\n"));
         assert_non_null(strstr(out.data, "kprobe_exporter_events_total{probe=\"connect\"} 5\n"));
         assert_non_null(strstr(out.data, "kprobe_exporter_probe_up{probe=\"tcp_connect\"} 1\n"));
@@ -191,7 +191,7 @@ static void test_probes_json(void **state) {
         json_decref(j);
         /* probe_up is liveness */
         buf_clear(&out);
-        pipeline_render_metrics(p, &out);
+        pipeline_render_metrics(p, &(Expo){ .out = &out });
         assert_non_null(strstr(out.data, "kprobe_exporter_probe_up{probe=\"connect\"} 1\n"));
         assert_non_null(strstr(out.data, "kprobe_exporter_probe_up{probe=\"connect_ret\"} 0\n"));
         buf_free(&out);
@@ -318,7 +318,7 @@ static void test_raw_tuples_alias_one_series(void **state) {
         assert_int_equal(family_refused(f), 0);
 
         Buf out = { 0 };
-        pipeline_render_metrics(p, &out);
+        pipeline_render_metrics(p, &(Expo){ .out = &out });
         assert_non_null(strstr(out.data, "connect_total{comm=\"connector\",addr=\"127.0.0.1\",port=\"25\"} 4\n"));
         assert_non_null(strstr(out.data, "connect_by_pid_total{pid=\"4242\",cpu=\"1\",type=\"AF_INET\"} 7\n"));
         buf_free(&out);

@@ -107,7 +107,7 @@ static void test_render(void **state) {
         assert_int_equal(family_add(f, curl, 2), 0);
         assert_int_equal(family_add(f, nc, 1), 0);
 
-        family_render(f, &out);
+        family_render(f, &(Expo){ .out = &out });
         assert_string_equal(out.data,
                             "# HELP mysocket_connects_total Connects seen by the \"mysocket\" probe\\\\kprobe\n"
                             "# TYPE mysocket_connects_total counter\n"
@@ -126,7 +126,7 @@ static void test_no_labels(void **state) {
         assert_int_equal(family_add(f, NULL, 3), 0);
         assert_int_equal(family_get(f, NULL), 5);
         assert_int_equal(family_series(f), 1);
-        family_render(f, &out);
+        family_render(f, &(Expo){ .out = &out });
         assert_string_equal(out.data, "# HELP events_total All events\n"
                                       "# TYPE events_total counter\n"
                                       "events_total 5\n");
@@ -195,7 +195,7 @@ static void test_many_series(void **state) {
 
         /* Render order is creation order. */
         _cleanup_buf_ Buf out = { 0 };
-        family_render(f, &out);
+        family_render(f, &(Expo){ .out = &out });
         const char *first = strstr(out.data, "addr=\"10.0.0.0\"");
         const char *last = strstr(out.data, "addr=\"10.1.134.159\""); /* 99999 */
         assert_non_null(first);
