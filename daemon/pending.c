@@ -53,6 +53,11 @@ struct PendingTable {
         size_t heap_bytes; /* data of entries over PENDING_INLINE */
         StrView *views;    /* the match's values */
         size_t cap_views;
+        /* A pop's key, encoded: here up to the size an entry holds, so
+         * a pop of a short key allocates nothing, even the first. */
+        char key_small[PENDING_INLINE];
+        char *key_big;
+        size_t cap_key_big;
 };
 
 /* Lengths are stored as LEB128: one byte below 128, two up to
@@ -90,18 +95,10 @@ static const char *get_len(const char *p, size_t *ret) {
         return p;
 }
 
-/* As SeriesCache's: tag and length in one word, then the bytes. */
-static uint32_t key_hash(const SeriesKeyPart *key, size_t n) {
-        uint64_t h = HASH_INIT;
-        for (size_t i = 0; i < n; i++) {
-                h = hash_word(h, (uint64_t) key[i].tag | (uint64_t) key[i].bytes.n << 8);
-                h = hash_mem_bytes(h, key[i].bytes.p, key[i].bytes.n);
-        }
-        return (uint32_t) hash_final(h);
-}
-
-/* Per part: the tag, the length, the bytes. Every part is delimited, so
- * equal encodings are equal keys. */
+/* A key is stored as, per part, the tag, the length and the bytes. Every
+ * part is delimited, so two keys are equal exactly when their encodings
+ * are: ("ab","c") and ("a","bc") differ in their lengths, ("abc") and
+ * ("abc","") in theirs. A pop encodes its key once and compares bytes. */
 static size_t key_size(const SeriesKeyPart *key, size_t n) {
         size_t size = 0;
         for (size_t i = 0; i < n; i++)
@@ -109,21 +106,19 @@ static size_t key_size(const SeriesKeyPart *key, size_t n) {
         return size;
 }
 
-static bool key_matches(const char *k, size_t kn, const SeriesKeyPart *key, size_t n) {
-        size_t at = 0;
+static char *key_encode(char *p, const SeriesKeyPart *key, size_t n) {
         for (size_t i = 0; i < n; i++) {
-                size_t len;
-                if (at >= kn || (uint8_t) k[at] != key[i].tag)
-                        return false;
-                const char *p = get_len(k + at + 1, &len);
-                if (len != key[i].bytes.n)
-                        return false;
-                at = (size_t) (p - k);
-                if (len > 0 && !mem_eq(p, key[i].bytes.p, len))
-                        return false;
-                at += len;
+                *p++ = (char) key[i].tag;
+                p = put_len(p, key[i].bytes.n);
+                if (key[i].bytes.n > 0)
+                        memcpy(p, key[i].bytes.p, key[i].bytes.n);
+                p += key[i].bytes.n;
         }
-        return at == kn;
+        return p;
+}
+
+static uint32_t key_hash(const char *k, size_t n) {
+        return (uint32_t) hash_final(hash_mem(HASH_INIT, k, n));
 }
 
 static size_t value_len(StrView v) {
@@ -158,6 +153,7 @@ PendingTable *pending_free(PendingTable *t) {
         free(t->entries);
         free(t->buckets);
         free(t->views);
+        free(t->key_big);
         free(t);
         return NULL;
 }
@@ -332,7 +328,6 @@ void pending_push(PendingTable *t, const SeriesKeyPart *key, size_t n_key, uint6
         *e = (Entry){
                 .ts_ns = ts_ns,
                 .seq = seq,
-                .hash = key_hash(key, n_key),
                 .key_len = (uint32_t) klen,
                 .data_len = (uint32_t) len,
                 .n_values = (uint32_t) n_values,
@@ -344,13 +339,8 @@ void pending_push(PendingTable *t, const SeriesKeyPart *key, size_t n_key, uint6
         } else
                 p = e->u.inline_data;
 
-        for (size_t i = 0; i < n_key; i++) {
-                *p++ = (char) key[i].tag;
-                p = put_len(p, key[i].bytes.n);
-                if (key[i].bytes.n > 0)
-                        memcpy(p, key[i].bytes.p, key[i].bytes.n);
-                p += key[i].bytes.n;
-        }
+        p = key_encode(p, key, n_key);
+        e->hash = key_hash(p - klen, klen);
         for (size_t i = 0; i < n_values; i++) {
                 size_t n = value_len(values[i]);
                 p = put_len(p, n);
@@ -370,12 +360,24 @@ bool pending_pop(PendingTable *t, const SeriesKeyPart *key, size_t n_key, uint64
         if (t->n_live == 0)
                 return false;
 
-        uint32_t hash = key_hash(key, n_key), idx;
+        size_t klen = key_size(key, n_key);
+        char *k = t->key_small;
+        if (klen > sizeof(t->key_small)) {
+                if (klen > t->cap_key_big) {
+                        free(t->key_big);
+                        t->key_big = xmalloc(klen);
+                        t->cap_key_big = klen;
+                }
+                k = t->key_big;
+        }
+        key_encode(k, key, n_key);
+
+        uint32_t hash = key_hash(k, klen), idx;
         Entry *e = NULL;
         for (idx = t->buckets[hash & (t->n_buckets - 1)]; idx != NIL; idx = t->entries[idx].chain_next) {
                 Entry *c = &t->entries[idx];
-                if (c->ts_ns <= ts_ns && c->hash == hash &&
-                    key_matches(entry_data(c), c->key_len, key, n_key)) {
+                if (c->ts_ns <= ts_ns && c->hash == hash && c->key_len == klen &&
+                    mem_eq(entry_data(c), k, klen)) {
                         e = c;
                         break;
                 }
@@ -437,7 +439,7 @@ uint64_t pending_expired(const PendingTable *t) {
 
 size_t pending_bytes(const PendingTable *t) {
         return sizeof(PendingTable) + (size_t) t->cap * sizeof(Entry) + t->n_buckets * sizeof(uint32_t) +
-               t->heap_bytes + t->cap_views * sizeof(StrView);
+               t->heap_bytes + t->cap_views * sizeof(StrView) + t->cap_key_big;
 }
 
 void pending_set_limits(PendingTable *t, size_t max_pending, uint64_t timeout_ns) {

@@ -57,7 +57,7 @@ size_t pending_size(const PendingTable *t);      /* live entries */
 uint64_t pending_evicted(const PendingTable *t); /* entries pushed out by a full table */
 uint64_t pending_expired(const PendingTable *t); /* entries dropped for their age */
 /* Bytes the table holds: itself, the entries' slab, the hash buckets, the
- * values too long to fit in an entry, the match's scratch. */
+ * entries too long to fit in the slab, a pop's scratch (key, views). */
 size_t pending_bytes(const PendingTable *t);
 
 /* For a reload that changes max_pending/timeout: new limits; entries over
