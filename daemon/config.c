@@ -574,6 +574,8 @@ static bool check_label(Loader *l, const yaml_node_t *n, const ProbeConfig *p, b
                 return node_error(l, n, "invalid label name '%s'", s);
         if (strncmp(s, "__", 2) == 0)
                 return node_error(l, n, "label name '%s' is reserved (starts with __)", s);
+        if (m->type == METRIC_HISTOGRAM && strcmp(s, "le") == 0)
+                return node_error(l, n, "label 'le' is the bucket bound of a histogram");
         for (size_t j = 0; j < m->n_labels; j++)
                 if (strcmp(m->labels[j], s) == 0)
                         return node_error(l, n, "duplicate label '%s'", s);
@@ -629,14 +631,13 @@ static bool get_number(Loader *l, const yaml_node_t *n, const char *what, double
         return true;
 }
 
-/* The shortest text that reads back as v ("0.1", not 0.10000000000000001). */
-static char *format_bound(double v) {
+/* A generated bound as a user would write it: 15 significant digits, so
+ * 0 + 3 * 0.1 is 0.3 (not 0.30000000000000004), and the bound is what that
+ * text reads back as, so a value equal to the printed le is in its bucket. */
+static char *format_bound(double *v) {
         char tmp[40];
-        for (int prec = 1; prec <= 17; prec++) {
-                snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
-                if (strtod(tmp, NULL) == v)
-                        break;
-        }
+        snprintf(tmp, sizeof(tmp), "%.15g", *v);
+        *v = strtod(tmp, NULL);
         return xstrdup(tmp);
 }
 
@@ -653,7 +654,8 @@ static void parse_bucket_layout(Loader *l, yaml_node_t *n, MetricConfig *m) {
         if (!collect_keys(l, n, "'buckets'", kinds, ELEMENTSOF(kinds)))
                 return;
         if (!!kinds[0].value == !!kinds[1].value) {
-                node_error(l, n, "'buckets' must be a list of bounds, {exponential: {...}} or {linear: {...}}");
+                if (kinds[0].value || n->data.mapping.pairs.top == n->data.mapping.pairs.start)
+                        node_error(l, n, "'buckets' must be a list of bounds, {exponential: {...}} or {linear: {...}}");
                 return;
         }
         bool exponential = kinds[0].value != NULL;
@@ -684,10 +686,13 @@ static void parse_bucket_layout(Loader *l, yaml_node_t *n, MetricConfig *m) {
                 /* Each bound from start directly (start * factor^i, start +
                  * i * width): no error accumulates over the steps. */
                 double b = exponential ? start * pow(step, (double) i) : start + (double) i * step;
-                if (!isfinite(b) || (m->n_buckets > 0 && b <= m->buckets[m->n_buckets - 1]))
-                        return (void) node_error(l, slots[2].value, "bucket %u of this layout is %s: too many buckets",
-                                                 i + 1, isfinite(b) ? "not above the one before" : "not finite");
-                buckets_add(m, b, format_bound(b));
+                char *text = isfinite(b) ? format_bound(&b) : NULL;
+                if (!text || (m->n_buckets > 0 && b <= m->buckets[m->n_buckets - 1])) {
+                        free(text);
+                        return (void) node_error(l, slots[2].value, "bucket %u of this layout is %s", i + 1,
+                                                 text ? "not above the one before" : "not finite");
+                }
+                buckets_add(m, b, text);
         }
 }
 
@@ -849,10 +854,6 @@ static void parse_metric(Loader *l, yaml_node_t *n, const ProbeConfig *p, bool t
              i < labels->value->data.sequence.items.top; i++) {
                 yaml_node_t *item = doc_node(l, *i);
                 if ((s = get_string(l, item, "labels")) && check_label(l, item, p, type_known, m, s)) {
-                        if (m->type == METRIC_HISTOGRAM && strcmp(s, "le") == 0) {
-                                node_error(l, item, "label 'le' is the bucket bound of a histogram");
-                                continue;
-                        }
                         m->label_line[m->n_labels] = node_line(item);
                         m->label_column[m->n_labels] = node_column(item);
                         m->labels[m->n_labels++] = xstrdup(s);
