@@ -226,11 +226,78 @@ static void refuse_text_reader(const ProbeConfig *p, const char *field, ConfigEr
                           p->name, field);
 }
 
+/* The fields of probe i for the checks below: a kprobe kind's fetch names,
+ * a tracepoint's from its format (format text kept). NULL fields: unknown. */
+typedef struct ProbeFields {
+        char **fields;
+        char *format;
+        bool tracepoint;
+} ProbeFields;
+
+static bool probe_fields_has(const ProbeConfig *p, const ProbeFields *f, const char *name) {
+        if (!f->tracepoint) {
+                for (size_t i = 0; i < p->n_fields; i++)
+                        if (strcmp(p->fields[i], name) == 0)
+                                return true;
+                return false;
+        }
+        return !f->fields || strv_contains(f->fields, name); /* unknown: not reported */
+}
+
+/* What config.c could not check of a tracepoint's metrics: value, labels
+ * and latency match fields against the formats of both probes. */
+static void check_tracepoint_metrics(const Config *c, const ProbeFields *pf, size_t i, ConfigErrors *errs) {
+        const ProbeConfig *p = &c->probes[i];
+        for (size_t k = 0; k < p->n_metrics; k++) {
+                const MetricConfig *m = &p->metrics[k];
+                const ProbeConfig *e = m->latency_from.name ? config_find_probe(c, m->latency_from.name) : NULL;
+                const ProbeFields *ef = e ? &pf[e - c->probes] : NULL;
+                if (!pf[i].tracepoint && !(ef && ef->tracepoint))
+                        continue; /* config.c checked it all */
+                if (pf[i].tracepoint && m->value.name && pf[i].fields) {
+                        int numeric = tfs_format_field_is_numeric(pf[i].format, m->value.name);
+                        if (numeric == -ENOENT || !strv_contains(pf[i].fields, m->value.name))
+                                config_errors_add(errs, m->value.line, m->value.column,
+                                                  "value: '%s' is not a field of tracepoint %s", m->value.name, p->target);
+                        else if (numeric == 0)
+                                config_errors_add(errs, m->value.line, m->value.column,
+                                                  "value: field '%s' of tracepoint %s is a string, not a number",
+                                                  m->value.name, p->target);
+                }
+                for (size_t l = 0; l < m->n_labels; l++) {
+                        const char *label = m->labels[l];
+                        if (label_is_builtin(label) || probe_fields_has(p, &pf[i], label) ||
+                            (e && probe_fields_has(e, ef, label)))
+                                continue;
+                        if (e)
+                                config_errors_add(errs, m->label_line[l], m->label_column[l],
+                                                  "label '%s' is a field of neither probe '%s' nor its entry '%s'",
+                                                  label, p->name, e->name);
+                        else
+                                config_errors_add(errs, m->label_line[l], m->label_column[l],
+                                                  "label '%s' is not a field of tracepoint %s", label, p->target);
+                }
+                for (size_t f = 0; e && f < m->n_match; f++) {
+                        const NamedAt *mf = &m->match[f];
+                        if (match_is_thread(mf->name))
+                                continue;
+                        const ProbeConfig *side[] = { p, e };
+                        const ProbeFields *sf[] = { &pf[i], ef };
+                        for (size_t s = 0; s < 2; s++)
+                                if (sf[s]->tracepoint && !probe_fields_has(side[s], sf[s], mf->name))
+                                        config_errors_add(errs, mf->line, mf->column,
+                                                          "match: '%s' is not a field of tracepoint %s", mf->name,
+                                                          side[s]->target);
+                }
+        }
+}
+
 size_t registry_check_config(const Config *c, const char *root, bool text_reader, ConfigErrors *errs) {
         size_t unchecked = 0;
         char events[PATH_MAX];
         bool readable = root && (size_t) snprintf(events, sizeof(events), "%s/events", root) < sizeof(events) &&
                         access(events, R_OK | X_OK) == 0;
+        ProbeFields *pf = xcalloc(c->n_probes ? c->n_probes : 1, sizeof(ProbeFields));
         for (size_t i = 0; i < c->n_probes; i++) {
                 const ProbeConfig *p = &c->probes[i];
                 char hostile[256];
@@ -239,39 +306,39 @@ size_t registry_check_config(const Config *c, const char *root, bool text_reader
                                 refuse_text_reader(p, hostile, errs);
                         continue;
                 }
-                if (text_reader && readable) {
+                pf[i].tracepoint = true;
+                _cleanup_buf_ Buf format = { 0 };
+                int r = -ENODEV;
+                if (readable && tracepoint_target_is_valid(p->target)) {
                         Buf path = { 0 };
-                        _cleanup_buf_ Buf format = { 0 };
                         buf_printf(&path, "%s/events/%s/format", root, p->target);
-                        if (tracepoint_target_is_valid(p->target) &&
-                            read_file_at(AT_FDCWD, path.data, 1u << 20, &format) >= 0 &&
-                            probe_has_hostile_string(p, format.data ? format.data : "", hostile, sizeof(hostile)))
-                                refuse_text_reader(p, hostile, errs);
+                        r = read_file_at(AT_FDCWD, path.data, 1u << 20, &format);
                         buf_free(&path);
                 }
-                char **fields = NULL;
-                int r = readable ? tfs_tracepoint_fields(root, p->target, &fields) : -ENODEV;
+                if (r >= 0 && text_reader && probe_has_hostile_string(p, format.data ? format.data : "", hostile, sizeof(hostile)))
+                        refuse_text_reader(p, hostile, errs);
+                if (r >= 0)
+                        r = tfs_parse_format_fields(format.data ? format.data : "", &pf[i].fields);
                 if (r < 0) {
                         /* A missing tracepoint fails at registration, like a
                          * bad symbol; an unreadable tracefs is the caller's to say. */
                         unchecked += r != -ENOENT;
                         continue;
                 }
-                for (size_t m = 0; m < p->n_metrics; m++)
-                        for (size_t l = 0; l < p->metrics[m].n_labels; l++) {
-                                const char *label = p->metrics[m].labels[l];
-                                if (!label_is_builtin(label) && !strv_contains(fields, label))
-                                        config_errors_add(errs, p->metrics[m].label_line[l],
-                                                          p->metrics[m].label_column[l],
-                                                          "label '%s' is not a field of tracepoint %s", label,
-                                                          p->target);
-                        }
+                pf[i].format = buf_steal(&format);
                 for (size_t d = 0; d < p->n_decoders; d++)
-                        if (!strv_contains(fields, p->decoders[d].field))
+                        if (!strv_contains(pf[i].fields, p->decoders[d].field))
                                 config_errors_add(errs, p->decoders[d].line, p->decoders[d].column,
                                                   "decode: '%s' is not a field of tracepoint %s",
                                                   p->decoders[d].field, p->target);
-                strv_free(fields);
         }
+        for (size_t i = 0; i < c->n_probes; i++)
+                if (!pf[i].tracepoint || pf[i].fields)
+                        check_tracepoint_metrics(c, pf, i, errs);
+        for (size_t i = 0; i < c->n_probes; i++) {
+                strv_free(pf[i].fields);
+                free(pf[i].format);
+        }
+        free(pf);
         return unchecked;
 }

@@ -440,3 +440,20 @@ const char *tfs_pick_trace_clock(const char *text) {
                 return "global";
         return NULL;
 }
+
+int tfs_format_field_is_numeric(const char *format_text, const char *name) {
+        StrView want = sv_from(name);
+        for (const char *l = format_text; l && *l;) {
+                const char *nl = strchr(l, '\n');
+                StrView line = { l, nl ? (size_t) (nl - l) : strlen(l) }, field;
+                l = nl ? nl + 1 : NULL;
+                if (!tfs_format_field_name(line, &field) || !sv_eq(field, want))
+                        continue;
+                const char *semi = memchr(line.p, ';', line.n);
+                StrView decl = { line.p, (size_t) (field.p - line.p) };
+                bool array = semi && semi[-1] == ']';
+                bool data_loc = memmem(decl.p, decl.n, "__data_loc", 10) != NULL;
+                return !array && !data_loc;
+        }
+        return -ENOENT;
+}

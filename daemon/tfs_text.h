@@ -110,3 +110,8 @@ int tfs_parse_kprobe_profile(const char *text, const char *event, uint64_t *hits
  * clock), else "global" (comparable across CPUs), else NULL: neither. Never
  * "local", whose times on two CPUs cannot be subtracted. */
 const char *tfs_pick_trace_clock(const char *trace_clock_text);
+
+/* Whether field `name` of a format file holds a number (an integer, not an
+ * array or a __data_loc string): 1, 0, or -ENOENT when the format has no
+ * such field. */
+int tfs_format_field_is_numeric(const char *format_text, const char *name);
