@@ -75,7 +75,8 @@ bool match_is_thread(const char *name) {
 }
 
 bool decoder_is_numeric(const Decoder *d) {
-        return !d || d->kind == DECODER_NONE || d->kind == DECODER_NTOHS || d->kind == DECODER_NTOHL;
+        return !d || d->kind == DECODER_NONE || d->kind == DECODER_NTOHS || d->kind == DECODER_NTOHL ||
+               d->kind == DECODER_HEX;
 }
 
 const char *probe_type_to_string(ProbeType t) {
@@ -790,7 +791,7 @@ static void parse_metric(Loader *l, yaml_node_t *n, const ProbeConfig *p, bool t
                         node_error(l, value->value, "value: field '%s' is a string, not a number", s);
                 else if (!decoder_is_numeric(d))
                         node_error(l, value->value, "value: field '%s' is decoded as %s, which is not a number "
-                                   "(a value may use ntohs, ntohl or no decoder)", s, decoder_kind_to_string(d->kind));
+                                   "(a value may use ntohs, ntohl, hex or no decoder)", s, decoder_kind_to_string(d->kind));
         }
         if (scale->value && get_number(l, scale->value, "scale", &m->scale) && m->scale == 0)
                 node_error(l, scale->value, "'scale' must not be 0");

@@ -175,7 +175,7 @@ const ProbeConfig *config_find_probe(const Config *c, const char *name);
 /* Whether match/label name of a latency metric is the header's thread id
  * ("tid", or "pid" which is the same number) rather than a field. */
 bool match_is_thread(const char *name);
-/* A decoder that leaves a numeric field numeric (none, ntohs, ntohl). */
+/* A decoder that leaves a numeric field numeric (none, ntohs, ntohl, hex). */
 bool decoder_is_numeric(const Decoder *d);
 const char *decoder_kind_to_string(DecoderKind k);
 /* The label names every probe has besides its own fields. */

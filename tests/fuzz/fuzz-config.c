@@ -5,6 +5,7 @@
  * Pipeline, which is rendered and freed, so anything the loader lets
  * through must also be safe for the rest of the daemon. */
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #include "config.h"
@@ -49,6 +50,16 @@ static void check_config(const Config *c) {
                         fuzz_check(mc->help);
                         for (size_t l = 0; l < mc->n_labels; l++)
                                 fuzz_check(mc->labels[l]);
+                        fuzz_check(metric_type_to_string(mc->type));
+                        fuzz_check(mc->type == METRIC_HISTOGRAM ? mc->n_buckets > 0 : mc->n_buckets == 0);
+                        for (size_t b = 0; b < mc->n_buckets; b++) {
+                                fuzz_check(isfinite(mc->buckets[b]) && mc->bucket_text[b]);
+                                fuzz_check(b == 0 || mc->buckets[b] > mc->buckets[b - 1]);
+                        }
+                        fuzz_check(mc->scale != 0 && isfinite(mc->scale));
+                        fuzz_check(!mc->latency_from.name || (mc->type == METRIC_HISTOGRAM && !mc->value.name));
+                        fuzz_check(!mc->latency_from.name || config_find_probe(c, mc->latency_from.name));
+                        fuzz_check(mc->n_match == 0 || mc->latency_from.name);
                 }
                 if (p->filter)
                         fuzz_check(!strchr(p->filter, '\n'));

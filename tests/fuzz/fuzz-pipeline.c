@@ -6,6 +6,7 @@
  * is well-formed Prometheus text, the JSON parses (with jansson when the
  * build has it), and every line was counted exactly once. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef HAVE_JANSSON
@@ -39,6 +40,12 @@ static const char config_text[] =
         "    metrics:\n"
         "      - name: connect_errors_total\n"
         "        labels: [comm, ret]\n"
+        "      - name: connect_seconds\n"
+        "        type: histogram\n"
+        "        latency_from: connect\n"
+        "        max_pending: 3\n"
+        "        buckets: {exponential: {start: 0.000001, factor: 10, count: 6}}\n"
+        "        labels: [ret, addr, port]\n"
         "  - name: v6\n"
         "    type: kprobe\n"
         "    target: tcp_v6_connect\n"
@@ -76,6 +83,13 @@ static const char config_text[] =
         "    metrics:\n"
         "      - name: sys_connect_total\n"
         "        labels: [comm, fd, addrlen, tgid]\n"
+        "      - name: addrlen_bytes\n"
+        "        type: histogram\n"
+        "        value: addrlen\n"
+        "        buckets: [16, 28, 110]\n"
+        "      - name: addrlen_sum_total\n"
+        "        value: addrlen\n"
+        "        scale: 0.5\n"
         "  - name: sys_connect_ret\n"
         "    type: tracepoint\n"
         "    target: syscalls/sys_exit_connect\n"
@@ -83,6 +97,11 @@ static const char config_text[] =
         "    metrics:\n"
         "      - name: sys_connect_ret_total\n"
         "        labels: [ret, pid]\n"
+        "      - name: sys_connect_seconds\n"
+        "        type: histogram\n"
+        "        latency_from: sys_connect\n"
+        "        match: [tid, fd]\n"
+        "        labels: [ret, addrlen, comm]\n"
         "  - name: getpid\n"
         "    type: tracepoint\n"
         "    target: syscalls/sys_enter_getpid\n"
@@ -183,8 +202,16 @@ static void check_metrics_line(const char *s, size_t n) {
         fuzz_check(i < n && s[i] == ' ');
         i++;
         fuzz_check(i < n);
-        for (; i < n; i++)
-                fuzz_check(s[i] >= '0' && s[i] <= '9');
+        /* An integer, or a float as expo_put_double() prints one. */
+        char value[64];
+        fuzz_check(n - i < sizeof(value));
+        memcpy(value, s + i, n - i);
+        value[n - i] = 0;
+        char *end;
+        if (strcmp(value, "+Inf") != 0 && strcmp(value, "-Inf") != 0 && strcmp(value, "NaN") != 0) {
+                (void) strtod(value, &end);
+                fuzz_check(*end == 0 && strspn(value, "0123456789.e+-") == n - i);
+        }
 }
 
 static void check_metrics(const Buf *b) {
@@ -268,6 +295,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         Buf out = { 0 };
         pipeline_render_metrics(p, &(Expo){ .out = &out });
         check_metrics(&out);
+        buf_clear(&out);
+        Expo om = { .out = &out, .format = EXPO_OPENMETRICS, .has_epoch = true, .epoch_offset_ns = 1 };
+        pipeline_render_metrics(p, &om);
+        expo_end(&om);
+        fuzz_check(out.len >= 6 && memcmp(out.data + out.len - 6, "# EOF\n", 6) == 0);
+        fuzz_check(!memmem(out.data, out.len, "\n\n", 2));
 
         buf_clear(&out);
         pipeline_render_probes(p, NULL, NULL, &out);
