@@ -1,7 +1,7 @@
 #!/bin/bash
 # A daemon killed with SIGKILL leaves its probes and instance behind; the
 # next start removes them and runs. In a VM with real kprobes, with the
-# shipped config (config/probes.yaml: two kprobes, a kretprobe, a tracepoint).
+# shipped config (config/probes.yaml: a kprobe, a kretprobe, three tracepoints).
 . "$(dirname "$0")/vmlib.sh"
 
 K=4 # nc 127.0.0.1 25: port 25 listens in the guest
@@ -51,7 +51,7 @@ log "the second start cleaned up and registered everything once"
 wait_healthy
 fetch_ok /probes "$KPE_WORK/probes.json"
 v=$(json_get "$KPE_WORK/probes.json" '{p["name"]: p["state"] for p in j["probes"]}')
-[ "$v" = '{"connect": "registered", "connect_ret": "registered", "tcp_connect": "registered"}' ] ||
+[ "$v" = '{"connect": "registered", "connect_ret": "registered", "tcp_connect": "registered", "connect_enter": "registered", "connect_exit": "registered"}' ] ||
         fail "/probes states after the restart: $v"
 guest_go traffic
 guest_at stop
