@@ -672,8 +672,11 @@ static void parse_bucket_layout(Loader *l, yaml_node_t *n, MetricConfig *m) {
                         ok = node_error(l, v, "'%s' is missing '%s'", kinds[exponential ? 0 : 1].name, slots[i].name);
         if (!ok)
                 return;
-        ok = get_number(l, slots[0].value, "start", &start) & get_number(l, slots[1].value, slots[1].name, &step);
-        unsigned before = l->errs->n;
+        /* Both checked, each error reported. */
+        bool start_ok = get_number(l, slots[0].value, "start", &start);
+        bool step_ok = get_number(l, slots[1].value, slots[1].name, &step);
+        ok = start_ok && step_ok;
+        size_t before = l->errs->n;
         get_uint(l, slots[2].value, "count", 1, CONFIG_BUCKETS_MAX, &count);
         if (!ok || l->errs->n != before)
                 return;
