@@ -149,6 +149,11 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
         size_t unavailable = 0;
 
         printf("# %s: %zu probe(s); group and instance '%s'\n", c->path, c->n_probes, name);
+        /* The instance's clock, chosen from what the kernel offers (its
+         * top-level trace_clock lists the same clocks). */
+        const char *clock = t ? tfs_preferred_clock(t) : NULL;
+        if (clock)
+                printf("%s > instances/%s/trace_clock\n", clock, name);
         for (size_t i = 0; i < c->n_probes; i++) {
                 const ProbeConfig *p = &c->probes[i];
                 Buf def = { 0 };

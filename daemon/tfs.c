@@ -309,6 +309,14 @@ static int instance_set_clock(Tracefs *t) {
         return 0;
 }
 
+const char *tfs_preferred_clock(const Tracefs *t) {
+        _cleanup_free_ char *path = path_join(t->root, "trace_clock");
+        _cleanup_buf_ Buf text = { 0 };
+        if (read_all_at(AT_FDCWD, path, &text) < 0)
+                return NULL;
+        return tfs_pick_trace_clock(text.data ? text.data : "");
+}
+
 int tfs_instance_setup(Tracefs *t) {
         static const struct {
                 const char *name;

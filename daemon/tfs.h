@@ -78,6 +78,9 @@ int tfs_instance_create(Tracefs *t);
  * record-tgid 1, irq-info 0, and latency-format, raw, hex, bin, fields (when
  * present), sym-userobj 0. */
 int tfs_instance_setup(Tracefs *t);
+/* The clock tfs_instance_setup() would choose, from the top-level
+ * trace_clock (which lists the same clocks); NULL: none to choose. */
+const char *tfs_preferred_clock(const Tracefs *t);
 /* rmdir instances/name; 0 if it did not exist. */
 int tfs_instance_remove(Tracefs *t);
 
