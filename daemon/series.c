@@ -488,7 +488,7 @@ void series_cache_put(SeriesCache *c, uint64_t hash, const SeriesKeyPart *parts,
                         c->cap_entries = c->max_entries;
                 c->entries = xrealloc(c->entries, c->cap_entries * sizeof(CacheEntry));
         }
-        if (c->keys_len + n > c->keys_cap) {
+        if (!c->keys || c->keys_len + n > c->keys_cap) { /* a key of no labels is 0 bytes: keys still exists */
                 size_t cap = c->keys_cap ? c->keys_cap : 1024;
                 while (cap < c->keys_len + n)
                         cap *= 2;
