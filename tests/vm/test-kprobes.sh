@@ -328,7 +328,7 @@ log "the shipped config/probes.yaml, unchanged, in the same guest"
 guest_block default-metrics >"$KPE_WORK/default.metrics"
 guest_block default-probes >"$KPE_WORK/default.probes"
 v=$(json_get "$KPE_WORK/default.probes" '{p["name"]: p["state"] for p in j["probes"]}')
-[ "$v" = '{"connect": "registered", "connect_ret": "registered", "tcp_connect": "registered"}' ] ||
+[ "$v" = '{"connect": "registered", "connect_ret": "registered", "tcp_connect": "registered", "connect_enter": "registered", "connect_exit": "registered"}' ] ||
         fail "shipped config: /probes states: $v: $(guest_block default.err)"
 for q in "$K connect_total comm=nc addr=127.0.0.1 port=25" "$R connect_errors_total comm=nc ret=ECONNREFUSED"; do
         set -- $q
