@@ -15,6 +15,9 @@
  *                              with 127.0.0.1:FIRSTPORT+i, so every call is a new label
  *                              set; PAUSE_US microseconds of sleep after each call
  *                              (default 0) to spread the calls over time
+ *   connector offset sleep     print the uprobe file offset of kpe_sleep_target
+ *   connector sleep US...      call kpe_sleep_target once with each US (its 1st argument:
+ *                              microseconds it sleeps, and returns), one after the other
  *   connector tcpflood N FIRSTPORT
  *                              N TCP connect()s, the i-th to 127.0.0.1:FIRSTPORT+i; a
  *                              refused connect counts as done (each one still passes
@@ -33,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Kept as a real, separate function with the sockaddr in its 2nd argument
@@ -63,6 +67,20 @@ KEEP_AS_IS int kpe_note_target(const char *text);
 KEEP_AS_IS int kpe_note_target(const char *text) {
         __asm__ volatile("" : : "r"(text) : "memory");
         return text[0];
+}
+
+/* Sleeps for at least us microseconds (nanosleep, resumed after a signal)
+ * and returns us: a function whose duration a test knows, for latency
+ * histograms from a uprobe and a uretprobe. */
+KEEP_AS_IS unsigned long kpe_sleep_target(unsigned long us);
+
+KEEP_AS_IS unsigned long kpe_sleep_target(unsigned long us) {
+        struct timespec ts = { .tv_sec = (time_t) (us / 1000000UL), .tv_nsec = (long) (us % 1000000UL) * 1000L };
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+        __asm__ volatile("" : : : "memory");
+        return us;
 }
 
 static int parse_count(const char *s, unsigned long max, unsigned long *ret) {
@@ -205,7 +223,8 @@ static int do_tcpflood(unsigned long n, unsigned long first) {
 
 static int usage(void) {
         fprintf(stderr,
-                "usage: connector offset [note]\n"
+                "usage: connector offset [note|sleep]\n"
+                "       connector sleep US...\n"
                 "       connector note TEXT...\n"
                 "       connector call N [PORT]\n"
                 "       connector tcp N PORT\n"
@@ -221,6 +240,23 @@ int main(int argc, char **argv) {
                 return print_offset((uintptr_t) &kpe_connect_target);
         if (argc == 3 && strcmp(argv[1], "offset") == 0 && strcmp(argv[2], "note") == 0)
                 return print_offset((uintptr_t) &kpe_note_target);
+
+        if (argc == 3 && strcmp(argv[1], "offset") == 0 && strcmp(argv[2], "sleep") == 0)
+                return print_offset((uintptr_t) &kpe_sleep_target);
+
+        if (argc >= 3 && strcmp(argv[1], "sleep") == 0) {
+                unsigned long us[64];
+                volatile unsigned long sink = 0;
+                if (argc - 2 > 64)
+                        return usage();
+                for (int i = 2; i < argc; i++)
+                        if (parse_count(argv[i], 10000000UL, &us[i - 2]) < 0)
+                                return usage();
+                for (int i = 2; i < argc; i++)
+                        sink += kpe_sleep_target(us[i - 2]);
+                (void) sink;
+                return 0;
+        }
 
         if (argc >= 3 && strcmp(argv[1], "note") == 0) {
                 volatile int sink = 0;
