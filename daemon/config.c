@@ -738,6 +738,26 @@ static void named_at(Loader *l, const yaml_node_t *n, const char *s, NamedAt *re
         *ret = (NamedAt){ xstrdup(s), node_line(n), node_column(n) };
 }
 
+/* A metric's HELP when the config gives none: what it counts, sums or
+ * observes, so that a scrape says what the number is. */
+static char *default_help(const ProbeConfig *p, const MetricConfig *m) {
+        _cleanup_buf_ Buf b = { 0 };
+        const char *probe = p->name ? p->name : "?";
+
+        if (m->latency_from.name)
+                buf_printf(&b, "Seconds from an event of probe %s to the matching event of probe %s", m->latency_from.name,
+                           probe);
+        else if (m->value.name && m->type == METRIC_HISTOGRAM)
+                buf_printf(&b, "Values of field %s of probe %s", m->value.name, probe);
+        else if (m->value.name)
+                buf_printf(&b, "Sum of field %s of probe %s", m->value.name, probe);
+        else
+                buf_printf(&b, "Events of probe %s", probe);
+        if (m->scale != 1 && (m->value.name || m->latency_from.name))
+                buf_printf(&b, ", times %g", m->scale);
+        return buf_steal(&b);
+}
+
 static void parse_metric(Loader *l, yaml_node_t *n, const ProbeConfig *p, bool type_known, MetricConfig *m) {
         KeySlot slots[] = {
                 { .name = "name" },         { .name = "help" },         { .name = "labels" },
@@ -773,14 +793,6 @@ static void parse_metric(Loader *l, yaml_node_t *n, const ProbeConfig *p, bool t
         }
         if (help->value && (s = get_string(l, help->value, "help")))
                 m->help = xstrdup(s);
-        if (!m->help) {
-                _cleanup_buf_ Buf b = { 0 };
-                if (m->type == METRIC_HISTOGRAM)
-                        buf_printf(&b, "Histogram of probe %s", p->name ? p->name : "?");
-                else
-                        buf_printf(&b, "Events of probe %s", p->name ? p->name : "?");
-                m->help = buf_steal(&b);
-        }
 
         if (value->value && (s = get_string(l, value->value, "value"))) {
                 named_at(l, value->value, s, &m->value);
@@ -841,6 +853,9 @@ static void parse_metric(Loader *l, yaml_node_t *n, const ProbeConfig *p, bool t
         if (timeout->value && get_number(l, timeout->value, "pending_timeout", &m->pending_timeout) &&
             (m->pending_timeout <= 0 || m->pending_timeout > 86400))
                 node_error(l, timeout->value, "'pending_timeout' must be above 0 and at most 86400 seconds");
+
+        if (!m->help)
+                m->help = default_help(p, m);
 
         if (buckets->value && m->type != METRIC_HISTOGRAM)
                 node_error(l, buckets->key, "'buckets' is only for 'type: histogram'");

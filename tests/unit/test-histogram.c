@@ -433,6 +433,17 @@ static void test_config_layouts(void **state) {
         assert_int_equal(m[3].n_buckets, 11);
         assert_string_equal(m[3].bucket_text[0], "0.005");
         assert_string_equal(m[3].bucket_text[10], "10");
+        /* Without help: what the number is. */
+        assert_string_equal(m[0].help, "Values of field size of probe rec");
+        config_free(c);
+
+        assert_int_equal(config_load_string("t.yaml", SLEEP_PROBES, strlen(SLEEP_PROBES), &c, NULL), 0);
+        assert_string_equal(c->probes[1].metrics[0].help,
+                            "Seconds from an event of probe sl_in to the matching event of probe sl_out");
+        m = c->probes[2].metrics;
+        assert_string_equal(m[1].help, "Sum of field size of probe rec");
+        assert_string_equal(m[2].help, "Sum of field size of probe rec, times 0.001");
+        assert_string_equal(m[4].help, "Events of probe rec");
         config_free(c);
 }
 
