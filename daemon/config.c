@@ -1,6 +1,6 @@
 /* The YAML config: libyaml builds a document tree (it keeps each node's
  * position), and we walk it along the schema, collecting every error with
- * its line:column instead of stopping at the first. */
+ * its line:column instead of stopping at the first (yaml_load.c). */
 
 #include "config.h"
 
@@ -9,19 +9,17 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <stdarg.h>
 #include <string.h>
-#include <strings.h>
 #include <yaml.h>
 
 #include "util.h"
+#include "yaml_load.h"
 
 /* Bounds on what a config may ask for: the config is trusted (root-owned),
  * but the duplicate checks are quadratic and libyaml's composer recurses,
- * so a typo'd or generated file must not make the daemon hang or crash. */
+ * so a typo'd or generated file must not make the daemon hang or crash
+ * (depth and string length: yaml_load.h). */
 #define CONFIG_FILE_MAX (4u * 1024u * 1024u)
-#define CONFIG_DEPTH_MAX 32u
-#define CONFIG_STRING_MAX 4096u
 #define CONFIG_PROBES_MAX 1024u
 #define CONFIG_FETCH_MAX 128u   /* the kernel's MAX_TRACE_ARGS */
 #define CONFIG_FETCHARG_MAX 63u /* the kernel's MAX_ARGSTR_LEN */
@@ -192,14 +190,9 @@ int config_read_file(const char *path, char **ret_text, size_t *ret_len) {
 int config_load_file(const char *path, Config **ret, ConfigErrors *errs) {
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
-        int r;
-
-        r = config_read_file(path, &text, &len);
-        if (r < 0) {
-                if (errs)
-                        config_errors_add(errs, 0, 0, "cannot read: %s", strerror(-r));
+        int r = yl_read_file(path, &text, &len, errs);
+        if (r < 0)
                 return r;
-        }
         return config_load_string(path, text, len, ret, errs);
 }
 
@@ -218,8 +211,7 @@ typedef struct SeenList {
 } SeenList;
 
 typedef struct Loader {
-        yaml_document_t *doc;
-        ConfigErrors *errs;
+        YlLoader yl; /* first: the walk's YlLoader is this Loader */
         SeenList probe_names, events, metric_names;
 } Loader;
 
@@ -233,145 +225,6 @@ static const Seen *seen_find(const SeenList *l, const char *name) {
 static void seen_add(SeenList *l, const char *name, const char *target, unsigned line) {
         l->items = xrealloc(l->items, (l->n + 1) * sizeof(Seen));
         l->items[l->n++] = (Seen){ name, target, line };
-}
-
-static unsigned node_line(const yaml_node_t *n) {
-        return (unsigned) n->start_mark.line + 1;
-}
-
-static unsigned node_column(const yaml_node_t *n) {
-        return (unsigned) n->start_mark.column + 1;
-}
-
-/* Records an error at the node; returns false so that checks can say
- * "return node_error(...)". */
-static bool node_error(Loader *l, const yaml_node_t *n, const char *fmt, ...) _printf_(3, 4);
-static bool node_error(Loader *l, const yaml_node_t *n, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        config_errors_addv(l->errs, node_line(n), node_column(n), fmt, ap);
-        va_end(ap);
-        return false;
-}
-
-static yaml_node_t *doc_node(Loader *l, int index) {
-        return yaml_document_get_node(l->doc, index);
-}
-
-static const char *scalar_value(const yaml_node_t *n) {
-        return (const char *) n->data.scalar.value;
-}
-
-/* A plain empty, "~" or "null" scalar is YAML's null, not a string. */
-static bool scalar_is_null(const yaml_node_t *n) {
-        if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-                return false;
-        const char *v = scalar_value(n);
-        return v[0] == 0 || strcmp(v, "~") == 0 || strcasecmp(v, "null") == 0;
-}
-
-/* A scalar usable as a C string: no embedded NUL ("\0" escapes). */
-static bool scalar_is_text(const yaml_node_t *n) {
-        return n->type == YAML_SCALAR_NODE && strlen(scalar_value(n)) == n->data.scalar.length;
-}
-
-static const char *get_string(Loader *l, const yaml_node_t *n, const char *what) {
-        if (!scalar_is_text(n) || scalar_is_null(n))
-                return node_error(l, n, "'%s' must be a string", what), NULL;
-        if (n->data.scalar.length > CONFIG_STRING_MAX)
-                return node_error(l, n, "'%s' is longer than %u characters", what, CONFIG_STRING_MAX), NULL;
-        return scalar_value(n);
-}
-
-static void get_uint(Loader *l, const yaml_node_t *n, const char *what, unsigned min, unsigned max, unsigned *ret) {
-        int64_t v;
-
-        /* Quoted scalars are strings in YAML, so "4096" is not an integer. */
-        if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
-            parse_i64(sv_from(scalar_value(n)), &v) < 0)
-                node_error(l, n, "'%s' must be an integer", what);
-        else if (v < (int64_t) min || v > (int64_t) max)
-                node_error(l, n, "'%s' must be between %u and %u", what, min, max);
-        else
-                *ret = (unsigned) v;
-}
-
-static void get_bool(Loader *l, const yaml_node_t *n, const char *what, bool *ret) {
-        const char *v = n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ?
-                scalar_value(n) : "";
-
-        if (strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0)
-                *ret = true;
-        else if (strcasecmp(v, "false") == 0 || strcasecmp(v, "no") == 0)
-                *ret = false;
-        else
-                node_error(l, n, "'%s' must be a boolean (true or false)", what);
-}
-
-/* One expected key of a mapping, filled in by collect_keys(). */
-typedef struct KeySlot {
-        const char *name;
-        yaml_node_t *key;
-        yaml_node_t *value;
-} KeySlot;
-
-/* Sorts the pairs of a mapping into slots; reports unknown and duplicate
- * keys. Returns false if `map` is not a mapping. */
-static bool collect_keys(Loader *l, yaml_node_t *map, const char *what, KeySlot *slots, size_t n_slots) {
-        if (map->type != YAML_MAPPING_NODE)
-                return node_error(l, map, "%s must be a mapping", what);
-        for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
-                yaml_node_t *k = doc_node(l, pair->key);
-                KeySlot *slot = NULL;
-
-                if (!scalar_is_text(k)) {
-                        node_error(l, k, "keys must be strings");
-                        continue;
-                }
-                for (size_t i = 0; i < n_slots; i++)
-                        if (strcmp(slots[i].name, scalar_value(k)) == 0)
-                                slot = &slots[i];
-                if (!slot)
-                        node_error(l, k, "unknown key '%s'", scalar_value(k));
-                else if (slot->key)
-                        node_error(l, k, "duplicate key '%s' (first at line %u)", slot->name, node_line(slot->key));
-                else {
-                        slot->key = k;
-                        slot->value = doc_node(l, pair->value);
-                }
-        }
-        return true;
-}
-
-/* For mappings with free-form keys: reports a key equal to an earlier one. */
-static bool key_is_duplicate(Loader *l, yaml_node_t *map, yaml_node_pair_t *pair) {
-        yaml_node_t *k = doc_node(l, pair->key);
-        for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < pair; p++) {
-                yaml_node_t *o = doc_node(l, p->key);
-                if (o->type == YAML_SCALAR_NODE && strcmp(scalar_value(o), scalar_value(k)) == 0)
-                        return !node_error(l, k, "duplicate key '%s' (first at line %u)", scalar_value(k), node_line(o));
-        }
-        return false;
-}
-
-/* Checks that n is a sequence of at most max items; returns the count, or
- * -1 after reporting why not. */
-static ssize_t sequence_check(Loader *l, const yaml_node_t *n, const char *what, size_t max) {
-        if (n->type != YAML_SEQUENCE_NODE)
-                return node_error(l, n, "'%s' must be a sequence", what), -1;
-        size_t count = (size_t) (n->data.sequence.items.top - n->data.sequence.items.start);
-        if (count > max)
-                return node_error(l, n, "'%s' has too many entries (%zu, at most %zu)", what, count, max), -1;
-        return (ssize_t) count;
-}
-
-static ssize_t mapping_check(Loader *l, const yaml_node_t *n, const char *what, size_t max) {
-        if (n->type != YAML_MAPPING_NODE)
-                return node_error(l, n, "'%s' must be a mapping", what), -1;
-        size_t count = (size_t) (n->data.mapping.pairs.top - n->data.mapping.pairs.start);
-        if (count > max)
-                return node_error(l, n, "'%s' has too many entries (%zu, at most %zu)", what, count, max), -1;
-        return (ssize_t) count;
 }
 
 /* SYM[+OFFS]: symbol chars [A-Za-z0-9_.], offset decimal or 0xhex. */
@@ -418,13 +271,13 @@ bool tracepoint_target_is_valid(const char *s) {
 static bool check_target(Loader *l, const yaml_node_t *n, ProbeType t, const char *s) {
         if (t == PROBE_TRACEPOINT)
                 return tracepoint_target_is_valid(s) ||
-                        node_error(l, n, "invalid tracepoint target '%s': expected SUBSYSTEM/EVENT", s);
+                        yl_error(&l->yl, n, "invalid tracepoint target '%s': expected SUBSYSTEM/EVENT", s);
         if (t == PROBE_UPROBE || t == PROBE_URETPROBE)
                 return uprobe_target_is_valid(s) ||
-                        node_error(l, n, "invalid %s target '%s': expected /ABSOLUTE/PATH:0xOFFSET",
-                                   probe_type_to_string(t), s);
+                        yl_error(&l->yl, n, "invalid %s target '%s': expected /ABSOLUTE/PATH:0xOFFSET",
+                                 probe_type_to_string(t), s);
         return kprobe_target_is_valid(s) ||
-                node_error(l, n, "invalid %s target '%s': expected SYMBOL[+OFFSET]", probe_type_to_string(t), s);
+                yl_error(&l->yl, n, "invalid %s target '%s': expected SYMBOL[+OFFSET]", probe_type_to_string(t), s);
 }
 
 static int probe_field_index(const ProbeConfig *p, const char *name) {
@@ -444,20 +297,20 @@ static bool parse_fetch_arg(Loader *l, const yaml_node_t *n, ProbeConfig *p, boo
         const char *eq = strchr(s, '='), *arg, *colon;
 
         if (!eq || eq == s)
-                return node_error(l, n, "fetch arg '%s' must be NAME=FETCHARG[:TYPE]", s);
+                return yl_error(&l->yl, n, "fetch arg '%s' must be NAME=FETCHARG[:TYPE]", s);
         if (has_space(s))
-                return node_error(l, n, "fetch arg '%s' must not contain whitespace", s);
+                return yl_error(&l->yl, n, "fetch arg '%s' must not contain whitespace", s);
         arg = eq + 1;
         /* The kernel splits the type off at the first ':' too. */
         colon = strchr(arg, ':');
         if (arg[0] == 0 || colon == arg)
-                return node_error(l, n, "fetch arg '%s' has an empty FETCHARG", s);
+                return yl_error(&l->yl, n, "fetch arg '%s' has an empty FETCHARG", s);
         if (strlen(arg) > CONFIG_FETCHARG_MAX)
-                return node_error(l, n, "fetch arg '%s': FETCHARG is longer than %u characters", s, CONFIG_FETCHARG_MAX);
+                return yl_error(&l->yl, n, "fetch arg '%s': FETCHARG is longer than %u characters", s, CONFIG_FETCHARG_MAX);
         if (colon && colon[1] == 0)
-                return node_error(l, n, "fetch arg '%s' has an empty type", s);
+                return yl_error(&l->yl, n, "fetch arg '%s' has an empty type", s);
         if (type_known && p->type != PROBE_KRETPROBE && p->type != PROBE_URETPROBE && strstr(arg, "$retval"))
-                return node_error(l, n, "fetch arg '%s': $retval is only available in kretprobe and uretprobe probes", s);
+                return yl_error(&l->yl, n, "fetch arg '%s': $retval is only available in kretprobe and uretprobe probes", s);
 
         char *name = xstrndup(s, (size_t) (eq - s));
         const char *type = colon ? colon + 1 : "";
@@ -468,26 +321,26 @@ static bool parse_fetch_arg(Loader *l, const yaml_node_t *n, ProbeConfig *p, boo
         p->fields[p->n_fields++] = name;
 
         if (!name_is_valid(name))
-                return node_error(l, n, "invalid fetch arg name '%s': must match [A-Za-z_][A-Za-z0-9_]* "
-                                  "and be at most %d characters", name, CONFIG_NAME_MAX);
+                return yl_error(&l->yl, n, "invalid fetch arg name '%s': must match [A-Za-z_][A-Za-z0-9_]* "
+                                "and be at most %d characters", name, CONFIG_NAME_MAX);
         if (strncmp(name, "common_", 7) == 0)
-                return node_error(l, n, "fetch arg name '%s' is reserved: common_* are the kernel's common fields", name);
+                return yl_error(&l->yl, n, "fetch arg name '%s' is reserved: common_* are the kernel's common fields", name);
         for (size_t i = 0; i + 1 < p->n_fields; i++)
                 if (strcmp(p->fields[i], name) == 0)
-                        return node_error(l, n, "duplicate fetch arg name '%s'", name);
+                        return yl_error(&l->yl, n, "duplicate fetch arg name '%s'", name);
         return true;
 }
 
 static void parse_fetch(Loader *l, yaml_node_t *n, ProbeConfig *p, bool type_known) {
-        ssize_t count = sequence_check(l, n, "fetch", CONFIG_FETCH_MAX);
+        ssize_t count = yl_sequence(&l->yl, n, "fetch", CONFIG_FETCH_MAX);
         if (count < 0)
                 return;
         p->fetch = xcalloc((size_t) count, sizeof(char *));
         p->fields = xcalloc((size_t) count, sizeof(char *));
         p->field_is_string = xcalloc((size_t) count, sizeof(bool));
         for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
-                yaml_node_t *item = doc_node(l, *i);
-                const char *s = get_string(l, item, "fetch");
+                yaml_node_t *item = yl_node(&l->yl, *i);
+                const char *s = yl_string(&l->yl, item, "fetch");
                 if (s)
                         parse_fetch_arg(l, item, p, type_known, s);
         }
@@ -495,76 +348,76 @@ static void parse_fetch(Loader *l, yaml_node_t *n, ProbeConfig *p, bool type_kno
 
 /* {map: {KEY: VALUE, ...}}; entries are kept as written. */
 static void parse_decoder_map(Loader *l, yaml_node_t *n, Decoder *d) {
-        KeySlot slots[] = { { .name = "map" } };
+        YlKey slots[] = { { .name = "map" } };
         ssize_t count;
 
         d->kind = DECODER_MAP;
-        if (!collect_keys(l, n, "a decoder", slots, ELEMENTSOF(slots)))
+        if (!yl_keys(&l->yl, n, "a decoder", slots, ELEMENTSOF(slots)))
                 return;
         if (!slots[0].value) {
                 /* Other keys were reported as unknown already. */
                 if (n->data.mapping.pairs.top == n->data.mapping.pairs.start)
-                        node_error(l, n, "decoder mapping is missing 'map'");
+                        yl_error(&l->yl, n, "decoder mapping is missing 'map'");
                 return;
         }
         yaml_node_t *m = slots[0].value;
-        count = mapping_check(l, m, "map", CONFIG_MAP_MAX);
+        count = yl_mapping(&l->yl, m, "map", CONFIG_MAP_MAX);
         if (count < 0)
                 return;
         if (count == 0) {
-                node_error(l, m, "'map' must not be empty");
+                yl_error(&l->yl, m, "'map' must not be empty");
                 return;
         }
         d->map = xcalloc((size_t) count, sizeof(MapEntry));
         for (yaml_node_pair_t *pair = m->data.mapping.pairs.start; pair < m->data.mapping.pairs.top; pair++) {
-                yaml_node_t *k = doc_node(l, pair->key), *v = doc_node(l, pair->value);
+                yaml_node_t *k = yl_node(&l->yl, pair->key), *v = yl_node(&l->yl, pair->value);
 
-                if (!scalar_is_text(k))
-                        node_error(l, k, "'map' keys must be scalars");
-                else if (!scalar_is_text(v))
-                        node_error(l, v, "'map' values must be scalars");
-                else if (!key_is_duplicate(l, m, pair))
-                        d->map[d->n_map++] = (MapEntry){ xstrdup(scalar_value(k)), xstrdup(scalar_value(v)) };
+                if (!yl_is_text(k))
+                        yl_error(&l->yl, k, "'map' keys must be scalars");
+                else if (!yl_is_text(v))
+                        yl_error(&l->yl, v, "'map' values must be scalars");
+                else if (!yl_key_is_duplicate(&l->yl, m, pair))
+                        d->map[d->n_map++] = (MapEntry){ xstrdup(yl_value(k)), xstrdup(yl_value(v)) };
         }
 }
 
 static void parse_decode(Loader *l, yaml_node_t *n, ProbeConfig *p, bool type_known) {
-        ssize_t count = mapping_check(l, n, "decode", CONFIG_DECODERS_MAX);
+        ssize_t count = yl_mapping(&l->yl, n, "decode", CONFIG_DECODERS_MAX);
         if (count < 0)
                 return;
         p->decoders = xcalloc((size_t) count, sizeof(Decoder));
         for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
-                yaml_node_t *k = doc_node(l, pair->key), *v = doc_node(l, pair->value);
+                yaml_node_t *k = yl_node(&l->yl, pair->key), *v = yl_node(&l->yl, pair->value);
 
-                if (!scalar_is_text(k)) {
-                        node_error(l, k, "'decode' keys must be field names");
+                if (!yl_is_text(k)) {
+                        yl_error(&l->yl, k, "'decode' keys must be field names");
                         continue;
                 }
-                const char *field = scalar_value(k);
+                const char *field = yl_value(k);
                 Decoder *d = &p->decoders[p->n_decoders++];
-                *d = (Decoder){ .field = xstrdup(field), .line = node_line(k), .column = node_column(k) };
+                *d = (Decoder){ .field = xstrdup(field), .line = yl_line(k), .column = yl_column(k) };
 
-                if (key_is_duplicate(l, n, pair))
+                if (yl_key_is_duplicate(&l->yl, n, pair))
                         ;
                 else if (!name_is_valid(field))
-                        node_error(l, k, "invalid field name '%s' in 'decode'", field);
+                        yl_error(&l->yl, k, "invalid field name '%s' in 'decode'", field);
                 else if (type_known && p->type != PROBE_TRACEPOINT && !probe_has_field(p, field))
                         /* Tracepoint fields are only known from the kernel's
                          * format file: the daemon checks those later. */
-                        node_error(l, k, "decode: '%s' is not a field of probe '%s' (fields are the fetch names)",
-                                   field, p->name ? p->name : "?");
+                        yl_error(&l->yl, k, "decode: '%s' is not a field of probe '%s' (fields are the fetch names)",
+                                 field, p->name ? p->name : "?");
 
                 if (v->type == YAML_MAPPING_NODE)
                         parse_decoder_map(l, v, d);
-                else if (!scalar_is_text(v) || scalar_is_null(v))
-                        node_error(l, v, "decoder for '%s' must be a name or {map: {...}}", field);
+                else if (!yl_is_text(v) || yl_is_null(v))
+                        yl_error(&l->yl, v, "decoder for '%s' must be a name or {map: {...}}", field);
                 else {
                         for (DecoderKind kind = DECODER_NTOHS; kind < DECODER_MAP; kind++)
-                                if (strcmp(scalar_value(v), decoder_kind_table[kind]) == 0)
+                                if (strcmp(yl_value(v), decoder_kind_table[kind]) == 0)
                                         d->kind = kind;
                         if (d->kind == DECODER_NONE)
-                                node_error(l, v, "unknown decoder '%s' (expected ntohs, ntohl, ipv4, ipv6, hex, errno, "
-                                           "string or {map: {...}})", scalar_value(v));
+                                yl_error(&l->yl, v, "unknown decoder '%s' (expected ntohs, ntohl, ipv4, ipv6, hex, errno, "
+                                         "string or {map: {...}})", yl_value(v));
                 }
         }
 }
@@ -572,20 +425,20 @@ static void parse_decode(Loader *l, yaml_node_t *n, ProbeConfig *p, bool type_kn
 static bool check_label(Loader *l, const yaml_node_t *n, const ProbeConfig *p, bool type_known,
                         const MetricConfig *m, const char *s) {
         if (!name_is_valid(s))
-                return node_error(l, n, "invalid label name '%s'", s);
+                return yl_error(&l->yl, n, "invalid label name '%s'", s);
         if (strncmp(s, "__", 2) == 0)
-                return node_error(l, n, "label name '%s' is reserved (starts with __)", s);
+                return yl_error(&l->yl, n, "label name '%s' is reserved (starts with __)", s);
         if (m->type == METRIC_HISTOGRAM && strcmp(s, "le") == 0)
-                return node_error(l, n, "label 'le' is the bucket bound of a histogram");
+                return yl_error(&l->yl, n, "label 'le' is the bucket bound of a histogram");
         for (size_t j = 0; j < m->n_labels; j++)
                 if (strcmp(m->labels[j], s) == 0)
-                        return node_error(l, n, "duplicate label '%s'", s);
+                        return yl_error(&l->yl, n, "duplicate label '%s'", s);
         /* A latency metric's labels may be fields of the entry probe too:
          * check_latency() checks those once all probes are read. */
         if (type_known && p->type != PROBE_TRACEPOINT && !m->latency_from.name && !label_is_builtin(s) &&
             !probe_has_field(p, s))
-                return node_error(l, n, "label '%s' is neither a field of probe '%s' nor a builtin (comm, pid, tgid, cpu)",
-                                  s, p->name ? p->name : "?");
+                return yl_error(&l->yl, n, "label '%s' is neither a field of probe '%s' nor a builtin "
+                                "(comm, pid, tgid, cpu)", s, p->name ? p->name : "?");
         return true;
 }
 
@@ -599,35 +452,35 @@ static bool check_metric_name(Loader *l, const yaml_node_t *n, const char *s, Me
         static const char *const histogram_suffixes[] = { "_total", "_bucket", "_count", "_sum", "_created" };
 
         if (!metric_name_is_valid(s))
-                return node_error(l, n, "invalid metric name '%s': must match [a-zA-Z_][a-zA-Z0-9_]*", s);
+                return yl_error(&l->yl, n, "invalid metric name '%s': must match [a-zA-Z_][a-zA-Z0-9_]*", s);
         if (type == METRIC_COUNTER && (strlen(s) < 7 || !name_has_suffix(s, "_total")))
-                return node_error(l, n, "metric name '%s' must end in _total (it is a counter)", s);
+                return yl_error(&l->yl, n, "metric name '%s' must end in _total (it is a counter)", s);
         if (type == METRIC_HISTOGRAM)
                 for (size_t i = 0; i < ELEMENTSOF(histogram_suffixes); i++)
                         if (name_has_suffix(s, histogram_suffixes[i]))
-                                return node_error(l, n, "histogram name '%s' must not end in %s (its series are "
-                                                  "NAME_bucket, NAME_sum and NAME_count)", s, histogram_suffixes[i]);
+                                return yl_error(&l->yl, n, "histogram name '%s' must not end in %s (its series are "
+                                                "NAME_bucket, NAME_sum and NAME_count)", s, histogram_suffixes[i]);
         for (size_t i = 0; i < ELEMENTSOF(reserved); i++)
                 if (strncmp(s, reserved[i], strlen(reserved[i])) == 0)
-                        return node_error(l, n, "metric name '%s' uses the reserved prefix '%s'", s, reserved[i]);
+                        return yl_error(&l->yl, n, "metric name '%s' uses the reserved prefix '%s'", s, reserved[i]);
         const Seen *first = seen_find(&l->metric_names, s);
         if (first)
-                return node_error(l, n, "duplicate metric name '%s' (first at line %u)", s, first->line);
-        seen_add(&l->metric_names, s, NULL, node_line(n));
+                return yl_error(&l->yl, n, "duplicate metric name '%s' (first at line %u)", s, first->line);
+        seen_add(&l->metric_names, s, NULL, yl_line(n));
         return true;
 }
 
 /* A plain scalar that is a finite number (YAML int or float). */
 static bool get_number(Loader *l, const yaml_node_t *n, const char *what, double *ret) {
         char *end;
-        if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || !scalar_is_text(n) ||
+        if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || !yl_is_text(n) ||
             n->data.scalar.length == 0 || n->data.scalar.length > 64)
-                return node_error(l, n, "'%s' must be a number", what);
+                return yl_error(&l->yl, n, "'%s' must be a number", what);
         errno = 0;
-        double v = strtod(scalar_value(n), &end);
-        if (*end != 0 || end == scalar_value(n) || !isfinite(v) || errno == ERANGE ||
-            strpbrk(scalar_value(n), "xXpP") /* hex floats: not YAML */)
-                return node_error(l, n, "'%s' must be a finite number, not '%s'", what, scalar_value(n));
+        double v = strtod(yl_value(n), &end);
+        if (*end != 0 || end == yl_value(n) || !isfinite(v) || errno == ERANGE ||
+            strpbrk(yl_value(n), "xXpP") /* hex floats: not YAML */)
+                return yl_error(&l->yl, n, "'%s' must be a finite number, not '%s'", what, yl_value(n));
         *ret = v;
         return true;
 }
@@ -651,41 +504,41 @@ static void buckets_add(MetricConfig *m, double v, char *text) {
 
 /* {exponential: {start, factor, count}} or {linear: {start, width, count}}. */
 static void parse_bucket_layout(Loader *l, yaml_node_t *n, MetricConfig *m) {
-        KeySlot kinds[] = { { .name = "exponential" }, { .name = "linear" } };
-        if (!collect_keys(l, n, "'buckets'", kinds, ELEMENTSOF(kinds)))
+        YlKey kinds[] = { { .name = "exponential" }, { .name = "linear" } };
+        if (!yl_keys(&l->yl, n, "'buckets'", kinds, ELEMENTSOF(kinds)))
                 return;
         if (!!kinds[0].value == !!kinds[1].value) {
                 if (kinds[0].value || n->data.mapping.pairs.top == n->data.mapping.pairs.start)
-                        node_error(l, n, "'buckets' must be a list of bounds, {exponential: {...}} or {linear: {...}}");
+                        yl_error(&l->yl, n, "'buckets' must be a list of bounds, {exponential: {...}} or {linear: {...}}");
                 return;
         }
         bool exponential = kinds[0].value != NULL;
         yaml_node_t *v = exponential ? kinds[0].value : kinds[1].value;
-        KeySlot slots[] = { { .name = "start" }, { .name = exponential ? "factor" : "width" }, { .name = "count" } };
-        if (!collect_keys(l, v, exponential ? "'exponential'" : "'linear'", slots, ELEMENTSOF(slots)))
+        YlKey slots[] = { { .name = "start" }, { .name = exponential ? "factor" : "width" }, { .name = "count" } };
+        if (!yl_keys(&l->yl, v, exponential ? "'exponential'" : "'linear'", slots, ELEMENTSOF(slots)))
                 return;
         double start = 0, step = 0;
         unsigned count = 0;
         bool ok = true;
         for (size_t i = 0; i < ELEMENTSOF(slots); i++)
                 if (!slots[i].value)
-                        ok = node_error(l, v, "'%s' is missing '%s'", kinds[exponential ? 0 : 1].name, slots[i].name);
+                        ok = yl_error(&l->yl, v, "'%s' is missing '%s'", kinds[exponential ? 0 : 1].name, slots[i].name);
         if (!ok)
                 return;
         /* Both checked, each error reported. */
         bool start_ok = get_number(l, slots[0].value, "start", &start);
         bool step_ok = get_number(l, slots[1].value, slots[1].name, &step);
         ok = start_ok && step_ok;
-        size_t before = l->errs->n;
-        get_uint(l, slots[2].value, "count", 1, CONFIG_BUCKETS_MAX, &count);
-        if (!ok || l->errs->n != before)
+        size_t before = l->yl.errs->n;
+        yl_uint(&l->yl, slots[2].value, "count", 1, CONFIG_BUCKETS_MAX, &count);
+        if (!ok || l->yl.errs->n != before)
                 return;
         if (exponential && start <= 0)
-                return (void) node_error(l, slots[0].value, "exponential buckets need a 'start' above 0");
+                return (void) yl_error(&l->yl, slots[0].value, "exponential buckets need a 'start' above 0");
         if (exponential && step <= 1)
-                return (void) node_error(l, slots[1].value, "exponential buckets need a 'factor' above 1");
+                return (void) yl_error(&l->yl, slots[1].value, "exponential buckets need a 'factor' above 1");
         if (!exponential && step <= 0)
-                return (void) node_error(l, slots[1].value, "linear buckets need a 'width' above 0");
+                return (void) yl_error(&l->yl, slots[1].value, "linear buckets need a 'width' above 0");
         for (unsigned i = 0; i < count; i++) {
                 /* Each bound from start directly (start * factor^i, start +
                  * i * width): no error accumulates over the steps. */
@@ -693,8 +546,8 @@ static void parse_bucket_layout(Loader *l, yaml_node_t *n, MetricConfig *m) {
                 char *text = isfinite(b) ? format_bound(&b) : NULL;
                 if (!text || (m->n_buckets > 0 && b <= m->buckets[m->n_buckets - 1])) {
                         free(text);
-                        return (void) node_error(l, slots[2].value, "bucket %u of this layout is %s", i + 1,
-                                                 text ? "not above the one before" : "not finite");
+                        return (void) yl_error(&l->yl, slots[2].value, "bucket %u of this layout is %s", i + 1,
+                                               text ? "not above the one before" : "not finite");
                 }
                 buckets_add(m, b, text);
         }
@@ -705,24 +558,24 @@ static void parse_buckets(Loader *l, yaml_node_t *n, MetricConfig *m) {
                 parse_bucket_layout(l, n, m);
                 return;
         }
-        ssize_t count = sequence_check(l, n, "buckets", CONFIG_BUCKETS_MAX);
+        ssize_t count = yl_sequence(&l->yl, n, "buckets", CONFIG_BUCKETS_MAX);
         if (count < 0)
                 return;
         if (count == 0) {
-                node_error(l, n, "'buckets' must not be empty");
+                yl_error(&l->yl, n, "'buckets' must not be empty");
                 return;
         }
         for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
-                yaml_node_t *item = doc_node(l, *i);
+                yaml_node_t *item = yl_node(&l->yl, *i);
                 double v;
                 if (!get_number(l, item, "buckets", &v))
                         continue;
                 if (m->n_buckets > 0 && v <= m->buckets[m->n_buckets - 1]) {
-                        node_error(l, item, "bucket bound %s is not above the one before (%s): bounds must be "
-                                   "sorted, each once", scalar_value(item), m->bucket_text[m->n_buckets - 1]);
+                        yl_error(&l->yl, item, "bucket bound %s is not above the one before (%s): bounds must be "
+                                 "sorted, each once", yl_value(item), m->bucket_text[m->n_buckets - 1]);
                         continue;
                 }
-                buckets_add(m, v, xstrdup(scalar_value(item)));
+                buckets_add(m, v, xstrdup(yl_value(item)));
         }
 }
 
@@ -735,7 +588,7 @@ static void default_buckets(MetricConfig *m) {
 
 static void named_at(Loader *l, const yaml_node_t *n, const char *s, NamedAt *ret) {
         (void) l;
-        *ret = (NamedAt){ xstrdup(s), node_line(n), node_column(n) };
+        *ret = (NamedAt){ xstrdup(s), yl_line(n), yl_column(n) };
 }
 
 /* A metric's HELP when the config gives none: what it counts, sums or
@@ -759,122 +612,122 @@ static char *default_help(const ProbeConfig *p, const MetricConfig *m) {
 }
 
 static void parse_metric(Loader *l, yaml_node_t *n, const ProbeConfig *p, bool type_known, MetricConfig *m) {
-        KeySlot slots[] = {
+        YlKey slots[] = {
                 { .name = "name" },         { .name = "help" },         { .name = "labels" },
                 { .name = "type" },         { .name = "value" },        { .name = "scale" },
                 { .name = "buckets" },      { .name = "latency_from" }, { .name = "match" },
                 { .name = "max_pending" },  { .name = "pending_timeout" },
         };
-        KeySlot *name = &slots[0], *help = &slots[1], *labels = &slots[2], *type = &slots[3], *value = &slots[4],
+        YlKey *name = &slots[0], *help = &slots[1], *labels = &slots[2], *type = &slots[3], *value = &slots[4],
                 *scale = &slots[5], *buckets = &slots[6], *latency = &slots[7], *match = &slots[8],
                 *max_pending = &slots[9], *timeout = &slots[10];
         const char *s;
         ssize_t count;
 
-        m->line = node_line(n);
-        m->column = node_column(n);
+        m->line = yl_line(n);
+        m->column = yl_column(n);
         m->scale = 1.0;
         m->max_pending = CONFIG_DEFAULT_MAX_PENDING;
         m->pending_timeout = CONFIG_DEFAULT_PENDING_TIMEOUT;
-        if (!collect_keys(l, n, "a metric", slots, ELEMENTSOF(slots)))
+        if (!yl_keys(&l->yl, n, "a metric", slots, ELEMENTSOF(slots)))
                 return;
 
-        if (type->value && (s = get_string(l, type->value, "type"))) {
+        if (type->value && (s = yl_string(&l->yl, type->value, "type"))) {
                 if (strcmp(s, "histogram") == 0)
                         m->type = METRIC_HISTOGRAM;
                 else if (strcmp(s, "counter") != 0)
-                        node_error(l, type->value, "unknown metric type '%s' (expected counter or histogram)", s);
+                        yl_error(&l->yl, type->value, "unknown metric type '%s' (expected counter or histogram)", s);
         }
         if (!name->value)
-                node_error(l, n, "metric is missing 'name'");
-        else if ((s = get_string(l, name->value, "name"))) {
+                yl_error(&l->yl, n, "metric is missing 'name'");
+        else if ((s = yl_string(&l->yl, name->value, "name"))) {
                 m->name = xstrdup(s);
                 check_metric_name(l, name->value, m->name, m->type); /* our copy outlives the document */
         }
-        if (help->value && (s = get_string(l, help->value, "help")))
+        if (help->value && (s = yl_string(&l->yl, help->value, "help")))
                 m->help = xstrdup(s);
 
-        if (value->value && (s = get_string(l, value->value, "value"))) {
+        if (value->value && (s = yl_string(&l->yl, value->value, "value"))) {
                 named_at(l, value->value, s, &m->value);
                 const Decoder *d = probe_find_decoder(p, s);
                 if (!name_is_valid(s))
-                        node_error(l, value->value, "invalid field name '%s' in 'value'", s);
+                        yl_error(&l->yl, value->value, "invalid field name '%s' in 'value'", s);
                 else if (type_known && p->type != PROBE_TRACEPOINT && !probe_has_field(p, s))
-                        node_error(l, value->value, "value: '%s' is not a field of probe '%s' (fields are the fetch names)",
-                                   s, p->name ? p->name : "?");
+                        yl_error(&l->yl, value->value, "value: '%s' is not a field of probe '%s' "
+                                 "(fields are the fetch names)", s, p->name ? p->name : "?");
                 else if (type_known && p->type != PROBE_TRACEPOINT && p->field_is_string[probe_field_index(p, s)])
-                        node_error(l, value->value, "value: field '%s' is a string, not a number", s);
+                        yl_error(&l->yl, value->value, "value: field '%s' is a string, not a number", s);
                 else if (!decoder_is_numeric(d))
-                        node_error(l, value->value, "value: field '%s' is decoded as %s, which is not a number "
-                                   "(a value may use ntohs, ntohl, hex or no decoder)", s, decoder_kind_to_string(d->kind));
+                        yl_error(&l->yl, value->value, "value: field '%s' is decoded as %s, which is not a number "
+                                 "(a value may use ntohs, ntohl, hex or no decoder)", s, decoder_kind_to_string(d->kind));
         }
         if (scale->value && get_number(l, scale->value, "scale", &m->scale) && m->scale == 0)
-                node_error(l, scale->value, "'scale' must not be 0");
+                yl_error(&l->yl, scale->value, "'scale' must not be 0");
 
-        if (latency->value && (s = get_string(l, latency->value, "latency_from"))) {
+        if (latency->value && (s = yl_string(&l->yl, latency->value, "latency_from"))) {
                 named_at(l, latency->value, s, &m->latency_from);
                 if (m->type != METRIC_HISTOGRAM)
-                        node_error(l, latency->key, "'latency_from' needs 'type: histogram' (a latency is observed)");
+                        yl_error(&l->yl, latency->key, "'latency_from' needs 'type: histogram' (a latency is observed)");
                 else if (value->value)
-                        node_error(l, latency->key, "'latency_from' and 'value' exclude each other: the observed "
-                                   "value is the time since the entry event");
+                        yl_error(&l->yl, latency->key, "'latency_from' and 'value' exclude each other: the observed "
+                                 "value is the time since the entry event");
                 else if (p->name && strcmp(s, p->name) == 0)
-                        node_error(l, latency->value, "latency_from: probe '%s' is this metric's own probe", s);
+                        yl_error(&l->yl, latency->value, "latency_from: probe '%s' is this metric's own probe", s);
                 /* Whether the probe exists is known once all are read: check_latency(). */
         }
         if (m->type == METRIC_HISTOGRAM && !value->value && !latency->value)
-                node_error(l, n, "a histogram needs 'value' (a field to observe) or 'latency_from' (a probe)");
+                yl_error(&l->yl, n, "a histogram needs 'value' (a field to observe) or 'latency_from' (a probe)");
         if (!m->latency_from.name)
                 for (size_t i = 8; i <= 10; i++)
                         if (slots[i].key)
-                                node_error(l, slots[i].key, "'%s' is only for latency histograms ('latency_from')",
-                                           slots[i].name);
-        if (match->value && (count = sequence_check(l, match->value, "match", CONFIG_LABELS_MAX)) >= 0) {
+                                yl_error(&l->yl, slots[i].key, "'%s' is only for latency histograms ('latency_from')",
+                                         slots[i].name);
+        if (match->value && (count = yl_sequence(&l->yl, match->value, "match", CONFIG_LABELS_MAX)) >= 0) {
                 if (count == 0)
-                        node_error(l, match->value, "'match' must not be empty (leave it out to match the same thread)");
+                        yl_error(&l->yl, match->value, "'match' must not be empty (leave it out to match the same thread)");
                 m->match = xcalloc((size_t) count + 1, sizeof(NamedAt));
                 for (yaml_node_item_t *i = match->value->data.sequence.items.start;
                      i < match->value->data.sequence.items.top; i++) {
-                        yaml_node_t *item = doc_node(l, *i);
-                        if (!(s = get_string(l, item, "match")))
+                        yaml_node_t *item = yl_node(&l->yl, *i);
+                        if (!(s = yl_string(&l->yl, item, "match")))
                                 continue;
                         if (!name_is_valid(s)) {
-                                node_error(l, item, "invalid field name '%s' in 'match'", s);
+                                yl_error(&l->yl, item, "invalid field name '%s' in 'match'", s);
                                 continue;
                         }
                         for (size_t k = 0; k < m->n_match; k++)
                                 if (strcmp(m->match[k].name, s) == 0)
-                                        node_error(l, item, "duplicate field '%s' in 'match'", s);
+                                        yl_error(&l->yl, item, "duplicate field '%s' in 'match'", s);
                         named_at(l, item, s, &m->match[m->n_match++]);
                 }
         }
         if (max_pending->value)
-                get_uint(l, max_pending->value, "max_pending", 1, 16u << 20, &m->max_pending);
+                yl_uint(&l->yl, max_pending->value, "max_pending", 1, 16u << 20, &m->max_pending);
         if (timeout->value && get_number(l, timeout->value, "pending_timeout", &m->pending_timeout) &&
             (m->pending_timeout <= 0 || m->pending_timeout > 86400))
-                node_error(l, timeout->value, "'pending_timeout' must be above 0 and at most 86400 seconds");
+                yl_error(&l->yl, timeout->value, "'pending_timeout' must be above 0 and at most 86400 seconds");
 
         if (!m->help)
                 m->help = default_help(p, m);
 
         if (buckets->value && m->type != METRIC_HISTOGRAM)
-                node_error(l, buckets->key, "'buckets' is only for 'type: histogram'");
+                yl_error(&l->yl, buckets->key, "'buckets' is only for 'type: histogram'");
         else if (buckets->value)
                 parse_buckets(l, buckets->value, m);
         else if (m->type == METRIC_HISTOGRAM)
                 default_buckets(m);
 
-        if (!labels->value || (count = sequence_check(l, labels->value, "labels", CONFIG_LABELS_MAX)) < 0)
+        if (!labels->value || (count = yl_sequence(&l->yl, labels->value, "labels", CONFIG_LABELS_MAX)) < 0)
                 return;
         m->labels = xcalloc((size_t) count, sizeof(char *));
         m->label_line = xcalloc((size_t) count, sizeof(unsigned));
         m->label_column = xcalloc((size_t) count, sizeof(unsigned));
         for (yaml_node_item_t *i = labels->value->data.sequence.items.start;
              i < labels->value->data.sequence.items.top; i++) {
-                yaml_node_t *item = doc_node(l, *i);
-                if ((s = get_string(l, item, "labels")) && check_label(l, item, p, type_known, m, s)) {
-                        m->label_line[m->n_labels] = node_line(item);
-                        m->label_column[m->n_labels] = node_column(item);
+                yaml_node_t *item = yl_node(&l->yl, *i);
+                if ((s = yl_string(&l->yl, item, "labels")) && check_label(l, item, p, type_known, m, s)) {
+                        m->label_line[m->n_labels] = yl_line(item);
+                        m->label_column[m->n_labels] = yl_column(item);
                         m->labels[m->n_labels++] = xstrdup(s);
                 }
         }
@@ -888,13 +741,13 @@ static void check_latency(Loader *l, const Config *c, const ProbeConfig *p, cons
         const NamedAt *lf = &m->latency_from;
         const ProbeConfig *e = config_find_probe(c, lf->name);
         if (!e) {
-                config_errors_add(l->errs, lf->line, lf->column, "latency_from: there is no probe '%s'", lf->name);
+                config_errors_add(l->yl.errs, lf->line, lf->column, "latency_from: there is no probe '%s'", lf->name);
                 return;
         }
         if (e == p)
                 return; /* reported */
         if (e->type == PROBE_KRETPROBE || e->type == PROBE_URETPROBE) {
-                config_errors_add(l->errs, lf->line, lf->column, "latency_from: probe '%s' is a %s: an interval "
+                config_errors_add(l->yl.errs, lf->line, lf->column, "latency_from: probe '%s' is a %s: an interval "
                                   "starts at an entry (kprobe, uprobe or tracepoint)", lf->name,
                                   probe_type_to_string(e->type));
                 return;
@@ -906,8 +759,8 @@ static void check_latency(Loader *l, const Config *c, const ProbeConfig *p, cons
                 const ProbeConfig *side[] = { p, e };
                 for (size_t k = 0; k < 2; k++)
                         if (side[k]->type != PROBE_TRACEPOINT && !probe_has_field(side[k], f->name))
-                                config_errors_add(l->errs, f->line, f->column, "match: '%s' is not a field of probe '%s'%s",
-                                                  f->name, side[k]->name,
+                                config_errors_add(l->yl.errs, f->line, f->column,
+                                                  "match: '%s' is not a field of probe '%s'%s", f->name, side[k]->name,
                                                   k ? " (the entry, latency_from)" : " (this metric's probe)");
         }
         for (size_t i = 0; i < m->n_labels; i++) {
@@ -915,7 +768,7 @@ static void check_latency(Loader *l, const Config *c, const ProbeConfig *p, cons
                 if (label_is_builtin(s) || p->type == PROBE_TRACEPOINT || e->type == PROBE_TRACEPOINT)
                         continue;
                 if (!probe_has_field(p, s) && !probe_has_field(e, s))
-                        config_errors_add(l->errs, m->label_line[i], m->label_column[i],
+                        config_errors_add(l->yl.errs, m->label_line[i], m->label_column[i],
                                           "label '%s' is a field of neither probe '%s' nor its entry '%s', nor a "
                                           "builtin (comm, pid, tgid, cpu)", s, p->name, e->name);
         }
@@ -930,7 +783,7 @@ static void check_family_clash(Loader *l, const Config *c, const MetricConfig *h
                         size_t n = o->name ? strlen(o->name) : 0;
                         if (o->type == METRIC_COUNTER && n > 6 && strlen(h->name) == n - 6 &&
                             strncmp(o->name, h->name, n - 6) == 0)
-                                config_errors_add(l->errs, h->line, h->column, "histogram '%s' has the name of "
+                                config_errors_add(l->yl.errs, h->line, h->column, "histogram '%s' has the name of "
                                                   "counter '%s' without _total (line %u): OpenMetrics would show "
                                                   "them as one family", h->name, o->name, o->line);
                 }
@@ -959,25 +812,25 @@ static void check_event_name(Loader *l, const ProbeConfig *p, const yaml_node_t 
                 /* Against another kprobe kind this is a duplicate probe name,
                  * reported already. */
                 if (!s)
-                        seen_add(&l->events, p->name, NULL, node_line(name_node));
+                        seen_add(&l->events, p->name, NULL, yl_line(name_node));
                 else if (s->target)
-                        node_error(l, name_node, "probe name '%s' is the event name of tracepoint '%s' (line %u): "
-                                   "trace_pipe could not tell them apart", p->name, s->target, s->line);
+                        yl_error(&l->yl, name_node, "probe name '%s' is the event name of tracepoint '%s' (line %u): "
+                                 "trace_pipe could not tell them apart", p->name, s->target, s->line);
                 return;
         }
 
         const char *event = strchr(p->target, '/') + 1;
         s = seen_find(&l->events, event);
         if (!s)
-                seen_add(&l->events, event, p->target, node_line(target_node));
+                seen_add(&l->events, event, p->target, yl_line(target_node));
         else if (!s->target)
-                node_error(l, target_node, "tracepoint event '%s' is also the name of probe '%s' (line %u): "
-                           "trace_pipe could not tell them apart", event, s->name, s->line);
+                yl_error(&l->yl, target_node, "tracepoint event '%s' is also the name of probe '%s' (line %u): "
+                         "trace_pipe could not tell them apart", event, s->name, s->line);
         else if (strcmp(s->target, p->target) == 0)
-                node_error(l, target_node, "duplicate tracepoint target '%s' (first at line %u)", p->target, s->line);
+                yl_error(&l->yl, target_node, "duplicate tracepoint target '%s' (first at line %u)", p->target, s->line);
         else
-                node_error(l, target_node, "tracepoint '%s' has the same event name as '%s' (line %u): "
-                           "trace_pipe could not tell them apart", p->target, s->target, s->line);
+                yl_error(&l->yl, target_node, "tracepoint '%s' has the same event name as '%s' (line %u): "
+                         "trace_pipe could not tell them apart", p->target, s->target, s->line);
 }
 
 static bool probe_uses_label(const ProbeConfig *p, const char *label) {
@@ -1005,77 +858,78 @@ static void add_implicit_comm(ProbeConfig *p) {
 }
 
 static void parse_probe(Loader *l, yaml_node_t *n, ProbeConfig *p) {
-        KeySlot slots[] = {
+        YlKey slots[] = {
                 { .name = "name" },   { .name = "type" },   { .name = "target" },  { .name = "fetch" },
                 { .name = "filter" }, { .name = "decode" }, { .name = "metrics" },
         };
-        KeySlot *name = &slots[0], *type = &slots[1], *target = &slots[2], *fetch = &slots[3],
+        YlKey *name = &slots[0], *type = &slots[1], *target = &slots[2], *fetch = &slots[3],
                 *filter = &slots[4], *decode = &slots[5], *metrics = &slots[6];
         bool name_ok = false, type_ok = false, target_ok = false;
         const char *s;
         ssize_t count;
 
-        p->line = node_line(n);
-        p->column = node_column(n);
-        if (!collect_keys(l, n, "a probe", slots, ELEMENTSOF(slots)))
+        p->line = yl_line(n);
+        p->column = yl_column(n);
+        if (!yl_keys(&l->yl, n, "a probe", slots, ELEMENTSOF(slots)))
                 return;
         for (size_t i = 0; i < 3; i++)
                 if (!slots[i].value)
-                        node_error(l, n, "probe is missing '%s'", slots[i].name);
+                        yl_error(&l->yl, n, "probe is missing '%s'", slots[i].name);
 
-        if (name->value && (s = get_string(l, name->value, "name"))) {
+        if (name->value && (s = yl_string(&l->yl, name->value, "name"))) {
                 const Seen *first = seen_find(&l->probe_names, s);
                 p->name = xstrdup(s);
                 if (!name_is_valid(s))
-                        node_error(l, name->value, "invalid probe name '%s': must match [A-Za-z_][A-Za-z0-9_]* "
-                                   "and be at most %d characters", s, CONFIG_NAME_MAX);
+                        yl_error(&l->yl, name->value, "invalid probe name '%s': must match [A-Za-z_][A-Za-z0-9_]* "
+                                 "and be at most %d characters", s, CONFIG_NAME_MAX);
                 else if (first)
-                        node_error(l, name->value, "duplicate probe name '%s' (first at line %u)", s, first->line);
+                        yl_error(&l->yl, name->value, "duplicate probe name '%s' (first at line %u)", s, first->line);
                 else {
-                        seen_add(&l->probe_names, p->name, NULL, node_line(name->value));
+                        seen_add(&l->probe_names, p->name, NULL, yl_line(name->value));
                         name_ok = true;
                 }
         }
 
-        if (type->value && (s = get_string(l, type->value, "type"))) {
+        if (type->value && (s = yl_string(&l->yl, type->value, "type"))) {
                 for (ProbeType t = 0; t < _PROBE_TYPE_MAX; t++)
                         if (strcmp(s, probe_type_table[t]) == 0) {
                                 p->type = t;
                                 type_ok = true;
                         }
                 if (!type_ok)
-                        node_error(l, type->value, "unknown probe type '%s' (expected kprobe, kretprobe, uprobe, "
-                                   "uretprobe or tracepoint)", s);
+                        yl_error(&l->yl, type->value, "unknown probe type '%s' (expected kprobe, kretprobe, uprobe, "
+                                 "uretprobe or tracepoint)", s);
         }
 
         if (target->value) {
-                p->target_line = node_line(target->value);
-                p->target_column = node_column(target->value);
-                if ((s = get_string(l, target->value, "target"))) {
+                p->target_line = yl_line(target->value);
+                p->target_column = yl_column(target->value);
+                if ((s = yl_string(&l->yl, target->value, "target"))) {
                         p->target = xstrdup(s);
                         target_ok = type_ok && check_target(l, target->value, p->type, s);
                 }
         }
 
         if (fetch->value && type_ok && p->type == PROBE_TRACEPOINT)
-                node_error(l, fetch->key, "'fetch' is not allowed for tracepoint probes (their fields come from the kernel)");
+                yl_error(&l->yl, fetch->key, "'fetch' is not allowed for tracepoint probes "
+                         "(their fields come from the kernel)");
         else if (fetch->value)
                 parse_fetch(l, fetch->value, p, type_ok);
 
-        if (filter->value && (s = get_string(l, filter->value, "filter"))) {
+        if (filter->value && (s = yl_string(&l->yl, filter->value, "filter"))) {
                 if (strpbrk(s, "\n\r"))
-                        node_error(l, filter->value, "'filter' must not contain a newline");
+                        yl_error(&l->yl, filter->value, "'filter' must not contain a newline");
                 else if (s[0])
                         p->filter = xstrdup(s);
         }
 
         if (decode->value)
                 parse_decode(l, decode->value, p, type_ok);
-        if (metrics->value && (count = sequence_check(l, metrics->value, "metrics", CONFIG_METRICS_MAX)) >= 0) {
+        if (metrics->value && (count = yl_sequence(&l->yl, metrics->value, "metrics", CONFIG_METRICS_MAX)) >= 0) {
                 p->metrics = xcalloc((size_t) count, sizeof(MetricConfig));
                 for (yaml_node_item_t *i = metrics->value->data.sequence.items.start;
                      i < metrics->value->data.sequence.items.top; i++)
-                        parse_metric(l, doc_node(l, *i), p, type_ok, &p->metrics[p->n_metrics++]);
+                        parse_metric(l, yl_node(&l->yl, *i), p, type_ok, &p->metrics[p->n_metrics++]);
         }
 
         if (type_ok && (p->type == PROBE_TRACEPOINT ? target_ok : name_ok))
@@ -1086,7 +940,7 @@ static void parse_probe(Loader *l, yaml_node_t *n, ProbeConfig *p) {
 }
 
 static void parse_root(Loader *l, yaml_node_t *root, Config *c) {
-        KeySlot slots[] = {
+        YlKey slots[] = {
                 { .name = "listen" }, { .name = "recent_events" }, { .name = "max_series" },
                 { .name = "strict" }, { .name = "probes" },
         };
@@ -1094,166 +948,65 @@ static void parse_root(Loader *l, yaml_node_t *root, Config *c) {
         const char *s;
         ssize_t count;
 
-        if (!collect_keys(l, root, "the config", slots, ELEMENTSOF(slots)))
+        if (!yl_keys(&l->yl, root, "the config", slots, ELEMENTSOF(slots)))
                 return;
-        if (slots[0].value && (s = get_string(l, slots[0].value, "listen"))) {
+        if (slots[0].value && (s = yl_string(&l->yl, slots[0].value, "listen"))) {
                 char *host = NULL, port[8];
                 if (s[0] == 0)
-                        node_error(l, slots[0].value, "'listen' must not be empty");
+                        yl_error(&l->yl, slots[0].value, "'listen' must not be empty");
                 else if (listen_address_split(s, &host, port, sizeof(port)) < 0)
-                        node_error(l, slots[0].value, "invalid 'listen' address '%s': expected HOST:PORT, "
-                                   "[IPV6]:PORT or :PORT", s);
+                        yl_error(&l->yl, slots[0].value, "invalid 'listen' address '%s': expected HOST:PORT, "
+                                 "[IPV6]:PORT or :PORT", s);
                 else
                         c->listen = xstrdup(s);
                 free(host);
         }
         if (slots[1].value)
-                get_uint(l, slots[1].value, "recent_events", 1, 1000000, &c->recent_events);
+                yl_uint(&l->yl, slots[1].value, "recent_events", 1, 1000000, &c->recent_events);
         if (slots[2].value)
-                get_uint(l, slots[2].value, "max_series", 1, 10000000, &c->max_series);
+                yl_uint(&l->yl, slots[2].value, "max_series", 1, 10000000, &c->max_series);
         if (slots[3].value)
-                get_bool(l, slots[3].value, "strict", &c->strict);
+                yl_bool(&l->yl, slots[3].value, "strict", &c->strict);
 
         probes = slots[4].value;
         if (!probes) {
-                node_error(l, root, "config is missing 'probes'");
+                yl_error(&l->yl, root, "config is missing 'probes'");
                 return;
         }
-        count = sequence_check(l, probes, "probes", CONFIG_PROBES_MAX);
+        count = yl_sequence(&l->yl, probes, "probes", CONFIG_PROBES_MAX);
         if (count == 0)
-                node_error(l, probes, "'probes' must not be empty");
+                yl_error(&l->yl, probes, "'probes' must not be empty");
         if (count <= 0)
                 return;
         c->probes = xcalloc((size_t) count, sizeof(ProbeConfig));
         for (yaml_node_item_t *i = probes->data.sequence.items.start; i < probes->data.sequence.items.top; i++)
-                parse_probe(l, doc_node(l, *i), &c->probes[c->n_probes++]);
+                parse_probe(l, yl_node(&l->yl, *i), &c->probes[c->n_probes++]);
         check_metrics_across(l, c);
 }
 
-/* libyaml's own words and place. Reader errors (bad UTF-8, control
- * characters) carry a byte offset instead of a mark. */
-static void parser_error(ConfigErrors *errs, const yaml_parser_t *parser, const char *text, size_t len) {
-        const char *problem = parser->problem ? parser->problem : "invalid YAML";
-        unsigned line = (unsigned) parser->problem_mark.line + 1;
-        unsigned column = (unsigned) parser->problem_mark.column + 1;
+static void walk_root(YlLoader *yl, yaml_node_t *root, void *userdata) {
+        Loader *l = (Loader *) yl;
 
-        if (parser->error == YAML_READER_ERROR) {
-                line = column = 1;
-                for (size_t i = 0; i < parser->problem_offset && i < len; i++) {
-                        if (text[i] == '\n') {
-                                line++;
-                                column = 1;
-                        } else if (((unsigned char) text[i] & 0xc0) != 0x80)
-                                column++;
-                }
-                if (parser->problem_value >= 0)
-                        config_errors_add(errs, line, column, "%s (byte 0x%02X)", problem, (unsigned) parser->problem_value);
-                else
-                        config_errors_add(errs, line, column, "%s", problem);
-        } else if (parser->context)
-                config_errors_add(errs, line, column, "%s (%s at line %u, column %u)", problem, parser->context,
-                                  (unsigned) parser->context_mark.line + 1, (unsigned) parser->context_mark.column + 1);
+        if (!root || yl_is_null(root))
+                config_errors_add(l->yl.errs, root ? yl_line(root) : 1, root ? yl_column(root) : 1,
+                                  "config is empty: 'probes' is required");
         else
-                config_errors_add(errs, line, column, "%s", problem);
-}
-
-/* A pass over the events before composing: libyaml's composer recurses
- * once per nesting level, so depth is bounded here first; syntax errors and
- * extra documents are found here too. Returns false on any error. */
-static bool precheck(const char *text, size_t len, ConfigErrors *errs) {
-        yaml_parser_t parser;
-        unsigned depth = 0, documents = 0;
-        bool ok = true, done = false;
-
-        if (!yaml_parser_initialize(&parser))
-                abort(); /* only fails on OOM, which aborts everywhere (util.h) */
-        yaml_parser_set_input_string(&parser, (const unsigned char *) text, len);
-        while (ok && !done) {
-                yaml_event_t ev;
-
-                if (!yaml_parser_parse(&parser, &ev)) {
-                        parser_error(errs, &parser, text, len);
-                        ok = false;
-                        break;
-                }
-                unsigned line = (unsigned) ev.start_mark.line + 1, column = (unsigned) ev.start_mark.column + 1;
-                if (ev.type == YAML_DOCUMENT_START_EVENT && ++documents > 1) {
-                        config_errors_add(errs, line, column, "only one YAML document is allowed");
-                        ok = false;
-                } else if ((ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) &&
-                           ++depth > CONFIG_DEPTH_MAX) {
-                        config_errors_add(errs, line, column, "nested deeper than %u levels", CONFIG_DEPTH_MAX);
-                        ok = false;
-                } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT)
-                        depth--;
-                done = ev.type == YAML_STREAM_END_EVENT;
-                yaml_event_delete(&ev);
-        }
-        yaml_parser_delete(&parser);
-        return ok;
-}
-
-static bool error_before(const ConfigError *a, const ConfigError *b) {
-        return a->line < b->line || (a->line == b->line && a->column < b->column);
-}
-
-/* The walk reports a mapping's key errors before its values' errors; users
- * read a file top to bottom, so the new errors are put in file order (a
- * stable insertion sort: errors sharing a place keep their order). */
-static void errors_sort(ConfigErrors *errs, size_t from) {
-        for (size_t i = from + 1; i < errs->n; i++) {
-                ConfigError e = errs->items[i];
-                size_t j = i;
-                for (; j > from && error_before(&e, &errs->items[j - 1]); j--)
-                        errs->items[j] = errs->items[j - 1];
-                errs->items[j] = e;
-        }
+                parse_root(l, root, userdata);
 }
 
 int config_load_string(const char *name, const char *text, size_t len, Config **ret, ConfigErrors *errs) {
-        ConfigErrors local = { 0 };
-        yaml_parser_t parser;
-        yaml_document_t doc;
-        Config *c;
+        Loader l = { 0 };
+        Config *c = xcalloc(1, sizeof(Config));
 
-        if (!errs)
-                errs = &local;
-        size_t n_before = errs->n;
-
-        c = xcalloc(1, sizeof(Config));
         c->path = xstrdup(name ? name : "<string>");
         c->recent_events = CONFIG_DEFAULT_RECENT_EVENTS;
         c->max_series = CONFIG_DEFAULT_MAX_SERIES;
 
-        if (precheck(text, len, errs)) {
-                if (!yaml_parser_initialize(&parser))
-                        abort();
-                yaml_parser_set_input_string(&parser, (const unsigned char *) text, len);
-                if (!yaml_parser_load(&parser, &doc))
-                        /* Composer errors: undefined alias, duplicate anchor. */
-                        parser_error(errs, &parser, text, len);
-                else {
-                        Loader l = { .doc = &doc, .errs = errs };
-                        yaml_node_t *root = yaml_document_get_root_node(&doc);
-
-                        if (!root || scalar_is_null(root))
-                                config_errors_add(errs, root ? node_line(root) : 1, root ? node_column(root) : 1,
-                                                  "config is empty: 'probes' is required");
-                        else
-                                parse_root(&l, root, c);
-                        free(l.probe_names.items);
-                        free(l.events.items);
-                        free(l.metric_names.items);
-                        yaml_document_delete(&doc);
-                }
-                yaml_parser_delete(&parser);
-        }
-
-        bool failed = errs->n > n_before;
-        if (failed)
-                errors_sort(errs, n_before);
-        config_errors_clear(&local);
-        if (failed) {
+        bool ok = yl_load(text, len, errs, &l.yl, walk_root, c);
+        free(l.probe_names.items);
+        free(l.events.items);
+        free(l.metric_names.items);
+        if (!ok) {
                 config_free(c);
                 return -EINVAL;
         }
