@@ -3,9 +3,11 @@
 # (KPE_VM_KERNEL: Debian 11, 12 and 13 cloud kernels on x86-64, Debian 12 on
 # arm64): the seed's probe on __sys_connect_file in its portable form
 # ($arg2) and in the register form of the guest's architecture,
-# tcp_v4_connect, tcp_v6_connect, the errno of connect(), the classic
-# examples' sys_connect (refused with the names that exist) and a fetch type
-# the kernel refuses. Beside it the shipped config/probes.yaml runs
+# tcp_v4_connect, tcp_v6_connect, the errno of connect(), two latency
+# histograms (connect() from its kprobe to its kretprobe on one thread; the
+# TCP handshake from tcp_v4_connect to tcp_finish_connect of one socket), the
+# classic examples' sys_connect (refused with the names that exist) and a
+# fetch type the kernel refuses. Beside it the shipped config/probes.yaml runs
 # unchanged in a daemon of its own. Busybox nc makes real connects in the
 # guest; from the host, curl and a real Prometheus read the daemon through
 # a port forwarded to the guest. On success, the kernel's release and
@@ -46,6 +48,16 @@ show host-connect /tmp/host.out
 
 nc -ll -p 25 -e /bin/true &
 daemon_start /kpe/kprobes.yaml
+# No connect (the wgets below) until the daemon has registered its probes:
+# one in flight meanwhile could be seen returning but not entering, and the
+# latency metrics' unmatched counts are asserted exactly. Its log says when,
+# read without a connect.
+i=0
+while ! grep -q 'probes registered in' /tmp/daemon.1.err; do
+        [ $i -lt 100 ] || die "the daemon did not say within 10 s that it registered its probes"
+        sleep 0.1
+        i=$((i + 1))
+done
 # The shipped config, unchanged, in an instance (and group) of its own.
 kprobe-exporter --config.file=/kpe/default.yaml --tracefs.instance=kpe_default \
         --web.listen-address=127.0.0.1:9418 2>/tmp/default.err &
@@ -180,7 +192,7 @@ eval "$(json_vars "$KPE_WORK/probes.json" \
 # $arg<N> in a kretprobe: what the daemon detected decides what it did.
 ret_state=$([ "$RET_ARGS" = true ] && echo registered || echo unavailable)
 v=$STATES
-[ "$v" = '{"connect": "registered", "tcp_v4_connect": "registered", "tcp_v6_connect": "registered", "connect_ret": "registered", "connect_ret_port": "'$ret_state'", "classic": "failed", "badtype": "failed", "connect_reg": "registered"}' ] ||
+[ "$v" = '{"connect": "registered", "tcp_v4_connect": "registered", "tcp_v6_connect": "registered", "tcp_finish_connect": "registered", "connect_ret": "registered", "connect_ret_port": "'$ret_state'", "classic": "failed", "badtype": "failed", "connect_reg": "registered"}' ] ||
         fail "/probes states: $v"
 if [ "$RET_ARGS" != true ]; then
         v=$ERROR_RET_PORT
@@ -274,6 +286,90 @@ v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_reader_info reader=bina
 v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_unknown_records_total)
 [ "$v" = 0 ] || fail "kprobe_exporter_unknown_records_total is $v, want 0"
 
+log "latency histograms: connect() by thread, the TCP handshake by socket"
+# Each histogram of the given labels (exactly those, besides le) has its
+# count, its buckets where the config's exponential layout puts them, each
+# bucket counting at least what the one below it does, +Inf equal to the
+# count, and a sum of positive latencies. One python3 for all: each argument
+# is "NAME COUNT START FACTOR BUCKETS LABEL=VALUE...".
+check_histograms() {
+        python3 - "$@" <<'EOF'
+import re, sys
+
+path, specs = sys.argv[1], sys.argv[2:]
+sample_re = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)')
+label_re = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?\s*')
+samples = []
+for line in open(path, encoding="utf-8"):
+    m = sample_re.match(line)
+    if m and not line.startswith("#"):
+        samples.append((m[1], dict(label_re.findall(m[2] or "")), m[3]))
+bad = []
+for spec in specs:
+    name, count, start, factor, n, *labels = spec.split()
+    want = dict(l.split("=", 1) for l in labels)
+    what = name + "{" + ",".join(f'{k}="{v}"' for k, v in want.items()) + "}"
+    les = [f"{float(start) * float(factor) ** i:.15g}" for i in range(int(n))] + ["+Inf"]
+    buckets = [(l["le"], int(v)) for s, l, v in samples if s == name + "_bucket" and "le" in l and
+               {k: x for k, x in l.items() if k != "le"} == want]
+    counts = [v for s, l, v in samples if s == name + "_count" and l == want]
+    sums = [v for s, l, v in samples if s == name + "_sum" and l == want]
+    if [le for le, _ in buckets] != les:
+        bad.append(f"{what}: buckets {[le for le, _ in buckets]}, want {les}")
+    elif any(above < below for (_, below), (_, above) in zip(buckets, buckets[1:])):
+        bad.append(f"{what}: buckets not cumulative: {buckets}")
+    elif counts != [count] or buckets[-1][1] != int(count):
+        bad.append(f"{what}: count {counts}, +Inf {buckets[-1][1]}, want {count}")
+    elif len(sums) != 1 or not float(sums[0]) > 0:
+        bad.append(f"{what}: sum {sums}, want one above 0")
+    else:
+        filled = " ".join(f"{le}:{v}" for (le, v), (_, below) in zip(buckets, [(None, 0)] + buckets) if v != below)
+        print(f"#   {what}: count {count}, sum {float(sums[0]):.6f} s, buckets (le:cumulative, where it grows) {filled}")
+sys.exit("\n".join(bad) or None)
+EOF
+}
+CONNECT_BUCKETS="0.00001 4 10"
+HANDSHAKE_BUCKETS="0.000001 4 12"
+# connect(): nc's, each paired with its own entry by thread, by what the
+# entry read (IPv6's sin6_flowinfo as addr 0.0.0.0) and what it returned.
+check_histograms "$KPE_WORK/metrics.txt" \
+        "connect_duration_seconds $K $CONNECT_BUCKETS comm=nc type=2 addr=127.0.0.1 port=25 ret=0" \
+        "connect_duration_seconds $R $CONNECT_BUCKETS comm=nc type=2 addr=127.0.0.1 port=26 ret=ECONNREFUSED" \
+        "connect_duration_seconds $V $CONNECT_BUCKETS comm=nc type=10 addr=0.0.0.0 port=25 ret=0" \
+        "tcp_handshake_seconds $K $HANDSHAKE_BUCKETS addr=127.0.0.1 port=25" ||
+        fail "latency histograms (above)"
+v=$(metric_sum "$KPE_WORK/metrics.txt" connect_duration_seconds_count comm=nc)
+[ "$v" = $((K + R + V)) ] || fail "connect_duration_seconds_count of nc sums to $v, want $((K + R + V))"
+# Every return paired: none unmatched, so every connect_ret event is in a
+# histogram (nc's and wget's).
+for reason in no_entry evicted expired; do
+        v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_unmatched_total metric=connect_duration_seconds reason=$reason)
+        [ "$v" = 0 ] || fail "kprobe_exporter_unmatched_total{metric=\"connect_duration_seconds\",reason=\"$reason\"} is $v, want 0"
+done
+events=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_events_total probe=connect_ret)
+v=$(metric_sum "$KPE_WORK/metrics.txt" connect_duration_seconds_count)
+[ "$v" = "$events" ] || fail "connect_duration_seconds_count sums to $v, connect_ret has $events events"
+# The handshake: tcp_finish_connect of every successful connect, IPv6's
+# too, which no tcp_v4_connect started: exactly V no_entry. The refused
+# connects' entries wait (the socket never finishes), not yet expired. The
+# guest's wget connects to the shipped config's daemon at 127.0.0.1:9418:
+# as many handshakes as successful connect() returns of wget's.
+v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_unmatched_total metric=tcp_handshake_seconds reason=no_entry)
+[ "$v" = "$V" ] || fail "kprobe_exporter_unmatched_total{metric=\"tcp_handshake_seconds\",reason=\"no_entry\"} is $v, want $V (the IPv6 connects)"
+for reason in evicted expired; do
+        v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_unmatched_total metric=tcp_handshake_seconds reason=$reason)
+        [ "$v" = 0 ] || fail "kprobe_exporter_unmatched_total{metric=\"tcp_handshake_seconds\",reason=\"$reason\"} is $v, want 0"
+done
+W=$(metric_value "$KPE_WORK/metrics.txt" connect_duration_seconds_count comm=wget type=2 addr=127.0.0.1 port=9418 ret=0)
+[ "$W" != absent ] && [ "$W" -ge 1 ] || fail "no successful connect of wget's to 127.0.0.1:9418 in connect_duration_seconds: $W"
+check_histograms "$KPE_WORK/metrics.txt" "tcp_handshake_seconds $W $HANDSHAKE_BUCKETS addr=127.0.0.1 port=9418" ||
+        fail "tcp_handshake_seconds of wget's connects (above)"
+v=$(grep -c '^tcp_handshake_seconds_count{' "$KPE_WORK/metrics.txt")
+[ "$v" = 2 ] || fail "$v series of tcp_handshake_seconds, want 2 (ports 25 and 9418): $(grep '^tcp_handshake_seconds_count' "$KPE_WORK/metrics.txt")"
+events=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_events_total probe=tcp_finish_connect)
+[ "$events" = $((K + W + V)) ] || fail "tcp_finish_connect has $events events, want $((K + W + V)): $K + $W paired, $V unmatched"
+log "connect_duration_seconds unmatched 0; tcp_handshake_seconds: $K (nc) + $W (wget) paired, $V unmatched (no_entry: IPv6)"
+
 log "the kernel's kprobe_profile agrees with the daemon's event counts"
 guest_block kprobe_profile | sed 's/^/#   /'
 for probe in connect:connect_total:$((K + R + V)) connect_reg:connect_reg_total:$((K + R + V)) \
@@ -287,6 +383,9 @@ for probe in connect:connect_total:$((K + R + V)) connect_reg:connect_reg_total:
         v=$(metric_sum "$KPE_WORK/metrics.txt" "$metric" comm=nc)
         [ "$v" = "$want" ] || fail "$name: $v events of nc, want $want"
 done
+hits=$(guest_block kprobe_profile | awk '$1 == "tcp_finish_connect" { print $2 "/" $3 }')
+events=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_events_total probe=tcp_finish_connect)
+[ "$hits" = "$events/0" ] || fail "tcp_finish_connect: kprobe_profile hits/misses $hits, daemon's events $events"
 guest_block kprobe_profile | grep -wE 'classic|badtype' >/dev/null && fail "kprobe_profile lists a refused probe"
 
 log "/events: the seed's probe, decoded"
