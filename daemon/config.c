@@ -191,9 +191,7 @@ int config_load_file(const char *path, Config **ret, ConfigErrors *errs) {
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
         int r = yl_read_file(path, &text, &len, errs);
-        if (r < 0)
-                return r;
-        return config_load_string(path, text, len, ret, errs);
+        return r < 0 ? r : config_load_string(path, text, len, ret, errs);
 }
 
 /* ---- the loader ---- */
