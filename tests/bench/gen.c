@@ -2,14 +2,20 @@
  * target, at full speed or at a fixed rate, started on a signal from the
  * harness so that filters on our pid can be set before the first event.
  *
- *   kpe-bench-gen offset
- *           print the uprobe file offset of kpe_bench_target
- *   kpe-bench-gen getpid|call N [--rate R] [--labels K] [--wait]
+ *   kpe-bench-gen offset [target|leaf|never]
+ *           print the uprobe file offset of kpe_bench_target (the default),
+ *           kpe_bench_leaf or kpe_bench_never
+ *   kpe-bench-gen getpid|call|leaf N [--rate R] [--labels K] [--wait]
  *           getpid: N getpid(2) syscalls (syscalls/sys_enter_getpid);
  *           call:   N calls of kpe_bench_target(fd, struct sockaddr *, len)
  *                   with 127.0.0.1:25, or with K distinct (addr, port)
  *                   pairs cycled (--labels K), or a new pair on every call
  *                   (--labels 0 with call: 2^32 * 65536 before a repeat);
+ *           leaf:   N calls of kpe_bench_leaf(key, value) (a uprobe and a
+ *                   uretprobe target: key in %di, value in %si on x86-64),
+ *                   key 0, i % K with --labels K, or i with --labels 0;
+ *                   value spread from 1 to 2^20 about evenly in log2
+ *                   (tests/bench/hist.py); kpe_bench_never is never called;
  *           --rate R: at most R events per second (paced every 32 events);
  *           --wait: print "pid P" and wait for a line on stdin first.
  *
@@ -50,6 +56,23 @@ KEEP_AS_IS int kpe_bench_target(int fd, const struct sockaddr *sa, int len) {
         return fd + len + p[2] + p[4];
 }
 
+/* The latency and value histogram target: returns at once. */
+KEEP_AS_IS uint64_t kpe_bench_leaf(uint64_t key, uint64_t value);
+
+KEEP_AS_IS uint64_t kpe_bench_leaf(uint64_t key, uint64_t value) {
+        __asm__ volatile("" : : "r"(key), "r"(value) : "memory");
+        return key ^ value;
+}
+
+/* Never called: a return probe here never fires, so the entries of a
+ * latency metric that pairs with it only pile up. */
+KEEP_AS_IS uint64_t kpe_bench_never(uint64_t key);
+
+KEEP_AS_IS uint64_t kpe_bench_never(uint64_t key) {
+        __asm__ volatile("" : : "r"(key) : "memory");
+        return key + 1;
+}
+
 static int parse_u64(const char *s, uint64_t max, uint64_t *ret) {
         char *end;
         unsigned long long v;
@@ -64,8 +87,7 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *ret) {
         return 0;
 }
 
-static int print_offset(void) {
-        uintptr_t addr = (uintptr_t) &kpe_bench_target;
+static int print_offset(uintptr_t addr) {
         char exe[4096], line[4096 + 256];
         ssize_t n;
         FILE *f;
@@ -122,8 +144,8 @@ static void pace(uint64_t start, uint64_t i, uint64_t rate) {
 }
 
 static int usage(void) {
-        fprintf(stderr, "usage: kpe-bench-gen offset\n"
-                        "       kpe-bench-gen getpid|call N [--rate R] [--labels K] [--wait]\n");
+        fprintf(stderr, "usage: kpe-bench-gen offset [target|leaf|never]\n"
+                        "       kpe-bench-gen getpid|call|leaf N [--rate R] [--labels K] [--wait]\n");
         return 1;
 }
 
@@ -133,14 +155,23 @@ int main(int argc, char **argv) {
         volatile long sink = 0;
         int call, wait = 0;
 
-        if (argc == 2 && strcmp(argv[1], "offset") == 0)
-                return print_offset();
+        if ((argc == 2 || argc == 3) && strcmp(argv[1], "offset") == 0) {
+                if (argc == 2 || strcmp(argv[2], "target") == 0)
+                        return print_offset((uintptr_t) &kpe_bench_target);
+                if (strcmp(argv[2], "leaf") == 0)
+                        return print_offset((uintptr_t) &kpe_bench_leaf);
+                if (strcmp(argv[2], "never") == 0)
+                        return print_offset((uintptr_t) &kpe_bench_never);
+                return usage();
+        }
         if (argc < 3)
                 return usage();
         if (strcmp(argv[1], "getpid") == 0)
                 call = 0;
         else if (strcmp(argv[1], "call") == 0)
                 call = 1;
+        else if (strcmp(argv[1], "leaf") == 0)
+                call = 2;
         else
                 return usage();
         if (parse_u64(argv[2], UINT64_C(1) << 40, &n) < 0)
@@ -178,6 +209,14 @@ int main(int argc, char **argv) {
                         pace(start, i, rate);
                 if (!call) {
                         sink += syscall(SYS_getpid);
+                        continue;
+                }
+                if (call == 2) {
+                        uint64_t h = (i + 1) * UINT64_C(0x9E3779B97F4A7C15);
+
+                        /* A 20-bit number shifted right by 0..19 bits. */
+                        sink += (long) kpe_bench_leaf(labels == 1 ? 0 : labels == 0 ? i : i % labels,
+                                                      ((h >> 44) >> ((h >> 8) % 20)) | 1);
                         continue;
                 }
                 if (labels != 1) {
