@@ -21,15 +21,14 @@ import re
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchlib import (Gen, Proc, Tracefs, find_tracefs, http_get, log, metric, proc_status_kib,  # noqa: E402
-                      run_cleanup, wait_for)
+from benchlib import (Gen, Proc, Tracefs, curl_times, find_tracefs, http_get, log, metric,  # noqa: E402
+                      perf_summary, proc_status_kib, run_cleanup, wait_for)
 import contenders as C  # noqa: E402
 
 
@@ -128,17 +127,6 @@ def extra_idle(env, kpe, repo):
     finally:
         kpe.p.stop()
     return {"rss_kib": rss, "hwm_kib": hwm, "probes": states}
-
-
-def curl_times(url, count):
-    times, size = [], 0
-    for _ in range(count):
-        out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{time_total} %{size_download} %{http_code}",
-                              url], capture_output=True, text=True, timeout=30).stdout.split()
-        if len(out) == 3 and out[2] == "200":
-            times.append(float(out[0]))
-            size = int(float(out[1]))
-    return times, size
 
 
 def parse_wrk(text):
@@ -298,13 +286,7 @@ def perf_hotspots(env, kpe, n):
         kpe.p.stop()
     finally:
         gen.kill()
-    rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "dso,symbol",
-                          "--percent-limit", "1.5", "-g", "none"], capture_output=True, text=True)
-    lines = [l.rstrip(" -") for l in rep.stdout.splitlines() if l.strip() and not l.startswith("#")]
-    dso = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "dso", "-g", "none"],
-                         capture_output=True, text=True)
-    split = [l.strip() for l in dso.stdout.splitlines() if l.strip() and not l.startswith("#")]
-    return ("by object: " + "; ".join(split[:4]) + "\n" + "\n".join(lines[:25])) or rep.stderr[-500:]
+    return perf_summary(data)
 
 
 # ---------------------------------------------------------------- output

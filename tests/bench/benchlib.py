@@ -91,6 +91,32 @@ def proc_comm(pid):
         return None
 
 
+def machine_busy_secs():
+    """CPU seconds all cores of the machine have spent not idle (nor
+    waiting for I/O) since boot, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    # user nice system idle iowait irq softirq steal
+    return (sum(v) - v[3] - v[4]) / CLK
+
+
+def proc_runtime_secs(pid):
+    """On-CPU seconds of the threads of pid alive now (user+sys, to the ns:
+    /proc/PID/task/TID/schedstat), or None if it is gone."""
+    total = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1e9
+
+
 def proc_status_kib(pid, key):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -223,6 +249,18 @@ def wait_for(pred, timeout, step=0.05):
         if time.monotonic() > end:
             return None
         time.sleep(step)
+
+
+def perf_summary(data, limit=1.5, lines=25):
+    """perf report of a perf record file: self time by object, then the
+    symbols above limit percent."""
+    rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "dso,symbol",
+                          "--percent-limit", str(limit), "-g", "none"], capture_output=True, text=True)
+    syms = [l.rstrip(" -") for l in rep.stdout.splitlines() if l.strip() and not l.startswith("#")]
+    dso = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "dso", "-g", "none"],
+                         capture_output=True, text=True)
+    split = [l.strip() for l in dso.stdout.splitlines() if l.strip() and not l.startswith("#")]
+    return ("by object: " + "; ".join(split[:4]) + "\n" + "\n".join(syms[:lines])) or rep.stderr[-500:]
 
 
 # ---------------------------------------------------------------- generator
@@ -395,6 +433,22 @@ _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 def http_get(url, timeout=10):
     with urllib.request.urlopen(url, timeout=timeout) as r:
         return r.status, r.read()
+
+
+def curl_times(url, count, headers=(), pause=0.0):
+    """count sequential GETs of url with curl (pause seconds before each):
+    the seconds of those answered 200, and the size of the last."""
+    times, size = [], 0
+    hdr = [a for h in headers for a in ("-H", h)]
+    for _ in range(count):
+        if pause:
+            time.sleep(pause)
+        out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{time_total} %{size_download} %{http_code}"] +
+                             hdr + [url], capture_output=True, text=True, timeout=30).stdout.split()
+        if len(out) == 3 and out[2] == "200":
+            times.append(float(out[0]))
+            size = int(float(out[1]))
+    return times, size
 
 
 def parse_metrics(text):
