@@ -7,14 +7,28 @@
 #   sh tests/bench/run.sh --quick    200k events, short steps (about a minute)
 #   sh tests/bench/run.sh --help     every option (contenders, N, --perf, --json FILE, ...)
 #
+#   sh tests/bench/run.sh --hist [--quick|--help|...]
+#           instead: what histograms and latency pairing cost the daemon
+#           (tests/bench/hist.py): CPU per event against a plain counter,
+#           RSS with the pending table full, /metrics render time with
+#           1,000 histogram series; about 4 minutes, --quick about one.
+#
 # KPE_BIN=path overrides the daemon (default: build/kprobe-exporter).
 # Installs what it needs from Debian's packages (trace-cmd,
 # perf-tools-unstable, bpftrace, wrk, curl, file, binutils) when missing; a
 # contender that still cannot run is reported as skipped, with the reason.
 # Touches only its own tracing instances and probes (kpe_bench_*, kpeb*), and
 # the global buffer only while perf-tools' scripts run (they need it; its
-# state is restored); everything it created is removed on exit.
+# state is restored); everything it created is removed on exit. --hist
+# needs only curl (and perf for its --perf) and uses the instance and probe
+# group kpe_bench_hist_PID.
 set -eu
+
+harness=bench.py
+if [ "${1:-}" = "--hist" ]; then
+        harness=hist.py
+        shift
+fi
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -27,8 +41,9 @@ fi
 
 # command:package pairs; installed only when missing.
 missing=""
-for pair in trace-cmd:trace-cmd tpoint-perf:perf-tools-unstable bpftrace:bpftrace wrk:wrk curl:curl \
-        file:file objdump:binutils cc:gcc python3:python3; do
+pairs="trace-cmd:trace-cmd tpoint-perf:perf-tools-unstable bpftrace:bpftrace wrk:wrk curl:curl file:file objdump:binutils"
+[ "$harness" = hist.py ] && pairs="curl:curl"
+for pair in $pairs cc:gcc python3:python3; do
         cmd=${pair%%:*}
         pkg=${pair#*:}
         command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing="$missing $pkg"
@@ -58,6 +73,11 @@ cc -O2 -std=gnu11 -Wall -Wextra -o "$build/kpe-bench-gen" "$here/gen.c"
 cc -O2 -std=gnu11 -Wall -Wextra -o "$build/kpe-bench-reader" "$here/reader.c"
 
 # Not exec: the trap above removes the build dir (the uprobe target) after
-# the harness has removed its probes.
+# the harness has removed its probes. No __pycache__ in the source tree.
+export PYTHONDONTWRITEBYTECODE=1
+if [ "$harness" = hist.py ]; then
+        python3 "$here/hist.py" --kpe "$kpe" --gen "$build/kpe-bench-gen" "$@"
+        exit
+fi
 python3 "$here/bench.py" --kpe "$kpe" --gen "$build/kpe-bench-gen" --reader "$build/kpe-bench-reader" \
         --repo "$repo" "$@"
