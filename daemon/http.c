@@ -33,6 +33,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -43,8 +44,11 @@
 #include <unistd.h>
 
 #include "expo.h"
+#include "log.h"
+#include "webconfig.h"
 
 #define HTTP_LISTEN_BACKLOG 64
+#define HTTP_REALM "kprobe-exporter"
 #define HTTP_CONNECTION_MEMORY (64u * 1024u)
 #define HTTP_STREAM_BLOCK_SIZE (16u * 1024u)
 /* A stream buffer that grew beyond this during a burst is given back. */
@@ -63,6 +67,12 @@ struct HttpServer {
         FollowStream *streams; /* every open follow stream */
         size_t n_streams;
         bool stopping;
+        HttpTls *tls;
+        HttpAuth *auth;
+        WebHeader *headers;
+        size_t n_headers;
+        HttpStats *stats;
+        HttpStats own_stats; /* when the caller keeps none */
 };
 
 struct FollowStream {
@@ -114,8 +124,12 @@ static void server_arm_timer(HttpServer *s) {
         (void) sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
 }
 
+static HttpServer *running;
+
 static void server_run(HttpServer *s) {
+        running = s;
         (void) MHD_run(s->mhd);
+        running = NULL;
         server_arm_timer(s);
 }
 
@@ -242,7 +256,7 @@ size_t http_server_n_streams(const HttpServer *s) {
 
 /* ---- responses ---- */
 
-static enum MHD_Result queue_response(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp,
+static enum MHD_Result queue_response(HttpServer *s, struct MHD_Connection *c, unsigned status, struct MHD_Response *resp,
                                       const char *content_type) {
         enum MHD_Result ret;
 
@@ -250,6 +264,8 @@ static enum MHD_Result queue_response(struct MHD_Connection *c, unsigned status,
                 return MHD_NO; /* out of memory: MHD closes the connection */
         if (content_type)
                 (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+        for (size_t i = 0; i < s->n_headers; i++)
+                (void) MHD_add_response_header(resp, s->headers[i].name, s->headers[i].value);
         ret = MHD_queue_response(c, status, resp);
         MHD_destroy_response(resp);
         return ret;
@@ -268,23 +284,23 @@ static struct MHD_Response *response_from_buf(Buf *b) {
         return resp;
 }
 
-static enum MHD_Result respond_buf(struct MHD_Connection *c, unsigned status, const char *content_type, Buf *b) {
-        return queue_response(c, status, response_from_buf(b), content_type);
+static enum MHD_Result respond_buf(HttpServer *s, struct MHD_Connection *c, unsigned status, const char *content_type, Buf *b) {
+        return queue_response(s, c, status, response_from_buf(b), content_type);
 }
 
-static enum MHD_Result respond_static(struct MHD_Connection *c, unsigned status, const char *content_type,
+static enum MHD_Result respond_static(HttpServer *s, struct MHD_Connection *c, unsigned status, const char *content_type,
                                       const char *text) {
-        return queue_response(c, status,
+        return queue_response(s, c, status,
                               MHD_create_response_from_buffer(strlen(text), (void *) text, MHD_RESPMEM_PERSISTENT),
                               content_type);
 }
 
 /* Messages are fixed ASCII without quotes or backslashes, so no escaping. */
-static enum MHD_Result respond_json_error(struct MHD_Connection *c, unsigned status, const char *message) {
+static enum MHD_Result respond_json_error(HttpServer *s, struct MHD_Connection *c, unsigned status, const char *message) {
         _cleanup_buf_ Buf b = { 0 };
 
         buf_printf(&b, "{\"error\":\"%s\"}\n", message);
-        return respond_buf(c, status, "application/json", &b);
+        return respond_buf(s, c, status, "application/json", &b);
 }
 
 /* ---- /events ---- */
@@ -348,10 +364,10 @@ static enum MHD_Result serve_follow(HttpServer *s, struct MHD_Connection *c, con
                 resp = MHD_create_response_from_buffer(0, (void *) "", MHD_RESPMEM_PERSISTENT);
                 if (resp)
                         (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-                return queue_response(c, MHD_HTTP_OK, resp, "application/x-ndjson");
+                return queue_response(s, c, MHD_HTTP_OK, resp, "application/x-ndjson");
         }
         if (s->n_streams >= HTTP_MAX_STREAMS)
-                return respond_json_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "too many streaming clients");
+                return respond_json_error(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, "too many streaming clients");
 
         f = xcalloc(1, sizeof(*f));
         f->server = s;
@@ -382,7 +398,7 @@ static enum MHD_Result serve_follow(HttpServer *s, struct MHD_Connection *c, con
         s->n_streams++;
 
         (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-        return queue_response(c, MHD_HTTP_OK, resp, "application/x-ndjson");
+        return queue_response(s, c, MHD_HTTP_OK, resp, "application/x-ndjson");
 }
 
 static enum MHD_Result serve_events(HttpServer *s, struct MHD_Connection *c, bool head) {
@@ -393,18 +409,18 @@ static enum MHD_Result serve_events(HttpServer *s, struct MHD_Connection *c, boo
         int r;
 
         if (parse_events_query(c, &q, &follow, &error) < 0)
-                return respond_json_error(c, MHD_HTTP_BAD_REQUEST, error);
+                return respond_json_error(s, c, MHD_HTTP_BAD_REQUEST, error);
         /* The page is rendered for a follow request too, only to learn
          * whether the probe exists: a stream of a probe that does not would
          * wait forever. */
         r = s->api.events_page(s->api.userdata, &q, &b);
         if (r == -ENOENT)
-                return respond_json_error(c, MHD_HTTP_NOT_FOUND, "no such probe");
+                return respond_json_error(s, c, MHD_HTTP_NOT_FOUND, "no such probe");
         if (follow && r >= 0)
                 return serve_follow(s, c, &q, head);
         if (r < 0)
-                return respond_json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render events");
-        return respond_buf(c, MHD_HTTP_OK, "application/json", &b);
+                return respond_json_error(s, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render events");
+        return respond_buf(s, c, MHD_HTTP_OK, "application/json", &b);
 }
 
 /* ---- routing ---- */
@@ -418,14 +434,71 @@ static bool route_known(const char *url) {
         return false;
 }
 
-static enum MHD_Result respond_method_not_allowed(struct MHD_Connection *c) {
+static enum MHD_Result respond_method_not_allowed(HttpServer *s, struct MHD_Connection *c) {
         struct MHD_Response *resp;
 
         resp = MHD_create_response_from_buffer(strlen("method not allowed\n"), (void *) "method not allowed\n",
                                                MHD_RESPMEM_PERSISTENT);
         if (resp)
                 (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-        return queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, resp, "text/plain; charset=utf-8");
+        return queue_response(s, c, MHD_HTTP_METHOD_NOT_ALLOWED, resp, "text/plain; charset=utf-8");
+}
+
+/* ---- who may ask ---- */
+
+static enum MHD_Result respond_unauthorized(HttpServer *s, struct MHD_Connection *c) {
+        static const char body[] = "unauthorized\n";
+        struct MHD_Response *resp =
+                MHD_create_response_from_buffer(strlen(body), (void *) body, MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+                return MHD_NO;
+        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+        for (size_t i = 0; i < s->n_headers; i++)
+                (void) MHD_add_response_header(resp, s->headers[i].name, s->headers[i].value);
+        /* Adds WWW-Authenticate: Basic realm="kprobe-exporter". */
+        enum MHD_Result ret = MHD_queue_basic_auth_fail_response(c, HTTP_REALM, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+/* The client certificate (when the policy asks for one) and the basic
+ * auth credentials, on each request's first call. True when the request
+ * may go on; else *ret is the answer: the connection closed for a refused
+ * certificate, 401 for credentials, the same 401 whatever was wrong. */
+static bool admit(HttpServer *s, struct MHD_Connection *c, enum MHD_Result *ret) {
+        if (s->tls) {
+                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+                const char *why = ci && ci->tls_session ? http_tls_client_refusal(s->tls, ci->tls_session)
+                                                        : "no TLS session";
+                if (why) {
+                        s->stats->tls_refused++;
+                        log_debug("HTTPS connection refused: %s", why);
+                        *ret = MHD_NO;
+                        return false;
+                }
+        }
+        if (!s->auth)
+                return true;
+
+        char *password = NULL;
+        char *user = MHD_basic_auth_get_username_password(c, &password);
+        uint64_t now = 0;
+        (void) sd_event_now(s->event, CLOCK_MONOTONIC, &now);
+        HttpAuthResult r = http_auth_check(s->auth, user, password, now);
+        if (password) {
+                gnutls_memset(password, 0, strlen(password));
+                MHD_free(password);
+        }
+        if (user)
+                MHD_free(user);
+        if (r == HTTP_AUTH_OK)
+                return true;
+        if (r == HTTP_AUTH_THROTTLED)
+                s->stats->auth_throttled++;
+        else
+                s->stats->auth_failures++;
+        *ret = respond_unauthorized(s, c);
+        return false;
 }
 
 /* MHD calls this at least twice per request: once when the headers are
@@ -444,15 +517,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         bool get_or_head = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 
         if (!*req_cls) {
+                enum MHD_Result refused;
+                if (!admit(s, c, &refused))
+                        return refused;
                 /* Other methods are refused at once, before any request
                  * body: MHD then discards the body and closes the
                  * connection after the reply, so an unwanted upload is not
                  * read. */
                 if (!get_or_head) {
                         if (!route_known(url))
-                                return respond_static(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8",
+                                return respond_static(s, c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8",
                                                       "not found\n");
-                        return respond_method_not_allowed(c);
+                        return respond_method_not_allowed(s, c);
                 }
                 *req_cls = &request_seen;
                 return MHD_YES;
@@ -464,28 +540,59 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
 
         if (!route_known(url))
-                return respond_static(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", "not found\n");
+                return respond_static(s, c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", "not found\n");
 
         /* HEAD gets the same response; MHD leaves the body out. */
         if (strcmp(url, "/metrics") == 0) {
                 ExpoFormat format = expo_format_from_accept(
                         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
                 s->api.metrics(s->api.userdata, format, &b);
-                return respond_buf(c, MHD_HTTP_OK, expo_content_type(format), &b);
+                return respond_buf(s, c, MHD_HTTP_OK, expo_content_type(format), &b);
         }
         if (strcmp(url, "/probes") == 0) {
                 s->api.probes(s->api.userdata, &b);
-                return respond_buf(c, MHD_HTTP_OK, "application/json", &b);
+                return respond_buf(s, c, MHD_HTTP_OK, "application/json", &b);
         }
         if (strcmp(url, "/events") == 0)
                 return serve_events(s, c, strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
         if (strcmp(url, "/healthz") == 0) {
                 if (s->api.healthy(s->api.userdata))
-                        return respond_static(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n");
-                return respond_static(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
+                        return respond_static(s, c, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n");
+                return respond_static(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
                                       "unhealthy\n");
         }
-        return respond_static(c, MHD_HTTP_OK, "text/html; charset=utf-8", index_html);
+        return respond_static(s, c, MHD_HTTP_OK, "text/html; charset=utf-8", index_html);
+}
+
+/* The GnuTLS hook runs inside server_run()'s MHD_run() (one loop, one
+ * thread), which sets `running`: the hook has no pointer of its own. */
+
+/* The client has sent its certificate (or none) and its Finished: refuse
+ * the handshake for a certificate the policy does not take, and count it. */
+static int on_client_certificate(void *session, unsigned htype _unused_, unsigned when _unused_,
+                                 unsigned incoming, const void *msg _unused_) {
+        HttpServer *s = running;
+        if (!incoming || !s || !s->tls)
+                return 0;
+        const char *why = http_tls_client_refusal(s->tls, session);
+        if (!why)
+                return 0;
+        s->stats->tls_refused++;
+        log_debug("HTTPS handshake refused: %s", why);
+        return GNUTLS_E_CERTIFICATE_ERROR;
+}
+
+/* A new connection: with TLS, ask for the client certificate as the
+ * policy says, before the handshake (which MHD runs later). */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context _unused_,
+                          enum MHD_ConnectionNotificationCode code) {
+        HttpServer *s = cls;
+
+        if (code != MHD_CONNECTION_NOTIFY_STARTED || !s->tls)
+                return;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        if (ci && ci->tls_session)
+                http_tls_connection_started(s->tls, ci->tls_session, on_client_certificate);
 }
 
 /* ---- listening ---- */
@@ -551,31 +658,104 @@ static void close_if_same(int fd, const struct stat *st) {
                 close(fd);
 }
 
+static void headers_free(WebHeader *h, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(h[i].name);
+                free(h[i].value);
+        }
+        free(h);
+}
+
+/* Takes sec's auth and copies its headers (the TLS part is the caller's). */
+static void take_auth_and_headers(HttpServer *s, HttpSecurity *sec) {
+        http_auth_adopt(sec->auth, s->auth);
+        http_auth_free(s->auth);
+        s->auth = sec->auth;
+        sec->auth = NULL;
+        headers_free(s->headers, s->n_headers);
+        s->headers = xcalloc(sec->n_headers + 1, sizeof(WebHeader));
+        for (size_t i = 0; i < sec->n_headers; i++)
+                s->headers[i] = (WebHeader){ xstrdup(sec->headers[i].name), xstrdup(sec->headers[i].value) };
+        s->n_headers = sec->n_headers;
+}
+
+void http_security_done(HttpSecurity *sec) {
+        if (!sec)
+                return;
+        http_tls_free(sec->tls);
+        http_auth_free(sec->auth);
+        headers_free(sec->headers, sec->n_headers);
+        *sec = (HttpSecurity){ 0 };
+}
+
+int http_security_load(const char *path, HttpSecurity *sec, ConfigErrors *errs) {
+        _cleanup_(web_config_freep) WebConfig *wc = NULL;
+
+        *sec = (HttpSecurity){ 0 };
+        int r = web_config_load_file(path, &wc, errs);
+        if (r < 0)
+                return r;
+        r = http_tls_new(wc, &sec->tls, errs);
+        if (r < 0)
+                return r;
+        sec->auth = http_auth_new(wc->users, wc->n_users);
+        sec->headers = xcalloc(wc->n_headers + 1, sizeof(WebHeader));
+        for (size_t i = 0; i < wc->n_headers; i++)
+                sec->headers[i] = (WebHeader){ xstrdup(wc->headers[i].name), xstrdup(wc->headers[i].value) };
+        sec->n_headers = wc->n_headers;
+        return 0;
+}
+
+int http_server_set_security(HttpServer *s, HttpSecurity *sec) {
+        if (!s || !sec)
+                return -EINVAL;
+        if (!http_tls_equal(s->tls, sec->tls))
+                return -EBUSY;
+        take_auth_and_headers(s, sec);
+        sec->tls = http_tls_free(sec->tls); /* the same as ours */
+        return 0;
+}
+
+bool http_server_tls_is(const HttpServer *s, const HttpTls *t) {
+        return s && http_tls_equal(s->tls, t);
+}
+
 int http_server_new(sd_event *e, const char *listen_address, int listen_fd, const HttpApi *api,
-                    HttpServer **ret) {
+                    HttpSecurity *sec, HttpStats *stats, HttpServer **ret) {
         const union MHD_DaemonInfo *info;
+        HttpSecurity none = { 0 };
         HttpServer *s;
         struct stat st;
         int fd, r, flags;
 
+        if (!sec)
+                sec = &none;
         if (!e || !api || !ret || !api->metrics || !api->probes || !api->events_page || !api->events_stream ||
-            !api->healthy)
+            !api->healthy) {
+                sec->tls = http_tls_free(sec->tls);
+                sec->auth = http_auth_free(sec->auth);
                 return -EINVAL;
+        }
 
         if (listen_fd >= 0) {
                 /* The caller keeps its fd; MHD closes the one it gets. */
                 fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 3);
-                if (fd < 0)
-                        return -errno;
-        } else {
-                fd = bind_address(listen_address);
-                if (fd < 0)
-                        return fd;
+                r = fd < 0 ? -errno : 0;
+        } else
+                r = fd = bind_address(listen_address);
+        if (r < 0) {
+                sec->tls = http_tls_free(sec->tls);
+                sec->auth = http_auth_free(sec->auth);
+                return r;
         }
 
         s = xcalloc(1, sizeof(*s));
         s->api = *api;
         s->event = sd_event_ref(e);
+        s->stats = stats ? stats : &s->own_stats;
+        s->tls = sec->tls;
+        sec->tls = NULL;
+        take_auth_and_headers(s, sec);
 
         /* MHD's epoll loop accepts until EAGAIN, so the socket must not block. */
         flags = fcntl(fd, F_GETFL);
@@ -592,11 +772,23 @@ int http_server_new(sd_event *e, const char *listen_address, int listen_fd, cons
 
         /* No MHD_USE_ERROR_LOG: library code does not write to stderr; every
          * failure shows up as a return value or a closed connection. */
-        s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, s,
+        struct MHD_OptionItem tls_options[] = {
+                { MHD_OPTION_HTTPS_MEM_CERT, 0, (void *) http_tls_cert(s->tls) },
+                { MHD_OPTION_HTTPS_MEM_KEY, 0, (void *) http_tls_key(s->tls) },
+                { MHD_OPTION_HTTPS_PRIORITIES, 0, (void *) http_tls_priorities(s->tls) },
+                /* Last: left out (an END) without a client CA. */
+                { http_tls_trust(s->tls) ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0,
+                  (void *) http_tls_trust(s->tls) },
+                { MHD_OPTION_END, 0, NULL },
+        };
+        s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | (s->tls ? MHD_USE_TLS : 0), 0, NULL,
+                                  NULL, on_request, s,
                                   MHD_OPTION_LISTEN_SOCKET, (MHD_socket) fd,
                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned) HTTP_MAX_CONNECTIONS,
                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) HTTP_CONNECTION_TIMEOUT_SEC,
                                   MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) HTTP_CONNECTION_MEMORY,
+                                  MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+                                  MHD_OPTION_ARRAY, s->tls ? tls_options : &tls_options[ELEMENTSOF(tls_options) - 1],
                                   MHD_OPTION_END);
         if (!s->mhd) {
                 close_if_same(fd, &st);
@@ -633,6 +825,24 @@ fail:
         return r;
 }
 
+int http_server_restart(HttpServer **sp, HttpSecurity *sec) {
+        HttpServer *old = *sp, *n = NULL;
+
+        MHD_socket fd = MHD_quiesce_daemon(old->mhd);
+        if (fd == MHD_INVALID_SOCKET) {
+                http_security_done(sec);
+                return -EIO;
+        }
+        int r = http_server_new(old->event, NULL, fd, &old->api, sec, old->stats == &old->own_stats ? NULL : old->stats,
+                                &n);
+        close(fd); /* the new server works on its own duplicate */
+        if (r < 0)
+                return r;
+        http_server_free(old);
+        *sp = n;
+        return 0;
+}
+
 uint16_t http_server_port(const HttpServer *s) {
         return s ? s->port : 0;
 }
@@ -651,6 +861,9 @@ HttpServer *http_server_free(HttpServer *s) {
         s->timer = sd_event_source_disable_unref(s->timer);
         s->kick = sd_event_source_disable_unref(s->kick);
         sd_event_unref(s->event);
+        http_tls_free(s->tls);
+        http_auth_free(s->auth);
+        headers_free(s->headers, s->n_headers);
         free(s);
         return NULL;
 }

@@ -10,6 +10,8 @@
 
 #include "events_json.h"
 #include "expo.h"
+#include "http_auth.h"
+#include "http_tls.h"
 #include "util.h"
 
 typedef struct HttpApi {
@@ -33,6 +35,22 @@ typedef struct HttpApi {
 
 typedef struct HttpServer HttpServer;
 
+/* What the web config asks of the server (--web.config.file). */
+typedef struct HttpSecurity {
+        HttpTls *tls;       /* NULL: plain HTTP */
+        HttpAuth *auth;     /* NULL: no authentication */
+        WebHeader *headers; /* added to every response */
+        size_t n_headers;
+} HttpSecurity;
+
+/* Counters of refused clients; the caller's, so that they go on across a
+ * restart of the server (a reload that changes TLS). */
+typedef struct HttpStats {
+        uint64_t auth_failures;  /* 401: no, unknown or wrong credentials */
+        uint64_t auth_throttled; /* 401 without a check: bcrypt's time budget was spent */
+        uint64_t tls_refused;    /* connections ended for their client certificate */
+} HttpStats;
+
 #define HTTP_MAX_CONNECTIONS 64
 #define HTTP_CONNECTION_TIMEOUT_SEC 30
 /* Follow streams stay open; keep room for scrapes among the connections. */
@@ -44,7 +62,29 @@ typedef struct HttpServer HttpServer;
  * a bad address). listen_fd stays the caller's: the server works on a
  * duplicate of it. */
 int http_server_new(sd_event *e, const char *listen_address, int listen_fd, const HttpApi *api,
-                    HttpServer **ret);
+                    HttpSecurity *sec, HttpStats *stats, HttpServer **ret);
+/* sec (may be NULL: plain HTTP, no authentication): the server takes its
+ * tls and auth (sec is emptied, also on failure) and copies its headers.
+ * stats, when not NULL, is counted into while the server lives. */
+
+/* A reload's new users and headers, taken as by http_server_new(). A
+ * change of TLS cannot be made to a running server (libmicrohttpd sets it
+ * up when it starts): then -EBUSY, sec is left as it was, and the caller
+ * makes a new server. */
+int http_server_set_security(HttpServer *s, HttpSecurity *sec);
+/* A reload that changes TLS: a new server with sec on the same listening
+ * socket, which the old one stops accepting on; the old one's connections
+ * are closed (follow streams end), *s is the new one. On failure *s is
+ * kept but no longer accepts: the caller must treat that as fatal. */
+int http_server_restart(HttpServer **s, HttpSecurity *sec);
+/* Reads the web config at path (--web.config.file) into *sec: its TLS
+ * material loaded and checked, its users and headers. Every problem goes
+ * to errs, at its file:line:column; then -EINVAL and *sec stays empty. */
+int http_security_load(const char *path, HttpSecurity *sec, ConfigErrors *errs);
+/* Frees what sec holds and empties it. */
+void http_security_done(HttpSecurity *sec);
+/* Whether the server's TLS setup is the one of t (both NULL: plain HTTP). */
+bool http_server_tls_is(const HttpServer *s, const HttpTls *t);
 /* New events arrived: wakes the streaming (follow) connections. Cheap when
  * there are none. */
 void http_server_notify(HttpServer *s);

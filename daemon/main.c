@@ -14,6 +14,7 @@
 typedef struct Args {
         const char *config_file;
         const char *listen_address;
+        const char *web_config_file;
         const char *tracefs_path;
         const char *name;
         bool check;
@@ -28,6 +29,8 @@ static void help(void) {
                "  --config.file=PATH           config (default " CONFIG_DEFAULT_PATH ")\n"
                "  --web.listen-address=ADDR    host:port to serve HTTP on (default: the config's\n"
                "                               'listen', else " CONFIG_DEFAULT_LISTEN ")\n"
+               "  --web.config.file=PATH       TLS, basic auth and response headers, in the\n"
+               "                               Prometheus exporter-toolkit format (re-read on SIGHUP)\n"
                "  --tracefs.path=DIR           tracefs root (default: from /proc/mounts; mounted\n"
                "                               at /sys/kernel/tracing if needed)\n"
                "  --tracefs.instance=NAME      our probe group and tracing instance\n"
@@ -45,6 +48,7 @@ static void help(void) {
 enum {
         ARG_CONFIG_FILE = 0x100,
         ARG_LISTEN,
+        ARG_WEB_CONFIG,
         ARG_TRACEFS_PATH,
         ARG_TRACEFS_INSTANCE,
         ARG_TRACEFS_READER,
@@ -60,6 +64,7 @@ static int parse_args(int argc, char **argv, Args *a) {
         static const struct option options[] = {
                 { "config.file", required_argument, NULL, ARG_CONFIG_FILE },
                 { "web.listen-address", required_argument, NULL, ARG_LISTEN },
+                { "web.config.file", required_argument, NULL, ARG_WEB_CONFIG },
                 { "tracefs.path", required_argument, NULL, ARG_TRACEFS_PATH },
                 { "tracefs.instance", required_argument, NULL, ARG_TRACEFS_INSTANCE },
                 { "tracefs.reader", required_argument, NULL, ARG_TRACEFS_READER },
@@ -78,6 +83,9 @@ static int parse_args(int argc, char **argv, Args *a) {
                         break;
                 case ARG_LISTEN:
                         a->listen_address = optarg;
+                        break;
+                case ARG_WEB_CONFIG:
+                        a->web_config_file = optarg;
                         break;
                 case ARG_TRACEFS_PATH:
                         a->tracefs_path = optarg;
@@ -134,6 +142,19 @@ static void print_config_errors(const ConfigErrors *errs, const char *path) {
         if (report.len > 0)
                 fwrite(report.data, 1, report.len, stderr);
         fprintf(stderr, "%s: %zu error(s); nothing was written to the kernel\n", path, errs->n);
+}
+
+/* --web.config.file: loaded (certificates read and checked) before
+ * anything is written to the kernel. Returns 0 or prints why not. */
+static int load_web_config(const Args *a, HttpSecurity *ret) {
+        *ret = (HttpSecurity){ 0 };
+        if (!a->web_config_file)
+                return 0;
+        _cleanup_(config_errors_clear) ConfigErrors errs = { 0 };
+        int r = http_security_load(a->web_config_file, ret, &errs);
+        if (r < 0)
+                print_config_errors(&errs, a->web_config_file);
+        return r;
 }
 
 /* What --config.check prints: the kernel's features, then per probe the
@@ -220,8 +241,8 @@ static int run_check(const Args *a, const Config *config, const char *root) {
         return 0;
 }
 
-/* The daemon; takes the config. */
-static int run_daemon(const Args *a, Config *config, const char *root) {
+/* The daemon; takes the config and the web config's security. */
+static int run_daemon(const Args *a, Config *config, const char *root, HttpSecurity *security) {
         const char *listen = a->listen_address ? a->listen_address
                                                : config->listen ? config->listen
                                                                 : CONFIG_DEFAULT_LISTEN;
@@ -237,7 +258,10 @@ static int run_daemon(const Args *a, Config *config, const char *root) {
                 .tracefs_root = root,
                 .name = a->name,
                 .text_reader = a->text_reader,
+                .web_config_path = a->web_config_file,
+                .security = *security,
         };
+        *security = (HttpSecurity){ 0 };
         int r = manager_new(config, &opts, &m);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up: %m"), 1;
@@ -290,7 +314,14 @@ int main(int argc, char **argv) {
                 return 1;
         }
 
-        if (a.check)
+        _cleanup_(http_security_done) HttpSecurity security = { 0 };
+        if (load_web_config(&a, &security) < 0)
+                return 1;
+        if (a.check) {
+                if (a.web_config_file)
+                        printf("# web config %s: %s, %s\n", a.web_config_file, security.tls ? "HTTPS" : "plain HTTP",
+                               security.auth ? "basic auth" : "no authentication");
                 return run_check(&a, config, root);
-        return run_daemon(&a, TAKE_PTR(config), root);
+        }
+        return run_daemon(&a, TAKE_PTR(config), root, &security);
 }

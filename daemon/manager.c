@@ -40,6 +40,7 @@ struct Manager {
         sd_event_source *stats_timer;
         HttpServer *http;
         HttpApi api;
+        HttpStats http_stats;
         int pipe_fd;        /* text reader: trace_pipe */
         RawPipe *raw;       /* binary reader: per_cpu/cpuN/trace_pipe_raw */
         PidInfo *pids;
@@ -65,6 +66,8 @@ int manager_new(Config *config, const ManagerOptions *opts, Manager **ret) {
         m->pids = pidinfo_new();
         int r = pipeline_new(config, pidinfo_resolve, m->pids, &m->pipeline);
         if (r < 0) {
+                http_security_done(&m->opts.security);
+                pidinfo_free(m->pids);
                 free(m);
                 return r;
         }
@@ -190,6 +193,18 @@ static void render_metrics(Manager *m, Expo *out) {
         expo_put_counter(out, "kprobe_exporter_overlong_lines_total",
                          "trace_pipe lines dropped for being longer than the read buffer.",
                          m->lines.overlong);
+        expo_put_counter(out, "kprobe_exporter_http_auth_failures_total",
+                         "HTTP requests refused with 401: no, an unknown or a wrong user and password "
+                         "(basic_auth_users of the web config).",
+                         m->http_stats.auth_failures);
+        expo_put_counter(out, "kprobe_exporter_http_auth_throttled_total",
+                         "HTTP requests refused with 401 without checking their password: bcrypt's time budget "
+                         "(250 ms a second) was spent on other attempts.",
+                         m->http_stats.auth_throttled);
+        expo_put_counter(out, "kprobe_exporter_http_tls_client_refused_total",
+                         "HTTPS connections closed because their client certificate did not meet "
+                         "client_auth_type or client_allowed_sans.",
+                         m->http_stats.tls_refused);
         static const char *const result_label[] = { "result" };
         expo_put_header(out, "kprobe_exporter_config_reloads_total", "counter",
                         "Config reloads (SIGHUP), by result: a failed one changed nothing.");
@@ -391,6 +406,33 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* SIGHUP, the web config: new users and headers at once; new TLS
+ * material (a renewed certificate) through a new server on the same
+ * socket. An invalid web config is logged and changes nothing. */
+static int reload_web_config(Manager *m) {
+        _cleanup_(config_errors_clear) ConfigErrors errs = { 0 };
+        HttpSecurity sec;
+        int r = http_security_load(m->opts.web_config_path, &sec, &errs);
+        if (r < 0) {
+                _cleanup_buf_ Buf report = { 0 };
+                config_errors_render(&errs, m->opts.web_config_path, &report);
+                log_error("%.*s%s: %zu error(s); the web config in use is kept", (int) report.len,
+                          report.data ? report.data : "", m->opts.web_config_path, errs.n);
+                return r;
+        }
+        r = http_server_set_security(m->http, &sec);
+        if (r == -EBUSY) {
+                log_info("%s: TLS changed: restarting the HTTP server on the same socket", m->opts.web_config_path);
+                r = http_server_restart(&m->http, &sec);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot restart the HTTP server with the new TLS setup: %m; stopping");
+                        (void) sd_event_exit(m->event, 1);
+                }
+        }
+        http_security_done(&sec);
+        return r;
+}
+
 /* SIGHUP: see reload_apply(). An invalid config changes nothing. */
 static int manager_reload(Manager *m) {
         uint64_t now = 0;
@@ -410,6 +452,11 @@ static int manager_reload(Manager *m) {
                 .userdata = m,
         };
         int r = reload_apply(&ctx, NULL);
+        if (m->opts.web_config_path) {
+                int w = reload_web_config(m);
+                if (r >= 0)
+                        r = w;
+        }
         m->last_reload_failed = r < 0;
         if (r < 0)
                 m->reloads_failed++;
@@ -492,7 +539,8 @@ int manager_start(Manager *m) {
                 .events_stream = http_events_stream,
                 .healthy = http_healthy,
         };
-        r = http_server_new(m->event, m->opts.listen_address, m->opts.listen_fd, &m->api, &m->http);
+        r = http_server_new(m->event, m->opts.listen_address, m->opts.listen_fd, &m->api, &m->opts.security,
+                            &m->http_stats, &m->http);
         if (r < 0)
                 return log_error_errno(r, "Cannot listen on %s: %m", m->opts.listen_address);
 
@@ -601,6 +649,7 @@ Manager *manager_free(Manager *m) {
                 (void) manager_teardown(m);
         sd_event_source_unref(m->stats_timer);
         http_server_free(m->http);
+        http_security_done(&m->opts.security); /* when the server never took it */
         sd_event_unref(m->event);
         registry_free(m->registry);
         tfs_free(m->tracefs);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "config.h"
+#include "http.h"
 #include "pipeline.h"
 #include "registry.h"
 #include "tfs.h"
@@ -16,6 +17,8 @@ typedef struct ManagerOptions {
         const char *tracefs_root;
         const char *name;           /* our group and instance */
         bool text_reader;           /* trace_pipe instead of per_cpu/cpuN/trace_pipe_raw */
+        const char *web_config_path; /* --web.config.file, re-read on SIGHUP; NULL: none */
+        HttpSecurity security;      /* what it asks for, loaded; the manager takes it */
 } ManagerOptions;
 
 typedef struct Manager Manager;

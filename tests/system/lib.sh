@@ -33,6 +33,10 @@ KPE_EXTRA_GROUPS="" # more probe groups of ours (e.g. a sentinel) to remove on e
 KPE_EXTRA_PIDS=""   # helper processes we started (e.g. a TCP listener)
 KPE_CLEANUP_FIRST="" # a command kpe_cleanup runs first (e.g. closing an fd that holds tracefs)
 TRACEFS=""
+# How the helpers below reach the daemon: the URL scheme, and curl options
+# (CA, client certificate, credentials) for a daemon with a web config.
+KPE_SCHEME=http
+KPE_CURL_OPTS=()
 
 fail() {
         echo "FAIL: $*" >&2
@@ -266,7 +270,7 @@ start_daemon() {
                         cat "$KPE_ERR" >&2
                         fail "daemon exited with status $rc before becoming healthy"
                 fi
-                if curl -fsS --max-time 1 -o /dev/null "http://127.0.0.1:$KPE_PORT/healthz" 2>/dev/null; then
+                if curl -fsS --max-time 1 -o /dev/null "${KPE_CURL_OPTS[@]}" "$KPE_SCHEME://127.0.0.1:$KPE_PORT/healthz" 2>/dev/null; then
                         log "daemon pid $KPE_PID healthy on 127.0.0.1:$KPE_PORT"
                         return 0
                 fi
@@ -306,12 +310,12 @@ run_daemon() {
         timeout 20 ${KPE_WRAPPER:-} "$KPE_BIN" "$@" >"$KPE_WORK/run.out" 2>"$KPE_WORK/run.err"
 }
 
-# GET (or another method with -X) http://127.0.0.1:$KPE_PORT$1 into file $2;
+# GET (or another method with -X) $KPE_SCHEME://127.0.0.1:$KPE_PORT$1 into file $2;
 # prints the HTTP status. Extra curl arguments may follow.
 http_get() {
         local path=$1 out=$2
         shift 2
-        curl -sS --max-time 5 -o "$out" -w '%{http_code}' "$@" "http://127.0.0.1:$KPE_PORT$path"
+        curl -sS --max-time 5 -o "$out" -w '%{http_code}' "${KPE_CURL_OPTS[@]}" "$@" "$KPE_SCHEME://127.0.0.1:$KPE_PORT$path"
 }
 
 # Fetches a path that must answer 200 into file $2.

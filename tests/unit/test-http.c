@@ -511,7 +511,7 @@ static bool reply_closes(const Client *r) {
 static int setup(void **state _unused_) {
         fake = (Fake){ .healthy = true };
         assert_int_equal(sd_event_new(&loop), 0);
-        assert_int_equal(http_server_new(loop, "127.0.0.1:0", -1, &fake_api, &srv), 0);
+        assert_int_equal(http_server_new(loop, "127.0.0.1:0", -1, &fake_api, NULL, NULL, &srv), 0);
         assert_int_not_equal(http_server_port(srv), 0);
         return 0;
 }
@@ -895,22 +895,22 @@ static void test_listen_addresses(void **state _unused_) {
         char addr[64];
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                int r = http_server_new(loop, bad[i], -1, &fake_api, &other);
+                int r = http_server_new(loop, bad[i], -1, &fake_api, NULL, NULL, &other);
                 if (r != -EINVAL)
                         fail_msg("\"%s\": %d", bad[i], r);
                 assert_null(other);
         }
         snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned) http_server_port(srv));
-        assert_int_equal(http_server_new(loop, addr, -1, &fake_api, &other), -EADDRINUSE);
+        assert_int_equal(http_server_new(loop, addr, -1, &fake_api, NULL, NULL, &other), -EADDRINUSE);
         assert_null(other);
 
         /* A host name, as exporters' --web.listen-address takes it. */
-        assert_int_equal(http_server_new(loop, "localhost:0", -1, &fake_api, &other), 0);
+        assert_int_equal(http_server_new(loop, "localhost:0", -1, &fake_api, NULL, NULL, &other), 0);
         assert_int_not_equal(http_server_port(other), 0);
         other = http_server_free(other);
 
         /* IPv6 loopback, where the machine has it. */
-        int r = http_server_new(loop, "[::1]:0", -1, &fake_api, &other);
+        int r = http_server_new(loop, "[::1]:0", -1, &fake_api, NULL, NULL, &other);
         if (r == -EADDRNOTAVAIL || r == -EAFNOSUPPORT)
                 fprintf(stderr, "# no IPv6 loopback here, [::1]:0 not checked\n");
         else {
@@ -935,7 +935,7 @@ static void test_listen_fd(void **state _unused_) {
         assert_int_equal(listen(fd, 8), 0);
         assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
 
-        assert_int_equal(http_server_new(loop, NULL, fd, &fake_api, &srv), 0);
+        assert_int_equal(http_server_new(loop, NULL, fd, &fake_api, NULL, NULL, &srv), 0);
         assert_int_equal(http_server_port(srv), ntohs(sa.sin_port));
         GET(&c, "/healthz");
         assert_int_equal(c.status, 200);

@@ -27,7 +27,8 @@ command -v aarch64-linux-gnu-gcc >/dev/null ||
         skip "missing aarch64-linux-gnu-gcc (Debian package crossbuild-essential-arm64)"
 # What the daemon links (meson.build's dependency() calls), as the
 # packages that bring their arm64 .pc files.
-for dep in libsystemd:libsystemd-dev yaml-0.1:libyaml-dev libmicrohttpd:libmicrohttpd-dev; do
+for dep in libsystemd:libsystemd-dev yaml-0.1:libyaml-dev libmicrohttpd:libmicrohttpd-dev gnutls:libgnutls28-dev \
+        libcrypt:libcrypt-dev; do
         [ -f "$PCDIR/${dep%%:*}.pc" ] || skip "missing $PCDIR/${dep%%:*}.pc (Debian package ${dep#*:}:arm64)"
 done
 
