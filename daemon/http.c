@@ -55,6 +55,7 @@
 #define HTTP_STREAM_BUF_KEEP (64u * 1024u)
 
 typedef struct FollowStream FollowStream;
+typedef struct Conn Conn;
 
 struct HttpServer {
         sd_event *event;
@@ -73,11 +74,24 @@ struct HttpServer {
         size_t n_headers;
         HttpStats *stats;
         HttpStats own_stats; /* when the caller keeps none */
+        Conn *conns;         /* every open connection */
+        size_t n_conns;
+        sd_event_source *sweep; /* closes connections past their header deadline */
+};
+
+/* One open connection, for the limits per address and the header
+ * deadline (MHD's socket context). */
+struct Conn {
+        struct sockaddr_storage addr; /* the client's; the port is not compared */
+        int fd;
+        uint64_t deadline; /* CLOCK_MONOTONIC usec by which headers must be complete; 0: none */
+        Conn *prev, *next;
 };
 
 struct FollowStream {
         HttpServer *server;
         struct MHD_Connection *connection;
+        const Conn *conn; /* its connection's record, for the limit per address */
         EventQuery query;
         char *probe; /* owned copy behind query.probe */
         uint64_t cursor;
@@ -303,6 +317,116 @@ static enum MHD_Result respond_json_error(HttpServer *s, struct MHD_Connection *
         return respond_buf(s, c, status, "application/json", &b);
 }
 
+/* ---- fairness: connections per address, header deadlines ---- */
+
+static bool same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+        if (a->ss_family != b->ss_family)
+                return false;
+        if (a->ss_family == AF_INET)
+                return ((const struct sockaddr_in *) a)->sin_addr.s_addr ==
+                       ((const struct sockaddr_in *) b)->sin_addr.s_addr;
+        if (a->ss_family == AF_INET6)
+                return memcmp(&((const struct sockaddr_in6 *) a)->sin6_addr,
+                              &((const struct sockaddr_in6 *) b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+        return true; /* AF_UNIX and the like: one "address" */
+}
+
+static size_t conns_from(const HttpServer *s, const struct sockaddr_storage *addr) {
+        size_t n = 0;
+        for (const Conn *c = s->conns; c; c = c->next)
+                n += same_address(&c->addr, addr);
+        return n;
+}
+
+static size_t streams_from(const HttpServer *s, const Conn *conn) {
+        size_t n = 0;
+        for (const FollowStream *f = s->streams; conn && f; f = f->next)
+                n += f->conn && same_address(&f->conn->addr, &conn->addr);
+        return n;
+}
+
+static uint64_t server_now(const HttpServer *s) {
+        uint64_t now = 0;
+        (void) sd_event_now(s->event, CLOCK_MONOTONIC, &now);
+        return now;
+}
+
+/* Before MHD takes a connection: the limits per address, the reserve,
+ * the total. A refused connection is closed at once. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len) {
+        HttpServer *s = cls;
+        struct sockaddr_storage ss = { 0 };
+
+        memcpy(&ss, addr, len < sizeof(ss) ? len : sizeof(ss));
+        size_t same = conns_from(s, &ss);
+        if (same >= HTTP_MAX_PER_ADDRESS) {
+                s->stats->refused_per_address++;
+                return MHD_NO;
+        }
+        if (s->n_conns >= HTTP_MAX_CONNECTIONS) {
+                s->stats->refused_limit++;
+                return MHD_NO;
+        }
+        if (s->n_conns >= HTTP_MAX_CONNECTIONS - HTTP_RESERVED_CONNECTIONS && same > 0) {
+                s->stats->refused_reserved++;
+                return MHD_NO;
+        }
+        return MHD_YES;
+}
+
+static Conn *connection_record(struct MHD_Connection *c) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        return ci ? ci->socket_context : NULL;
+}
+
+/* The request line is in: its headers must follow within the deadline. */
+static void *on_request_line(void *cls, const char *uri _unused_, struct MHD_Connection *c) {
+        HttpServer *s = cls;
+        Conn *conn = connection_record(c);
+        uint64_t by = server_now(s) + HTTP_HEADER_DEADLINE_SEC * 1000000ULL;
+
+        if (conn && conn->deadline > by)
+                conn->deadline = by;
+        return NULL; /* *req_cls starts NULL: on_request's first call */
+}
+
+/* A request is done (answered, or its client gone): the next one on
+ * this connection has the idle timeout and then the header deadline. */
+static void on_request_done(void *cls, struct MHD_Connection *c, void **req_cls _unused_,
+                            enum MHD_RequestTerminationCode code _unused_) {
+        HttpServer *s = cls;
+        Conn *conn = connection_record(c);
+
+        if (conn)
+                conn->deadline = server_now(s) + (HTTP_CONNECTION_TIMEOUT_SEC + HTTP_HEADER_DEADLINE_SEC) * 1000000ULL;
+}
+
+/* Once a second while connections are open: those past their deadline
+ * are shut down; MHD then reads their end and closes them. */
+static int on_sweep(sd_event_source *es, uint64_t usec, void *userdata) {
+        HttpServer *s = userdata;
+        bool any = false;
+
+        for (Conn *c = s->conns; c; c = c->next)
+                if (c->deadline && usec >= c->deadline) {
+                        (void) shutdown(c->fd, SHUT_RDWR);
+                        c->deadline = 0;
+                        s->stats->slow_headers++;
+                        any = true;
+                }
+        if (any)
+                server_kick(s);
+        if (s->n_conns > 0) {
+                (void) sd_event_source_set_time(es, usec + 1000000ULL);
+                (void) sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
+        }
+        return 0;
+}
+
+size_t http_server_n_connections(const HttpServer *s) {
+        return s ? s->n_conns : 0;
+}
+
 /* ---- /events ---- */
 
 static int parse_events_query(struct MHD_Connection *c, EventQuery *q, bool *follow, const char **error) {
@@ -366,12 +490,17 @@ static enum MHD_Result serve_follow(HttpServer *s, struct MHD_Connection *c, con
                         (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
                 return queue_response(s, c, MHD_HTTP_OK, resp, "application/x-ndjson");
         }
-        if (s->n_streams >= HTTP_MAX_STREAMS)
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        const Conn *conn = ci ? ci->socket_context : NULL;
+        if (s->n_streams >= HTTP_MAX_STREAMS || streams_from(s, conn) >= HTTP_MAX_STREAMS_PER_ADDRESS) {
+                s->stats->streams_refused++;
                 return respond_json_error(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, "too many streaming clients");
+        }
 
         f = xcalloc(1, sizeof(*f));
         f->server = s;
         f->connection = c;
+        f->conn = conn;
         f->query = *q;
         if (q->probe) {
                 f->probe = xstrdup(q->probe);
@@ -517,6 +646,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         bool get_or_head = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 
         if (!*req_cls) {
+                Conn *conn = connection_record(c);
+                if (conn)
+                        conn->deadline = 0; /* the headers are in */
                 enum MHD_Result refused;
                 if (!admit(s, c, &refused))
                         return refused;
@@ -584,13 +716,51 @@ static int on_client_certificate(void *session, unsigned htype _unused_, unsigne
 
 /* A new connection: with TLS, ask for the client certificate as the
  * policy says, before the handshake (which MHD runs later). */
-static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context _unused_,
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode code) {
         HttpServer *s = cls;
+        Conn *conn = *socket_context;
 
-        if (code != MHD_CONNECTION_NOTIFY_STARTED || !s->tls)
+        if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+                /* (MHD has already ended a TLS session here: not to be touched.) */
+                if (!conn)
+                        return;
+                if (conn->prev)
+                        conn->prev->next = conn->next;
+                else
+                        s->conns = conn->next;
+                if (conn->next)
+                        conn->next->prev = conn->prev;
+                s->n_conns--;
+                free(conn);
+                *socket_context = NULL;
                 return;
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        }
+
+        conn = xcalloc(1, sizeof(*conn));
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ci && ci->client_addr) {
+                socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                                        : sizeof(struct sockaddr_in);
+                memcpy(&conn->addr, ci->client_addr, len);
+        }
+        ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn->fd = ci ? ci->connect_fd : -1;
+        conn->deadline = server_now(s) + HTTP_HEADER_DEADLINE_SEC * 1000000ULL;
+        conn->next = s->conns;
+        if (s->conns)
+                s->conns->prev = conn;
+        s->conns = conn;
+        s->n_conns++;
+        *socket_context = conn;
+        if (sd_event_source_get_enabled(s->sweep, NULL) == 0) {
+                (void) sd_event_source_set_time(s->sweep, server_now(s) + 1000000ULL);
+                (void) sd_event_source_set_enabled(s->sweep, SD_EVENT_ONESHOT);
+        }
+
+        if (!s->tls)
+                return;
+        ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
         if (ci && ci->tls_session)
                 http_tls_connection_started(s->tls, ci->tls_session, on_client_certificate);
 }
@@ -781,13 +951,15 @@ int http_server_new(sd_event *e, const char *listen_address, int listen_fd, cons
                   (void *) http_tls_trust(s->tls) },
                 { MHD_OPTION_END, 0, NULL },
         };
-        s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | (s->tls ? MHD_USE_TLS : 0), 0, NULL,
-                                  NULL, on_request, s,
+        s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | (s->tls ? MHD_USE_TLS : 0), 0,
+                                  on_accept, s, on_request, s,
                                   MHD_OPTION_LISTEN_SOCKET, (MHD_socket) fd,
                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned) HTTP_MAX_CONNECTIONS,
                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) HTTP_CONNECTION_TIMEOUT_SEC,
                                   MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) HTTP_CONNECTION_MEMORY,
                                   MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+                                  MHD_OPTION_NOTIFY_COMPLETED, on_request_done, s,
+                                  MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s,
                                   MHD_OPTION_ARRAY, s->tls ? tls_options : &tls_options[ELEMENTSOF(tls_options) - 1],
                                   MHD_OPTION_END);
         if (!s->mhd) {
@@ -812,6 +984,11 @@ int http_server_new(sd_event *e, const char *listen_address, int listen_fd, cons
         r = sd_event_add_defer(e, &s->kick, on_kick, s);
         if (r < 0)
                 goto fail;
+        r = sd_event_add_time(e, &s->sweep, CLOCK_MONOTONIC, UINT64_MAX, 100 * 1000, on_sweep, s);
+        if (r < 0)
+                goto fail;
+        (void) sd_event_source_set_enabled(s->sweep, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(s->sweep, "http-deadlines");
         (void) sd_event_source_set_enabled(s->kick, SD_EVENT_OFF);
         (void) sd_event_source_set_description(s->io, "http-mhd");
         (void) sd_event_source_set_description(s->timer, "http-mhd-timeout");
@@ -860,6 +1037,7 @@ HttpServer *http_server_free(HttpServer *s) {
         s->io = sd_event_source_disable_unref(s->io);
         s->timer = sd_event_source_disable_unref(s->timer);
         s->kick = sd_event_source_disable_unref(s->kick);
+        s->sweep = sd_event_source_disable_unref(s->sweep);
         sd_event_unref(s->event);
         http_tls_free(s->tls);
         http_auth_free(s->auth);

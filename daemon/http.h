@@ -49,12 +49,30 @@ typedef struct HttpStats {
         uint64_t auth_failures;  /* 401: no, unknown or wrong credentials */
         uint64_t auth_throttled; /* 401 without a check: bcrypt's time budget was spent */
         uint64_t tls_refused;    /* connections ended for their client certificate */
+        uint64_t refused_per_address; /* connections refused: the address holds HTTP_MAX_PER_ADDRESS */
+        uint64_t refused_reserved;    /* refused: only the reserve was left, and the address holds some */
+        uint64_t refused_limit;       /* refused: HTTP_MAX_CONNECTIONS open */
+        uint64_t slow_headers;        /* closed: headers not complete within HTTP_HEADER_DEADLINE_SEC */
+        uint64_t streams_refused;     /* follow requests refused (503): too many streams, in all or per address */
 } HttpStats;
 
-#define HTTP_MAX_CONNECTIONS 64
+/* Connections: at most HTTP_MAX_CONNECTIONS in all and
+ * HTTP_MAX_PER_ADDRESS from one client address; the last
+ * HTTP_RESERVED_CONNECTIONS only for addresses that hold none yet, so a
+ * scraper is served while others hold many. */
+#define HTTP_MAX_CONNECTIONS 128
+#define HTTP_MAX_PER_ADDRESS 16
+#define HTTP_RESERVED_CONNECTIONS 16
+/* A keep-alive connection idle this long is closed (libmicrohttpd). */
 #define HTTP_CONNECTION_TIMEOUT_SEC 30
+/* A request's headers must be complete this long after the connection
+ * opened (TLS handshake included) or, on a kept-alive connection, after
+ * its request line began: a client that trickles bytes (slowloris) is cut
+ * off then, however active it looks. */
+#define HTTP_HEADER_DEADLINE_SEC 10
 /* Follow streams stay open; keep room for scrapes among the connections. */
-#define HTTP_MAX_STREAMS (HTTP_MAX_CONNECTIONS / 2)
+#define HTTP_MAX_STREAMS 32
+#define HTTP_MAX_STREAMS_PER_ADDRESS 4
 
 /* Starts serving on listen_fd if >= 0 (already bound and listening, e.g.
  * from socket activation), else binds listen_address ("host:port",
@@ -90,6 +108,8 @@ bool http_server_tls_is(const HttpServer *s, const HttpTls *t);
 void http_server_notify(HttpServer *s);
 /* Open follow streams (tests; could be a gauge). */
 size_t http_server_n_streams(const HttpServer *s);
+/* Open connections. */
+size_t http_server_n_connections(const HttpServer *s);
 /* The bound port (useful with port 0 in tests). */
 uint16_t http_server_port(const HttpServer *s);
 HttpServer *http_server_free(HttpServer *s); /* accepts NULL, returns NULL */

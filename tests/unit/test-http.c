@@ -136,6 +136,7 @@ static bool streams_are(void *ud) {
 
 typedef struct Client {
         uint16_t port;
+        uint8_t source; /* connect from 127.0.0.<source> (0: the default, 127.0.0.1) */
         char request[512];
         bool follow;       /* read a chunked stream until want_lines lines */
         size_t want_lines;
@@ -210,6 +211,14 @@ static void client_exchange(Client *c) {
                 return;
         }
         (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        if (c->source) {
+                struct sockaddr_in from = { .sin_family = AF_INET };
+                from.sin_addr.s_addr = htonl((127u << 24) | c->source);
+                if (bind(fd, (struct sockaddr *) &from, sizeof(from)) < 0) {
+                        c->error = "bind";
+                        goto out;
+                }
+        }
         if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
                 c->error = "connect";
                 goto out;
@@ -315,20 +324,25 @@ static const char *header(const Client *c, const char *name, char *out, size_t s
 }
 
 /* One complete request/response with the loop running meanwhile. */
+static void run_client(Client *c) {
+        pthread_t t;
+
+        assert_int_equal(pthread_create(&t, NULL, client_thread, c), 0);
+        assert_true(loop_until(client_done, c, 8000));
+        assert_int_equal(pthread_join(t, NULL), 0);
+        if (c->error)
+                fail_msg("client: %s; got: %s", c->error, c->raw.data ? c->raw.data : "(nothing)");
+}
+
 static void exchange(Client *c, const char *fmt, ...) _printf_(2, 3);
 static void exchange(Client *c, const char *fmt, ...) {
-        pthread_t t;
         va_list ap;
 
         *c = (Client){ .port = http_server_port(srv) };
         va_start(ap, fmt);
         vsnprintf(c->request, sizeof(c->request), fmt, ap);
         va_end(ap);
-        assert_int_equal(pthread_create(&t, NULL, client_thread, c), 0);
-        assert_true(loop_until(client_done, c, 8000));
-        assert_int_equal(pthread_join(t, NULL), 0);
-        if (c->error)
-                fail_msg("client: %s; got: %s", c->error, c->raw.data ? c->raw.data : "(nothing)");
+        run_client(c);
 }
 
 /* ---- a keep-alive client: several requests on one connection ---- */
@@ -841,8 +855,10 @@ static void test_follow_head(void **state _unused_) {
 }
 
 static void test_follow_limit_streams(void **state _unused_) {
-        /* The 503 answer when too many follow streams are open is checked
-         * by filling the slots with suspended streams. */
+        /* The 503 answers when too many follow streams are open, per
+         * address and in all, are checked by filling the slots with
+         * suspended streams: HTTP_MAX_STREAMS_PER_ADDRESS from each of
+         * 127.0.0.2, 127.0.0.3, ... until all are taken. */
         Client cs[HTTP_MAX_STREAMS];
         pthread_t ts[HTTP_MAX_STREAMS];
         Client c;
@@ -851,8 +867,17 @@ static void test_follow_limit_streams(void **state _unused_) {
         for (size_t i = 0; i < HTTP_MAX_STREAMS; i++) {
                 size_t want = i + 1;
                 client_init(&cs[i], true, 1, "GET /events?follow=true HTTP/1.1\r\nHost: t\r\n\r\n");
+                cs[i].source = (uint8_t) (2 + i / HTTP_MAX_STREAMS_PER_ADDRESS);
                 assert_int_equal(pthread_create(&ts[i], NULL, client_thread, &cs[i]), 0);
                 assert_true(loop_until(streams_are, &want, 5000));
+                if (i == HTTP_MAX_STREAMS_PER_ADDRESS - 1) {
+                        /* 127.0.0.2 holds its share: refused there, served from elsewhere. */
+                        client_init(&c, false, 0, "GET /events?follow=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+                        c.source = 2;
+                        run_client(&c);
+                        assert_int_equal(c.status, 503);
+                        client_free(&c);
+                }
         }
         GET(&c, "/events?follow=1");
         assert_int_equal(c.status, 503);
