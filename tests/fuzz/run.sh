@@ -6,7 +6,8 @@
 #
 # Usage: tests/fuzz/run.sh [SECONDS_TOTAL]
 #   KPE_FUZZ_BUILD   build dir, relative to the repo root (default build-fuzz)
-#   KPE_FUZZ_TARGETS targets to run (default: traceline config decode pipeline kernel tfs-text rawpage)
+#   KPE_FUZZ_TARGETS targets to run (default: traceline config decode pipeline kernel tfs-text rawpage
+#                    webconfig)
 # Needs clang and libclang-rt-14-dev (Debian 12).
 #
 # Each fuzzer works on a copy of its seeds in BUILD/corpus/<target>, kept
@@ -27,12 +28,13 @@ esac
 root=$(cd "$(dirname "$0")/../.." && pwd) || exit 1
 cd "$root" || exit 1
 build=${KPE_FUZZ_BUILD:-build-fuzz}
-targets=${KPE_FUZZ_TARGETS:-traceline config decode pipeline kernel tfs-text rawpage}
+targets=${KPE_FUZZ_TARGETS:-traceline config decode pipeline kernel tfs-text rawpage webconfig}
 
 # A dictionary of the format's words, where one helps.
 dict() {
         case "$1" in
         config) echo tests/fuzz/config.dict ;;
+        webconfig) echo tests/fuzz/webconfig.dict ;;
         traceline|pipeline) echo tests/fuzz/traceline.dict ;;
         tfs-text) echo tests/fuzz/tfs-text.dict ;;
         esac
@@ -40,7 +42,7 @@ dict() {
 
 max_len() {
         case "$1" in
-        config|kernel|tfs-text) echo 16384 ;; # a config; kernel texts (a README is 12 KB)
+        config|webconfig|kernel|tfs-text) echo 16384 ;; # a config; kernel texts (a README is 12 KB)
         *) echo 4096 ;; # one line, one value, or a few lines for the pipeline
         esac
 }
