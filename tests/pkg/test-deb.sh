@@ -3,8 +3,10 @@
 # dpkg-buildpackage, lintian, installed with dpkg -i, its files and
 # conffile, its units (systemd-analyze verify and security), the installed
 # binary's --config.check on the installed config, the example Prometheus
-# config and rules (promtool), then removed and purged: the machine is left
-# as it was.
+# config and rules (promtool), the example web config (with certificates
+# made here by certtool, as shipped and with its optional settings
+# uncommented) through --config.check, then removed and purged: the
+# machine is left as it was.
 #
 # The service must not start here: the package's postinst enables it and
 # starts it through deb-systemd-invoke, which does nothing where systemd is
@@ -36,6 +38,7 @@ cleanup() {
 command -v dpkg >/dev/null || skip "not a Debian system (no dpkg)"
 command -v systemd-analyze >/dev/null || skip "missing systemd-analyze (Debian package systemd)"
 command -v promtool >/dev/null || skip "missing promtool (Debian package prometheus)"
+command -v certtool >/dev/null || skip "missing certtool (Debian package gnutls-bin)"
 [ -d "${KPE_SOURCE_ROOT:-}/packaging/debian" ] || fail "KPE_SOURCE_ROOT '${KPE_SOURCE_ROOT:-}' has no packaging/debian"
 if dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null | grep -q "ok installed"; then
         skip "$PKG is installed on this machine: the test would replace and purge it"
@@ -85,6 +88,7 @@ cat >"$WORK/want" <<'LIST'
 /usr/share/doc/kprobe-exporter/examples/kprobe-exporter.rules.test.yml
 /usr/share/doc/kprobe-exporter/examples/kprobe-exporter.rules.yml
 /usr/share/doc/kprobe-exporter/examples/prometheus.yml
+/usr/share/doc/kprobe-exporter/examples/web-config.yml
 /usr/share/man/man5/probes.yaml.5.gz
 /usr/share/man/man8/kprobe-exporter.8.gz
 LIST
@@ -173,6 +177,52 @@ promtool check rules "$ex/kprobe-exporter.rules.yml" >>"$WORK/promtool.log" 2>&1
 (cd "$ex" && promtool test rules kprobe-exporter.rules.test.yml) >>"$WORK/promtool.log" 2>&1 ||
         fail "promtool test rules: $(cat "$WORK/promtool.log")"
 log "promtool: the scrape config and the 4 alerting rules check, and their unit tests pass"
+
+# ---- the example web config ---------------------------------------------------
+# As an admin would use it: copied next to a key and certificate (its file
+# names are relative: resolved against its directory), checked by the
+# installed binary. Then with every optional setting uncommented (the
+# example's convention: a '#' right before the key), which also needs the
+# client CA it names. The Prometheus example's commented HTTPS job, the
+# same way, through promtool.
+cmp -s "$ex/web-config.yml" "$KPE_SOURCE_ROOT/packaging/web-config.yml" ||
+        fail "$ex/web-config.yml is not packaging/web-config.yml"
+uncomment() { sed -E 's/^( *)#([A-Za-z_-])/\1\2/' "$1"; }
+W="$WORK/web"
+mkdir -p "$W"
+certtool --generate-privkey --key-type=ecdsa --outfile "$W/ca.key" 2>/dev/null || fail "certtool: CA key"
+printf 'cn = "kpe pkg test CA"\nca\ncert_signing_key\nexpiration_days = 2\n' >"$W/ca.tmpl"
+certtool --generate-self-signed --load-privkey "$W/ca.key" --template "$W/ca.tmpl" --outfile "$W/client-ca.crt" \
+        2>"$W/certtool.log" || fail "certtool: CA: $(cat "$W/certtool.log")"
+certtool --generate-privkey --key-type=ecdsa --outfile "$W/server.key" 2>/dev/null || fail "certtool: server key"
+printf 'cn = "kpe pkg test"\ndns_name = "localhost"\ntls_www_server\nsigning_key\nexpiration_days = 2\n' >"$W/server.tmpl"
+certtool --generate-certificate --load-privkey "$W/server.key" --load-ca-certificate "$W/client-ca.crt" \
+        --load-ca-privkey "$W/ca.key" --template "$W/server.tmpl" --outfile "$W/server.crt" 2>"$W/certtool.log" ||
+        fail "certtool: server: $(cat "$W/certtool.log")"
+cp "$ex/web-config.yml" "$W/web-config.yml"
+uncomment "$ex/web-config.yml" >"$W/web-full.yml"
+! cmp -s "$W/web-config.yml" "$W/web-full.yml" || fail "the example web config has no optional setting to uncomment"
+for f in web-config.yml web-full.yml; do
+        /usr/sbin/kprobe-exporter --web.config.file="$W/$f" --config.check >"$WORK/web-check.out" 2>"$WORK/web-check.err" ||
+                fail "--config.check with the example web config ($f) failed: $(cat "$WORK/web-check.err")"
+        grep -qxF "# web config $W/$f: HTTPS, basic auth" "$WORK/web-check.out" ||
+                fail "--config.check with $f printed no '# web config ...: HTTPS, basic auth': $(grep -i web "$WORK/web-check.out")"
+done
+# The hash command the example gives is the one the daemon names when a
+# password is not a bcrypt hash.
+sed 's/^\(  prometheus:\) .*/\1 changeme/' "$W/web-config.yml" >"$W/web-plain.yml"
+if /usr/sbin/kprobe-exporter --web.config.file="$W/web-plain.yml" --config.check >/dev/null 2>"$WORK/web-plain.err"; then
+        fail "--config.check accepted a clear-text password in basic_auth_users"
+fi
+hint=$(grep -o 'htpasswd -nBC 10 "" | tr -d .:\\n.' "$WORK/web-plain.err" | head -n 1)
+[ -n "$hint" ] && grep -qF "$hint" "$ex/web-config.yml" ||
+        fail "the daemon's hint for a clear-text password ($(cat "$WORK/web-plain.err")) is not the example's"
+uncomment "$ex/prometheus.yml" >"$WORK/prometheus-tls.yml"
+cp "$ex/kprobe-exporter.rules.yml" "$WORK/"
+grep -q '^  - job_name: kprobe-exporter-tls$' "$WORK/prometheus-tls.yml" || fail "prometheus.yml has no commented HTTPS job"
+promtool check config "$WORK/prometheus-tls.yml" >"$WORK/promtool-tls.log" 2>&1 ||
+        fail "promtool check config with the HTTPS job uncommented: $(cat "$WORK/promtool-tls.log")"
+log "example web config: --config.check says 'HTTPS, basic auth' as shipped and with its optional settings uncommented; a clear-text password is refused with the example's htpasswd command; promtool takes the HTTPS scrape job"
 
 # ---- remove, purge ------------------------------------------------------------
 dpkg -r "$PKG" >"$WORK/remove.log" 2>&1 || fail "dpkg -r failed: $(cat "$WORK/remove.log")"

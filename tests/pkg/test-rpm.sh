@@ -2,9 +2,9 @@
 # The RPM package: packaging/rpm/kprobe-exporter.spec built with rpmbuild
 # (Debian's rpm package; --nodeps, as Debian has no RPM database of the
 # build dependencies) from a tarball of the source tree, and its contents:
-# the same files as the .deb, in RPM's places, the config a noreplace
-# config file, libsystemd among the requirements, the systemd scriptlets
-# where the macros exist.
+# the same files as the .deb (the example web config among them), in
+# RPM's places, the config a noreplace config file, libsystemd among the
+# requirements, the systemd scriptlets where the macros exist.
 #
 # How meson runs it:
 #   KPE_SOURCE_ROOT=<repo> KPE_PKG_CACHE=<build>/pkg-cache bash tests/pkg/test-rpm.sh
@@ -62,6 +62,7 @@ cat >"$WORK/want" <<'LIST'
 /usr/share/doc/kprobe-exporter/examples/kprobe-exporter.rules.test.yml
 /usr/share/doc/kprobe-exporter/examples/kprobe-exporter.rules.yml
 /usr/share/doc/kprobe-exporter/examples/prometheus.yml
+/usr/share/doc/kprobe-exporter/examples/web-config.yml
 LIST
 # Man pages may be compressed by the distribution's brp scripts.
 grep -qE '^/usr/share/man/man8/kprobe-exporter\.8(\.gz|\.xz|\.bz2)?$' "$WORK/files" || fail "no kprobe-exporter(8) in the rpm"
@@ -81,6 +82,9 @@ grep -qx '/usr/bin/kill' "$WORK/requires" || fail "requires no /usr/bin/kill (Ex
 rpm2cpio "$RPM" | (mkdir "$WORK/x" && cd "$WORK/x" && cpio -idm --quiet) || fail "rpm2cpio failed"
 cmp -s "$WORK/x/usr/lib/systemd/system/kprobe-exporter.service" "$KPE_SOURCE_ROOT/systemd/kprobe-exporter.service" ||
         fail "the rpm's service unit is not systemd/kprobe-exporter.service"
+# The example web config is the one test-deb.sh checks with --config.check.
+cmp -s "$WORK/x/usr/share/doc/kprobe-exporter/examples/web-config.yml" "$KPE_SOURCE_ROOT/packaging/web-config.yml" ||
+        fail "the rpm's examples/web-config.yml is not packaging/web-config.yml"
 "$WORK/x/usr/sbin/kprobe-exporter" --version | grep -qx "kprobe-exporter $VERSION" || fail "the rpm's binary says: $("$WORK/x/usr/sbin/kprobe-exporter" --version)"
 log "contents: $(wc -l <"$WORK/files") paths as expected; config(noreplace) probes.yaml; requires $(grep -c . "$WORK/requires") (libsystemd.so.0, /usr/bin/kill, ...)"
 if rpm -qp --scripts "$RPM" 2>/dev/null | grep -q systemctl; then
