@@ -50,7 +50,8 @@ const char *web_client_auth_to_string(WebClientAuth a) {
  * and TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 also allow
  * TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384. The ciphers and MACs also limit
  * TLS 1.3 (which Go never restricts): a list of CBC suites only leaves
- * TLS 1.3 no cipher. */
+ * TLS 1.3 no cipher; a list of TLS 1.3 suites only leaves TLS 1.2 no key
+ * exchange. */
 
 enum {
         KX_RSA = 1u << 0,
