@@ -285,21 +285,93 @@ static enum MHD_Result queue_response(HttpServer *s, struct MHD_Connection *c, u
         return ret;
 }
 
-/* Hands b's storage to MHD, which free()s it (buf_steal() memory is plain
- * malloc()/realloc() memory). */
-static struct MHD_Response *response_from_buf(Buf *b) {
-        struct MHD_Response *resp;
-        size_t len = b->len;
-        char *data = buf_steal(b);
+/* ---- response bodies, shared and counted ---- */
 
-        resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-        if (!resp)
-                free(data); /* MHD takes ownership only on success */
+struct HttpBody {
+        unsigned refs;
+        unsigned sending; /* responses in flight that hold it */
+        size_t len;
+        char *data;
+};
+
+static size_t held_bytes; /* of bodies that responses in flight hold: one loop, one thread */
+
+size_t http_held_bytes(void) {
+        return held_bytes;
+}
+
+HttpBody *http_body_new(Buf *b) {
+        HttpBody *body = xcalloc(1, sizeof(*body));
+        body->refs = 1;
+        body->len = b->len;
+        body->data = buf_steal(b);
+        return body;
+}
+
+HttpBody *http_body_ref(HttpBody *body) {
+        if (body)
+                body->refs++;
+        return body;
+}
+
+HttpBody *http_body_unref(HttpBody *body) {
+        if (body && --body->refs == 0) {
+                free(body->data);
+                free(body);
+        }
+        return NULL;
+}
+
+size_t http_body_size(const HttpBody *body) {
+        return body ? body->len : 0;
+}
+
+static void body_sent(void *cls) {
+        HttpBody *body = cls;
+        if (--body->sending == 0)
+                held_bytes -= body->len;
+        http_body_unref(body);
+}
+
+/* A response that sends body (the reference is the response's), or NULL
+ * when no memory is left for it within HTTP_MAX_HELD_BYTES (*busy set) or
+ * MHD has none. */
+static struct MHD_Response *response_from_body(HttpBody *body, bool *busy) {
+        *busy = false;
+        if (body->sending == 0 && held_bytes + body->len > HTTP_MAX_HELD_BYTES) {
+                *busy = true;
+                http_body_unref(body);
+                return NULL;
+        }
+        struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
+                body->len, body->data ? body->data : (void *) "", body_sent, body);
+        if (!resp) {
+                http_body_unref(body);
+                return NULL;
+        }
+        if (body->sending++ == 0)
+                held_bytes += body->len;
         return resp;
 }
 
+static enum MHD_Result respond_body(HttpServer *s, struct MHD_Connection *c, unsigned status,
+                                    const char *content_type, HttpBody *body) {
+        bool busy;
+        struct MHD_Response *resp = response_from_body(body, &busy);
+        if (busy) {
+                s->stats->busy++;
+                resp = MHD_create_response_from_buffer(strlen("busy: too many responses in flight\n"),
+                                                       (void *) "busy: too many responses in flight\n",
+                                                       MHD_RESPMEM_PERSISTENT);
+                if (resp)
+                        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+                return queue_response(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, resp, "text/plain; charset=utf-8");
+        }
+        return queue_response(s, c, status, resp, content_type);
+}
+
 static enum MHD_Result respond_buf(HttpServer *s, struct MHD_Connection *c, unsigned status, const char *content_type, Buf *b) {
-        return queue_response(s, c, status, response_from_buf(b), content_type);
+        return respond_body(s, c, status, content_type, http_body_new(b));
 }
 
 static enum MHD_Result respond_static(HttpServer *s, struct MHD_Connection *c, unsigned status, const char *content_type,
@@ -678,8 +750,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (strcmp(url, "/metrics") == 0) {
                 ExpoFormat format = expo_format_from_accept(
                         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
-                s->api.metrics(s->api.userdata, format, &b);
-                return respond_buf(s, c, MHD_HTTP_OK, expo_content_type(format), &b);
+                return respond_body(s, c, MHD_HTTP_OK, expo_content_type(format),
+                                    s->api.metrics(s->api.userdata, format));
         }
         if (strcmp(url, "/probes") == 0) {
                 s->api.probes(s->api.userdata, &b);

@@ -14,11 +14,23 @@
 #include "http_tls.h"
 #include "util.h"
 
+/* An immutable response body that the responses sending it share (a
+ * rendering of /metrics goes to every scrape that comes while it is
+ * fresh without a copy). Counted while responses hold it: see
+ * HTTP_MAX_HELD_BYTES. */
+typedef struct HttpBody HttpBody;
+/* Takes b's storage (b is emptied); one reference, the caller's. */
+HttpBody *http_body_new(Buf *b);
+HttpBody *http_body_ref(HttpBody *body);
+HttpBody *http_body_unref(HttpBody *body); /* accepts NULL, returns NULL */
+size_t http_body_size(const HttpBody *body);
+
 typedef struct HttpApi {
         void *userdata;
         /* GET /metrics: Prometheus text 0.0.4 or OpenMetrics, as the
-         * request's Accept asks (see expo_format_from_accept()). */
-        void (*metrics)(void *userdata, ExpoFormat format, Buf *out);
+         * request's Accept asks (see expo_format_from_accept()); a new
+         * reference, which the server drops. */
+        HttpBody *(*metrics)(void *userdata, ExpoFormat format);
         /* GET /probes: JSON. */
         void (*probes)(void *userdata, Buf *out);
         /* GET /events: JSON page (see events_json.h). Returns 0, or -ENOENT if
@@ -54,6 +66,7 @@ typedef struct HttpStats {
         uint64_t refused_limit;       /* refused: HTTP_MAX_CONNECTIONS open */
         uint64_t slow_headers;        /* closed: headers not complete within HTTP_HEADER_DEADLINE_SEC */
         uint64_t streams_refused;     /* follow requests refused (503): too many streams, in all or per address */
+        uint64_t busy;                /* requests refused (503): responses in flight held HTTP_MAX_HELD_BYTES */
 } HttpStats;
 
 /* Connections: at most HTTP_MAX_CONNECTIONS in all and
@@ -70,6 +83,12 @@ typedef struct HttpStats {
  * its request line began: a client that trickles bytes (slowloris) is cut
  * off then, however active it looks. */
 #define HTTP_HEADER_DEADLINE_SEC 10
+/* The bytes that response bodies in flight may hold at once (a body
+ * shared by many responses counts once): a client that asks and never
+ * reads holds its response until the idle timeout, so without a bound
+ * 128 of them could hold 128 renderings of /metrics. Past it: 503 with
+ * Retry-After. */
+#define HTTP_MAX_HELD_BYTES (32u * 1024u * 1024u)
 /* Follow streams stay open; keep room for scrapes among the connections. */
 #define HTTP_MAX_STREAMS 32
 #define HTTP_MAX_STREAMS_PER_ADDRESS 4
@@ -110,6 +129,8 @@ void http_server_notify(HttpServer *s);
 size_t http_server_n_streams(const HttpServer *s);
 /* Open connections. */
 size_t http_server_n_connections(const HttpServer *s);
+/* Bytes of response bodies held by responses in flight (all servers). */
+size_t http_held_bytes(void);
 /* The bound port (useful with port 0 in tests). */
 uint16_t http_server_port(const HttpServer *s);
 HttpServer *http_server_free(HttpServer *s); /* accepts NULL, returns NULL */

@@ -54,7 +54,7 @@ struct Manager {
         int n_stats;
         TracefsCpuStats *stats_logged;
 
-        Buf metrics_cache[2]; /* the last /metrics rendering: text, OpenMetrics */
+        HttpBody *metrics_cache[2]; /* the last /metrics rendering: text, OpenMetrics */
         uint64_t metrics_cache_usec[2];
 };
 
@@ -142,18 +142,18 @@ static void render_kprobe_misses(Manager *m, Expo *out, uint64_t *total) {
         }
 }
 
-static void http_metrics(void *userdata, ExpoFormat format, Buf *out) {
+static HttpBody *http_metrics(void *userdata, ExpoFormat format) {
         Manager *m = userdata;
         uint64_t now = 0;
         (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
-        Buf *cache = &m->metrics_cache[format == EXPO_OPENMETRICS];
+        HttpBody **cache = &m->metrics_cache[format == EXPO_OPENMETRICS];
         uint64_t *at = &m->metrics_cache_usec[format == EXPO_OPENMETRICS];
-        if (cache->data && now - *at < METRICS_CACHE_USEC) {
-                buf_append(out, cache->data, cache->len);
-                return;
-        }
-        buf_clear(cache);
-        Expo e = { .out = cache, .format = format };
+        if (*cache && now - *at < METRICS_CACHE_USEC)
+                return http_body_ref(*cache);
+        _cleanup_buf_ Buf b = { 0 };
+        /* The size of the last rendering, so that the buffer grows once. */
+        buf_reserve(&b, http_body_size(*cache));
+        Expo e = { .out = &b, .format = format };
         /* Exemplar times: the mono trace clock is CLOCK_MONOTONIC. */
         struct timespec rt, mono;
         if (m->tracefs && m->tracefs->clock_is_monotonic && clock_gettime(CLOCK_REALTIME, &rt) == 0 &&
@@ -165,7 +165,9 @@ static void http_metrics(void *userdata, ExpoFormat format, Buf *out) {
         render_metrics(m, &e);
         expo_end(&e);
         *at = now;
-        buf_append(out, cache->data, cache->len);
+        http_body_unref(*cache); /* responses still sending it keep it */
+        *cache = http_body_new(&b);
+        return http_body_ref(*cache);
 }
 
 static void render_metrics(Manager *m, Expo *out) {
@@ -225,6 +227,14 @@ static void render_metrics(Manager *m, Expo *out) {
         for (size_t i = 0; i < ELEMENTSOF(refused); i++)
                 expo_put_sample_u64(out, "kprobe_exporter_http_connections_refused_total", reason_label,
                                     (StrView[]){ sv_from(refused[i].reason) }, 1, refused[i].n);
+        expo_put_counter(out, "kprobe_exporter_http_busy_total",
+                         "HTTP requests refused (503, Retry-After: 1) because the responses in flight already "
+                         "held 32 MiB.",
+                         m->http_stats.busy);
+        expo_put_header(out, "kprobe_exporter_http_response_bytes", "gauge",
+                        "Bytes of response bodies that responses in flight hold (one shared /metrics rendering "
+                        "counts once).");
+        expo_put_sample_u64(out, "kprobe_exporter_http_response_bytes", NULL, NULL, 0, http_held_bytes());
         expo_put_counter(out, "kprobe_exporter_http_follow_refused_total",
                          "/events?follow=1 requests refused (503): too many streams open, in all or from the "
                          "client's address.",
@@ -486,8 +496,8 @@ static int manager_reload(Manager *m) {
                 m->reloads_failed++;
         else
                 m->reloads_ok++;
-        buf_free(&m->metrics_cache[0]); /* the next scrape shows the new state */
-        buf_free(&m->metrics_cache[1]);
+        m->metrics_cache[0] = http_body_unref(m->metrics_cache[0]); /* the next scrape shows the new state */
+        m->metrics_cache[1] = http_body_unref(m->metrics_cache[1]);
         sd_notify(0, "READY=1");
         notify_status(m);
         return r;
@@ -680,8 +690,8 @@ Manager *manager_free(Manager *m) {
         pipeline_free(m->pipeline);
         linereader_done(&m->lines);
         pidinfo_free(m->pids);
-        buf_free(&m->metrics_cache[0]);
-        buf_free(&m->metrics_cache[1]);
+        http_body_unref(m->metrics_cache[0]);
+        http_body_unref(m->metrics_cache[1]);
         free(m->stats);
         free(m->stats_logged);
         free(m);

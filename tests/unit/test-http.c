@@ -48,11 +48,13 @@ static void fake_push(const char *probe) {
         fake.n++;
 }
 
-static void fake_metrics(void *userdata, ExpoFormat format, Buf *out) {
+static HttpBody *fake_metrics(void *userdata, ExpoFormat format) {
+        _cleanup_buf_ Buf out = { 0 };
         assert_ptr_equal(userdata, &fake);
-        buf_puts(out, "m_total{a=\"b\"} 3\n");
+        buf_puts(&out, "m_total{a=\"b\"} 3\n");
         if (format == EXPO_OPENMETRICS)
-                buf_puts(out, "# EOF\n");
+                buf_puts(&out, "# EOF\n");
+        return http_body_new(&out);
 }
 
 static void fake_probes(void *userdata _unused_, Buf *out) {
