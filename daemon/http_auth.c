@@ -90,8 +90,7 @@ HttpAuth *http_auth_new(const WebUser *users, size_t n) {
                 const char *out = crypt_rn("kprobe-exporter: no such user", setting, &data, (int) sizeof(data));
                 a->dummy = xstrdup(out && out[0] != '*' ? out : a->users[0].hash);
         }
-        a->budget_usec = (int64_t) HTTP_AUTH_BUDGET_USEC;
-        a->refilled_usec = monotonic_usec();
+        a->budget_usec = (int64_t) HTTP_AUTH_BUDGET_USEC; /* full; refilled from the first check on */
         return a;
 }
 
@@ -128,6 +127,8 @@ HttpAuthResult http_auth_check(HttpAuth *a, const char *user, const char *passwo
                 return HTTP_AUTH_OK;
 
         /* The budget: refilled by the time passed, spent by bcrypt's. */
+        if (a->refilled_usec == 0)
+                a->refilled_usec = now_usec;
         if (now_usec > a->refilled_usec) {
                 a->budget_usec += (int64_t) ((now_usec - a->refilled_usec) * HTTP_AUTH_BUDGET_USEC / 1000000ULL);
                 if (a->budget_usec > (int64_t) HTTP_AUTH_BUDGET_USEC)
