@@ -38,6 +38,19 @@ mkcert client $'cn = "scraper"\ndns_name = "scraper.test"\ntls_www_client\nsigni
 mkcert stranger $'cn = "scraper"\ndns_name = "scraper.test"\ntls_www_client\nsigning_key\nexpiration_days = 2' other_ca
 mkcert expired $'cn = "scraper"\ndns_name = "scraper.test"\ntls_www_client\nsigning_key\nactivation_date = "2020-01-01 00:00:00"\nexpiration_date = "2020-06-01 00:00:00"' ca
 
+# The README's three-line setup, run as written (in a folder of ours
+# instead of /etc/kprobe-exporter, with the server certificate made above),
+# gives a web config that loads, with TLS and one user.
+mkdir -p "$P/readme"
+cp "$P/server.crt" "$P/server.key" "$P/readme/"
+awk '/^cd \/etc\/kprobe-exporter/ { on = 1; next } on && /^```/ { exit } on' "$KPE_SOURCE_ROOT/README.md" >"$P/readme/setup.sh"
+[ "$(wc -l <"$P/readme/setup.sh")" = 2 ] || fail "README's web config setup not found: $(cat "$P/readme/setup.sh")"
+(cd "$P/readme" && sh ./setup.sh) || fail "README's web config setup failed"
+run_daemon --config.file="$KPE_SOURCE_ROOT/config/probes.yaml" --web.config.file="$P/readme/web-config.yml" --config.check ||
+        fail "README's web config does not load: $(cat "$KPE_WORK/run.err")"
+grep -q "^# web config .*: HTTPS, basic auth$" "$KPE_WORK/run.out" || fail "--config.check of README's web config: $(cat "$KPE_WORK/run.out")"
+log "README's setup: $(grep -c '^  prometheus: \$2y\$10\$' "$P/readme/web-config.yml") user, HTTPS"
+
 # htpasswd -B writes $2y$ hashes; cost 5 keeps the test quick (each check
 # of a new password runs bcrypt in the daemon's loop).
 hash_of() {
