@@ -122,6 +122,14 @@ const Decoder *probe_find_decoder(const ProbeConfig *p, const char *field) {
         return NULL;
 }
 
+unsigned config_max_label_bytes(const Config *c, const MetricConfig *m) {
+        if (m && m->max_label_bytes)
+                return m->max_label_bytes;
+        if (c && c->max_label_bytes)
+                return c->max_label_bytes;
+        return CONFIG_DEFAULT_MAX_LABEL_BYTES;
+}
+
 static void probe_config_done(ProbeConfig *p) {
         free(p->name);
         free(p->target);
@@ -614,11 +622,11 @@ static void parse_metric(Loader *l, yaml_node_t *n, const ProbeConfig *p, bool t
                 { .name = "name" },         { .name = "help" },         { .name = "labels" },
                 { .name = "type" },         { .name = "value" },        { .name = "scale" },
                 { .name = "buckets" },      { .name = "latency_from" }, { .name = "match" },
-                { .name = "max_pending" },  { .name = "pending_timeout" },
+                { .name = "max_pending" },  { .name = "pending_timeout" }, { .name = "max_label_bytes" },
         };
         YlKey *name = &slots[0], *help = &slots[1], *labels = &slots[2], *type = &slots[3], *value = &slots[4],
                 *scale = &slots[5], *buckets = &slots[6], *latency = &slots[7], *match = &slots[8],
-                *max_pending = &slots[9], *timeout = &slots[10];
+                *max_pending = &slots[9], *timeout = &slots[10], *label_bytes = &slots[11];
         const char *s;
         ssize_t count;
 
@@ -704,6 +712,9 @@ static void parse_metric(Loader *l, yaml_node_t *n, const ProbeConfig *p, bool t
         if (timeout->value && get_number(l, timeout->value, "pending_timeout", &m->pending_timeout) &&
             (m->pending_timeout <= 0 || m->pending_timeout > 86400))
                 yl_error(&l->yl, timeout->value, "'pending_timeout' must be above 0 and at most 86400 seconds");
+        if (label_bytes->value)
+                yl_uint(&l->yl, label_bytes->value, "max_label_bytes", CONFIG_MAX_LABEL_BYTES_MIN,
+                        CONFIG_MAX_LABEL_BYTES_MAX, &m->max_label_bytes);
 
         if (!m->help)
                 m->help = default_help(p, m);
@@ -940,7 +951,7 @@ static void parse_probe(Loader *l, yaml_node_t *n, ProbeConfig *p) {
 static void parse_root(Loader *l, yaml_node_t *root, Config *c) {
         YlKey slots[] = {
                 { .name = "listen" }, { .name = "recent_events" }, { .name = "max_series" },
-                { .name = "strict" }, { .name = "probes" },
+                { .name = "strict" }, { .name = "probes" }, { .name = "max_label_bytes" },
         };
         yaml_node_t *probes;
         const char *s;
@@ -965,6 +976,9 @@ static void parse_root(Loader *l, yaml_node_t *root, Config *c) {
                 yl_uint(&l->yl, slots[2].value, "max_series", 1, 10000000, &c->max_series);
         if (slots[3].value)
                 yl_bool(&l->yl, slots[3].value, "strict", &c->strict);
+        if (slots[5].value)
+                yl_uint(&l->yl, slots[5].value, "max_label_bytes", CONFIG_MAX_LABEL_BYTES_MIN,
+                        CONFIG_MAX_LABEL_BYTES_MAX, &c->max_label_bytes);
 
         probes = slots[4].value;
         if (!probes) {
@@ -999,6 +1013,7 @@ int config_load_string(const char *name, const char *text, size_t len, Config **
         c->path = xstrdup(name ? name : "<string>");
         c->recent_events = CONFIG_DEFAULT_RECENT_EVENTS;
         c->max_series = CONFIG_DEFAULT_MAX_SERIES;
+        c->max_label_bytes = CONFIG_DEFAULT_MAX_LABEL_BYTES;
 
         bool ok = yl_load(text, len, errs, &l.yl, walk_root, c);
         free(l.probe_names.items);

@@ -13,6 +13,10 @@
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:9417"
 #define CONFIG_DEFAULT_RECENT_EVENTS 4096u
 #define CONFIG_DEFAULT_MAX_SERIES 10000u
+/* A label value longer than max_label_bytes is cut to it (labelcut.h). */
+#define CONFIG_DEFAULT_MAX_LABEL_BYTES 256u
+#define CONFIG_MAX_LABEL_BYTES_MIN 16u
+#define CONFIG_MAX_LABEL_BYTES_MAX 65536u
 #define CONFIG_NAME_MAX 63
 
 typedef enum ProbeType {
@@ -90,6 +94,7 @@ typedef struct MetricConfig {
         size_t n_match;
         unsigned max_pending;
         double pending_timeout; /* seconds */
+        unsigned max_label_bytes; /* 0: the config's; see config_max_label_bytes() */
         unsigned line, column;
 } MetricConfig;
 
@@ -120,6 +125,7 @@ typedef struct Config {
         char *listen; /* NULL when absent: the caller applies the default */
         unsigned recent_events;
         unsigned max_series;
+        unsigned max_label_bytes; /* for metrics that do not set their own */
         bool strict;
         ProbeConfig *probes;
         size_t n_probes;
@@ -190,3 +196,6 @@ bool tracepoint_target_is_valid(const char *s);
 /* Valid Prometheus metric name [a-zA-Z_:][a-zA-Z0-9_:]* (we disallow ':'). */
 bool metric_name_is_valid(const char *s);
 const Decoder *probe_find_decoder(const ProbeConfig *p, const char *field);
+/* The bound of m's label values: its own max_label_bytes, else c's, else
+ * the default. */
+unsigned config_max_label_bytes(const Config *c, const MetricConfig *m);

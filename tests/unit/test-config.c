@@ -80,6 +80,10 @@ static void test_full_example(void **state) {
         assert_string_equal(c->listen, "127.0.0.1:9417");
         assert_int_equal(c->recent_events, 4096);
         assert_int_equal(c->max_series, 10000);
+        assert_int_equal(c->max_label_bytes, CONFIG_DEFAULT_MAX_LABEL_BYTES);
+        assert_int_equal(c->max_label_bytes, 256);
+        assert_int_equal(c->probes[0].metrics[0].max_label_bytes, 0);
+        assert_int_equal(config_max_label_bytes(c, &c->probes[0].metrics[0]), 256);
         assert_false(c->strict);
         assert_int_equal(c->n_probes, 1);
 
@@ -279,12 +283,49 @@ static void test_error_top_level(void **state) {
         expect_error("recent_events: 1000001\n" PROBE_A, 1, 16, "between 1 and 1000000");
         expect_error("max_series: -5\n" PROBE_A, 1, 13, "'max_series' must be between 1 and 10000000");
         expect_error("max_series: [1]\n" PROBE_A, 1, 13, "'max_series' must be an integer");
+        expect_error("max_label_bytes: 15\n" PROBE_A, 1, 18, "'max_label_bytes' must be between 16 and 65536");
+        expect_error("max_label_bytes: 65537\n" PROBE_A, 1, 18, "'max_label_bytes' must be between 16 and 65536");
+        expect_error("max_label_bytes: 1k\n" PROBE_A, 1, 18, "'max_label_bytes' must be an integer");
+        expect_error("max_label_bytes: \"256\"\n" PROBE_A, 1, 18, "'max_label_bytes' must be an integer");
         expect_error("strict: maybe\n" PROBE_A, 1, 9, "'strict' must be a boolean");
         expect_error("listen: [a]\n" PROBE_A, 1, 9, "'listen' must be a string");
         expect_error("listen: :1\nlisten: :2\n" PROBE_A, 2, 1, "duplicate key 'listen' (first at line 1)");
         expect_error("listen: nonsense\n" PROBE_A, 1, 9, "invalid 'listen' address 'nonsense'");
         expect_error("listen: \":70000\"\n" PROBE_A, 1, 9, "invalid 'listen' address");
         expect_error("- a\n- b\n", 1, 1, "the config must be a mapping");
+}
+
+/* max_label_bytes at the top, and per metric over it. */
+static void test_max_label_bytes(void **state) {
+        (void) state;
+        Config *c = load_ok("max_label_bytes: 1024\n"
+                            "probes:\n"
+                            "  - name: a\n"
+                            "    type: kprobe\n"
+                            "    target: vfs_read\n"
+                            "    fetch: ['path=+0(%si):string']\n"
+                            "    metrics:\n"
+                            "      - name: a_total\n"
+                            "        labels: [path]\n"
+                            "      - name: b_total\n"
+                            "        max_label_bytes: 16\n"
+                            "        labels: [path]\n"
+                            "      - name: c_total\n"
+                            "        max_label_bytes: 65536\n");
+        assert_int_equal(c->max_label_bytes, 1024);
+        const MetricConfig *m = c->probes[0].metrics;
+        assert_int_equal(config_max_label_bytes(c, &m[0]), 1024);
+        assert_int_equal(config_max_label_bytes(c, &m[1]), 16);
+        assert_int_equal(config_max_label_bytes(c, &m[2]), 65536);
+        config_free(c);
+
+        expect_error(PROBE_A "    metrics:\n"
+                             "      - name: a_total\n"
+                             "        max_label_bytes: 8\n",
+                     7, 26, "'max_label_bytes' must be between 16 and 65536");
+        expect_error(PROBE_A "    metrics:\n"
+                             "      - {name: a_total, max_label_bytes: [256]}\n",
+                     6, 42, "'max_label_bytes' must be an integer");
 }
 
 static void test_error_empty(void **state) {
@@ -722,6 +763,7 @@ int main(void) {
                 cmocka_unit_test(test_scalars),
                 cmocka_unit_test(test_default_tracepoint),
                 cmocka_unit_test(test_error_top_level),
+                cmocka_unit_test(test_max_label_bytes),
                 cmocka_unit_test(test_error_empty),
                 cmocka_unit_test(test_error_syntax),
                 cmocka_unit_test(test_error_probe_keys),
