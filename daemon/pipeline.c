@@ -6,6 +6,7 @@
 #include "decode.h"
 #include "expo.h"
 #include "kfeatures.h"
+#include "labelcut.h"
 
 static int builtin_source(const char *label) {
         if (strcmp(label, "comm") == 0)
@@ -96,7 +97,8 @@ static FieldRef match_ref(const ProbeConfig *c, const char *name) {
         return field_ref(c, name);
 }
 
-static void probe_init(Probe *p, const ProbeConfig *c, unsigned max_series) {
+static void probe_init(Probe *p, const ProbeConfig *c, const Config *config) {
+        unsigned max_series = config->max_series;
         p->config = c;
         p->comm_field = -1;
         probe_event_name(c, &p->event, &p->form);
@@ -140,7 +142,12 @@ static void probe_init(Probe *p, const ProbeConfig *c, unsigned max_series) {
                         plan->label_names[l] = sv_from(mc->labels[l]);
                         plan->label_fallback[l] = builtin_source(mc->labels[l]);
                 }
-                plan->cache = series_cache_new(raw_cache_entries(max_series));
+                /* Every part of a raw key is at most max_label_bytes (see
+                 * metric_series()), so every key fits. */
+                plan->max_label_bytes = config_max_label_bytes(config, mc);
+                size_t n_keyed = mc->n_labels < PIPELINE_MAX_FIELDS ? mc->n_labels : PIPELINE_MAX_FIELDS;
+                plan->cache = series_cache_new(raw_cache_entries(max_series),
+                                               n_keyed * (5 + plan->max_label_bytes));
                 plan->scale = mc->scale;
                 if (mc->value.name) {
                         plan->has_value = true;
@@ -234,7 +241,7 @@ int pipeline_new(Config *config, CommResolver resolve_comm, void *resolve_userda
         p->n_probes = config->n_probes;
         p->probes = xcalloc(p->n_probes ? p->n_probes : 1, sizeof(Probe));
         for (size_t i = 0; i < p->n_probes; i++) {
-                probe_init(&p->probes[i], &config->probes[i], config->max_series);
+                probe_init(&p->probes[i], &config->probes[i], config);
                 p->probes[i].id = pipeline_intern_name(p, config->probes[i].name);
         }
         for (size_t i = 0; i < p->n_probes; i++)
@@ -369,6 +376,8 @@ enum {
         KEY_CPU = 'u',
         KEY_EMPTY = 'e',
         KEY_ENTRY = 'E',
+        KEY_DECODED = 'd',     /* a raw value longer than max_label_bytes: its decoded value */
+        KEY_DECODED_CUT = 'D', /* the same, longer than max_label_bytes as well: its first max_label_bytes */
         KEY_INT = 'i',   /* match keys: a number, whatever its spelling */
         KEY_BYTES = 'b', /* match keys: anything else, as printed */
 };
@@ -396,24 +405,46 @@ static StrView label_value(const LabelRef *ref, const TraceLine *tl, const Event
 }
 
 /* A raw tuple not seen before: decode and format its label values, key
- * them as they will be shown (bytes that are not UTF-8 become U+FFFD before
- * hashing, so two raw values can never render as one duplicate series),
- * and find its series in the family, which may refuse it (max_series). */
+ * them as they will be shown (bytes that are not UTF-8 become U+FFFD
+ * before hashing, so two raw values can never render as one duplicate
+ * series; a value longer than max_label_bytes is cut to it), and find its
+ * series in the family, which may refuse it (max_series). The values cut
+ * are counted when the label set has its series: a refused one is counted
+ * as refused. */
 static Series *metric_lookup_decoded(MetricPlan *plan, size_t n, const LabelRef *refs, const TraceLine *tl,
                                      const EventFields *ef) {
         static char scratch[PIPELINE_MAX_FIELDS][DECODE_SCRATCH];
         static Buf clean[PIPELINE_MAX_FIELDS];
         StrView values[PIPELINE_MAX_FIELDS];
+        uint64_t n_cut = 0;
 
         for (size_t l = 0; l < n; l++) {
-                values[l] = label_value(&refs[l], tl, ef, scratch[l]);
-                if (!utf8_is_valid(values[l])) {
-                        buf_clear(&clean[l]);
-                        utf8_sanitize(&clean[l], values[l]);
-                        values[l] = (StrView){ clean[l].data, clean[l].len };
-                }
+                bool cut;
+                values[l] = label_cut(label_value(&refs[l], tl, ef, scratch[l]), plan->max_label_bytes, &clean[l], &cut);
+                n_cut += cut;
         }
-        return family_lookup_series(plan->family, values);
+        Series *s = family_lookup_series(plan->family, values);
+        if (s)
+                plan->labels_cut += n_cut;
+        return s;
+}
+
+/* The raw key part of a label from source src (not an entry's value). */
+static SeriesKeyPart raw_key_part(LabelRef *ref, int src, const TraceLine *tl, const EventFields *ef) {
+        ref->source = src;
+        switch (src) {
+        case LABEL_SOURCE_COMM:
+                return (SeriesKeyPart){ KEY_COMM, tl->comm };
+        case LABEL_SOURCE_PID:
+                return (SeriesKeyPart){ KEY_PID, { (const char *) &tl->pid, sizeof(tl->pid) } };
+        case LABEL_SOURCE_TGID:
+                return (SeriesKeyPart){ KEY_TGID, { (const char *) &tl->tgid, sizeof(tl->tgid) } };
+        case LABEL_SOURCE_CPU:
+                return (SeriesKeyPart){ KEY_CPU, { (const char *) &tl->cpu, sizeof(tl->cpu) } };
+        case LABEL_SOURCE_NAMED:
+                return (SeriesKeyPart){ KEY_EMPTY, { "", 0 } };
+        }
+        return (SeriesKeyPart){ KEY_FIELD, ef->values[src] };
 }
 
 /* The series of this event's label set: found by its raw tuple when seen
@@ -422,6 +453,7 @@ static Series *metric_lookup_decoded(MetricPlan *plan, size_t n, const LabelRef 
 static Series *metric_series(MetricPlan *plan, const TraceLine *tl, const EventFields *ef, const PendingMatch *entry) {
         LabelRef refs[PIPELINE_MAX_FIELDS];
         SeriesKeyPart key[PIPELINE_MAX_FIELDS];
+        static char long_scratch[PIPELINE_MAX_FIELDS][DECODE_SCRATCH];
         size_t n = plan->n_labels < PIPELINE_MAX_FIELDS ? plan->n_labels : PIPELINE_MAX_FIELDS;
         size_t key_size = 0;
 
@@ -438,34 +470,23 @@ static Series *metric_series(MetricPlan *plan, const TraceLine *tl, const EventF
                         refs[l] = (LabelRef){ LABEL_SOURCE_ENTRY, entry->values[plan->entry_slot[l]],
                                               plan->entry_decoder[l] };
                         key[l] = (SeriesKeyPart){ KEY_ENTRY, refs[l].saved };
-                        key_size += 5 + key[l].bytes.n;
-                        continue;
-                }
-                refs[l].source = src;
-                switch (src) {
-                case LABEL_SOURCE_COMM:
-                        key[l] = (SeriesKeyPart){ KEY_COMM, tl->comm };
-                        break;
-                case LABEL_SOURCE_PID:
-                        key[l] = (SeriesKeyPart){ KEY_PID, { (const char *) &tl->pid, sizeof(tl->pid) } };
-                        break;
-                case LABEL_SOURCE_TGID:
-                        key[l] = (SeriesKeyPart){ KEY_TGID, { (const char *) &tl->tgid, sizeof(tl->tgid) } };
-                        break;
-                case LABEL_SOURCE_CPU:
-                        key[l] = (SeriesKeyPart){ KEY_CPU, { (const char *) &tl->cpu, sizeof(tl->cpu) } };
-                        break;
-                case LABEL_SOURCE_NAMED:
-                        key[l] = (SeriesKeyPart){ KEY_EMPTY, { "", 0 } };
-                        break;
-                default:
-                        key[l] = (SeriesKeyPart){ KEY_FIELD, ef->values[src] };
+                } else
+                        key[l] = raw_key_part(&refs[l], src, tl, ef);
+                /* A raw value longer than a label may be is keyed by what
+                 * its label depends on (label_cut()): its decoded value, or
+                 * the first max_label_bytes of that. So no part is longer,
+                 * and the cut is made once per such key, not per event. */
+                if (key[l].bytes.n > plan->max_label_bytes) {
+                        bool longer;
+                        StrView v = label_cut_key(label_value(&refs[l], tl, ef, long_scratch[l]),
+                                                  plan->max_label_bytes, &longer);
+                        key[l] = (SeriesKeyPart){ longer ? KEY_DECODED_CUT : KEY_DECODED, v };
                 }
                 key_size += 5 + key[l].bytes.n;
         }
 
         /* A key too long to be held is never looked up. */
-        bool keyed = key_size <= SERIES_CACHE_KEY_MAX;
+        bool keyed = key_size <= series_cache_max_key(plan->cache);
         uint64_t hash = 0;
         if (keyed) {
                 Series *s = series_cache_get(plan->cache, key, n, &hash);
@@ -800,6 +821,15 @@ void pipeline_render_metrics(Pipeline *p, Expo *out) {
                                             (StrView[]){ sv_from(family_name(f)) }, 1, family_refused(f));
                 }
 
+        expo_put_header(out, "kprobe_exporter_label_values_cut_total", "counter",
+                        "Label values longer than max_label_bytes, cut to it (once per new raw label set).");
+        for (size_t i = 0; i < p->n_probes; i++)
+                for (size_t m = 0; m < p->probes[i].n_metrics; m++) {
+                        const MetricPlan *plan = &p->probes[i].metrics[m];
+                        expo_put_sample_u64(out, "kprobe_exporter_label_values_cut_total", metric_label,
+                                            (StrView[]){ sv_from(plan->config->name) }, 1, plan->labels_cut);
+                }
+
         static const char *const reason_labels[] = { "metric", "reason" };
         static const char *const unmatched_reason[_UNMATCHED_MAX] = { "no_entry", "evicted", "expired" };
         bool header = false;
@@ -982,6 +1012,7 @@ void pipeline_adopt(Pipeline *next, Pipeline *prev, const ReloadPlan *plan) {
                         nm->family = om->family;
                         om->family = NULL;
                         memcpy(nm->rejected, om->rejected, sizeof(nm->rejected));
+                        nm->labels_cut = om->labels_cut;
                         /* Entries in flight pair with the returns still to come. */
                         if (nm->pending && om->pending) {
                                 pending_free(nm->pending);

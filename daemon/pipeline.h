@@ -67,6 +67,10 @@ typedef struct MetricPlan {
          * without decoding or formatting anything. Bounded; refers to
          * family's series, so it is rebuilt (not moved) on reload. */
         SeriesCache *cache;
+        /* Label values longer than this are cut to it (labelcut.h), once
+         * per raw tuple the cache did not hold; the values cut so. */
+        size_t max_label_bytes;
+        uint64_t labels_cut;
 } MetricPlan;
 
 enum {

@@ -354,7 +354,8 @@ typedef struct CacheEntry {
 
 struct SeriesCache {
         size_t max_entries;
-        size_t max_key_bytes;
+        size_t max_key;       /* one key */
+        size_t max_key_bytes; /* all keys */
         uint64_t resets;
 
         CacheEntry *entries;
@@ -370,10 +371,12 @@ struct SeriesCache {
 };
 
 /* Room for keys of this average size before the cache starts over: real
- * raw tuples (a comm, an address, a port) are a few dozen bytes. */
+ * raw tuples (a comm, an address, a port) are a few dozen bytes. And room
+ * for a few of the longest keys (long strings, cut). */
 #define SERIES_CACHE_AVG_KEY 64u
+#define SERIES_CACHE_LONG_KEYS 4u
 
-SeriesCache *series_cache_new(size_t max_entries) {
+SeriesCache *series_cache_new(size_t max_entries, size_t max_key) {
         SeriesCache *c = xcalloc(1, sizeof(SeriesCache));
 
         if (max_entries == 0)
@@ -382,9 +385,13 @@ SeriesCache *series_cache_new(size_t max_entries) {
         if (max_entries > (1u << 24))
                 max_entries = 1u << 24;
         c->max_entries = max_entries;
+        /* Keeps key offsets and lengths (uint32_t) in range. */
+        if (max_key > (1u << 26))
+                max_key = 1u << 26;
+        c->max_key = max_key;
         c->max_key_bytes = max_entries * SERIES_CACHE_AVG_KEY;
-        if (c->max_key_bytes < SERIES_CACHE_KEY_MAX)
-                c->max_key_bytes = SERIES_CACHE_KEY_MAX;
+        if (c->max_key_bytes < max_key * SERIES_CACHE_LONG_KEYS)
+                c->max_key_bytes = max_key * SERIES_CACHE_LONG_KEYS;
         return c;
 }
 
@@ -468,7 +475,7 @@ static void cache_insert_slot(uint32_t *slots, size_t n_slots, uint64_t hash, ui
 
 void series_cache_put(SeriesCache *c, uint64_t hash, const SeriesKeyPart *parts, size_t n_parts, Series *s) {
         size_t n = series_cache_key_size(parts, n_parts);
-        if (n > SERIES_CACHE_KEY_MAX || !s)
+        if (n > c->max_key || !s)
                 return;
 
         /* Full: start over rather than grow. A workload whose raw tuples
@@ -529,6 +536,10 @@ void series_cache_put(SeriesCache *c, uint64_t hash, const SeriesKeyPart *parts,
 
 size_t series_cache_size(const SeriesCache *c) {
         return c->n_entries;
+}
+
+size_t series_cache_max_key(const SeriesCache *c) {
+        return c->max_key;
 }
 
 uint64_t series_cache_resets(const SeriesCache *c) {

@@ -85,11 +85,11 @@ size_t family_bytes(const Family *f);
  * undecoded label values: a tuple of tagged byte strings) to series.
  * Several keys may map to one series: two raw tuples that decode to one
  * label set are resolved through the family once each, and both then count
- * into its one series. Holds at most max_entries keys of at most
- * SERIES_CACHE_KEY_MAX bytes (5 per part and the parts' bytes); when full
- * it starts over empty, so memory stays bounded whatever the events are.
- * It owns no series: it must not outlive the family they belong to. */
-#define SERIES_CACHE_KEY_MAX 256u
+ * into its one series. Holds at most max_entries keys of at most max_key
+ * bytes each (5 per part and the parts' bytes), and of at most
+ * max(64 * max_entries, 4 * max_key) bytes in all; when full it starts
+ * over empty, so memory stays bounded whatever the events are. It owns no
+ * series: it must not outlive the family they belong to. */
 
 typedef struct SeriesKeyPart {
         uint8_t tag;   /* what the bytes are (the caller's choice): keeps equal bytes of other sources apart */
@@ -98,17 +98,18 @@ typedef struct SeriesKeyPart {
 
 typedef struct SeriesCache SeriesCache;
 
-SeriesCache *series_cache_new(size_t max_entries); /* max_entries >= 1 */
+SeriesCache *series_cache_new(size_t max_entries, size_t max_key); /* max_entries >= 1 */
 SeriesCache *series_cache_free(SeriesCache *c);    /* accepts NULL, returns NULL */
-/* Bytes the key takes; over SERIES_CACHE_KEY_MAX it is never held. */
+/* Bytes the key takes; over the cache's max_key it is never held. */
 size_t series_cache_key_size(const SeriesKeyPart *parts, size_t n);
 /* The series of this key, or NULL when the key is not held; then *hash is
  * set for series_cache_put(). The key found last is tried first, without
  * hashing: a flood is mostly one label set. */
 Series *series_cache_get(SeriesCache *c, const SeriesKeyPart *parts, size_t n, uint64_t *hash);
 /* Remembers key -> s, for a key series_cache_get() did not find (with the
- * hash it gave). A key over SERIES_CACHE_KEY_MAX is not stored. */
+ * hash it gave). A key over max_key bytes is not stored. */
 void series_cache_put(SeriesCache *c, uint64_t hash, const SeriesKeyPart *parts, size_t n, Series *s);
 size_t series_cache_size(const SeriesCache *c);
+size_t series_cache_max_key(const SeriesCache *c);
 /* How often it was full and started over. */
 uint64_t series_cache_resets(const SeriesCache *c);

@@ -236,7 +236,7 @@ static void test_cache_keys(void **state) {
         Family *f = family_new("mysocket_connects_total", "c", seed_labels, 3, 0);
         StrView nc[] = { SV("nc"), SV("127.0.0.1"), SV("25") };
         Series *s = family_add_series(f, nc, 1);
-        SeriesCache *c = series_cache_new(16);
+        SeriesCache *c = series_cache_new(16, 256);
         uint64_t h = 0;
 
         /* The seed as the kernel printed it, and the same label set printed
@@ -282,7 +282,7 @@ static void test_cache_bound(void **state) {
         Family *f = family_new("t_total", "t", labels, 1, 0);
         StrView one[] = { SV("10.0.0.1") };
         Series *s = family_add_series(f, one, 1);
-        SeriesCache *c = series_cache_new(100);
+        SeriesCache *c = series_cache_new(100, 256);
         char addr[32];
         uint64_t h = 0;
 
@@ -303,16 +303,44 @@ static void test_cache_bound(void **state) {
         SeriesKeyPart last[] = { PART('f', "10.0.3.231") }; /* 999 */
         assert_ptr_equal(series_cache_get(c, last, 1, &h), s);
 
-        /* A key over SERIES_CACHE_KEY_MAX bytes is not stored. */
-        char big[SERIES_CACHE_KEY_MAX];
+        /* A key over the cache's max_key bytes is not stored. */
+        char big[256];
         memset(big, 'x', sizeof(big));
         SeriesKeyPart huge[] = { { 'f', { big, sizeof(big) } } };
-        assert_true(series_cache_key_size(huge, 1) > SERIES_CACHE_KEY_MAX);
+        assert_int_equal(series_cache_max_key(c), 256);
+        assert_true(series_cache_key_size(huge, 1) > series_cache_max_key(c));
         size_t before = series_cache_size(c);
         assert_null(series_cache_get(c, huge, 1, &h));
         series_cache_put(c, h, huge, 1, s);
         assert_int_equal(series_cache_size(c), before);
         assert_null(series_cache_get(c, huge, 1, &h));
+        series_cache_free(c);
+        family_free(f);
+}
+
+/* Long keys (label values cut at a long max_label_bytes): each is held,
+ * and the cache's bytes stay within max(64 * entries, 4 * max_key). */
+static void test_cache_long_keys(void **state) {
+        (void) state;
+        static const char *const labels[] = { "path" };
+        Family *f = family_new("t_total", "t", labels, 1, 0);
+        StrView one[] = { SV("/") };
+        Series *s = family_add_series(f, one, 1);
+        SeriesCache *c = series_cache_new(64, 1000); /* 4096 bytes of keys */
+        char big[995];
+        uint64_t h = 0;
+
+        for (unsigned i = 0; i < 5; i++) {
+                memset(big, 'a' + (int) i, sizeof(big));
+                SeriesKeyPart k[] = { { 'D', { big, sizeof(big) } } };
+                assert_int_equal(series_cache_key_size(k, 1), 1000);
+                assert_null(series_cache_get(c, k, 1, &h));
+                series_cache_put(c, h, k, 1, s);
+                assert_ptr_equal(series_cache_get(c, k, 1, &h), s);
+        }
+        /* Four of 1000 bytes fit in 4096; the fifth started over. */
+        assert_int_equal(series_cache_resets(c), 1);
+        assert_int_equal(series_cache_size(c), 1);
         series_cache_free(c);
         family_free(f);
 }
@@ -323,7 +351,7 @@ static void test_cache_many(void **state) {
         static const char *const labels[] = { "pid", "port" };
         enum { N = 20000 };
         Family *f = family_new("t_total", "t", labels, 2, 0);
-        SeriesCache *c = series_cache_new(N);
+        SeriesCache *c = series_cache_new(N, 256);
         Series **made = calloc(N, sizeof(Series *));
         char pid[16], port[16];
         uint64_t h = 0;
@@ -364,6 +392,7 @@ int main(void) {
                 cmocka_unit_test(test_add_series),
                 cmocka_unit_test(test_cache_keys),
                 cmocka_unit_test(test_cache_bound),
+                cmocka_unit_test(test_cache_long_keys),
                 cmocka_unit_test(test_cache_many),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
