@@ -5,7 +5,12 @@
 # a forwarded port: /metrics counts real connects made in the guest;
 # `systemctl reload` with a changed config keeps the unchanged probe's
 # counter; an invalid config on reload is logged at priority err and
-# changes nothing; the watchdog kills and restarts a stuck daemon; kill -9
+# changes nothing; the shipped example web config, set up as its comments
+# say (certificate and key next to it, a bcrypt hash, the drop-in they
+# show), serves HTTPS with basic auth from inside the unit's sandbox to
+# the shipped Prometheus example's HTTPS job, takes a renewed certificate
+# on reload, and keeps it when the sandbox cannot read a new key; the
+# watchdog kills and restarts a stuck daemon; kill -9
 # of the main PID gets it restarted and ExecStopPost's --cleanup removed its
 # probes; `systemctl stop` leaves nothing of ours in tracefs; the socket
 # unit starts the service on the first scrape and hands it the socket;
@@ -29,6 +34,9 @@ SOURCE_CONFIG=""
 vm_init
 command -v debootstrap >/dev/null 2>&1 || skip "missing debootstrap (Debian package debootstrap)"
 [ "$(id -u)" = 0 ] || skip "not root (debootstrap needs root)"
+command -v certtool >/dev/null 2>&1 || skip "missing certtool (Debian package gnutls-bin)"
+command -v htpasswd >/dev/null 2>&1 || skip "missing htpasswd (Debian package apache2-utils)"
+command -v prometheus >/dev/null 2>&1 || skip "missing prometheus (Debian package prometheus)"
 [ -d "${KPE_SOURCE_ROOT:-}/packaging/debian" ] || fail "KPE_SOURCE_ROOT '${KPE_SOURCE_ROOT:-}' has no packaging/debian"
 
 # Runs the command line $1 in the guest; prints its output, returns its
@@ -238,6 +246,132 @@ v=$(wait_metric $((K1 + K2)) connect_total comm=nc addr=127.0.0.1 port=25)
 [ "$v" = $((K1 + K2)) ] || fail "connect_total after an invalid reload is $v, want $((K1 + K2))"
 log "an invalid config on reload: journalctl -p err shows '$(vm_ok "journalctl -u $UNIT -p err -o cat --no-pager" | grep -m1 'probes.yaml:5:5')', the old config runs on"
 vm_put "$KPE_WORK/b.yaml" /etc/kprobe-exporter/probes.yaml
+
+# ---- the example web config, in the unit's sandbox ---------------------------
+# Set up as the installed example's comments tell an admin: a key and a
+# certificate next to it in /etc/kprobe-exporter (made here with certtool,
+# signed by a CA of ours, for 127.0.0.1: the host reaches the guest's
+# daemon through a forward), the key chmod 600, a bcrypt hash made as it
+# says, and the drop-in it shows, taken from its text.
+EX=/usr/share/doc/kprobe-exporter/examples
+P="$KPE_WORK/pki"
+mkdir -p "$P"
+mkcert() { # $1 name, $2 template lines; signed by our CA unless $1 is ca
+        certtool --generate-privkey --key-type=ecdsa --outfile "$P/$1.key" 2>/dev/null || fail "certtool: key $1"
+        printf '%s\n' "$2" >"$P/$1.tmpl"
+        if [ "$1" = ca ]; then
+                certtool --generate-self-signed --load-privkey "$P/$1.key" --template "$P/$1.tmpl" \
+                        --outfile "$P/$1.crt" 2>"$P/$1.log" || fail "certtool: $1: $(cat "$P/$1.log")"
+        else
+                certtool --generate-certificate --load-privkey "$P/$1.key" --load-ca-certificate "$P/ca.crt" \
+                        --load-ca-privkey "$P/ca.key" --template "$P/$1.tmpl" --outfile "$P/$1.crt" \
+                        2>"$P/$1.log" || fail "certtool: $1: $(cat "$P/$1.log")"
+        fi
+}
+mkcert ca $'cn = "kpe vm test CA"\nca\ncert_signing_key\nexpiration_days = 2'
+for name in server renewed; do
+        mkcert $name $'cn = "kpe vm test '$name$'"\nip_address = "127.0.0.1"\ntls_www_server\nsigning_key\nexpiration_days = 2'
+done
+PW="scrape-$RANDOM-$RANDOM"
+printf '%s' "$PW" >"$P/password"
+HASH=$(htpasswd -nbBC 10 "" "$PW" | tr -d ':\n')
+vm_ok "cat $EX/web-config.yml" >"$KPE_WORK/web-config.yml"
+grep -q '^  prometheus: \$2y\$10\$' "$KPE_WORK/web-config.yml" || fail "the installed example has no user prometheus with a bcrypt hash"
+sed "s|^  prometheus: .*|  prometheus: $HASH|" "$KPE_WORK/web-config.yml" >"$KPE_WORK/web-config.mine.yml"
+sed -n 's/^# *\(\[Service\]\|ExecStart=.*\)$/\1/p' "$KPE_WORK/web-config.yml" >"$KPE_WORK/web-config.conf"
+[ "$(sed -n 1p "$KPE_WORK/web-config.conf")" = "[Service]" ] && [ "$(sed -n 2p "$KPE_WORK/web-config.conf")" = "ExecStart=" ] &&
+        [ "$(wc -l <"$KPE_WORK/web-config.conf")" = 3 ] &&
+        grep -q '^ExecStart=/usr/sbin/kprobe-exporter .*--web.config.file=/etc/kprobe-exporter/web-config.yml' "$KPE_WORK/web-config.conf" ||
+        fail "the example's drop-in is not [Service], ExecStart= and an ExecStart with --web.config.file: $(cat "$KPE_WORK/web-config.conf")"
+vm_put "$KPE_WORK/web-config.mine.yml" /etc/kprobe-exporter/web-config.yml
+vm_put "$P/server.crt" /etc/kprobe-exporter/server.crt
+vm_put "$P/server.key" /etc/kprobe-exporter/server.key
+vm_ok "chmod 600 /etc/kprobe-exporter/server.key && mkdir -p /etc/systemd/system/$UNIT.service.d" >/dev/null
+vm_put "$KPE_WORK/web-config.conf" /etc/systemd/system/$UNIT.service.d/web-config.conf
+v=$(vm_ok "kprobe-exporter --web.config.file=/etc/kprobe-exporter/web-config.yml --config.check | grep '^# web config'")
+[ "$v" = "# web config /etc/kprobe-exporter/web-config.yml: HTTPS, basic auth" ] || fail "--config.check in the guest: '$v'"
+vm_ok "systemctl daemon-reload && systemctl restart $UNIT" >/dev/null
+unit_prop ExecStart | grep -q -- '--web.config.file=/etc/kprobe-exporter/web-config.yml' ||
+        fail "the drop-in's ExecStart is not in effect: $(unit_prop ExecStart)"
+KPE_SCHEME=https
+KPE_CURL_OPTS=(--cacert "$P/ca.crt" -u "prometheus:$PW")
+for ((i = 0; i < 200; i++)); do
+        curl -fsS --max-time 1 -o /dev/null "${KPE_CURL_OPTS[@]}" "https://127.0.0.1:$KPE_PORT/healthz" 2>/dev/null && break
+        [ "$(unit_prop ActiveState)" != failed ] || fail "the service failed with the web config: $(vm_ok "journalctl -u $UNIT -o cat --no-pager | tail -n 5")"
+        sleep 0.1
+done
+[ $i -lt 200 ] || fail "no HTTPS /healthz with the example web config within 20 s: $(vm_ok "journalctl -u $UNIT -o cat --no-pager | tail -n 5")"
+pid_web=$(unit_prop MainPID)
+if curl -sS --max-time 5 -o /dev/null "http://127.0.0.1:$KPE_PORT/healthz" 2>/dev/null; then
+        fail "plain HTTP was served with the web config"
+fi
+code=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' --cacert "$P/ca.crt" "https://127.0.0.1:$KPE_PORT/metrics") ||
+        fail "HTTPS without credentials: curl failed"
+[ "$code" = 401 ] || fail "HTTPS without credentials answered $code, want 401"
+guest_connects 25 2
+v=$(wait_metric 2 connect_total comm=nc addr=127.0.0.1 port=25)
+[ "$v" = 2 ] || fail "over HTTPS with basic auth: connect_total is $v after 2 connects, want 2"
+log "the example web config with the drop-in it shows: the service (pid $pid_web) reads it and its key in its sandbox; HTTPS with basic auth 200, plain HTTP refused, no credentials 401"
+
+# The installed Prometheus example's HTTPS job, uncommented as it says,
+# scrapes it from the host (its plain job finds nothing at 127.0.0.1:9417
+# here; that is not looked at).
+vm_ok "cat $EX/prometheus.yml" | sed -E 's/^( *)#([A-Za-z_-])/\1\2/' |
+        sed -e "s|/etc/prometheus/kprobe-exporter.crt|$P/ca.crt|" -e "s|/etc/prometheus/kprobe-exporter.password|$P/password|" \
+                -e "s|host.example.org:9417|127.0.0.1:$KPE_PORT|" -e "s|scrape_interval: 15s|scrape_interval: 1s|" \
+                >"$KPE_WORK/prometheus-tls.yml"
+vm_ok "cat $EX/kprobe-exporter.rules.yml" >"$KPE_WORK/kprobe-exporter.rules.yml"
+grep -q "^  - job_name: kprobe-exporter-tls$" "$KPE_WORK/prometheus-tls.yml" || fail "no HTTPS job in the uncommented example"
+prometheus --config.file="$KPE_WORK/prometheus-tls.yml" --storage.tsdb.path="$KPE_WORK/prometheus-tls" \
+        --web.listen-address="127.0.0.1:$PROM_PORT" >"$KPE_WORK/prometheus-tls.log" 2>&1 &
+PROM_PID=$!
+v=$(prom_wait_value 'connect_total{job="kprobe-exporter-tls",comm="nc",addr="127.0.0.1",port="25"}' 2) ||
+        fail "Prometheus: $v $(tail -n 5 "$KPE_WORK/prometheus-tls.log")"
+[ "${v%% *}" = 2 ] || fail "Prometheus with the example's HTTPS job: '$v', want connect_total 2 ($(curl -s "http://127.0.0.1:$PROM_PORT/api/v1/targets" | head -c 600))"
+kill_pid "$PROM_PID"
+PROM_PID=""
+log "Prometheus with the example's HTTPS job (CA, basic_auth password_file) scraped connect_total 2"
+
+# systemctl reload with a renewed certificate and key under the same
+# names: the daemon reads them in its sandbox and serves the new one on
+# the same socket. Then a key the sandbox cannot read (another owner,
+# mode 600): logged at err on reload, the certificate in use kept.
+serial_of() {
+        curl -sS --max-time 5 -o /dev/null -w '%{certs}' "${KPE_CURL_OPTS[@]}" "https://127.0.0.1:$KPE_PORT/healthz" |
+                grep -m1 -i '^Serial Number:' | tr -d ' '
+}
+s1=$(serial_of)
+[ -n "$s1" ] || fail "no serial number from the server's certificate"
+vm_put "$P/renewed.crt" /etc/kprobe-exporter/server.crt
+vm_put "$P/renewed.key" /etc/kprobe-exporter/server.key
+vm_ok "chmod 600 /etc/kprobe-exporter/server.key && systemctl reload $UNIT" >/dev/null
+for ((i = 0; i < 100; i++)); do
+        s2=$(serial_of || true)
+        [ -n "$s2" ] && [ "$s2" != "$s1" ] && break
+        sleep 0.1
+done
+[ -n "$s2" ] && [ "$s2" != "$s1" ] || fail "the renewed certificate is not served 10 s after systemctl reload ($s1, then '$s2')"
+[ "$(unit_prop MainPID)" = "$pid_web" ] || fail "the reload changed MainPID from $pid_web to $(unit_prop MainPID)"
+[ "$(journal_count 'TLS changed: restarting the HTTP server on the same socket')" = 1 ] ||
+        fail "no 'TLS changed' line in the journal: $(vm_ok "journalctl -u $UNIT -o cat --no-pager | tail -n 5")"
+vm_put "$P/server.key" /etc/kprobe-exporter/server.key
+vm_put "$P/server.crt" /etc/kprobe-exporter/server.crt
+vm_ok "chmod 600 /etc/kprobe-exporter/server.key && chown 4242:4242 /etc/kprobe-exporter/server.key && cat /etc/kprobe-exporter/server.key >/dev/null && systemctl reload $UNIT" >/dev/null
+for ((i = 0; i < 100; i++)); do
+        v=$(vm_ok "journalctl -u $UNIT -p err -o cat --no-pager | grep -F 'server.key' || true")
+        [ -n "$v" ] && break
+        sleep 0.1
+done
+grep -q "cannot read '/etc/kprobe-exporter/server.key': Permission denied" <<<"$v" ||
+        fail "a key of another owner: journalctl -p err says '$v'"
+[ "$(serial_of)" = "$s2" ] && [ "$(unit_prop MainPID)" = "$pid_web" ] ||
+        fail "an unreadable key on reload changed the certificate served or the process"
+log "systemctl reload: the renewed certificate is served (serial ${s1#*:} -> ${s2#*:}, same pid); a key of another owner is unreadable in the sandbox (root without capabilities): '$(head -n 1 <<<"$v")', the certificate in use kept"
+
+vm_ok "rm -r /etc/systemd/system/$UNIT.service.d && rm /etc/kprobe-exporter/web-config.yml /etc/kprobe-exporter/server.crt /etc/kprobe-exporter/server.key && systemctl daemon-reload && systemctl restart $UNIT" >/dev/null
+KPE_SCHEME=http
+KPE_CURL_OPTS=()
+wait_healthy
 
 # ---- the watchdog ------------------------------------------------------------
 [ "$(unit_prop WatchdogUSec)" = 30s ] || fail "WatchdogUSec is '$(unit_prop WatchdogUSec)', want the unit's 30s"
