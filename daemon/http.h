@@ -88,7 +88,7 @@ typedef struct HttpStats {
  * reads holds its response until the idle timeout, so without a bound
  * 128 of them could hold 128 renderings of /metrics. Past it: 503 with
  * Retry-After. */
-#define HTTP_MAX_HELD_BYTES (32u * 1024u * 1024u)
+#define HTTP_MAX_HELD_BYTES (16u * 1024u * 1024u)
 /* Follow streams stay open; keep room for scrapes among the connections. */
 #define HTTP_MAX_STREAMS 32
 #define HTTP_MAX_STREAMS_PER_ADDRESS 4

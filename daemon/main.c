@@ -1,6 +1,7 @@
 /* kprobe-exporter: command line, config check, and the daemon's life. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
@@ -287,6 +288,13 @@ int main(int argc, char **argv) {
                 return r < 0 ? 1 : 0;
 
         procstat_init();
+        /* Buffers of 256 KB and more (renderings of /metrics, pages of
+         * /events) come from mmap and go back to the kernel when freed.
+         * glibc would otherwise raise this threshold after the first such
+         * free and serve the next ones from the heap, whose top it keeps:
+         * the resident size would stay at its highest, not at what is
+         * held (README, Memory). */
+        mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
         if (a.cleanup)
                 return run_cleanup(&a);

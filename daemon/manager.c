@@ -229,7 +229,7 @@ static void render_metrics(Manager *m, Expo *out) {
                                     (StrView[]){ sv_from(refused[i].reason) }, 1, refused[i].n);
         expo_put_counter(out, "kprobe_exporter_http_busy_total",
                          "HTTP requests refused (503, Retry-After: 1) because the responses in flight already "
-                         "held 32 MiB.",
+                         "held 16 MiB.",
                          m->http_stats.busy);
         expo_put_header(out, "kprobe_exporter_http_response_bytes", "gauge",
                         "Bytes of response bodies that responses in flight hold (one shared /metrics rendering "
