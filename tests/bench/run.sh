@@ -13,6 +13,13 @@
 #           RSS with the pending table full, /metrics render time with
 #           1,000 histogram series; about 4 minutes, --quick about one.
 #
+#   sh tests/bench/run.sh --tls [--quick|--help|...]
+#           instead: what HTTPS and basic auth (--web.config.file) cost
+#           (tests/bench/tls.py): a scrape of 10,000 series over HTTPS with
+#           basic auth against plain HTTP (client time, daemon CPU), TLS
+#           handshakes per second (a new connection per request), the
+#           first request's bcrypt; about 3 minutes, --quick about one.
+#
 # KPE_BIN=path overrides the daemon (default: build/kprobe-exporter).
 # Installs what it needs from Debian's packages (trace-cmd,
 # perf-tools-unstable, bpftrace, wrk, curl, file, binutils) when missing; a
@@ -21,14 +28,16 @@
 # the global buffer only while perf-tools' scripts run (they need it; its
 # state is restored); everything it created is removed on exit. --hist
 # needs only curl (and perf for its --perf) and uses the instance and probe
-# group kpe_bench_hist_PID.
+# group kpe_bench_hist_PID; --tls needs certtool (gnutls-bin) and htpasswd
+# (apache2-utils), makes its certificates in a scratch dir, talks to
+# 127.0.0.1 only and uses the instance and probe group kpe_bench_tls_PID.
 set -eu
 
 harness=bench.py
-if [ "${1:-}" = "--hist" ]; then
-        harness=hist.py
-        shift
-fi
+case "${1:-}" in
+--hist) harness=hist.py && shift ;;
+--tls) harness=tls.py && shift ;;
+esac
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -43,6 +52,7 @@ fi
 missing=""
 pairs="trace-cmd:trace-cmd tpoint-perf:perf-tools-unstable bpftrace:bpftrace wrk:wrk curl:curl file:file objdump:binutils"
 [ "$harness" = hist.py ] && pairs="curl:curl"
+[ "$harness" = tls.py ] && pairs="certtool:gnutls-bin htpasswd:apache2-utils"
 for pair in $pairs cc:gcc python3:python3; do
         cmd=${pair%%:*}
         pkg=${pair#*:}
@@ -75,8 +85,8 @@ cc -O2 -std=gnu11 -Wall -Wextra -o "$build/kpe-bench-reader" "$here/reader.c"
 # Not exec: the trap above removes the build dir (the uprobe target) after
 # the harness has removed its probes. No __pycache__ in the source tree.
 export PYTHONDONTWRITEBYTECODE=1
-if [ "$harness" = hist.py ]; then
-        python3 "$here/hist.py" --kpe "$kpe" --gen "$build/kpe-bench-gen" "$@"
+if [ "$harness" != bench.py ]; then
+        python3 "$here/$harness" --kpe "$kpe" --gen "$build/kpe-bench-gen" "$@"
         exit
 fi
 python3 "$here/bench.py" --kpe "$kpe" --gen "$build/kpe-bench-gen" --reader "$build/kpe-bench-reader" \
