@@ -212,6 +212,46 @@ arg2_register() {
         esac
 }
 
+# The register holding a function's 1st argument at its entry.
+arg1_register() {
+        case "$(uname -m)" in
+        x86_64) echo "%di" ;;
+        aarch64) echo "%x0" ;;
+        *) skip "no known register for the 1st argument on $(uname -m)" ;;
+        esac
+}
+
+# Prints a config's list item for a uprobe on the connector's
+# kpe_note_target(text), named note, fetching text as a string (which the
+# traced process chooses); its metrics: follow.
+note_probe_yaml() {
+        local reg off
+        reg=$(arg1_register)
+        off=$("$KPE_CONNECTOR" offset note) || fail "connector offset note failed"
+        cat <<EOF
+  - name: note
+    type: uprobe
+    target: $KPE_CONNECTOR:$off
+    fetch: [text=+0($reg):string]
+EOF
+}
+
+# Starts a Prometheus on a free port (PROM_PORT) with storage in the
+# test's folder, scraping every second with the scrape_configs item on
+# stdin (indented as a list item under scrape_configs); more prometheus
+# arguments may follow. Ended on exit.
+prom_start() {
+        command -v prometheus >/dev/null 2>&1 || fail "missing prometheus (Debian package prometheus)"
+        PROM_PORT=$(free_port)
+        {
+                printf 'global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n'
+                cat
+        } >"$KPE_WORK/prometheus.yml"
+        prometheus --config.file="$KPE_WORK/prometheus.yml" --storage.tsdb.path="$KPE_WORK/prometheus" \
+                --web.listen-address="127.0.0.1:$PROM_PORT" "$@" >"$KPE_WORK/prometheus.log" 2>&1 &
+        KPE_EXTRA_PIDS="$KPE_EXTRA_PIDS $!"
+}
+
 # Writes to $1 the smallest useful config: one uprobe on the connector's
 # connect function, counted by comm.
 connector_config() {

@@ -12,24 +12,12 @@
 kpe_init forgery
 [ "${KPE_READER:-binary}" = binary ] || skip "the forgery test is for the binary reader"
 REG=$(arg2_register)
-case "$(uname -m)" in
-x86_64) ARG1="%di" ;;
-aarch64) ARG1="%x0" ;;
-*) skip "no known register for the 1st argument on $(uname -m)" ;;
-esac
-NOTE_OFF=$("$KPE_CONNECTOR" offset note) || fail "connector offset note failed"
-
-cat >"$KPE_WORK/probes.yaml" <<EOF
-probes:
-$(seed_probe_yaml)
-  - name: note
-    type: uprobe
-    target: $KPE_CONNECTOR:$NOTE_OFF
-    fetch: [text=+0($ARG1):string]
-    metrics:
-      - name: note_total
-        labels: [comm]
-EOF
+{
+        echo "probes:"
+        seed_probe_yaml
+        note_probe_yaml
+        printf '    metrics:\n      - name: note_total\n        labels: [comm]\n'
+} >"$KPE_WORK/probes.yaml"
 
 # In text mode the note probe is refused before anything is written.
 run_daemon --config.file="$KPE_WORK/probes.yaml" --tracefs.instance="$KPE_NAME" --tracefs.reader=text \

@@ -15,11 +15,7 @@
 . "$(dirname "$0")/lib.sh"
 
 kpe_init hist
-case "$(uname -m)" in
-x86_64) REG1=%di ;;
-aarch64) REG1=%x0 ;;
-*) skip "no known register for the 1st argument on $(uname -m)" ;;
-esac
+REG1=$(arg1_register)
 OFF=$("$KPE_CONNECTOR" offset sleep) || fail "connector offset sleep failed"
 
 # us -> calls: one process makes the short ones, another the long ones, at
@@ -179,21 +175,11 @@ else
 fi
 
 # A real Prometheus, exemplar storage on, scrapes us every second.
-command -v prometheus >/dev/null 2>&1 || fail "missing prometheus (Debian package prometheus)"
-PROM_PORT=$(free_port)
-cat >"$KPE_WORK/prometheus.yml" <<EOF
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
+prom_start --enable-feature=exemplar-storage <<EOF
   - job_name: kpe_hist
     static_configs:
       - targets: ['127.0.0.1:$KPE_PORT']
 EOF
-prometheus --config.file="$KPE_WORK/prometheus.yml" --storage.tsdb.path="$KPE_WORK/prometheus" \
-        --web.listen-address="127.0.0.1:$PROM_PORT" --enable-feature=exemplar-storage \
-        >"$KPE_WORK/prometheus.log" 2>&1 &
-KPE_EXTRA_PIDS="$KPE_EXTRA_PIDS $!"
 
 python3 - "$PROM_PORT" "$KPE_PORT" <<'EOF' || fail "Prometheus exemplars: $(tail -n 5 "$KPE_WORK/prometheus.log")"
 import json, sys, time, urllib.parse, urllib.request

@@ -11,20 +11,11 @@
 
 kpe_init label_cut
 [ "${KPE_READER:-binary}" = binary ] || skip "a string label a process controls needs the binary reader"
-case "$(uname -m)" in
-x86_64) ARG1="%di" ;;
-aarch64) ARG1="%x0" ;;
-*) skip "no known register for the 1st argument on $(uname -m)" ;;
-esac
-NOTE_OFF=$("$KPE_CONNECTOR" offset note) || fail "connector offset note failed"
-
-cat >"$KPE_WORK/probes.yaml" <<EOF
-max_label_bytes: 64
-probes:
-  - name: note
-    type: uprobe
-    target: $KPE_CONNECTOR:$NOTE_OFF
-    fetch: [text=+0($ARG1):string]
+{
+        echo "max_label_bytes: 64"
+        echo "probes:"
+        note_probe_yaml
+        cat <<EOF
     metrics:
       - name: note_total
         labels: [text]
@@ -32,6 +23,7 @@ probes:
         max_label_bytes: 16
         labels: [text]
 EOF
+} >"$KPE_WORK/probes.yaml"
 start_daemon "$KPE_WORK/probes.yaml"
 
 a300=$(printf 'A%.0s' $(seq 300))

@@ -11,11 +11,6 @@
 
 kpe_init mem
 [ "${KPE_READER:-binary}" = binary ] || skip "a string label a process controls needs the binary reader"
-case "$(uname -m)" in
-x86_64) ARG1=%di ;;
-aarch64) ARG1=%x0 ;;
-*) skip "no known register for the 1st argument on $(uname -m)" ;;
-esac
 # The bound the README states for this config (Memory, worst case).
 BOUND_MIB=${KPE_MEMORY_BOUND_MIB:-96}
 # Under valgrind or the sanitizers the process is larger by their own
@@ -23,18 +18,10 @@ BOUND_MIB=${KPE_MEMORY_BOUND_MIB:-96}
 [ -z "${KPE_WRAPPER:-}" ] || skip "RSS under valgrind is valgrind's"
 if ldd "$KPE_BIN" | grep -q libasan; then skip "RSS under AddressSanitizer is its shadow memory's"; fi
 
-NOTE_OFF=$("$KPE_CONNECTOR" offset note) || fail "connector offset note failed"
 {
         cat "$KPE_SOURCE_ROOT/config/probes.yaml"
-        cat <<EOF
-  - name: note
-    type: uprobe
-    target: $KPE_CONNECTOR:$NOTE_OFF
-    fetch: [text=+0($ARG1):string]
-    metrics:
-      - name: note_total
-        labels: [comm, text]
-EOF
+        note_probe_yaml
+        printf '    metrics:\n      - name: note_total\n        labels: [comm, text]\n'
 } >"$KPE_WORK/probes.yaml"
 start_daemon "$KPE_WORK/probes.yaml"
 

@@ -11,7 +11,6 @@
 kpe_init web
 command -v certtool >/dev/null 2>&1 || fail "missing certtool (Debian package gnutls-bin)"
 command -v htpasswd >/dev/null 2>&1 || fail "missing htpasswd (Debian package apache2-utils)"
-command -v prometheus >/dev/null 2>&1 || fail "missing prometheus (Debian package prometheus)"
 
 P="$KPE_WORK/pki"
 mkdir -p "$P"
@@ -159,12 +158,7 @@ v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_http_tls_client_refused
 [ "$v" = 3 ] || fail "kprobe_exporter_http_tls_client_refused_total is $v, want 3 (none, another CA's, expired)"
 
 # A real Prometheus scrapes over TLS with the client certificate and basic auth.
-PROM_PORT=$(free_port)
-cat >"$KPE_WORK/prometheus.yml" <<EOF
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
+prom_start <<EOF
   - job_name: kpe_tls
     scheme: https
     tls_config:
@@ -177,9 +171,6 @@ scrape_configs:
     static_configs:
       - targets: ['127.0.0.1:$KPE_PORT']
 EOF
-prometheus --config.file="$KPE_WORK/prometheus.yml" --storage.tsdb.path="$KPE_WORK/prometheus" \
-        --web.listen-address="127.0.0.1:$PROM_PORT" >"$KPE_WORK/prometheus.log" 2>&1 &
-KPE_EXTRA_PIDS="$KPE_EXTRA_PIDS $!"
 python3 - "$PROM_PORT" <<'EOF' || fail "Prometheus: $(tail -n 5 "$KPE_WORK/prometheus.log")"
 import json, sys, time, urllib.parse, urllib.request
 port = sys.argv[1]
