@@ -23,6 +23,7 @@ static FILE *devnull(void) {
 static void check_config(const Config *c) {
         fuzz_check(c->path && strcmp(c->path, "fuzz.yaml") == 0);
         fuzz_check(c->n_probes > 0);
+        fuzz_check(c->max_label_bytes >= CONFIG_MAX_LABEL_BYTES_MIN && c->max_label_bytes <= CONFIG_MAX_LABEL_BYTES_MAX);
         for (size_t i = 0; i < c->n_probes; i++) {
                 const ProbeConfig *p = &c->probes[i];
                 fuzz_check(p->name && name_is_valid(p->name));
@@ -60,6 +61,10 @@ static void check_config(const Config *c) {
                         fuzz_check(!mc->latency_from.name || (mc->type == METRIC_HISTOGRAM && !mc->value.name));
                         fuzz_check(!mc->latency_from.name || config_find_probe(c, mc->latency_from.name));
                         fuzz_check(mc->n_match == 0 || mc->latency_from.name);
+                        fuzz_check(mc->max_label_bytes == 0 || (mc->max_label_bytes >= CONFIG_MAX_LABEL_BYTES_MIN &&
+                                                                mc->max_label_bytes <= CONFIG_MAX_LABEL_BYTES_MAX));
+                        fuzz_check(config_max_label_bytes(c, mc) == (mc->max_label_bytes ? mc->max_label_bytes
+                                                                                          : c->max_label_bytes));
                 }
                 if (p->filter)
                         fuzz_check(!strchr(p->filter, '\n'));

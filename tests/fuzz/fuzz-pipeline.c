@@ -3,7 +3,8 @@
  * goes through pipeline_process_line() line by line; then /metrics,
  * /probes and /events are rendered, and everything is freed (so
  * LeakSanitizer sees any leak). The outputs are checked: the metrics text
- * is well-formed Prometheus text, the JSON parses (with jansson when the
+ * is well-formed Prometheus text with no label value over max_label_bytes,
+ * the JSON parses (with jansson when the
  * build has it), and every line was counted exactly once. */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,10 +18,12 @@
 #include "pipeline.h"
 
 /* Small recent_events and max_series, so the ring wraps and label sets are
- * refused within one input. */
+ * refused within one input; a small max_label_bytes (and a smaller one of
+ * a metric), so values are cut. */
 static const char config_text[] =
         "recent_events: 8\n"
         "max_series: 4\n"
+        "max_label_bytes: 24\n"
         "probes:\n"
         "  - name: connect\n"
         "    type: uprobe\n"
@@ -61,6 +64,7 @@ static const char config_text[] =
         "    decode: {path: string, mode: {map: {'0x1a4': rw, '420': rw-r--r--}}}\n"
         "    metrics:\n"
         "      - name: opens_total\n"
+        "        max_label_bytes: 16\n"
         "        labels: [path, mode, who]\n"
         "  - name: bash_line\n"
         "    type: uretprobe\n"
@@ -155,6 +159,10 @@ static size_t utf8_valid_len(const unsigned char *s, size_t n) {
         return k;
 }
 
+/* No label value is longer: the config's max_label_bytes, and the daemon's
+ * own values (this config's probe and metric names, reasons) are shorter. */
+#define LABEL_BYTES_MAX 24
+
 static bool is_name_char(char c, bool first) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
                (!first && c >= '0' && c <= '9');
@@ -178,16 +186,20 @@ static void check_metrics_line(const char *s, size_t n) {
                                 i++;
                         fuzz_check(i > start && i + 1 < n && s[i] == '=' && s[i + 1] == '"');
                         i += 2;
+                        size_t bytes = 0; /* of the value, unescaped */
                         while (i < n && s[i] != '"') {
                                 if (s[i] == '\\') {
                                         fuzz_check(i + 1 < n && (s[i + 1] == '\\' || s[i + 1] == '"' || s[i + 1] == 'n'));
                                         i += 2;
+                                        bytes++;
                                         continue;
                                 }
                                 size_t k = utf8_valid_len((const unsigned char *) s + i, n - i);
                                 fuzz_check(k > 0);
                                 i += k;
+                                bytes += k;
                         }
+                        fuzz_check(bytes <= LABEL_BYTES_MAX);
                         fuzz_check(i < n);
                         i++;
                         if (i < n && s[i] == ',') {
