@@ -34,10 +34,6 @@ static bool sv_is_fault(StrView v) {
         return v.n == sizeof(fault_str) - 1 && memcmp(v.p, fault_str, v.n) == 0;
 }
 
-static bool sv_is_quoted(StrView v) {
-        return v.n >= 2 && v.p[0] == '"' && v.p[v.n - 1] == '"';
-}
-
 /* With options/fields the kernel prints integers as "0x1900 (6400)": the
  * numeric part is the one before " (". */
 static StrView strip_fields_suffix(StrView v) {

@@ -153,6 +153,16 @@ static uint64_t missed_after(const Ring *r, uint64_t since) {
         return since < oldest ? oldest - since - 1 : 0;
 }
 
+/* At most the bytes an event's JSON takes (every byte escaped as \u00XX;
+ * a decoder's output is bounded by its config), for choosing how many of
+ * the newest fit a page. */
+static size_t event_size_bound(const RingEventView *ev) {
+        size_t n = 192 + 6 * ev->comm.n + ev->timestamp.n;
+        for (size_t i = 0; i < ev->n_fields; i++)
+                n += 8 + 6 * (ev->names[i].n + ev->values[i].n);
+        return n;
+}
+
 void events_render_page(const Ring *r, const EventQuery *q, const char *const *probe_names, size_t n_probes,
                         Buf *out) {
         size_t want = query_probe(q, probe_names, n_probes);
@@ -181,17 +191,25 @@ void events_render_page(const Ring *r, const EventQuery *q, const char *const *p
                 /* Walk back to the limit-th newest match, then render forward
                  * from there: oldest first, with no array of seqs. */
                 first = end;
+                size_t bytes = 0;
                 while (first > oldest && n < limit) {
+                        if (!ring_get(r, first - 1, &ev) || !probe_matches(want, &ev)) {
+                                first--;
+                                continue;
+                        }
+                        bytes += event_size_bound(&ev);
+                        if (n > 0 && bytes > EVENTS_MAX_PAGE_BYTES)
+                                break;
                         first--;
-                        if (ring_get(r, first, &ev) && probe_matches(want, &ev))
-                                n++;
+                        n++;
                 }
                 n = 0;
                 next = end - 1;
         }
 
+        size_t start = out->len;
         buf_puts(out, "{\"events\":[");
-        for (uint64_t seq = first; seq < end && n < limit; seq++) {
+        for (uint64_t seq = first; seq < end && n < limit && out->len - start < EVENTS_MAX_PAGE_BYTES; seq++) {
                 if (!ring_get(r, seq, &ev))
                         continue;
                 if (q->has_since)
@@ -235,7 +253,8 @@ size_t events_render_stream(const Ring *r, const EventQuery *q, uint64_t *cursor
                 *cursor = oldest - 1;
         }
 
-        while (*cursor < end - 1 && n < max_events) {
+        size_t start = out->len;
+        while (*cursor < end - 1 && n < max_events && out->len - start < EVENTS_MAX_PAGE_BYTES) {
                 uint64_t seq = *cursor + 1;
                 *cursor = seq;
                 if (!ring_get(r, seq, &ev) || !probe_matches(want, &ev))

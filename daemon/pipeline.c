@@ -268,6 +268,7 @@ Pipeline *pipeline_free(Pipeline *p) {
                 free(p->names[i]);
         free(p->names);
         ring_free(p->ring);
+        buf_free(&p->entry_scratch);
         config_free(p->config);
         free(p);
         return NULL;
@@ -580,8 +581,37 @@ static bool match_key(const FieldRef *match, size_t n, const TraceLine *tl, cons
         return true;
 }
 
+/* An entry's saved values become labels, cut to max_label_bytes after
+ * decoding: of a longer raw value only its first bytes matter, so that
+ * much is kept (a few bytes more, for a decoder's quotes and to know that
+ * it is longer), and a pending entry holds at most that per label, not
+ * the 4 KiB a fetched string can be. A quoted string keeps its closing
+ * quote, so that it decodes as the string it is. */
+static void save_within(Buf *scratch, StrView *saved, size_t n, size_t max_label_bytes) {
+        size_t cap = max_label_bytes + 8, at[PIPELINE_MAX_FIELDS];
+        bool any = false;
+
+        buf_clear(scratch);
+        for (size_t k = 0; k < n; k++) {
+                at[k] = SIZE_MAX;
+                if (saved[k].n <= cap)
+                        continue;
+                at[k] = scratch->len;
+                if (sv_is_quoted(saved[k])) {
+                        buf_append(scratch, saved[k].p, cap - 1);
+                        buf_append(scratch, "\"", 1);
+                } else
+                        buf_append(scratch, saved[k].p, cap);
+                any = true;
+        }
+        for (size_t k = 0; any && k < n; k++)
+                if (at[k] != SIZE_MAX)
+                        saved[k] = (StrView){ scratch->data + at[k], cap };
+}
+
 /* This probe's events start intervals of other probes' latency metrics. */
-static void push_entries(Probe *pr, const TraceLine *tl, const EventFields *ef, uint64_t ts_ns, uint64_t seq) {
+static void push_entries(Buf *scratch, Probe *pr, const TraceLine *tl, const EventFields *ef, uint64_t ts_ns,
+                         uint64_t seq) {
         for (size_t i = 0; i < pr->n_entries; i++) {
                 EntryPlan *ep = &pr->entries[i];
                 SeriesKeyPart key[PIPELINE_MAX_FIELDS];
@@ -594,6 +624,7 @@ static void push_entries(Probe *pr, const TraceLine *tl, const EventFields *ef, 
                 for (size_t k = 0; k < n; k++)
                         if (!event_field(&ep->saved[k], ef, &saved[k], NULL))
                                 saved[k] = (StrView){ "", 0 };
+                save_within(scratch, saved, n, ep->metric->max_label_bytes);
                 pending_push(ep->metric->pending, key, ep->n_match, ts_ns, seq, saved, n);
         }
 }
@@ -692,7 +723,7 @@ static const Probe *count_event(Pipeline *p, Probe *pr, TraceLine *tl, EventFiel
         /* The seq ring_push() gives this event: the exemplar of what it hits. */
         uint64_t seq = ring_next_seq(p->ring);
         if (pr->n_entries > 0)
-                push_entries(pr, tl, ef, ts_ns, seq);
+                push_entries(&p->entry_scratch, pr, tl, ef, ts_ns, seq);
         probe_count(pr, tl, ef, ts_ns, seq);
         ring_push(p->ring, &(RingEventView){
                                    .probe = pr->id,

@@ -147,6 +147,7 @@ typedef struct Pipeline {
         uint64_t lost_reports; /* number of LOST lines, with or without a count */
         uint64_t latest_ns;    /* the newest event time seen (trace clock): pending entries expire by it */
         const char *trace_clock; /* the instance's clock, for /probes (static string; NULL: unknown) */
+        Buf entry_scratch; /* the cut copies of long values an entry saves (push_entries) */
 } Pipeline;
 
 /* Takes ownership of config (also on failure). resolve_comm may be NULL.

@@ -26,6 +26,11 @@ static inline StrView sv_from(const char *s) {
         return (StrView){ s, s ? strlen(s) : 0 };
 }
 
+/* "..." as the kernel prints a string fetch arg. */
+static inline bool sv_is_quoted(StrView v) {
+        return v.n >= 2 && v.p[0] == '"' && v.p[v.n - 1] == '"';
+}
+
 static inline bool sv_eq(StrView a, StrView b) {
         return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
 }

@@ -361,6 +361,53 @@ static void test_page_basic(void **state) {
 
 /* A client that passes "next" back as since sees every event exactly once,
  * in order, while events keep arriving and it keeps up. */
+/* Events of 64 KB of control characters (a string a traced process
+ * chose) are 384 KB each as JSON: a page stops at EVENTS_MAX_PAGE_BYTES
+ * whatever the limit, and "next" continues after it, so paging still sees
+ * every event once; the newest page holds the newest that fit. */
+static void test_page_bytes_bounded(void **state) {
+        (void) state;
+        Ring *r = ring_new(40);
+        static char big[65536];
+        memset(big, 1, sizeof(big));
+        const StrView names[] = { SV("text") };
+        const StrView values[] = { { big, sizeof(big) } };
+        for (int i = 0; i < 40; i++)
+                ring_push(r, &(RingEventView){ .probe = 0, .comm = SV("w"), .pid = 7, .tgid = 7, .timestamp = SV("1.0"),
+                                               .names = names, .values = values, .n_fields = 1 });
+        size_t seen = 0, pages = 0, most = 0;
+        int64_t since = 0;
+        while (seen < 40 && pages < 40) {
+                EventQuery q = { .has_since = true, .since = (uint64_t) since, .limit = EVENTS_MAX_LIMIT };
+                _cleanup_buf_ Buf out = { 0 };
+                events_render_page(r, &q, probe_names, ELEMENTSOF(probe_names), &out);
+                assert_true(out.len < EVENTS_MAX_PAGE_BYTES + 400 * 1024);
+                json_t *j = load(out.data, out.len);
+                size_t n = n_events(j);
+                assert_true(n > 0 && n < 40);
+                assert_int_equal(event_seq(j, 0), since + 1);
+                since = int_member(j, "next");
+                assert_int_equal(since, event_seq(j, n - 1));
+                seen += n;
+                most = n > most ? n : most;
+                pages++;
+                json_decref(j);
+        }
+        assert_int_equal(seen, 40);
+        assert_true(pages >= 4);
+        /* The newest: as many as fit, ending at the newest. */
+        EventQuery q = { .limit = EVENTS_MAX_LIMIT };
+        _cleanup_buf_ Buf out = { 0 };
+        events_render_page(r, &q, probe_names, ELEMENTSOF(probe_names), &out);
+        assert_true(out.len <= EVENTS_MAX_PAGE_BYTES);
+        json_t *j = load(out.data, out.len);
+        size_t n = n_events(j);
+        assert_true(n > 0 && n <= most);
+        assert_int_equal(event_seq(j, n - 1), 40);
+        json_decref(j);
+        ring_free(r);
+}
+
 static void test_page_follow_1000(void **state) {
         (void) state;
         Ring *r = ring_new(64);
@@ -644,6 +691,7 @@ int main(void) {
                 cmocka_unit_test(test_event_time),
                 cmocka_unit_test(test_event_hostile_strings),
                 cmocka_unit_test(test_page_basic),
+                cmocka_unit_test(test_page_bytes_bounded),
                 cmocka_unit_test(test_page_follow_1000),
                 cmocka_unit_test(test_page_eviction),
                 cmocka_unit_test(test_page_probe_filter),

@@ -68,7 +68,7 @@ static Pipeline *make(const char *text) {
 
 static void feedf(Pipeline *p, const char *fmt, ...) _printf_(2, 3);
 static void feedf(Pipeline *p, const char *fmt, ...) {
-        char line[512];
+        char line[8192];
         va_list ap;
         va_start(ap, fmt);
         int n = vsnprintf(line, sizeof(line), fmt, ap);
@@ -471,8 +471,58 @@ static void test_reload_keeps_pending(void **state) {
         pipeline_free(next);
 }
 
+/* A label the entry saves is a string the traced process chose: what the
+ * pending table holds of it is bounded by max_label_bytes (not the 4 KiB
+ * a fetch may be), and the label is the same cut the return's own field
+ * would get. */
+static void test_latency_long_entry_label(void **state) {
+        (void) state;
+        static const char text[] =
+                "max_label_bytes: 32\n"
+                "probes:\n"
+                "  - name: op_in\n"
+                "    type: uprobe\n"
+                "    target: /usr/bin/opener:0x1139\n"
+                "    fetch: [path=+0(%di):string]\n"
+                "  - name: op_out\n"
+                "    type: uretprobe\n"
+                "    target: /usr/bin/opener:0x1139\n"
+                "    fetch: [ret=$retval:s64]\n"
+                "    metrics:\n"
+                "      - name: open_seconds\n"
+                "        type: histogram\n"
+                "        latency_from: op_in\n"
+                "        buckets: [0.001]\n"
+                "        labels: [path]\n";
+        Pipeline *p = make(text);
+        char path[4001];
+        memset(path, 'a', sizeof(path) - 1);
+        path[sizeof(path) - 1] = 0;
+        memcpy(path, "/srv/", 5);
+        const MetricPlan *m = metric(p, "open_seconds");
+        size_t before = pending_bytes(m->pending);
+        for (int tid = 100; tid < 110; tid++)
+                feedf(p, "          opener-%d    (%7d) [000]    10.000000: op_in: (0x55d0c0a01139) path=\"%s\"", tid,
+                      tid, path);
+        /* Ten entries of 4 KB strings: each holds a few dozen bytes of it
+         * (with the table's own growth: 40 KB if each held its string). */
+        assert_true(pending_bytes(m->pending) - before < 10 * 400);
+        for (int tid = 100; tid < 110; tid++)
+                feedf(p, "          opener-%d    (%7d) [000]    10.000500: op_out: (0x55d0c0a01139 <- 0x55d0c0a0125e) ret=3",
+                      tid, tid);
+        assert_int_equal(m->no_entry, 0);
+        /* 29 bytes and the 3 of "…": one series, the cut value, no quote. */
+        char want[64];
+        snprintf(want, sizeof(want), "%.29s\xe2\x80\xa6", path);
+        assert_int_equal(family_get(m->family, (StrView[]){ sv_from(want) }), 10);
+        _cleanup_buf_ Buf out = { 0 };
+        assert_non_null(strstr(render(p, EXPO_TEXT, &out), "open_seconds_count{path=\"/srv/aaaaaaaaaaaaaaaaaaaaaaaa\xe2\x80\xa6\"} 10\n"));
+        pipeline_free(p);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_latency_long_entry_label),
                 cmocka_unit_test(test_value_histogram_boundaries),
                 cmocka_unit_test(test_latency_interleaved_nested_missing),
                 cmocka_unit_test(test_latency_evicted_and_expired),
