@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 
 #include <event-parse.h>
@@ -83,7 +84,7 @@ typedef struct RawEvent {
 struct RawDecoder {
         bool tep_only; /* tests: print every tracepoint with tep */
         struct tep_handle *tep;
-        struct kbuffer *kb;
+        RawCursor *cursor; /* rawdec_page()'s */
         RawEvent *events;
         size_t n_events;
         Buf text; /* one record's values, or its copy */
@@ -101,9 +102,7 @@ RawDecoder *rawdec_new(void) {
                 abort();
         tep_set_long_size(d->tep, (int) sizeof(long));
         tep_set_page_size(d->tep, 4096);
-        d->kb = kbuffer_alloc(KBUFFER_LSIZE_SAME_AS_HOST, KBUFFER_ENDIAN_SAME_AS_HOST);
-        if (!d->kb)
-                abort();
+        d->cursor = rawdec_cursor_new();
         trace_seq_init(&d->seq);
         return d;
 }
@@ -129,7 +128,7 @@ RawDecoder *rawdec_free(RawDecoder *d) {
                 free(d->events[i].seg_names);
         }
         free(d->events);
-        kbuffer_free(d->kb);
+        rawdec_cursor_free(d->cursor);
         tep_free(d->tep);
         trace_seq_destroy(&d->seq);
         buf_free(&d->text);
@@ -700,9 +699,49 @@ static size_t format_stamp(char *buf, uint64_t ns) {
 #define COMMIT_MASK ((1ul << 27) - 1)
 #define MISSED_STORED (1ul << 30)
 
-int rawdec_page(RawDecoder *d, const void *page, size_t len, int cpu, const RawSink *sink, uint64_t *unknown) {
+struct RawCursor {
+        struct kbuffer *kb;
+        const char *data, *end; /* the page's records */
+        unsigned char *rec;     /* the record held, or NULL */
+        int size;               /* its size */
+        unsigned long long ts;  /* its time */
+        int cpu;
+};
+
+RawCursor *rawdec_cursor_new(void) {
+        RawCursor *c = xcalloc(1, sizeof(RawCursor));
+        c->kb = kbuffer_alloc(KBUFFER_LSIZE_SAME_AS_HOST, KBUFFER_ENDIAN_SAME_AS_HOST);
+        if (!c->kb)
+                abort();
+        return c;
+}
+
+RawCursor *rawdec_cursor_free(RawCursor *c) {
+        if (!c)
+                return NULL;
+        kbuffer_free(c->kb);
+        free(c);
+        return NULL;
+}
+
+/* Holds the record kbuffer is on (p), unless it lies outside the page's
+ * data: then the page ends here. */
+static void cursor_settle(RawCursor *c, void *p, unsigned long long ts) {
+        c->rec = NULL;
+        if (!p)
+                return;
+        int esize = kbuffer_event_size(c->kb);
+        if (esize < 8 || (const char *) p < c->data || (const char *) p + esize > c->end)
+                return; /* not within this page's data: stop here */
+        c->rec = p;
+        c->size = esize;
+        c->ts = ts;
+}
+
+int rawdec_cursor_load(RawCursor *c, const void *page, size_t len, int cpu, const RawSink *sink) {
         size_t header = 8 + sizeof(long);
         unsigned long commit;
+        c->rec = NULL;
         if (len < header)
                 return -EBADMSG;
         memcpy(&commit, (const char *) page + 8, sizeof(commit));
@@ -711,49 +750,83 @@ int rawdec_page(RawDecoder *d, const void *page, size_t len, int cpu, const RawS
                 return -EBADMSG;
         /* kbuffer reads the page in place and never writes it; its API
          * just takes a non-const pointer. */
-        if (kbuffer_load_subbuffer(d->kb, (void *) page) < 0)
+        if (kbuffer_load_subbuffer(c->kb, (void *) page) < 0)
                 return -EBADMSG;
-        int missed = kbuffer_missed_events(d->kb);
+        c->data = (const char *) page + header;
+        c->end = c->data + used;
+        c->cpu = cpu;
+        int missed = kbuffer_missed_events(c->kb);
         if (missed != 0 && sink->lost)
                 sink->lost(sink->userdata, cpu, missed > 0 ? (uint64_t) missed : 0, missed > 0);
-
-        int handed = 0;
         unsigned long long ts;
-        const char *end = (const char *) page + header + used;
-        for (void *p = kbuffer_read_event(d->kb, &ts); p; p = kbuffer_next_event(d->kb, &ts)) {
-                int esize = kbuffer_event_size(d->kb);
-                if (esize < 8 || (const char *) p + esize > end || (const char *) p < (const char *) page + header)
-                        break; /* not within this page's data: stop here */
-                unsigned char *data = p;
-                uint16_t type;
-                int32_t pid;
-                memcpy(&type, data, 2);
-                memcpy(&pid, data + 4, 4);
-                RawEvent *e = find_event(d, type);
-                if (!e) {
-                        (*unknown)++;
-                        continue;
-                }
+        void *p = kbuffer_read_event(c->kb, &ts);
+        cursor_settle(c, p, ts);
+        return 0;
+}
+
+bool rawdec_cursor_peek_ts(const RawCursor *c, uint64_t *ret_ts) {
+        if (!c->rec)
+                return false;
+        *ret_ts = c->ts;
+        return true;
+}
+
+/* Hands over the record c holds (a known event's) and moves c on. */
+static bool cursor_emit(RawDecoder *d, RawCursor *c, const RawSink *sink, uint64_t *unknown) {
+        unsigned char *data = c->rec;
+        size_t esize = (size_t) c->size;
+        uint64_t ts = c->ts;
+        uint16_t type;
+        int32_t pid;
+        memcpy(&type, data, 2);
+        memcpy(&pid, data + 4, 4);
+        RawEvent *e = find_event(d, type);
+        bool handed = false;
+        if (!e)
+                (*unknown)++;
+        else {
                 size_t n = 0;
-                bool ok = e->direct ? fields_direct(d, e, data, (size_t) esize, &n)
-                                    : fields_via_text(d, e, data, (size_t) esize, cpu, ts, &n);
+                bool ok = e->direct ? fields_direct(d, e, data, esize, &n)
+                                    : fields_via_text(d, e, data, esize, c->cpu, ts, &n);
                 char stamp[48];
                 size_t sn = format_stamp(stamp, ts);
                 Record rec = {
                         .probe = e->probe,
                         .pid = pid,
                         .tgid = -1,
-                        .cpu = cpu,
+                        .cpu = c->cpu,
                         .timestamp = { stamp, sn },
+                        .ts_ns = ts,
                         .names = d->names,
                         .values = d->values,
                         .n_fields = ok ? n : 0,
                         .malformed = !ok,
                 };
                 sink->record(sink->userdata, &rec);
-                handed++;
+                handed = true;
         }
+        unsigned long long next;
+        void *p = kbuffer_next_event(c->kb, &next);
+        cursor_settle(c, p, next);
         return handed;
+}
+
+size_t rawdec_cursor_emit_until(RawDecoder *d, RawCursor *c, uint64_t limit, const RawSink *sink, uint64_t *unknown) {
+        size_t handed = 0;
+        while (c->rec && c->ts <= limit)
+                handed += cursor_emit(d, c, sink, unknown);
+        return handed;
+}
+
+int rawdec_cursor_emit(RawDecoder *d, RawCursor *c, const RawSink *sink, uint64_t *unknown) {
+        return c->rec && cursor_emit(d, c, sink, unknown) ? 1 : 0;
+}
+
+int rawdec_page(RawDecoder *d, const void *page, size_t len, int cpu, const RawSink *sink, uint64_t *unknown) {
+        if (rawdec_cursor_load(d->cursor, page, len, cpu, sink) < 0)
+                return -EBADMSG;
+        size_t n = rawdec_cursor_emit_until(d, d->cursor, UINT64_MAX, sink, unknown);
+        return n > INT_MAX ? INT_MAX : (int) n;
 }
 
 bool probe_has_hostile_string(const ProbeConfig *c, const char *format_text, char *ret_field, size_t size) {

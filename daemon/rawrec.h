@@ -49,8 +49,38 @@ int rawdec_add_probe(RawDecoder *d, uint32_t probe, const ProbeConfig *c, const 
  * handing each record of a known event to sink->record, in order, and a
  * missed-events mark to sink->lost. Records of unknown events are counted
  * in *unknown. Returns the number of records handed over, or -EBADMSG for
- * a page that is not a ring-buffer page (nothing is handed over then). */
+ * a page that is not a ring-buffer page (nothing is handed over then).
+ * The same as rawdec_cursor_load() and rawdec_cursor_emit_until() to the
+ * end, on a cursor of the decoder's own. */
 int rawdec_page(RawDecoder *d, const void *page, size_t len, int cpu, const RawSink *sink, uint64_t *unknown);
+
+/* A position in one CPU's page, record by record: what a reader keeps per
+ * CPU to merge the CPUs' records by time. It holds no copy of
+ * the page: the page must stay unchanged while the cursor holds a record. */
+typedef struct RawCursor RawCursor;
+
+RawCursor *rawdec_cursor_new(void);
+RawCursor *rawdec_cursor_free(RawCursor *c); /* accepts NULL, returns NULL */
+
+/* Positions c on the first record of a page (len bytes, as read from cpu's
+ * trace_pipe_raw); its missed-events mark goes to sink->lost now. Returns
+ * 0, or -EBADMSG for a page that is not a ring-buffer page (c then holds
+ * nothing). */
+int rawdec_cursor_load(RawCursor *c, const void *page, size_t len, int cpu, const RawSink *sink);
+
+/* Whether c holds a record (of any event, known or not); its timestamp in
+ * *ret_ts (the trace clock's, in ns for mono and global). */
+bool rawdec_cursor_peek_ts(const RawCursor *c, uint64_t *ret_ts);
+
+/* Hands c's records over in order, as rawdec_page() does, while their
+ * timestamp is at most limit (UINT64_MAX: to the end of the page), and
+ * stops on the first later one, which c then holds. Returns the number
+ * handed over (records of unknown events are counted in *unknown). */
+size_t rawdec_cursor_emit_until(RawDecoder *d, RawCursor *c, uint64_t limit, const RawSink *sink, uint64_t *unknown);
+
+/* Hands over c's record (if it holds one) and moves to the next: 1 if a
+ * record went to the sink, 0 if none (or an unknown event's). */
+int rawdec_cursor_emit(RawDecoder *d, RawCursor *c, const RawSink *sink, uint64_t *unknown);
 
 /* Whether probe c has a field whose bytes a traced process controls (a
  * string or ustring fetch arg, a tracepoint's char[] or __data_loc char

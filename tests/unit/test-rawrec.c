@@ -274,6 +274,154 @@ static void test_direct_equals_tep(void **state) {
         pipeline_free(p);
 }
 
+/* ---- a page record by record ---- */
+
+/* Crafted pages of the ring buffer, as the kernel writes them: a header
+ * (the page's time, the commit word), then records of the connect probe
+ * (ID 2327 in its format file), each a 32-bit word of type_len (its length
+ * in words) and a time delta (27 bits), and time extends for longer deltas. */
+typedef struct Page {
+        unsigned char data[4096];
+        size_t len;
+        uint64_t last;
+} Page;
+
+static void page_start(Page *pg, uint64_t ts) {
+        memset(pg, 0, sizeof(*pg));
+        memcpy(pg->data, &ts, 8);
+        pg->len = 8 + sizeof(long);
+        pg->last = ts;
+}
+
+static void put32(Page *pg, uint32_t v) {
+        assert_true(pg->len + 4 <= sizeof(pg->data));
+        memcpy(pg->data + pg->len, &v, 4);
+        pg->len += 4;
+}
+
+/* A record of probe 0 at time ts whose port field is `port` (the tests'
+ * sequence number), of pid. */
+static void page_add(Page *pg, uint64_t ts, uint16_t port, int32_t pid) {
+        assert_true(ts >= pg->last);
+        uint64_t delta = ts - pg->last;
+        if (delta >= (1u << 27)) {
+                put32(pg, 30u | (uint32_t) ((delta & ((1u << 27) - 1)) << 5)); /* time extend */
+                put32(pg, (uint32_t) (delta >> 27));
+                delta = 0;
+        }
+        pg->last = ts;
+        unsigned char rec[40] = { 0 };
+        uint16_t type = 2327, family = 2;
+        uint64_t ip = 0x559f95304220;
+        uint32_t addr = 16777343, loc = 28u | (10u << 16);
+        memcpy(rec, &type, 2);
+        memcpy(rec + 4, &pid, 4);
+        memcpy(rec + 8, &ip, 8);
+        memcpy(rec + 16, &family, 2);
+        memcpy(rec + 18, &port, 2);
+        memcpy(rec + 20, &addr, 4);
+        memcpy(rec + 24, &loc, 4);
+        memcpy(rec + 28, "connector", 10);
+        put32(pg, 10u | (uint32_t) (delta << 5)); /* 10 words of data */
+        assert_true(pg->len + sizeof(rec) <= sizeof(pg->data));
+        memcpy(pg->data + pg->len, rec, sizeof(rec));
+        pg->len += sizeof(rec);
+}
+
+/* Ends the page; with missed > 0 it says the kernel lost that many events
+ * before it (the count stored after the data). */
+static void page_end(Page *pg, unsigned long missed) {
+        unsigned long commit = pg->len - 8 - sizeof(long);
+        if (missed) {
+                memcpy(pg->data + pg->len, &missed, sizeof(missed));
+                commit |= (1ul << 31) | (1ul << 30);
+        }
+        memcpy(pg->data + 8, &commit, sizeof(commit));
+        pg->len = sizeof(pg->data); /* a read returns the whole sub-buffer */
+}
+
+typedef struct Handed {
+        size_t n, lost;
+        int cpu[256];
+        uint64_t ts[256];
+        unsigned port[256];
+} Handed;
+
+static void on_handed(void *userdata, const Record *rec) {
+        Handed *h = userdata;
+        assert_true(h->n < 256);
+        assert_int_equal(rec->probe, 0);
+        assert_false(rec->malformed);
+        h->cpu[h->n] = rec->cpu;
+        /* the text time says the same as ts_ns */
+        uint64_t sec;
+        assert_true(rec->timestamp.n > 10);
+        assert_int_equal(parse_u64((StrView){ rec->timestamp.p, rec->timestamp.n - 10 }, &sec), 0);
+        assert_int_equal(sec, rec->ts_ns / 1000000000u);
+        h->ts[h->n] = rec->ts_ns;
+        for (size_t i = 0; i < rec->n_fields; i++)
+                if (sv_eq_str(rec->names[i], "port")) {
+                        uint64_t v;
+                        assert_int_equal(parse_u64(rec->values[i], &v), 0);
+                        h->port[h->n] = (unsigned) v;
+                }
+        h->n++;
+}
+
+static void on_handed_lost(void *userdata, int cpu, uint64_t n, bool counted) {
+        Handed *h = userdata;
+        assert_true(counted);
+        h->lost += n;
+}
+
+/* A cursor walks a page record by record: peek, emit one, emit up to a
+ * time; rawdec_page() is load and emit all. */
+static void test_cursor(void **state) {
+        (void) state;
+        Pipeline *p = make();
+        RawDecoder *d = decoder_for(p);
+        static Page pg;
+        page_start(&pg, 5000000000ull);
+        page_add(&pg, 5000000000ull, 1, 10);
+        page_add(&pg, 5000000100ull, 2, 10);
+        page_add(&pg, 5400000000ull, 3, 10); /* a time extend before it */
+        page_add(&pg, 5400000000ull, 4, 10);
+        page_end(&pg, 7);
+        Handed h = { 0 };
+        RawSink sink = { .userdata = &h, .record = on_handed, .lost = on_handed_lost };
+        uint64_t unknown = 0, ts = 0;
+        RawCursor *c = rawdec_cursor_new();
+        assert_int_equal(rawdec_cursor_load(c, pg.data, 10, 0, &sink), -EBADMSG);
+        assert_false(rawdec_cursor_peek_ts(c, &ts));
+        assert_int_equal(rawdec_cursor_load(c, pg.data, pg.len, 3, &sink), 0);
+        assert_int_equal(h.lost, 7); /* at the load */
+        assert_true(rawdec_cursor_peek_ts(c, &ts));
+        assert_int_equal(ts, 5000000000ull);
+        assert_int_equal(rawdec_cursor_emit(d, c, &sink, &unknown), 1);
+        assert_true(rawdec_cursor_peek_ts(c, &ts));
+        assert_int_equal(ts, 5000000100ull);
+        assert_int_equal(rawdec_cursor_emit_until(d, c, 5399999999ull, &sink, &unknown), 1);
+        assert_true(rawdec_cursor_peek_ts(c, &ts));
+        assert_int_equal(ts, 5400000000ull);
+        assert_int_equal(rawdec_cursor_emit_until(d, c, 5400000000ull, &sink, &unknown), 2);
+        assert_false(rawdec_cursor_peek_ts(c, &ts));
+        assert_int_equal(rawdec_cursor_emit(d, c, &sink, &unknown), 0);
+        assert_int_equal(h.n, 4);
+        assert_int_equal(h.cpu[3], 3);
+        assert_int_equal(h.ts[2], 5400000000ull);
+        assert_int_equal(h.port[3], 4);
+        assert_int_equal(unknown, 0);
+        rawdec_cursor_free(c);
+
+        Handed h2 = { 0 };
+        RawSink sink2 = { .userdata = &h2, .record = on_handed, .lost = on_handed_lost };
+        assert_int_equal(rawdec_page(d, pg.data, pg.len, 3, &sink2, &unknown), 4);
+        assert_int_equal(memcmp(h.ts, h2.ts, sizeof(h.ts)), 0);
+        assert_int_equal(h2.lost, 7);
+        rawdec_free(d);
+        pipeline_free(p);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_header_page),
@@ -281,6 +429,7 @@ int main(void) {
                 cmocka_unit_test(test_bad_pages),
                 cmocka_unit_test(test_hostile_fields),
                 cmocka_unit_test(test_direct_equals_tep),
+                cmocka_unit_test(test_cursor),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
