@@ -1,20 +1,25 @@
 #include "rawpipe.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "rawrec.h"
 
-/* Pages per wakeup and CPU before yielding to HTTP and the other CPUs. */
+/* Pages per wakeup and CPU before yielding to HTTP (the records the CPUs'
+ * cursors still hold then are handed over at the end of the rest). */
 #define PAGES_PER_WAKEUP 64
 /* After a wakeup that found data, the fds rest this long: the kernel wakes
  * a poller of trace_pipe_raw at its first event (buffer_percent 0), so
  * under load a wakeup per few records would cost more than the records;
- * resting batches them (at most 250 wakeups a second per CPU) at the cost
- * of this much delay. */
+ * resting batches them (at most 250 wakeups a second) at the cost of this
+ * much delay. */
 #define REST_USEC 4000
 
+/* The CPUs' records are handed over in time order (rawmerge, in rawrec.c):
+ * a wakeup of any CPU's fd runs a pass over all of them. */
 typedef struct RawCpu {
         RawPipe *pipe;
         unsigned cpu;
@@ -31,8 +36,10 @@ struct RawPipe {
         RawDecoder *decoder;
         RawCpu *cpus;
         size_t n_cpus;
-        void *page;
-        size_t page_size;
+        RawMerge *merge; /* a slot per CPU, as cpus */
+        struct pollfd *polls;
+        RawSink sink;
+        RawMergeIO io;
         uint64_t bytes, unknown, bad_pages;
         bool failed;
 };
@@ -48,43 +55,55 @@ static void on_lost(void *userdata, int cpu, uint64_t n, bool counted) {
         pipeline_count_lost(*r->hooks.pipeline, n, counted);
 }
 
-/* Returns how many pages were read; -errno when reading failed. */
-static int read_cpu(RawPipe *r, RawCpu *c, unsigned max_pages) {
-        RawSink sink = { .userdata = r, .record = on_record, .lost = on_lost };
-        int pages = 0;
-        for (unsigned i = 0; i < max_pages; i++) {
-                ssize_t n = read(c->fd, r->page, r->page_size);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN)
-                                break;
+static ssize_t read_cpu(void *userdata, size_t i, void *buf, size_t size) {
+        RawPipe *r = userdata;
+        for (;;) {
+                ssize_t n = read(r->cpus[i].fd, buf, size);
+                if (n >= 0)
+                        return n;
+                if (errno == EAGAIN)
+                        return 0;
+                if (errno != EINTR)
                         return -errno;
-                }
-                if (n == 0)
-                        break;
-                r->bytes += (uint64_t) n;
-                if (rawdec_page(r->decoder, r->page, (size_t) n, (int) c->cpu, &sink, &r->unknown) < 0)
-                        r->bad_pages++;
-                pages++;
         }
-        return pages;
 }
+
+static int poll_cpus(void *userdata, const size_t *idx, bool *ready, size_t n) {
+        RawPipe *r = userdata;
+        for (size_t k = 0; k < n; k++)
+                r->polls[k] = (struct pollfd){ .fd = r->cpus[idx[k]].fd, .events = POLLIN };
+        while (poll(r->polls, (nfds_t) n, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        for (size_t j = 0; j < n; j++)
+                ready[j] = r->polls[j].revents != 0; /* errors too: the read reports them */
+        return 0;
+}
+
+/* A pass over every CPU, reading at most budget pages of each. Returns
+ * pages read plus records handed over (0: nothing happened), or -errno
+ * when a read failed (*ret_cpu's). *ret_stopped: the budget ended it while
+ * cursors may still hold records. */
+static int pass(RawPipe *r, unsigned budget, bool *ret_stopped, unsigned *ret_cpu) {
+        RawPass p;
+        int k = rawmerge_pass(r->merge, r->decoder, &r->io, budget, &r->sink, &r->unknown, &p);
+        r->bytes += p.bytes;
+        r->bad_pages += p.bad_pages;
+        *ret_stopped = p.stopped;
+        if (k < 0) {
+                *ret_cpu = r->cpus[p.failed >= 0 ? p.failed : 0].cpu;
+                return k;
+        }
+        uint64_t work = p.pages + p.handed;
+        return work > INT_MAX ? INT_MAX : (int) work;
+}
+
+static int on_rest_end(sd_event_source *s, uint64_t usec, void *userdata);
 
 static void set_sources(RawPipe *r, int enabled) {
         for (size_t i = 0; i < r->n_cpus; i++)
                 if (r->cpus[i].source)
                         (void) sd_event_source_set_enabled(r->cpus[i].source, enabled);
-}
-
-static int on_rest_end(sd_event_source *s, uint64_t usec, void *userdata) {
-        RawPipe *r = userdata;
-        (void) s;
-        (void) usec;
-        r->resting = false;
-        if (!r->failed)
-                set_sources(r, SD_EVENT_ON); /* level-triggered: what came meanwhile wakes us at once */
-        return 0;
 }
 
 static void rest(RawPipe *r) {
@@ -101,24 +120,48 @@ static void rest(RawPipe *r) {
         set_sources(r, SD_EVENT_OFF);
 }
 
-static int on_cpu(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        RawCpu *c = userdata;
-        RawPipe *r = c->pipe;
-        (void) s;
-        (void) fd;
-        (void) revents;
-        int k = read_cpu(r, c, PAGES_PER_WAKEUP);
+/* A pass of a wakeup, then a rest if it found anything, or if cursors
+ * still hold records (no fd may wake us for those: the rest's end hands
+ * them over). */
+static void run_pass(RawPipe *r) {
+        bool stopped;
+        unsigned cpu;
+        int k = pass(r, PAGES_PER_WAKEUP, &stopped, &cpu);
         if (k < 0) {
-                log_error_errno(k, "Reading per_cpu/cpu%u/trace_pipe_raw failed: %m", c->cpu);
+                log_error_errno(k, "Reading per_cpu/cpu%u/trace_pipe_raw failed: %m", cpu);
                 r->failed = true;
+                set_sources(r, SD_EVENT_OFF);
                 if (r->hooks.failed)
                         r->hooks.failed(r->hooks.userdata, k);
-                return 0;
+                return;
         }
         if (k > 0 && r->hooks.read_some)
                 r->hooks.read_some(r->hooks.userdata);
-        if (k > 0)
+        if (k > 0 || stopped)
                 rest(r);
+}
+
+static int on_rest_end(sd_event_source *s, uint64_t usec, void *userdata) {
+        RawPipe *r = userdata;
+        (void) s;
+        (void) usec;
+        r->resting = false;
+        if (r->failed)
+                return 0;
+        if (rawmerge_holds(r->merge))
+                run_pass(r);
+        if (!r->resting && !r->failed)
+                set_sources(r, SD_EVENT_ON); /* level-triggered: what came meanwhile wakes us at once */
+        return 0;
+}
+
+static int on_cpu(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        RawCpu *c = userdata;
+        (void) s;
+        (void) fd;
+        (void) revents;
+        if (!c->pipe->failed)
+                run_pass(c->pipe);
         return 0;
 }
 
@@ -159,17 +202,20 @@ int rawpipe_new(sd_event *e, Tracefs *t, const RawPipeHooks *hooks, RawPipe **re
         r->tfs = t;
         r->hooks = *hooks;
         r->decoder = rawdec_new();
-        r->page_size = page_size;
-        r->page = xmalloc(page_size);
+        r->sink = (RawSink){ .userdata = r, .record = on_record, .lost = on_lost };
+        r->io = (RawMergeIO){ .userdata = r, .read = read_cpu, .poll = poll_cpus };
         r->n_cpus = (size_t) n;
         r->cpus = xcalloc((size_t) n, sizeof(RawCpu));
+        r->polls = xcalloc((size_t) n, sizeof(struct pollfd));
+        r->merge = rawmerge_new((size_t) n, cpus, page_size);
         unsigned opened = 0;
         for (size_t i = 0; i < r->n_cpus; i++) {
                 r->cpus[i] = (RawCpu){ .pipe = r, .cpu = cpus[i], .fd = -1 };
                 k = open_cpu(r, &r->cpus[i]);
-                if (k >= 0)
+                if (k >= 0) {
+                        rawmerge_set_open(r->merge, i, true);
                         opened++;
-                else
+                } else
                         log_debug("per_cpu/cpu%u/trace_pipe_raw cannot be opened yet: %s", cpus[i], strerror(-k));
         }
         free(cpus);
@@ -190,8 +236,9 @@ RawPipe *rawpipe_free(RawPipe *r) {
                         close(r->cpus[i].fd);
         }
         free(r->cpus);
+        free(r->polls);
+        rawmerge_free(r->merge);
         sd_event_source_disable_unref(r->rest);
-        free(r->page);
         rawdec_free(r->decoder);
         sd_event_unref(r->event);
         free(r);
@@ -199,6 +246,8 @@ RawPipe *rawpipe_free(RawPipe *r) {
 }
 
 void rawpipe_learn(RawPipe *r, const Registry *reg) {
+        /* The cursors hold nothing of the old probes: a reload drains
+         * before it switches (rawpipe_drain). */
         rawdec_free(r->decoder);
         r->decoder = rawdec_new();
         for (size_t i = 0; i < reg->n_probes; i++) {
@@ -218,15 +267,22 @@ void rawpipe_learn(RawPipe *r, const Registry *reg) {
 void rawpipe_drain(RawPipe *r, unsigned max_pages) {
         if (r->failed)
                 return;
-        for (size_t i = 0; i < r->n_cpus; i++)
-                if (r->cpus[i].fd >= 0 && read_cpu(r, &r->cpus[i], max_pages) < 0)
-                        break; /* the io source reports it */
+        bool stopped;
+        unsigned cpu;
+        if (pass(r, max_pages, &stopped, &cpu) < 0)
+                return; /* the io source reports it */
+        /* Up to the bound: what the cursors still hold goes too (what the
+         * kernel still holds is the caller's to count). */
+        if (stopped)
+                (void) rawmerge_flush(r->merge, r->decoder, &r->sink, &r->unknown);
 }
 
 void rawpipe_poll_cpus(RawPipe *r) {
         for (size_t i = 0; i < r->n_cpus; i++)
-                if (r->cpus[i].fd < 0 && open_cpu(r, &r->cpus[i]) >= 0)
+                if (r->cpus[i].fd < 0 && open_cpu(r, &r->cpus[i]) >= 0) {
+                        rawmerge_set_open(r->merge, i, true);
                         log_info("Reading CPU %u now", r->cpus[i].cpu);
+                }
 }
 
 uint64_t rawpipe_bytes(const RawPipe *r) {

@@ -1,6 +1,7 @@
 /* The binary reader: one trace_pipe_raw fd per CPU of our instance, each an
  * io source of the sd-event loop; the pages it reads are decoded by
- * rawrec.c into records for the running pipeline. Edge code. */
+ * rawrec.c into records for the running pipeline, the CPUs' records merged
+ * in time order (a wakeup of any CPU reads them all). Edge code. */
 #pragma once
 
 #include <systemd/sd-event.h>
@@ -31,7 +32,9 @@ RawPipe *rawpipe_free(RawPipe *r); /* closes the fds; accepts NULL */
  * records are counted as unparsable. */
 void rawpipe_learn(RawPipe *r, const Registry *reg);
 
-/* Reads up to max_pages from each CPU now (a reload's drain). */
+/* Hands over now what the CPUs' buffers hold, merged, reading up to
+ * max_pages from each CPU, and then whatever the cursors still hold (a
+ * reload's drain: nothing stays for the next pipeline). */
 void rawpipe_drain(RawPipe *r, unsigned max_pages);
 /* Opens CPUs that could not be opened before (they came online). */
 void rawpipe_poll_cpus(RawPipe *r);

@@ -829,6 +829,198 @@ int rawdec_page(RawDecoder *d, const void *page, size_t len, int cpu, const RawS
         return n > INT_MAX ? INT_MAX : (int) n;
 }
 
+/* ---- the CPUs merged by time ---- */
+
+typedef struct RawSlot {
+        unsigned cpu;
+        bool open;
+        void *page; /* the page its cursor walks */
+        RawCursor *cursor;
+        bool held;  /* the cursor holds a record, of time ts */
+        uint64_t ts;
+        unsigned pages; /* read in this pass */
+        bool out;       /* found empty in this pass, after `asked` pages were read */
+        uint64_t asked;
+} RawSlot;
+
+struct RawMerge {
+        RawSlot *slots;
+        size_t n;
+        size_t page_size;
+        uint64_t pages_read; /* ever: orders the reads and the askings */
+        size_t *idx;         /* n, for asking out CPUs again */
+        bool *ready;
+};
+
+RawMerge *rawmerge_new(size_t n, const unsigned *cpus, size_t page_size) {
+        RawMerge *m = xcalloc(1, sizeof(RawMerge));
+        m->n = n;
+        m->page_size = page_size;
+        m->slots = xcalloc(n ? n : 1, sizeof(RawSlot));
+        m->idx = xcalloc(n ? n : 1, sizeof(size_t));
+        m->ready = xcalloc(n ? n : 1, sizeof(bool));
+        for (size_t i = 0; i < n; i++)
+                m->slots[i] = (RawSlot){ .cpu = cpus[i], .page = xmalloc(page_size), .cursor = rawdec_cursor_new() };
+        return m;
+}
+
+RawMerge *rawmerge_free(RawMerge *m) {
+        if (!m)
+                return NULL;
+        for (size_t i = 0; i < m->n; i++) {
+                rawdec_cursor_free(m->slots[i].cursor);
+                free(m->slots[i].page);
+        }
+        free(m->slots);
+        free(m->idx);
+        free(m->ready);
+        free(m);
+        return NULL;
+}
+
+void rawmerge_set_open(RawMerge *m, size_t i, bool open) {
+        m->slots[i].open = open;
+        if (!open)
+                m->slots[i].held = false;
+}
+
+bool rawmerge_holds(const RawMerge *m) {
+        for (size_t i = 0; i < m->n; i++)
+                if (m->slots[i].held)
+                        return true;
+        return false;
+}
+
+/* Reads slot i's next pages until its cursor holds a record. Returns 1
+ * when it does, 0 when the CPU has nothing now (it is out then), -ENOBUFS
+ * when the slot spent its budget for this pass, -errno when a read failed. */
+static int slot_refill(RawMerge *m, size_t i, const RawMergeIO *io, unsigned budget, const RawSink *sink, RawPass *p) {
+        RawSlot *s = &m->slots[i];
+        while (!s->held) {
+                if (s->pages >= budget)
+                        return -ENOBUFS;
+                ssize_t n = io->read(io->userdata, i, s->page, m->page_size);
+                if (n < 0) {
+                        p->failed = (ssize_t) i;
+                        return (int) n;
+                }
+                if (n == 0) {
+                        s->out = true;
+                        s->asked = m->pages_read;
+                        return 0;
+                }
+                s->pages++;
+                m->pages_read++;
+                p->pages++;
+                p->bytes += (uint64_t) n;
+                if (rawdec_cursor_load(s->cursor, s->page, (size_t) n, (int) s->cpu, sink) < 0)
+                        p->bad_pages++;
+                s->held = rawdec_cursor_peek_ts(s->cursor, &s->ts);
+        }
+        s->out = false;
+        return 1;
+}
+
+/* Asks every out CPU that was found empty before the last page read again,
+ * until none is: what it holds now may be older than that page's records.
+ * Returns 0, -ENOBUFS or -errno. */
+static int ask_out(RawMerge *m, const RawMergeIO *io, unsigned budget, const RawSink *sink, RawPass *p) {
+        for (;;) {
+                size_t n = 0;
+                for (size_t i = 0; i < m->n; i++) {
+                        RawSlot *s = &m->slots[i];
+                        if (s->open && s->out && s->asked < m->pages_read) {
+                                m->idx[n] = i;
+                                m->ready[n++] = true;
+                        }
+                }
+                if (n == 0)
+                        return 0;
+                uint64_t now = m->pages_read;
+                /* One poll for several (most stay empty); one alone is
+                 * just read. */
+                if (n > 1 && io->poll && io->poll(io->userdata, m->idx, m->ready, n) < 0)
+                        for (size_t k = 0; k < n; k++)
+                                m->ready[k] = true;
+                for (size_t k = 0; k < n; k++) {
+                        if (!m->ready[k]) {
+                                m->slots[m->idx[k]].asked = now;
+                                continue;
+                        }
+                        int r = slot_refill(m, m->idx[k], io, budget, sink, p);
+                        if (r < 0)
+                                return r;
+                }
+        }
+}
+
+/* The slot whose record comes first (NULL: none holds one); in *limit the
+ * last time up to which its records come before every other slot's. */
+static RawSlot *first_slot(RawMerge *m, uint64_t *limit) {
+        RawSlot *a = NULL, *b = NULL; /* the first and the second */
+        for (size_t i = 0; i < m->n; i++) {
+                RawSlot *s = &m->slots[i];
+                if (!s->held)
+                        continue;
+                if (!a || s->ts < a->ts || (s->ts == a->ts && s->cpu < a->cpu)) {
+                        b = a;
+                        a = s;
+                } else if (!b || s->ts < b->ts || (s->ts == b->ts && s->cpu < b->cpu))
+                        b = s;
+        }
+        /* Up to b's time if a's CPU comes first on equal times, else
+         * before it (b->ts > a->ts then, so b->ts >= 1). */
+        *limit = !b ? UINT64_MAX : a->cpu < b->cpu ? b->ts : b->ts - 1;
+        return a;
+}
+
+int rawmerge_pass(RawMerge *m, RawDecoder *d, const RawMergeIO *io, unsigned budget, const RawSink *sink,
+                  uint64_t *unknown, RawPass *ret) {
+        *ret = (RawPass){ .failed = -1 };
+        int k = 0;
+        for (size_t i = 0; i < m->n; i++) {
+                m->slots[i].pages = 0;
+                m->slots[i].out = false;
+        }
+        /* Every CPU's first record, then the CPUs found empty before the
+         * last of those reads again. */
+        for (size_t i = 0; i < m->n && k >= 0; i++)
+                if (m->slots[i].open && !m->slots[i].held)
+                        k = slot_refill(m, i, io, budget, sink, ret);
+        if (k >= 0)
+                k = ask_out(m, io, budget, sink, ret);
+        while (k >= 0) {
+                uint64_t limit;
+                RawSlot *s = first_slot(m, &limit);
+                if (!s)
+                        break;
+                ret->handed += rawdec_cursor_emit_until(d, s->cursor, limit, sink, unknown);
+                s->held = rawdec_cursor_peek_ts(s->cursor, &s->ts);
+                if (s->held)
+                        continue; /* another CPU's record is next */
+                k = slot_refill(m, (size_t) (s - m->slots), io, budget, sink, ret);
+                if (k > 0)
+                        k = ask_out(m, io, budget, sink, ret);
+        }
+        if (k == -ENOBUFS)
+                ret->stopped = true;
+        else if (k < 0)
+                return k;
+        return 0;
+}
+
+size_t rawmerge_flush(RawMerge *m, RawDecoder *d, const RawSink *sink, uint64_t *unknown) {
+        size_t handed = 0;
+        for (;;) {
+                uint64_t limit;
+                RawSlot *s = first_slot(m, &limit);
+                if (!s)
+                        return handed;
+                handed += rawdec_cursor_emit_until(d, s->cursor, limit, sink, unknown);
+                s->held = rawdec_cursor_peek_ts(s->cursor, &s->ts);
+        }
+}
+
 bool probe_has_hostile_string(const ProbeConfig *c, const char *format_text, char *ret_field, size_t size) {
         if (c->type != PROBE_TRACEPOINT) {
                 for (size_t i = 0; i < c->n_fields; i++)

@@ -4,13 +4,15 @@
  * sizes and signedness of its event's format file (parsed by libtraceevent's
  * tep), strings by their stored length. Each record becomes a Record for
  * pipeline_process_record(), with its fields as trace_pipe would show them,
- * so both readers give the same answers. Pure code: the caller reads the
- * files and the pages. No traced process can forge a record here: what it
- * controls is bytes inside a field, never the framing. */
+ * so both readers give the same answers; the records of all CPUs are
+ * merged by time (RawMerge). Pure code: the caller reads the files and the
+ * pages. No traced process can forge a record here: what it controls is
+ * bytes inside a field, never the framing. */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "pipeline.h"
@@ -54,8 +56,8 @@ int rawdec_add_probe(RawDecoder *d, uint32_t probe, const ProbeConfig *c, const 
  * end, on a cursor of the decoder's own. */
 int rawdec_page(RawDecoder *d, const void *page, size_t len, int cpu, const RawSink *sink, uint64_t *unknown);
 
-/* A position in one CPU's page, record by record: what a reader keeps per
- * CPU to merge the CPUs' records by time. It holds no copy of
+/* A position in one CPU's page, record by record: what the binary reader
+ * keeps per CPU to merge the CPUs' records by time. It holds no copy of
  * the page: the page must stay unchanged while the cursor holds a record. */
 typedef struct RawCursor RawCursor;
 
@@ -81,6 +83,58 @@ size_t rawdec_cursor_emit_until(RawDecoder *d, RawCursor *c, uint64_t limit, con
 /* Hands over c's record (if it holds one) and moves to the next: 1 if a
  * record went to the sink, 0 if none (or an unknown event's). */
 int rawdec_cursor_emit(RawDecoder *d, RawCursor *c, const RawSink *sink, uint64_t *unknown);
+
+/* The records of every CPU handed over in time order, merged the way the
+ * kernel's trace_pipe merges them: a cursor per CPU on its current page
+ * (kept from pass to pass), and a pass repeatedly hands over the record
+ * with the smallest timestamp among the CPUs whose cursor holds one (equal
+ * times: the lower CPU first; one CPU's records keep their order). A
+ * cursor that runs out is refilled at once with its CPU's next page. A CPU
+ * whose buffer is empty is out of the pass: what it records later is newer
+ * than what was read before it was asked, but not than a page of another
+ * CPU read after that, so the out CPUs are asked again (a read for one, a
+ * poll for several) after every page read, before that page's records are
+ * handed over. A CPU whose budget of pages is spent ends the pass: its
+ * unread pages may hold records older than the other cursors' (those wait
+ * for the next pass). What stays out of order is what trace_pipe gets wrong
+ * too: a record the kernel commits after a later-stamped one of another
+ * CPU was read. The caller does the reading, through RawMergeIO. */
+typedef struct RawMerge RawMerge;
+
+typedef struct RawMergeIO {
+        void *userdata;
+        /* Reads CPU slot i's next page into buf (size bytes): returns its
+         * length, 0 when the CPU has nothing now, or -errno. */
+        ssize_t (*read)(void *userdata, size_t i, void *buf, size_t size);
+        /* Which of the slots idx[0..n) have something to read now (a poll
+         * with no wait): ready[k] for idx[k]. Returns 0, or -errno to have
+         * them all read instead. NULL: they are read. */
+        int (*poll)(void *userdata, const size_t *idx, bool *ready, size_t n);
+} RawMergeIO;
+
+/* What a pass did. */
+typedef struct RawPass {
+        uint64_t pages, bytes, bad_pages; /* read; not ring-buffer pages */
+        size_t handed;                    /* records handed over */
+        bool stopped;                     /* a budget ended it: cursors may hold records */
+        ssize_t failed;                   /* the slot whose read failed, or -1 */
+} RawPass;
+
+/* n slots of CPUs cpus[i] (none read until rawmerge_set_open), of pages
+ * of page_size bytes. */
+RawMerge *rawmerge_new(size_t n, const unsigned *cpus, size_t page_size);
+RawMerge *rawmerge_free(RawMerge *m); /* accepts NULL, returns NULL */
+void rawmerge_set_open(RawMerge *m, size_t i, bool open);
+
+/* A pass: hands over what the cursors hold and what the CPUs' buffers
+ * hold, merged, reading at most budget pages of each CPU. Returns 0, or
+ * the -errno of a failed read (ret->failed says whose). */
+int rawmerge_pass(RawMerge *m, RawDecoder *d, const RawMergeIO *io, unsigned budget, const RawSink *sink,
+                  uint64_t *unknown, RawPass *ret);
+/* Hands over every record the cursors hold, merged, reading nothing. */
+size_t rawmerge_flush(RawMerge *m, RawDecoder *d, const RawSink *sink, uint64_t *unknown);
+/* Whether a cursor holds a record. */
+bool rawmerge_holds(const RawMerge *m);
 
 /* Whether probe c has a field whose bytes a traced process controls (a
  * string or ustring fetch arg, a tracepoint's char[] or __data_loc char

@@ -274,7 +274,7 @@ static void test_direct_equals_tep(void **state) {
         pipeline_free(p);
 }
 
-/* ---- a page record by record ---- */
+/* ---- the CPUs merged by time ---- */
 
 /* Crafted pages of the ring buffer, as the kernel writes them: a header
  * (the page's time, the commit word), then records of the connect probe
@@ -340,6 +340,45 @@ static void page_end(Page *pg, unsigned long missed) {
         pg->len = sizeof(pg->data); /* a read returns the whole sub-buffer */
 }
 
+/* What a fake trace_pipe_raw of each CPU returns, read by read: a page, or
+ * "empty now" (NULL), then empty for ever. */
+#define MAX_READS 16
+typedef struct FakeCpu {
+        const Page *reads[MAX_READS];
+        size_t n, next;
+        size_t polls;
+} FakeCpu;
+
+typedef struct Fake {
+        FakeCpu cpu[4];
+        int fail_cpu; /* a read of this slot fails with EIO (-1: none) */
+} Fake;
+
+static ssize_t fake_read(void *userdata, size_t i, void *buf, size_t size) {
+        Fake *f = userdata;
+        if ((int) i == f->fail_cpu)
+                return -EIO;
+        FakeCpu *c = &f->cpu[i];
+        if (c->next >= c->n)
+                return 0;
+        const Page *pg = c->reads[c->next++];
+        if (!pg)
+                return 0;
+        assert_true(pg->len <= size);
+        memcpy(buf, pg->data, pg->len);
+        return (ssize_t) pg->len;
+}
+
+static int fake_poll(void *userdata, const size_t *idx, bool *ready, size_t n) {
+        Fake *f = userdata;
+        for (size_t k = 0; k < n; k++) {
+                FakeCpu *c = &f->cpu[idx[k]];
+                c->polls++;
+                ready[k] = c->next < c->n && c->reads[c->next];
+        }
+        return 0;
+}
+
 typedef struct Handed {
         size_t n, lost;
         int cpu[256];
@@ -372,6 +411,64 @@ static void on_handed_lost(void *userdata, int cpu, uint64_t n, bool counted) {
         Handed *h = userdata;
         assert_true(counted);
         h->lost += n;
+}
+
+/* Records in time order, equal times by CPU; each CPU's in its own order
+ * (the ports of a CPU's records rise). */
+static void assert_merged(const Handed *h) {
+        for (size_t i = 1; i < h->n; i++) {
+                if (h->ts[i] < h->ts[i - 1] || (h->ts[i] == h->ts[i - 1] && h->cpu[i] < h->cpu[i - 1]))
+                        fail_msg("record %zu (cpu %d, ts %llu, port %u) after cpu %d, ts %llu", i, h->cpu[i],
+                                 (unsigned long long) h->ts[i], h->port[i], h->cpu[i - 1],
+                                 (unsigned long long) h->ts[i - 1]);
+                for (size_t j = 0; j < i; j++)
+                        if (h->cpu[j] == h->cpu[i])
+                                assert_true(h->port[j] < h->port[i]);
+        }
+}
+
+typedef struct MergeFixture {
+        Pipeline *p;
+        RawDecoder *d;
+        RawMerge *m;
+        Fake fake;
+        RawMergeIO io;
+        Handed h;
+        RawSink sink;
+        uint64_t unknown;
+} MergeFixture;
+
+static MergeFixture *merge_fixture(size_t n_cpus) {
+        MergeFixture *f = xcalloc(1, sizeof(MergeFixture));
+        f->p = make();
+        f->d = decoder_for(f->p);
+        unsigned cpus[4] = { 0, 1, 2, 3 };
+        f->m = rawmerge_new(n_cpus, cpus, 4096);
+        for (size_t i = 0; i < n_cpus; i++)
+                rawmerge_set_open(f->m, i, true);
+        f->fake.fail_cpu = -1;
+        f->io = (RawMergeIO){ .userdata = &f->fake, .read = fake_read, .poll = fake_poll };
+        f->sink = (RawSink){ .userdata = &f->h, .record = on_handed, .lost = on_handed_lost };
+        return f;
+}
+
+static void merge_fixture_free(MergeFixture *f) {
+        rawmerge_free(f->m);
+        rawdec_free(f->d);
+        pipeline_free(f->p);
+        free(f);
+}
+
+static void queue(MergeFixture *f, size_t cpu, const Page *pg) {
+        FakeCpu *c = &f->fake.cpu[cpu];
+        assert_true(c->n < MAX_READS);
+        c->reads[c->n++] = pg;
+}
+
+static RawPass run(MergeFixture *f, unsigned budget) {
+        RawPass p;
+        assert_int_equal(rawmerge_pass(f->m, f->d, &f->io, budget, &f->sink, &f->unknown, &p), 0);
+        return p;
 }
 
 /* A cursor walks a page record by record: peek, emit one, emit up to a
@@ -422,6 +519,211 @@ static void test_cursor(void **state) {
         pipeline_free(p);
 }
 
+/* Three CPUs, two pages each on CPUs 0 and 1, interleaved in time, with
+ * records at equal times on both (CPU 0's first), a lost-events report, and
+ * CPU 2 that never has anything: one pass hands everything over in time
+ * order. */
+static void test_merge_order(void **state) {
+        (void) state;
+        MergeFixture *f = merge_fixture(3);
+        static Page a1, a2, b1, b2;
+        const uint64_t t = 1000000000000ull;
+        page_start(&a1, t);
+        page_start(&b1, t + 5);
+        unsigned pa = 0, pb = 100;
+        for (uint64_t k = 0; k < 20; k++) {
+                page_add(&a1, t + k * 10, (uint16_t) pa++, 1);
+                page_add(&b1, t + 5 + k * 10 + (k % 4 == 0 ? 5 : 0), (uint16_t) pb++, 2); /* every 4th: equal to CPU 0's next */
+        }
+        page_end(&a1, 0);
+        page_end(&b1, 3);
+        page_start(&a2, t + 200);
+        page_start(&b2, t + 150);
+        for (uint64_t k = 0; k < 20; k++) {
+                page_add(&a2, t + 200 + k * 7, (uint16_t) pa++, 1);
+                page_add(&b2, t + 205 + k * 3, (uint16_t) pb++, 2);
+        }
+        page_end(&a2, 0);
+        page_end(&b2, 0);
+        queue(f, 0, &a1);
+        queue(f, 0, &a2);
+        queue(f, 1, &b1);
+        queue(f, 1, &b2);
+        RawPass p = run(f, 64);
+        assert_int_equal(f->h.n, 80);
+        assert_int_equal(p.handed, 80);
+        assert_int_equal(p.pages, 4);
+        assert_false(p.stopped);
+        assert_int_equal(f->h.lost, 3);
+        assert_false(rawmerge_holds(f->m));
+        assert_merged(&f->h);
+        /* the equal times: CPU 0's record, then CPU 1's */
+        bool tie = false;
+        for (size_t i = 1; i < f->h.n; i++)
+                tie |= f->h.ts[i] == f->h.ts[i - 1] && f->h.cpu[i - 1] == 0 && f->h.cpu[i] == 1;
+        assert_true(tie);
+        /* nothing more: a pass with no data does nothing */
+        p = run(f, 64);
+        assert_int_equal(p.handed + p.pages, 0);
+        merge_fixture_free(f);
+}
+
+/* CPU 1 is empty when the pass starts, then (while CPU 0's second page is
+ * read) records something older than that page's records: it is asked
+ * again after that read, and its records come first. Later, it is empty
+ * for a whole pass, and its next records, newer, come in the pass after. */
+static void test_merge_late_cpu(void **state) {
+        (void) state;
+        MergeFixture *f = merge_fixture(2);
+        static Page a1, a2, b1, a3, b2;
+        const uint64_t t = 2000000000000ull;
+        page_start(&a1, t);
+        for (unsigned k = 0; k < 5; k++)
+                page_add(&a1, t + k, (uint16_t) k, 1);
+        page_end(&a1, 0);
+        page_start(&b1, t + 100);
+        for (unsigned k = 0; k < 5; k++)
+                page_add(&b1, t + 100 + k, (uint16_t) (100 + k), 2);
+        page_end(&b1, 0);
+        page_start(&a2, t + 102);
+        for (unsigned k = 0; k < 5; k++)
+                page_add(&a2, t + 102 + k, (uint16_t) (5 + k), 1);
+        page_end(&a2, 0);
+        queue(f, 0, &a1);
+        queue(f, 0, &a2);
+        queue(f, 1, NULL); /* empty when asked first */
+        queue(f, 1, &b1);
+        RawPass p = run(f, 64);
+        assert_int_equal(f->h.n, 15);
+        assert_merged(&f->h);
+        assert_int_equal(f->h.cpu[5], 1); /* b1's first, before a2's */
+        assert_int_equal(f->h.port[5], 100);
+        assert_int_equal(p.pages, 3);
+
+        /* CPU 1 empty for a pass: CPU 0's records go alone */
+        page_start(&a3, t + 1000);
+        for (unsigned k = 0; k < 5; k++)
+                page_add(&a3, t + 1000 + k, (uint16_t) (10 + k), 1);
+        page_end(&a3, 0);
+        queue(f, 0, &a3);
+        queue(f, 1, NULL);
+        size_t polls = f->fake.cpu[1].polls;
+        p = run(f, 64);
+        assert_int_equal(f->h.n, 20);
+        assert_int_equal(f->fake.cpu[1].polls, polls); /* one out CPU is read, not polled */
+        page_start(&b2, t + 2000);
+        page_add(&b2, t + 2000, 105, 2);
+        page_end(&b2, 0);
+        queue(f, 1, &b2);
+        p = run(f, 64);
+        assert_int_equal(f->h.n, 21);
+        assert_int_equal(f->h.cpu[20], 1);
+        assert_merged(&f->h);
+        merge_fixture_free(f);
+}
+
+/* With several out CPUs they are polled, all at once, after each page read;
+ * one that has something then is read. */
+static void test_merge_poll(void **state) {
+        (void) state;
+        MergeFixture *f = merge_fixture(4);
+        static Page a1, a2, c1;
+        const uint64_t t = 3000000000000ull;
+        page_start(&a1, t);
+        page_add(&a1, t, 0, 1);
+        page_end(&a1, 0);
+        page_start(&a2, t + 50);
+        page_add(&a2, t + 50, 1, 1);
+        page_end(&a2, 0);
+        page_start(&c1, t + 10);
+        page_add(&c1, t + 10, 200, 3);
+        page_end(&c1, 0);
+        queue(f, 0, &a1);
+        queue(f, 0, &a2);
+        queue(f, 2, NULL);
+        queue(f, 2, &c1);
+        RawPass p = run(f, 64);
+        assert_int_equal(f->h.n, 3);
+        assert_merged(&f->h);
+        assert_int_equal(f->h.cpu[1], 2);
+        assert_int_equal(p.pages, 3);
+        assert_true(f->fake.cpu[1].polls > 0);
+        assert_true(f->fake.cpu[3].polls > 0);
+        merge_fixture_free(f);
+}
+
+/* A budget of one page per CPU: the pass stops when a CPU's cursor runs out
+ * with its budget spent, while the other's still holds records newer than
+ * what the spent CPU may still have; the next pass resumes where it
+ * stopped. In the end every record is handed over once, in order. A flush
+ * hands over what the cursors hold without reading. */
+static void test_merge_budget(void **state) {
+        (void) state;
+        MergeFixture *f = merge_fixture(2);
+        static Page a[3], b[2];
+        const uint64_t t = 4000000000000ull;
+        unsigned pa = 0, pb = 100;
+        for (unsigned i = 0; i < 3; i++) {
+                page_start(&a[i], t + i * 100);
+                for (unsigned k = 0; k < 10; k++)
+                        page_add(&a[i], t + i * 100 + k * 10, (uint16_t) pa++, 1);
+                page_end(&a[i], 0);
+                queue(f, 0, &a[i]);
+        }
+        for (unsigned i = 0; i < 2; i++) {
+                page_start(&b[i], t + 5 + i * 150);
+                for (unsigned k = 0; k < 15; k++)
+                        page_add(&b[i], t + 5 + i * 150 + k * 10, (uint16_t) pb++, 2);
+                page_end(&b[i], 0);
+                queue(f, 1, &b[i]);
+        }
+        RawPass p = run(f, 1);
+        assert_true(p.stopped);
+        assert_true(rawmerge_holds(f->m));
+        assert_merged(&f->h);
+        /* CPU 0's first page (up to t+90) and CPU 1's records before it */
+        assert_int_equal(f->h.n, 10 + 9);
+        assert_int_equal(f->h.ts[f->h.n - 1], t + 90);
+        size_t first = f->h.n;
+        p = run(f, 1);
+        assert_true(p.stopped);
+        assert_true(f->h.n > first);
+        size_t passes = 2;
+        while (rawmerge_holds(f->m) || p.pages > 0) {
+                p = run(f, 1);
+                assert_true(++passes < 10);
+        }
+        assert_int_equal(f->h.n, 60);
+        assert_merged(&f->h);
+        merge_fixture_free(f);
+
+        /* stopped, then flushed: what the cursors held, in order */
+        f = merge_fixture(2);
+        for (unsigned i = 0; i < 3; i++)
+                queue(f, 0, &a[i]);
+        for (unsigned i = 0; i < 2; i++)
+                queue(f, 1, &b[i]);
+        p = run(f, 1);
+        assert_true(p.stopped);
+        size_t n = f->h.n;
+        assert_int_equal(rawmerge_flush(f->m, f->d, &f->sink, &f->unknown), 6); /* b[0]'s last six */
+        assert_false(rawmerge_holds(f->m));
+        assert_int_equal(f->h.n, n + 6);
+        assert_merged(&f->h);
+        merge_fixture_free(f);
+}
+
+/* A read that fails ends the pass with its error and slot. */
+static void test_merge_read_error(void **state) {
+        (void) state;
+        MergeFixture *f = merge_fixture(2);
+        f->fake.fail_cpu = 1;
+        RawPass p;
+        assert_int_equal(rawmerge_pass(f->m, f->d, &f->io, 64, &f->sink, &f->unknown, &p), -EIO);
+        assert_int_equal(p.failed, 1);
+        merge_fixture_free(f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_header_page),
@@ -430,6 +732,11 @@ int main(void) {
                 cmocka_unit_test(test_hostile_fields),
                 cmocka_unit_test(test_direct_equals_tep),
                 cmocka_unit_test(test_cursor),
+                cmocka_unit_test(test_merge_order),
+                cmocka_unit_test(test_merge_late_cpu),
+                cmocka_unit_test(test_merge_poll),
+                cmocka_unit_test(test_merge_budget),
+                cmocka_unit_test(test_merge_read_error),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
