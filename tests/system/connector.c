@@ -22,6 +22,16 @@
  *                              N TCP connect()s, the i-th to 127.0.0.1:FIRSTPORT+i; a
  *                              refused connect counts as done (each one still passes
  *                              TCP_SYN_SENT); only a failing socket() is an error
+ *   connector offset hop       print the uprobe file offset of kpe_hop_target
+ *   connector hop N [US...]    call kpe_hop_target N times, each starting on one CPU
+ *                              and returning on another: before the i-th call (from 0)
+ *                              the thread pins itself to the first CPU it may run on
+ *                              (i even) or the second (i odd), and the call moves it to
+ *                              the other one, sleeps there and returns; its argument
+ *                              (microseconds to sleep, and what it returns) is the
+ *                              (i mod count)-th US (default 100), so that a return
+ *                              paired with another call's entry shows; prints the two
+ *                              CPUs ("0 1"); exit 3 with fewer than 2 CPUs
  *
  * Exit status 0 on success, 1 on a usage error, 2 on a system error. */
 #ifndef _GNU_SOURCE
@@ -35,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,6 +88,35 @@ KEEP_AS_IS unsigned long kpe_sleep_target(unsigned long us);
 KEEP_AS_IS unsigned long kpe_sleep_target(unsigned long us) {
         struct timespec ts = { .tv_sec = (time_t) (us / 1000000UL), .tv_nsec = (long) (us % 1000000UL) * 1000L };
 
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+        __asm__ volatile("" : : : "memory");
+        return us;
+}
+
+/* The CPUs the current hop goes from and to (do_hop sets them). */
+static int hop_from = -1, hop_to = -1;
+
+static int pin_to(int cpu) {
+        cpu_set_t set;
+
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        return sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* Called on CPU hop_from; moves to CPU hop_to (sched_setaffinity migrates
+ * the calling thread before it returns; the yield is for good measure),
+ * sleeps us microseconds there and returns us (~0 when it cannot move):
+ * its uretprobe fires on another CPU than its uprobe. */
+KEEP_AS_IS unsigned long kpe_hop_target(unsigned long us);
+
+KEEP_AS_IS unsigned long kpe_hop_target(unsigned long us) {
+        struct timespec ts = { .tv_sec = (time_t) (us / 1000000UL), .tv_nsec = (long) (us % 1000000UL) * 1000L };
+
+        if (pin_to(hop_to) < 0)
+                return ~0UL;
+        sched_yield();
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                 ;
         __asm__ volatile("" : : : "memory");
@@ -221,10 +261,54 @@ static int do_tcpflood(unsigned long n, unsigned long first) {
         return 0;
 }
 
+static int do_hop(unsigned long n, const unsigned long *us, int n_us) {
+        cpu_set_t allowed;
+        volatile unsigned long sink = 0;
+
+        if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0) {
+                fprintf(stderr, "connector: sched_getaffinity: %s\n", strerror(errno));
+                return 2;
+        }
+        for (int cpu = 0; cpu < CPU_SETSIZE && hop_to < 0; cpu++)
+                if (CPU_ISSET(cpu, &allowed)) {
+                        if (hop_from < 0)
+                                hop_from = cpu;
+                        else
+                                hop_to = cpu;
+                }
+        if (hop_to < 0) {
+                fprintf(stderr, "connector: hop needs 2 CPUs, this process may run on %d\n", CPU_COUNT(&allowed));
+                return 3;
+        }
+        printf("%d %d\n", hop_from, hop_to);
+        fflush(stdout);
+        for (unsigned long i = 0; i < n; i++) {
+                /* both ways: whichever CPU a reader reads first, half the
+                 * calls return on it */
+                if (i > 0) {
+                        int t = hop_from;
+                        hop_from = hop_to;
+                        hop_to = t;
+                }
+                if (pin_to(hop_from) < 0) {
+                        fprintf(stderr, "connector: sched_setaffinity to CPU %d: %s\n", hop_from, strerror(errno));
+                        return 2;
+                }
+                if (kpe_hop_target(us[i % (unsigned long) n_us]) != us[i % (unsigned long) n_us]) {
+                        fprintf(stderr, "connector: sched_setaffinity to CPU %d: %s\n", hop_to, strerror(errno));
+                        return 2;
+                }
+                sink += us[i % (unsigned long) n_us];
+        }
+        (void) sink;
+        return 0;
+}
+
 static int usage(void) {
         fprintf(stderr,
-                "usage: connector offset [note|sleep]\n"
+                "usage: connector offset [note|sleep|hop]\n"
                 "       connector sleep US...\n"
+                "       connector hop N [US...]\n"
                 "       connector note TEXT...\n"
                 "       connector call N [PORT]\n"
                 "       connector tcp N PORT\n"
@@ -243,6 +327,19 @@ int main(int argc, char **argv) {
 
         if (argc == 3 && strcmp(argv[1], "offset") == 0 && strcmp(argv[2], "sleep") == 0)
                 return print_offset((uintptr_t) &kpe_sleep_target);
+
+        if (argc == 3 && strcmp(argv[1], "offset") == 0 && strcmp(argv[2], "hop") == 0)
+                return print_offset((uintptr_t) &kpe_hop_target);
+
+        if (argc >= 3 && argc <= 3 + 64 && strcmp(argv[1], "hop") == 0) {
+                unsigned long us[64] = { 100 };
+                if (parse_count(argv[2], 100000000UL, &n) < 0)
+                        return usage();
+                for (int i = 3; i < argc; i++)
+                        if (parse_count(argv[i], 10000000UL, &us[i - 3]) < 0)
+                                return usage();
+                return do_hop(n, us, argc > 3 ? argc - 3 : 1);
+        }
 
         if (argc >= 3 && strcmp(argv[1], "sleep") == 0) {
                 unsigned long us[64];
