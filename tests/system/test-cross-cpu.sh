@@ -16,9 +16,9 @@
 # number. The second round adds bursts of another probe's events on one of
 # the two CPUs: a reader that reads many pages of that CPU in a row must
 # ask the other one again for what it recorded meanwhile. The test enlarges
-# its instance's buffer so that the bursts (300,000 events in all) fit,
-# and nothing is lost even if the daemon is slow (under valgrind). The
-# probes are on a copy of the connector of the test's own.
+# that CPU's buffer in its instance so that the bursts (300,000 events in
+# all) fit, and nothing is lost even if the daemon is slow (under
+# valgrind). The probes are on a copy of the connector of the test's own.
 . "$(dirname "$0")/lib.sh"
 
 kpe_init xcpu
@@ -70,15 +70,17 @@ probes:
       - name: burst_total
 EOF
 
+command -v taskset >/dev/null 2>&1 || fail "missing taskset (Debian package util-linux)"
 start_daemon "$KPE_WORK/probes.yaml"
-echo 16384 >"$TRACEFS/instances/$KPE_NAME/buffer_size_kb" ||
-        fail "cannot set buffer_size_kb of our instance"
 
 bursts=0
 for ((round = 1; round <= ROUNDS; round++)); do
         burster=""
         if [ "$round" = 2 ]; then
-                # on the CPU the hops go to first, while they run
+                # on the CPU the hops go to first, while they run; its
+                # buffer holds them all (16 MiB; the default is 1.4)
+                echo 16384 >"$TRACEFS/instances/$KPE_NAME/per_cpu/cpu$to/buffer_size_kb" ||
+                        fail "cannot set per_cpu/cpu$to/buffer_size_kb of our instance"
                 (
                         for ((i = 0; i < BURSTS; i++)); do
                                 taskset -c "$to" "$CONNECTOR" call $BURST || exit 1
