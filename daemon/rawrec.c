@@ -839,8 +839,9 @@ typedef struct RawSlot {
         bool held;  /* the cursor holds a record, of time ts */
         uint64_t ts;
         unsigned pages; /* read in this pass */
-        bool out;       /* found empty in this pass, after `asked` pages were read */
+        bool out;       /* found empty in this pass, after `asked` pages were read, */
         uint64_t asked;
+        bool unasked;   /* or not asked yet */
 } RawSlot;
 
 struct RawMerge {
@@ -906,6 +907,7 @@ static int slot_refill(RawMerge *m, size_t i, const RawMergeIO *io, unsigned bud
                 }
                 if (n == 0) {
                         s->out = true;
+                        s->unasked = false;
                         s->asked = m->pages_read;
                         return 0;
                 }
@@ -921,15 +923,15 @@ static int slot_refill(RawMerge *m, size_t i, const RawMergeIO *io, unsigned bud
         return 1;
 }
 
-/* Asks every out CPU that was found empty before the last page read again,
- * until none is: what it holds now may be older than that page's records.
- * Returns 0, -ENOBUFS or -errno. */
+/* Asks every out CPU that was found empty before the last page read (or
+ * not yet) again, until none is: what it holds now may be older than that
+ * page's records. Returns 0, -ENOBUFS or -errno. */
 static int ask_out(RawMerge *m, const RawMergeIO *io, unsigned budget, const RawSink *sink, RawPass *p) {
         for (;;) {
                 size_t n = 0;
                 for (size_t i = 0; i < m->n; i++) {
                         RawSlot *s = &m->slots[i];
-                        if (s->open && s->out && s->asked < m->pages_read) {
+                        if (s->open && s->out && (s->unasked || s->asked < m->pages_read)) {
                                 m->idx[n] = i;
                                 m->ready[n++] = true;
                         }
@@ -944,6 +946,7 @@ static int ask_out(RawMerge *m, const RawMergeIO *io, unsigned budget, const Raw
                                 m->ready[k] = true;
                 for (size_t k = 0; k < n; k++) {
                         if (!m->ready[k]) {
+                                m->slots[m->idx[k]].unasked = false;
                                 m->slots[m->idx[k]].asked = now;
                                 continue;
                         }
@@ -977,18 +980,14 @@ static RawSlot *first_slot(RawMerge *m, uint64_t *limit) {
 int rawmerge_pass(RawMerge *m, RawDecoder *d, const RawMergeIO *io, unsigned budget, const RawSink *sink,
                   uint64_t *unknown, RawPass *ret) {
         *ret = (RawPass){ .failed = -1 };
-        int k = 0;
+        /* Every CPU's first record: those whose cursor holds none are asked
+         * (one poll for all, then reads of those that have something). */
         for (size_t i = 0; i < m->n; i++) {
-                m->slots[i].pages = 0;
-                m->slots[i].out = false;
+                RawSlot *s = &m->slots[i];
+                s->pages = 0;
+                s->out = s->unasked = !s->held;
         }
-        /* Every CPU's first record, then the CPUs found empty before the
-         * last of those reads again. */
-        for (size_t i = 0; i < m->n && k >= 0; i++)
-                if (m->slots[i].open && !m->slots[i].held)
-                        k = slot_refill(m, i, io, budget, sink, ret);
-        if (k >= 0)
-                k = ask_out(m, io, budget, sink, ret);
+        int k = ask_out(m, io, budget, sink, ret);
         while (k >= 0) {
                 uint64_t limit;
                 RawSlot *s = first_slot(m, &limit);

@@ -88,13 +88,14 @@ int rawdec_cursor_emit(RawDecoder *d, RawCursor *c, const RawSink *sink, uint64_
  * kernel's trace_pipe merges them: a cursor per CPU on its current page
  * (kept from pass to pass), and a pass repeatedly hands over the record
  * with the smallest timestamp among the CPUs whose cursor holds one (equal
- * times: the lower CPU first; one CPU's records keep their order). A
- * cursor that runs out is refilled at once with its CPU's next page. A CPU
- * whose buffer is empty is out of the pass: what it records later is newer
- * than what was read before it was asked, but not than a page of another
- * CPU read after that, so the out CPUs are asked again (a read for one, a
- * poll for several) after every page read, before that page's records are
- * handed over. A CPU whose budget of pages is spent ends the pass: its
+ * times: the lower CPU first; one CPU's records keep their order). A pass
+ * starts by asking the CPUs whose cursor holds nothing (one poll for all,
+ * then a read of each that has something); a cursor that runs out is
+ * refilled at once with its CPU's next page. A CPU whose buffer is empty
+ * is out of the pass: what it records later is newer than what was read
+ * before it was asked, but not than a page of another CPU read after that,
+ * so the out CPUs are asked again (a read for one, a poll for several)
+ * after every page read, before that page's records are handed over. A CPU whose budget of pages is spent ends the pass: its
  * unread pages may hold records older than the other cursors' (those wait
  * for the next pass). What stays out of order is what trace_pipe gets wrong
  * too: a record the kernel commits after a later-stamped one of another
