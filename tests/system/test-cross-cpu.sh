@@ -88,6 +88,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
                         done
                 ) &
                 burster=$!
+                KPE_EXTRA_PIDS="$KPE_EXTRA_PIDS $burster"
                 bursts=$((BURSTS * BURST))
         fi
         # shellcheck disable=SC2086 # US is a list
