@@ -42,7 +42,7 @@ mkcert expired $'cn = "scraper"\ndns_name = "scraper.test"\ntls_www_client\nsign
 # gives a web config that loads, with TLS and one user.
 mkdir -p "$P/readme"
 cp "$P/server.crt" "$P/server.key" "$P/readme/"
-awk '/^cd \/etc\/kprobe-exporter/ { on = 1; next } on && /^```/ { exit } on' "$KPE_SOURCE_ROOT/README.md" >"$P/readme/setup.sh"
+awk '/^cd \/etc\/kprobe-exporter +#/ { on = 1; next } on && /^```/ { exit } on' "$KPE_SOURCE_ROOT/README.md" >"$P/readme/setup.sh"
 [ "$(wc -l <"$P/readme/setup.sh")" = 2 ] || fail "README's web config setup not found: $(cat "$P/readme/setup.sh")"
 (cd "$P/readme" && sh ./setup.sh) || fail "README's web config setup failed"
 run_daemon --config.file="$KPE_SOURCE_ROOT/config/probes.yaml" --web.config.file="$P/readme/web-config.yml" --config.check ||
