@@ -497,7 +497,7 @@ print(json.dumps({
     "proven": ["kprobe ($arg2)", f"kprobe ({reg})", "kretprobe (errno)",
                "kretprobe with $arg2" if probes["kernel"]["features"]["retprobe_arg_n"]
                else "kretprobe with $arg2 reported unavailable (the kernel refuses it too)",
-               "IPv6 decode", "tracepoint",
+               "IPv6 decode", "tracepoint", "latency histograms (kprobe to kretprobe by thread; by socket)",
                "shipped config", "symbol suggestions", "blacklisted and notrace functions reported", "clean shutdown"],
 }, indent=1))
 EOF
