@@ -28,7 +28,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from benchlib import (Gen, Proc, Tracefs, curl_times, find_tracefs, http_get, log, metric,  # noqa: E402
-                      perf_summary, proc_status_kib, run_cleanup, wait_for)
+                      perf_summary, proc_status_kib, run_main, wait_for)
 import contenders as C  # noqa: E402
 
 
@@ -546,16 +546,4 @@ def print_extras(x):
 
 
 if __name__ == "__main__":
-    def on_signal(sig, frame):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    rc = 1
-    try:
-        rc = main()
-    except KeyboardInterrupt:
-        print("# interrupted", flush=True)
-        rc = 130
-    finally:
-        run_cleanup()
-    sys.exit(rc)
+    run_main(main)

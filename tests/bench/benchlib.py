@@ -476,3 +476,23 @@ def metric(ms, name, **want):
         if all(labels.get(k) == str(w) for k, w in want.items()):
             tot += v
     return tot
+
+
+def run_main(main):
+    """Runs main() with SIGTERM and SIGHUP as an interrupt and the cleanups
+    registered with at_cleanup run whatever happens; exits with its status."""
+    import sys
+
+    def on_signal(sig, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    rc = 1
+    try:
+        rc = main()
+    except KeyboardInterrupt:
+        print("# interrupted", flush=True)
+        rc = 130
+    finally:
+        run_cleanup()
+    sys.exit(rc)

@@ -41,7 +41,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from benchlib import (Gen, Proc, Tracefs, curl_times, find_tracefs, log, machine_busy_secs, metric,  # noqa: E402
-                      perf_summary, proc_runtime_secs, proc_status_kib, run_cleanup, wait_for)
+                      perf_summary, proc_runtime_secs, proc_status_kib, run_main, wait_for)
 import contenders as C  # noqa: E402
 
 MAX_PENDING = 65536  # the default, written out in the config
@@ -493,16 +493,4 @@ def main():
 
 
 if __name__ == "__main__":
-    def on_signal(sig, frame):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    rc = 1
-    try:
-        rc = main()
-    except KeyboardInterrupt:
-        print("# interrupted", flush=True)
-        rc = 130
-    finally:
-        run_cleanup()
-    sys.exit(rc)
+    run_main(main)

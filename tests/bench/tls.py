@@ -55,7 +55,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from benchlib import (Gen, Proc, Tracefs, find_tracefs, free_port, log, metric, on_cleanup,  # noqa: E402
-                      parse_metrics, proc_runtime_secs, proc_status_kib, run_cleanup, wait_for)
+                      parse_metrics, proc_runtime_secs, proc_status_kib, run_main, wait_for)
 
 USER = "prometheus"
 FIRST_USER = "first"  # used once after each switch: its password is never remembered then
@@ -641,17 +641,4 @@ def main():
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "client":
         sys.exit(client_main(sys.argv[2]))
-
-    def on_signal(sig, frame):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    rc = 1
-    try:
-        rc = main()
-    except KeyboardInterrupt:
-        print("# interrupted", flush=True)
-        rc = 130
-    finally:
-        run_cleanup()
-    sys.exit(rc)
+    run_main(main)
