@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "pipeline.h"
+#include "pipeline-fixture.h"
 
 /* A uprobe on kpe_sleep_us(us) and its uretprobe; kpe_record(size). */
 #define SLEEP_PROBES \
@@ -53,17 +54,7 @@
         "      - name: rec_total\n"
 
 static Pipeline *make(const char *text) {
-        Config *c = NULL;
-        ConfigErrors errs = { 0 };
-        int r = config_load_string("test.yaml", text, strlen(text), &c, &errs);
-        if (r < 0)
-                config_errors_write(&errs, "test.yaml", text, strlen(text), stderr);
-        assert_int_equal(r, 0);
-        Pipeline *p = NULL;
-        assert_int_equal(pipeline_new(c, NULL, NULL, &p), 0);
-        for (size_t i = 0; i < p->n_probes; i++)
-                pipeline_set_live(p, i, true);
-        return p;
+        return fixture_pipeline(text);
 }
 
 static void feedf(Pipeline *p, const char *fmt, ...) _printf_(2, 3);

@@ -12,6 +12,7 @@
 #include "pipeline.h"
 
 #include "alloc-count.h"
+#include "pipeline-fixture.h"
 
 /* The seed's probe on a uprobe; both configs of the reload test start with it. */
 #define CONNECT_PROBE_CONFIG \
@@ -54,17 +55,7 @@ static const char tp_line[] =
         "         python3-18066   [001] .....   972.294794: inet_sock_set_state: family=AF_INET6 protocol=IPPROTO_TCP sport=0 dport=25 saddr=0.0.0.0 daddr=0.0.0.0 saddrv6=::1 daddrv6=::1 oldstate=TCP_CLOSE newstate=TCP_SYN_SENT";
 
 static Pipeline *make(void) {
-        Config *c = NULL;
-        ConfigErrors errs = { 0 };
-        int r = config_load_string("test.yaml", config_text, sizeof(config_text) - 1, &c, &errs);
-        if (r < 0)
-                config_errors_write(&errs, "test.yaml", config_text, sizeof(config_text) - 1, stderr);
-        assert_int_equal(r, 0);
-        Pipeline *p = NULL;
-        assert_int_equal(pipeline_new(c, NULL, NULL, &p), 0);
-        for (size_t i = 0; i < p->n_probes; i++)
-                pipeline_set_live(p, i, true);
-        return p;
+        return fixture_pipeline(config_text);
 }
 
 static void feed(Pipeline *p, const char *line) {
