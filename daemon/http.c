@@ -28,7 +28,7 @@
  *    a read EOF the same way.)
  *  - MHD_stop_daemon() must not see suspended connections (MHD panics), so
  *    http_server_free() resumes them all first. */
-#include "http.h"
+#include "http_internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,10 +37,8 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <linux/tcp.h>
 #include <stdio.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -55,57 +53,6 @@
 #define HTTP_STREAM_BLOCK_SIZE (16u * 1024u)
 /* A stream buffer that grew beyond this during a burst is given back. */
 #define HTTP_STREAM_BUF_KEEP (64u * 1024u)
-
-typedef struct FollowStream FollowStream;
-typedef struct Conn Conn;
-
-struct HttpServer {
-        sd_event *event;
-        struct MHD_Daemon *mhd;
-        sd_event_source *io;    /* MHD's epoll fd */
-        sd_event_source *timer; /* MHD_get_timeout() */
-        sd_event_source *kick;  /* one MHD_run() soon, after resumes */
-        HttpApi api;
-        uint16_t port;
-        FollowStream *streams; /* every open follow stream */
-        size_t n_streams;
-        bool stopping;
-        HttpTls *tls;
-        HttpAuth *auth;
-        WebHeader *headers;
-        size_t n_headers;
-        HttpStats *stats;
-        HttpStats own_stats; /* when the caller keeps none */
-        Conn *conns;         /* every open connection */
-        size_t n_conns;
-        sd_event_source *sweep; /* closes connections past their header deadline */
-        bool busy;              /* MHD said "work pending" after the last run */
-        unsigned stalled;       /* runs in a row that were "pending" and moved nothing */
-};
-
-/* One open connection, for the limits per address and the header
- * deadline (MHD's socket context). */
-struct Conn {
-        struct sockaddr_storage addr; /* the client's; the port is not compared */
-        int fd;
-        uint64_t deadline; /* CLOCK_MONOTONIC usec by which headers must be complete; 0: none */
-        Conn *prev, *next;
-};
-
-struct FollowStream {
-        HttpServer *server;
-        struct MHD_Connection *connection;
-        const Conn *conn; /* its connection's record, for the limit per address */
-        EventQuery query;
-        char *probe; /* owned copy behind query.probe */
-        uint64_t cursor;
-        Buf buf;    /* rendered NDJSON not yet handed to MHD */
-        size_t off; /* how much of buf MHD has taken */
-        sd_event_source *hangup; /* set while suspended */
-        bool suspended;
-        bool gone;
-        FollowStream *prev, *next;
-};
 
 static const char index_html[] =
         "<!DOCTYPE html>\n"
@@ -150,7 +97,6 @@ static void server_arm_timer(HttpServer *s) {
 }
 
 static HttpServer *running;
-static uint64_t conns_traffic(const HttpServer *s);
 
 /* Runs of MHD per wakeup while it has work and the work moves bytes;
  * a few that move nothing are allowed in a row (a request is parsed,
@@ -170,7 +116,7 @@ static void server_run(HttpServer *s) {
         running = s;
         /* UINT64_MAX: not looked at yet (the run before this wakeup had
          * nothing pending, so this one is new work). */
-        uint64_t before = s->busy ? conns_traffic(s) : UINT64_MAX;
+        uint64_t before = s->busy ? http_conns_traffic(s) : UINT64_MAX;
         unsigned idle = 0; /* runs in a row that moved nothing */
         for (unsigned i = 0; i < HTTP_RUNS_PER_WAKEUP && idle < HTTP_IDLE_RUNS; i++) {
                 (void) MHD_run(s->mhd);
@@ -178,7 +124,7 @@ static void server_run(HttpServer *s) {
                 s->busy = MHD_get_timeout(s->mhd, &ms) == MHD_YES && ms == 0;
                 if (!s->busy)
                         break;
-                uint64_t after = conns_traffic(s);
+                uint64_t after = http_conns_traffic(s);
                 idle = after == before ? idle + 1 : 0;
                 before = after;
         }
@@ -202,7 +148,7 @@ static int on_kick(sd_event_source *es _unused_, void *userdata) {
         return 0;
 }
 
-static void server_kick(HttpServer *s) {
+void http_server_kick(HttpServer *s) {
         (void) sd_event_source_set_enabled(s->kick, SD_EVENT_ONESHOT);
 }
 
@@ -222,7 +168,7 @@ static int on_stream_hangup(sd_event_source *es _unused_, int fd _unused_, uint3
 
         f->gone = true;
         stream_resume(f);
-        server_kick(f->server);
+        http_server_kick(f->server);
         return 0;
 }
 
@@ -301,7 +247,7 @@ void http_server_notify(HttpServer *s) {
                         any = true;
                 }
         if (any)
-                server_kick(s);
+                http_server_kick(s);
 }
 
 size_t http_server_n_streams(const HttpServer *s) {
@@ -325,79 +271,10 @@ static enum MHD_Result queue_response(HttpServer *s, struct MHD_Connection *c, u
         return ret;
 }
 
-/* ---- response bodies, shared and counted ---- */
-
-struct HttpBody {
-        unsigned refs;
-        unsigned sending; /* responses in flight that hold it */
-        size_t len;
-        char *data;
-};
-
-static size_t held_bytes; /* of bodies that responses in flight hold: one loop, one thread */
-
-size_t http_held_bytes(void) {
-        return held_bytes;
-}
-
-HttpBody *http_body_new(Buf *b) {
-        HttpBody *body = xcalloc(1, sizeof(*body));
-        body->refs = 1;
-        body->len = b->len;
-        body->data = buf_steal(b);
-        return body;
-}
-
-HttpBody *http_body_ref(HttpBody *body) {
-        if (body)
-                body->refs++;
-        return body;
-}
-
-HttpBody *http_body_unref(HttpBody *body) {
-        if (body && --body->refs == 0) {
-                free(body->data);
-                free(body);
-        }
-        return NULL;
-}
-
-size_t http_body_size(const HttpBody *body) {
-        return body ? body->len : 0;
-}
-
-static void body_sent(void *cls) {
-        HttpBody *body = cls;
-        if (--body->sending == 0)
-                held_bytes -= body->len;
-        http_body_unref(body);
-}
-
-/* A response that sends body (the reference is the response's), or NULL
- * when no memory is left for it within HTTP_MAX_HELD_BYTES (*busy set) or
- * MHD has none. */
-static struct MHD_Response *response_from_body(HttpBody *body, bool *busy) {
-        *busy = false;
-        if (body->sending == 0 && held_bytes + body->len > HTTP_MAX_HELD_BYTES) {
-                *busy = true;
-                http_body_unref(body);
-                return NULL;
-        }
-        struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
-                body->len, body->data ? body->data : (void *) "", body_sent, body);
-        if (!resp) {
-                http_body_unref(body);
-                return NULL;
-        }
-        if (body->sending++ == 0)
-                held_bytes += body->len;
-        return resp;
-}
-
 static enum MHD_Result respond_body(HttpServer *s, struct MHD_Connection *c, unsigned status,
                                     const char *content_type, HttpBody *body) {
         bool busy;
-        struct MHD_Response *resp = response_from_body(body, &busy);
+        struct MHD_Response *resp = http_body_response(body, &busy);
         if (busy) {
                 s->stats->busy++;
                 resp = MHD_create_response_from_buffer(strlen("busy: too many responses in flight\n"),
@@ -427,135 +304,6 @@ static enum MHD_Result respond_json_error(HttpServer *s, struct MHD_Connection *
 
         buf_printf(&b, "{\"error\":\"%s\"}\n", message);
         return respond_buf(s, c, status, "application/json", &b);
-}
-
-/* ---- fairness: connections per address, header deadlines ---- */
-
-static bool same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
-        if (a->ss_family != b->ss_family)
-                return false;
-        if (a->ss_family == AF_INET)
-                return ((const struct sockaddr_in *) a)->sin_addr.s_addr ==
-                       ((const struct sockaddr_in *) b)->sin_addr.s_addr;
-        if (a->ss_family == AF_INET6)
-                return memcmp(&((const struct sockaddr_in6 *) a)->sin6_addr,
-                              &((const struct sockaddr_in6 *) b)->sin6_addr, sizeof(struct in6_addr)) == 0;
-        return true; /* AF_UNIX and the like: one "address" */
-}
-
-static size_t conns_from(const HttpServer *s, const struct sockaddr_storage *addr) {
-        size_t n = 0;
-        for (const Conn *c = s->conns; c; c = c->next)
-                n += same_address(&c->addr, addr);
-        return n;
-}
-
-static size_t streams_from(const HttpServer *s, const Conn *conn) {
-        size_t n = 0;
-        for (const FollowStream *f = s->streams; conn && f; f = f->next)
-                n += f->conn && same_address(&f->conn->addr, &conn->addr);
-        return n;
-}
-
-/* Bytes sent on our connections and bytes read from them (received less
- * what still waits to be read), all of them: whether a run of MHD moved
- * anything. */
-static uint64_t conns_traffic(const HttpServer *s) {
-        uint64_t sum = 0;
-        for (const Conn *c = s->conns; c; c = c->next) {
-                struct tcp_info ti;
-                socklen_t len = sizeof(ti);
-                int unread = 0;
-                memset(&ti, 0, sizeof(ti));
-                if (c->fd < 0 || getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
-                        continue;
-                if (ioctl(c->fd, FIONREAD, &unread) < 0 || unread < 0)
-                        unread = 0;
-                sum += ti.tcpi_bytes_sent + ti.tcpi_bytes_received - (uint64_t) unread;
-        }
-        return sum;
-}
-
-static uint64_t server_now(const HttpServer *s) {
-        uint64_t now = 0;
-        (void) sd_event_now(s->event, CLOCK_MONOTONIC, &now);
-        return now;
-}
-
-/* Before MHD takes a connection: the limits per address, the reserve,
- * the total. A refused connection is closed at once. */
-static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len) {
-        HttpServer *s = cls;
-        struct sockaddr_storage ss = { 0 };
-
-        memcpy(&ss, addr, len < sizeof(ss) ? len : sizeof(ss));
-        size_t same = conns_from(s, &ss);
-        if (same >= HTTP_MAX_PER_ADDRESS) {
-                s->stats->refused_per_address++;
-                return MHD_NO;
-        }
-        if (s->n_conns >= HTTP_MAX_CONNECTIONS) {
-                s->stats->refused_limit++;
-                return MHD_NO;
-        }
-        if (s->n_conns >= HTTP_MAX_CONNECTIONS - HTTP_RESERVED_CONNECTIONS && same > 0) {
-                s->stats->refused_reserved++;
-                return MHD_NO;
-        }
-        return MHD_YES;
-}
-
-static Conn *connection_record(struct MHD_Connection *c) {
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        return ci ? ci->socket_context : NULL;
-}
-
-/* The request line is in: its headers must follow within the deadline. */
-static void *on_request_line(void *cls, const char *uri _unused_, struct MHD_Connection *c) {
-        HttpServer *s = cls;
-        Conn *conn = connection_record(c);
-        uint64_t by = server_now(s) + HTTP_HEADER_DEADLINE_SEC * 1000000ULL;
-
-        if (conn && conn->deadline > by)
-                conn->deadline = by;
-        return NULL; /* *req_cls starts NULL: on_request's first call */
-}
-
-/* A request is done (answered, or its client gone): the next one on
- * this connection has the idle timeout and then the header deadline. */
-static void on_request_done(void *cls, struct MHD_Connection *c, void **req_cls _unused_,
-                            enum MHD_RequestTerminationCode code _unused_) {
-        HttpServer *s = cls;
-        Conn *conn = connection_record(c);
-
-        if (conn)
-                conn->deadline = server_now(s) + (HTTP_CONNECTION_TIMEOUT_SEC + HTTP_HEADER_DEADLINE_SEC) * 1000000ULL;
-}
-
-/* Once a second while connections are open: those past their deadline
- * are shut down; MHD then reads their end and closes them. */
-static int on_sweep(sd_event_source *es, uint64_t usec, void *userdata) {
-        HttpServer *s = userdata;
-        bool any = false;
-
-        for (Conn *c = s->conns; c; c = c->next)
-                if (c->deadline && usec >= c->deadline) {
-                        (void) shutdown(c->fd, SHUT_RDWR);
-                        c->deadline = 0;
-                        s->stats->slow_headers++;
-                        any = true;
-                }
-        if (any)
-                server_kick(s);
-        if (s->n_conns > 0) {
-                (void) sd_event_source_set_time(es, usec + 1000000ULL);
-                (void) sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
-        }
-        return 0;
-}
-
-size_t http_server_n_connections(const HttpServer *s) {
-        return s ? s->n_conns : 0;
 }
 
 /* ---- /events ---- */
@@ -623,7 +371,7 @@ static enum MHD_Result serve_follow(HttpServer *s, struct MHD_Connection *c, con
         }
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         const Conn *conn = ci ? ci->socket_context : NULL;
-        if (s->n_streams >= HTTP_MAX_STREAMS || streams_from(s, conn) >= HTTP_MAX_STREAMS_PER_ADDRESS) {
+        if (s->n_streams >= HTTP_MAX_STREAMS || http_streams_from(s, conn) >= HTTP_MAX_STREAMS_PER_ADDRESS) {
                 s->stats->streams_refused++;
                 return respond_json_error(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, "too many streaming clients");
         }
@@ -777,7 +525,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         bool get_or_head = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 
         if (!*req_cls) {
-                Conn *conn = connection_record(c);
+                Conn *conn = http_connection_record(c);
                 if (conn)
                         conn->deadline = 0; /* the headers are in */
                 enum MHD_Result refused;
@@ -850,48 +598,16 @@ static int on_client_certificate(void *session, unsigned htype _unused_, unsigne
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode code) {
         HttpServer *s = cls;
-        Conn *conn = *socket_context;
 
         if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
                 /* (MHD has already ended a TLS session here: not to be touched.) */
-                if (!conn)
-                        return;
-                if (conn->prev)
-                        conn->prev->next = conn->next;
-                else
-                        s->conns = conn->next;
-                if (conn->next)
-                        conn->next->prev = conn->prev;
-                s->n_conns--;
-                free(conn);
-                *socket_context = NULL;
+                http_conn_closed(s, socket_context);
                 return;
         }
-
-        conn = xcalloc(1, sizeof(*conn));
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        if (ci && ci->client_addr) {
-                socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                                        : sizeof(struct sockaddr_in);
-                memcpy(&conn->addr, ci->client_addr, len);
-        }
-        ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-        conn->fd = ci ? ci->connect_fd : -1;
-        conn->deadline = server_now(s) + HTTP_HEADER_DEADLINE_SEC * 1000000ULL;
-        conn->next = s->conns;
-        if (s->conns)
-                s->conns->prev = conn;
-        s->conns = conn;
-        s->n_conns++;
-        *socket_context = conn;
-        if (sd_event_source_get_enabled(s->sweep, NULL) == 0) {
-                (void) sd_event_source_set_time(s->sweep, server_now(s) + 1000000ULL);
-                (void) sd_event_source_set_enabled(s->sweep, SD_EVENT_ONESHOT);
-        }
-
+        http_conn_started(s, c, socket_context);
         if (!s->tls)
                 return;
-        ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
         if (ci && ci->tls_session)
                 http_tls_connection_started(s->tls, ci->tls_session, on_client_certificate);
 }
@@ -1083,14 +799,14 @@ int http_server_new(sd_event *e, const char *listen_address, int listen_fd, cons
                 { MHD_OPTION_END, 0, NULL },
         };
         s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | (s->tls ? MHD_USE_TLS : 0), 0,
-                                  on_accept, s, on_request, s,
+                                  http_on_accept, s, on_request, s,
                                   MHD_OPTION_LISTEN_SOCKET, (MHD_socket) fd,
                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned) HTTP_MAX_CONNECTIONS,
                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) HTTP_CONNECTION_TIMEOUT_SEC,
                                   MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) HTTP_CONNECTION_MEMORY,
                                   MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-                                  MHD_OPTION_NOTIFY_COMPLETED, on_request_done, s,
-                                  MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s,
+                                  MHD_OPTION_NOTIFY_COMPLETED, http_on_request_done, s,
+                                  MHD_OPTION_URI_LOG_CALLBACK, http_on_request_line, s,
                                   MHD_OPTION_ARRAY, s->tls ? tls_options : &tls_options[ELEMENTSOF(tls_options) - 1],
                                   MHD_OPTION_END);
         if (!s->mhd) {
@@ -1115,7 +831,7 @@ int http_server_new(sd_event *e, const char *listen_address, int listen_fd, cons
         r = sd_event_add_defer(e, &s->kick, on_kick, s);
         if (r < 0)
                 goto fail;
-        r = sd_event_add_time(e, &s->sweep, CLOCK_MONOTONIC, UINT64_MAX, 100 * 1000, on_sweep, s);
+        r = sd_event_add_time(e, &s->sweep, CLOCK_MONOTONIC, UINT64_MAX, 100 * 1000, http_on_sweep, s);
         if (r < 0)
                 goto fail;
         (void) sd_event_source_set_enabled(s->sweep, SD_EVENT_OFF);
