@@ -857,6 +857,8 @@ int http_server_restart(HttpServer **sp, HttpSecurity *sec) {
                 http_security_done(sec);
                 return -EIO;
         }
+        /* The users' remembered passwords (and bcrypt's budget) go on. */
+        http_auth_adopt(sec->auth, old->auth);
         int r = http_server_new(old->event, NULL, fd, &old->api, sec, old->stats == &old->own_stats ? NULL : old->stats,
                                 &n);
         close(fd); /* the new server works on its own duplicate */
