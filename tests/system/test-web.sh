@@ -84,6 +84,18 @@ write_web server "  alice: $ALICE"
 
 KPE_SCHEME=https
 KPE_CURL_OPTS=(--cacert "$P/ca.crt" --cert "$P/client.crt" --key "$P/client.key" -u 'alice:wonder land')
+# A web config that does not load stops the start before anything is
+# written to the kernel, every error at its file:line:column.
+printf 'tls_server_config:\n  cert_file: server.crt\n  key_file: nope.key\n  client_auth_type: Sometimes\nbasic_auth_users:\n  alice: wonder land\nrate_limit: {}\n' >"$P/bad.yml"
+before=$(tracefs_snapshot)
+run_daemon --config.file="$KPE_WORK/probes.yaml" --tracefs.instance="$KPE_NAME" --web.config.file="$P/bad.yml" \
+        --web.listen-address=127.0.0.1:$(free_port) && fail "a daemon with a broken web config started"
+for want in "bad.yml:4:21: " "bad.yml:6:10: " "bad.yml:7:1: "; do
+        grep -qF "$want" "$KPE_WORK/run.err" || fail "the broken web config's errors lack '$want': $(cat "$KPE_WORK/run.err")"
+done
+[ "$(tracefs_snapshot)" = "$before" ] || fail "a broken web config changed tracefs"
+log "a broken web config stops the start: $(grep -c 'bad.yml:[0-9]*:[0-9]*:' "$KPE_WORK/run.err") errors at their places, tracefs untouched"
+
 start_daemon "$KPE_WORK/probes.yaml" --web.config.file="$P/web.yml"
 URL="https://127.0.0.1:$KPE_PORT"
 
