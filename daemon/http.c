@@ -469,22 +469,11 @@ static enum MHD_Result respond_unauthorized(HttpServer *s, struct MHD_Connection
         return ret;
 }
 
-/* The client certificate (when the policy asks for one) and the basic
- * auth credentials, on each request's first call. True when the request
- * may go on; else *ret is the answer: the connection closed for a refused
- * certificate, 401 for credentials, the same 401 whatever was wrong. */
+/* The basic auth credentials, on each request's first call (the client
+ * certificate was judged in the handshake: on_client_certificate()). True
+ * when the request may go on; else *ret is the answer, the same 401
+ * whatever was wrong. */
 static bool admit(HttpServer *s, struct MHD_Connection *c, enum MHD_Result *ret) {
-        if (s->tls) {
-                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-                const char *why = ci && ci->tls_session ? http_tls_client_refusal(s->tls, ci->tls_session)
-                                                        : "no TLS session";
-                if (why) {
-                        s->stats->tls_refused++;
-                        log_debug("HTTPS connection refused: %s", why);
-                        *ret = MHD_NO;
-                        return false;
-                }
-        }
         if (!s->auth)
                 return true;
 
@@ -867,6 +856,53 @@ int http_server_restart(HttpServer **sp, HttpSecurity *sec) {
         http_server_free(old);
         *sp = n;
         return 0;
+}
+
+void http_render_metrics(const HttpServer *s, const HttpStats *st, Expo *out) {
+        expo_put_counter(out, "kprobe_exporter_http_auth_failures_total",
+                         "HTTP requests refused with 401: no, an unknown or a wrong user and password "
+                         "(basic_auth_users of the web config).",
+                         st->auth_failures);
+        expo_put_counter(out, "kprobe_exporter_http_auth_throttled_total",
+                         "HTTP requests refused with 401 without checking their password: bcrypt's time budget "
+                         "(250 ms a second) was spent on other attempts.",
+                         st->auth_throttled);
+        expo_put_counter(out, "kprobe_exporter_http_tls_client_refused_total",
+                         "HTTPS connections closed because their client certificate did not meet "
+                         "client_auth_type or client_allowed_sans.",
+                         st->tls_refused);
+        expo_put_header(out, "kprobe_exporter_http_connections", "gauge", "HTTP connections open.");
+        expo_put_sample_u64(out, "kprobe_exporter_http_connections", NULL, NULL, 0,
+                            http_server_n_connections(s));
+        static const char *const reason_label[] = { "reason" };
+        expo_put_header(out, "kprobe_exporter_http_connections_refused_total", "counter",
+                        "HTTP connections refused or cut, by reason: per_address (the client's address held its "
+                        "share), reserved (only the reserve for new addresses was left), limit (all taken), "
+                        "slow_headers (request headers not complete in time).");
+        const struct {
+                const char *reason;
+                uint64_t n;
+        } refused[] = {
+                { "per_address", st->refused_per_address },
+                { "reserved", st->refused_reserved },
+                { "limit", st->refused_limit },
+                { "slow_headers", st->slow_headers },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++)
+                expo_put_sample_u64(out, "kprobe_exporter_http_connections_refused_total", reason_label,
+                                    (StrView[]){ sv_from(refused[i].reason) }, 1, refused[i].n);
+        expo_put_counter(out, "kprobe_exporter_http_busy_total",
+                         "HTTP requests refused (503, Retry-After: 1) because the responses in flight already "
+                         "held 16 MiB.",
+                         st->busy);
+        expo_put_header(out, "kprobe_exporter_http_response_bytes", "gauge",
+                        "Bytes of response bodies that responses in flight hold (one shared /metrics rendering "
+                        "counts once).");
+        expo_put_sample_u64(out, "kprobe_exporter_http_response_bytes", NULL, NULL, 0, http_held_bytes());
+        expo_put_counter(out, "kprobe_exporter_http_follow_refused_total",
+                         "/events?follow=1 requests refused (503): too many streams open, in all or from the "
+                         "client's address.",
+                         st->streams_refused);
 }
 
 uint16_t http_server_port(const HttpServer *s) {

@@ -11,11 +11,11 @@
  *    against the client CA (chain, validity period);
  *  - RequireAndVerifyClientCert: the handshake fails without one, and it
  *    must verify.
- * The policy is applied in the handshake, as soon as the client's
- * Certificate message is in: a refused certificate (or none where one is
- * required) fails the handshake with an alert to the client. Each request
- * checks again (a resumed session, should one ever come), and is refused
- * by closing the connection without an answer. */
+ * The policy is applied in the handshake, once the client has sent its
+ * certificate (or none) and its Finished: a refused certificate (or none
+ * where one is required) fails the handshake with an alert to the client.
+ * Only then: requests are not checked again (every connection makes a
+ * full handshake; the server gives no session tickets). */
 #pragma once
 
 #include <stdbool.h>
@@ -52,7 +52,7 @@ typedef int (*HttpTlsHook)(void *gnutls_session, unsigned htype, unsigned when, 
  * its GnuTLS session as the policy says, and has hook called once the
  * client has sent its certificate (or none) and its Finished. */
 void http_tls_connection_started(const HttpTls *t, void *gnutls_session, HttpTlsHook hook);
-/* After the handshake: NULL when the client's certificate satisfies the
+/* In the handshake (the hook): NULL when the client's certificate satisfies the
  * policy, else why not (for the log; never sent to the client). */
 const char *http_tls_client_refusal(const HttpTls *t, void *gnutls_session);
 
