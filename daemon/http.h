@@ -131,6 +131,9 @@ size_t http_server_n_streams(const HttpServer *s);
 size_t http_server_n_connections(const HttpServer *s);
 /* Bytes of response bodies held by responses in flight (all servers). */
 size_t http_held_bytes(void);
+/* The kprobe_exporter_http_* metrics: s's connections (s may be NULL),
+ * the refusals counted in st, the response bytes held. */
+void http_render_metrics(const HttpServer *s, const HttpStats *st, Expo *out);
 /* The bound port (useful with port 0 in tests). */
 uint16_t http_server_port(const HttpServer *s);
 HttpServer *http_server_free(HttpServer *s); /* accepts NULL, returns NULL */

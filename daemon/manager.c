@@ -195,50 +195,7 @@ static void render_metrics(Manager *m, Expo *out) {
         expo_put_counter(out, "kprobe_exporter_overlong_lines_total",
                          "trace_pipe lines dropped for being longer than the read buffer.",
                          m->lines.overlong);
-        expo_put_counter(out, "kprobe_exporter_http_auth_failures_total",
-                         "HTTP requests refused with 401: no, an unknown or a wrong user and password "
-                         "(basic_auth_users of the web config).",
-                         m->http_stats.auth_failures);
-        expo_put_counter(out, "kprobe_exporter_http_auth_throttled_total",
-                         "HTTP requests refused with 401 without checking their password: bcrypt's time budget "
-                         "(250 ms a second) was spent on other attempts.",
-                         m->http_stats.auth_throttled);
-        expo_put_counter(out, "kprobe_exporter_http_tls_client_refused_total",
-                         "HTTPS connections closed because their client certificate did not meet "
-                         "client_auth_type or client_allowed_sans.",
-                         m->http_stats.tls_refused);
-        expo_put_header(out, "kprobe_exporter_http_connections", "gauge", "HTTP connections open.");
-        expo_put_sample_u64(out, "kprobe_exporter_http_connections", NULL, NULL, 0,
-                            http_server_n_connections(m->http));
-        static const char *const reason_label[] = { "reason" };
-        expo_put_header(out, "kprobe_exporter_http_connections_refused_total", "counter",
-                        "HTTP connections refused or cut, by reason: per_address (the client's address held its "
-                        "share), reserved (only the reserve for new addresses was left), limit (all taken), "
-                        "slow_headers (request headers not complete in time).");
-        const struct {
-                const char *reason;
-                uint64_t n;
-        } refused[] = {
-                { "per_address", m->http_stats.refused_per_address },
-                { "reserved", m->http_stats.refused_reserved },
-                { "limit", m->http_stats.refused_limit },
-                { "slow_headers", m->http_stats.slow_headers },
-        };
-        for (size_t i = 0; i < ELEMENTSOF(refused); i++)
-                expo_put_sample_u64(out, "kprobe_exporter_http_connections_refused_total", reason_label,
-                                    (StrView[]){ sv_from(refused[i].reason) }, 1, refused[i].n);
-        expo_put_counter(out, "kprobe_exporter_http_busy_total",
-                         "HTTP requests refused (503, Retry-After: 1) because the responses in flight already "
-                         "held 16 MiB.",
-                         m->http_stats.busy);
-        expo_put_header(out, "kprobe_exporter_http_response_bytes", "gauge",
-                        "Bytes of response bodies that responses in flight hold (one shared /metrics rendering "
-                        "counts once).");
-        expo_put_sample_u64(out, "kprobe_exporter_http_response_bytes", NULL, NULL, 0, http_held_bytes());
-        expo_put_counter(out, "kprobe_exporter_http_follow_refused_total",
-                         "/events?follow=1 requests refused (503): too many streams open, in all or from the "
-                         "client's address.",
-                         m->http_stats.streams_refused);
+        http_render_metrics(m->http, &m->http_stats, out);
         static const char *const result_label[] = { "result" };
         expo_put_header(out, "kprobe_exporter_config_reloads_total", "counter",
                         "Config reloads (SIGHUP), by result: a failed one changed nothing.");
