@@ -37,6 +37,8 @@ TRACEFS=""
 # (CA, client certificate, credentials) for a daemon with a web config.
 KPE_SCHEME=http
 KPE_CURL_OPTS=()
+# The tests' Python finds promtext.py (the text format's parser) here.
+export PYTHONPATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
 
 fail() {
         echo "FAIL: $*" >&2
@@ -377,35 +379,20 @@ metric_value() {
 # name, key=value labels.
 metric_query() {
         python3 - "$@" <<'EOF'
-import re, sys
+import sys
+import promtext
 
 mode, path, name = sys.argv[1:4]
 want = dict(a.split("=", 1) for a in sys.argv[4:])
-label_re = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?')
-
-def unescape(v):
-    return re.sub(r'\\(.)', lambda m: "\n" if m.group(1) == "n" else m.group(1), v)
-
 total, found = 0, False
-for line in open(path, encoding="utf-8"):
-    line = line.rstrip("\n")
-    if not line or line.startswith("#"):
+for n, labels, v in promtext.samples(path):
+    if n != name:
         continue
-    m = re.match(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)', line)
-    if not m or m.group(1) != name:
-        continue
-    labels, rest = {}, m.group(3) or ""
-    while rest:
-        lm = label_re.match(rest)
-        if not lm:
-            sys.exit("unparsable labels in: " + line)
-        labels[lm.group(1)] = unescape(lm.group(2))
-        rest = rest[lm.end():]
     if mode == "exact" and labels == want:
-        print(m.group(4))
+        print(v)
         sys.exit(0)
-    if mode == "sum" and all(labels.get(k) == v for k, v in want.items()):
-        total += int(float(m.group(4)))
+    if mode == "sum" and all(labels.get(k) == x for k, x in want.items()):
+        total += int(float(v))
         found = True
 print(total if found else "absent")
 EOF

@@ -125,24 +125,18 @@ for ((round = 1; round <= ROUNDS; round++)); do
         # return's), nothing unmatched, no entry left waiting.
         # shellcheck disable=SC2086
         python3 - "$KPE_WORK/metrics.txt" "$want" $US <<'EOF' || fail "round $round: pairing across CPUs"
-import re, sys
+import sys
+import promtext
 
 path, want, us = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+all_samples = promtext.samples(path)
 samples = {}
-for line in open(path):
-    if line.startswith("#") or not line.strip():
-        continue
-    m = re.match(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$', line.rstrip("\n"))
-    if not m:
-        sys.exit(f"unparsable: {line!r}")
-    labels = dict(re.findall(r'([a-zA-Z_]\w*)="([^"]*)"', m.group(2) or ""))
-    samples.setdefault(m.group(1), []).append((labels, m.group(3)))
+for n, l, v in all_samples:
+    samples.setdefault(n, []).append((l, v))
 
 def get(name, **labels):
-    for l, v in samples.get(name, []):
-        if l == labels:
-            return v
-    return "absent"
+    v = promtext.value(all_samples, name, **labels)
+    return "absent" if v is None else v
 
 bad = []
 counts = {(l.get("us"), l.get("ret")): int(v) for l, v in samples.get("hop_duration_seconds_count", [])}

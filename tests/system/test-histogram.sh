@@ -88,26 +88,18 @@ for round in 1 2; do
                 fail "promtool check metrics: $(cat "$KPE_WORK/promtool.out")"
 
         python3 - "$KPE_WORK/metrics.txt" "$round" $SHORT $N_SHORT $MID $N_MID $LONG $N_LONG <<'EOF' || fail "round $round: histograms"
-import re, sys
+import sys
+import promtext
 
 path, r = sys.argv[1], int(sys.argv[2])
 calls = {int(sys.argv[i]): int(sys.argv[i + 1]) * r for i in (3, 5, 7)}
-
-samples = {}
-for line in open(path):
-    if line.startswith("#") or not line.strip():
-        continue
-    m = re.match(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$', line.rstrip("\n"))
-    if not m:
-        sys.exit(f"unparsable: {line!r}")
-    labels = tuple(sorted(re.findall(r'([a-zA-Z_]\w*)="([^"]*)"', m.group(2) or "")))
-    samples[(m.group(1), labels)] = m.group(3)
+samples = promtext.samples(path)
 
 def get(name, **labels):
-    key = (name, tuple(sorted(labels.items())))
-    if key not in samples:
+    v = promtext.value(samples, name, **labels)
+    if v is None:
         sys.exit(f"no sample {name}{labels}")
-    return samples[key]
+    return v
 
 # Latency: every call in (us, next boundary], le exactly as configured.
 les = ["0.001", "0.01", "0.02", "0.05", "0.1", "0.5", "+Inf"]
