@@ -61,6 +61,15 @@ const char *metric_type_to_string(MetricType t) {
         return metric_type_table[t];
 }
 
+const char *aggregate_to_string(Aggregate a) {
+        static const char *const table[_AGGREGATE_MAX] = {
+                [AGGREGATE_AUTO] = "auto",
+                [AGGREGATE_KERNEL] = "kernel",
+                [AGGREGATE_USER] = "user",
+        };
+        return (unsigned) a < _AGGREGATE_MAX ? table[a] : NULL;
+}
+
 const ProbeConfig *config_find_probe(const Config *c, const char *name) {
         for (size_t i = 0; c && name && i < c->n_probes; i++)
                 if (c->probes[i].name && strcmp(c->probes[i].name, name) == 0)
@@ -623,10 +632,11 @@ static void parse_metric(Loader *l, yaml_node_t *n, const ProbeConfig *p, bool t
                 { .name = "type" },         { .name = "value" },        { .name = "scale" },
                 { .name = "buckets" },      { .name = "latency_from" }, { .name = "match" },
                 { .name = "max_pending" },  { .name = "pending_timeout" }, { .name = "max_label_bytes" },
+                { .name = "aggregate" },
         };
         YlKey *name = &slots[0], *help = &slots[1], *labels = &slots[2], *type = &slots[3], *value = &slots[4],
                 *scale = &slots[5], *buckets = &slots[6], *latency = &slots[7], *match = &slots[8],
-                *max_pending = &slots[9], *timeout = &slots[10], *label_bytes = &slots[11];
+                *max_pending = &slots[9], *timeout = &slots[10], *label_bytes = &slots[11], *aggregate = &slots[12];
         const char *s;
         ssize_t count;
 
@@ -715,6 +725,19 @@ static void parse_metric(Loader *l, yaml_node_t *n, const ProbeConfig *p, bool t
         if (label_bytes->value)
                 yl_uint(&l->yl, label_bytes->value, "max_label_bytes", CONFIG_MAX_LABEL_BYTES_MIN,
                         CONFIG_MAX_LABEL_BYTES_MAX, &m->max_label_bytes);
+
+        if (aggregate->value && (s = yl_string(&l->yl, aggregate->value, "aggregate"))) {
+                m->aggregate_line = yl_line(aggregate->value);
+                m->aggregate_column = yl_column(aggregate->value);
+                bool known = false;
+                for (Aggregate a = 0; a < _AGGREGATE_MAX; a++)
+                        if (strcmp(s, aggregate_to_string(a)) == 0) {
+                                m->aggregate = a;
+                                known = true;
+                        }
+                if (!known)
+                        yl_error(&l->yl, aggregate->value, "unknown 'aggregate' '%s' (expected auto, kernel or user)", s);
+        }
 
         if (!m->help)
                 m->help = default_help(p, m);
@@ -869,18 +892,21 @@ static void add_implicit_comm(ProbeConfig *p) {
 static void parse_probe(Loader *l, yaml_node_t *n, ProbeConfig *p) {
         YlKey slots[] = {
                 { .name = "name" },   { .name = "type" },   { .name = "target" },  { .name = "fetch" },
-                { .name = "filter" }, { .name = "decode" }, { .name = "metrics" },
+                { .name = "filter" }, { .name = "decode" }, { .name = "metrics" }, { .name = "events" },
         };
         YlKey *name = &slots[0], *type = &slots[1], *target = &slots[2], *fetch = &slots[3],
-                *filter = &slots[4], *decode = &slots[5], *metrics = &slots[6];
+                *filter = &slots[4], *decode = &slots[5], *metrics = &slots[6], *events = &slots[7];
         bool name_ok = false, type_ok = false, target_ok = false;
         const char *s;
         ssize_t count;
 
         p->line = yl_line(n);
         p->column = yl_column(n);
+        p->events = true;
         if (!yl_keys(&l->yl, n, "a probe", slots, ELEMENTSOF(slots)))
                 return;
+        if (events->value)
+                yl_bool(&l->yl, events->value, "events", &p->events);
         for (size_t i = 0; i < 3; i++)
                 if (!slots[i].value)
                         yl_error(&l->yl, n, "probe is missing '%s'", slots[i].name);

@@ -54,6 +54,15 @@ typedef struct Decoder {
         unsigned line, column;
 } Decoder;
 
+/* Where a metric is computed: by a hist trigger in the kernel, from the
+ * events in user space, or the kernel where it can (khist.h). */
+typedef enum Aggregate {
+        AGGREGATE_AUTO,
+        AGGREGATE_KERNEL,
+        AGGREGATE_USER,
+        _AGGREGATE_MAX,
+} Aggregate;
+
 typedef enum MetricType {
         METRIC_COUNTER,
         METRIC_HISTOGRAM,
@@ -95,6 +104,8 @@ typedef struct MetricConfig {
         unsigned max_pending;
         double pending_timeout; /* seconds */
         unsigned max_label_bytes; /* 0: the config's; see config_max_label_bytes() */
+        Aggregate aggregate;
+        unsigned aggregate_line, aggregate_column;
         unsigned line, column;
 } MetricConfig;
 
@@ -114,6 +125,9 @@ typedef struct ProbeConfig {
         size_t n_decoders;
         MetricConfig *metrics;
         size_t n_metrics;
+        /* Its events are kept for /events (and streamed for that). false:
+         * streamed only while a metric counted in user space needs them. */
+        bool events;
         unsigned line, column; /* of the probe's mapping */
         /* Positions of keys, for messages about this probe found later
          * (e.g. a label that a tracepoint's format does not have). */
@@ -176,6 +190,7 @@ void config_errors_clear(ConfigErrors *errs);
 
 const char *probe_type_to_string(ProbeType t);
 const char *metric_type_to_string(MetricType t);
+const char *aggregate_to_string(Aggregate a);
 /* The probe named name, or NULL. */
 const ProbeConfig *config_find_probe(const Config *c, const char *name);
 /* Whether match/label name of a latency metric is the header's thread id

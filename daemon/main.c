@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "khist.h"
 #include "manager.h"
 #include "procstat.h"
 #include "tfs.h"
@@ -176,6 +177,18 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
         const char *clock = t ? tfs_preferred_clock(t) : NULL;
         if (clock)
                 printf("%s > instances/%s/trace_clock\n", clock, name);
+        /* Kernel aggregation: every metric's plan first, since a probe
+         * streams when any metric counted here needs its events. */
+        size_t n_plans = 0;
+        for (size_t i = 0; i < c->n_probes; i++)
+                n_plans += c->probes[i].n_metrics;
+        KhPlan *plans = xcalloc(n_plans ? n_plans : 1, sizeof(KhPlan));
+        KhPlan **of = xcalloc(c->n_probes ? c->n_probes : 1, sizeof(KhPlan *));
+        for (size_t i = 0, at = 0; i < c->n_probes; i++) {
+                of[i] = &plans[at];
+                for (size_t m = 0; m < c->probes[i].n_metrics; m++)
+                        khist_plan(c, i, m, k, name, clock, &plans[at++]);
+        }
         for (size_t i = 0; i < c->n_probes; i++) {
                 const ProbeConfig *p = &c->probes[i];
                 Buf def = { 0 };
@@ -187,12 +200,39 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
                 if (p->filter)
                         printf("%s > instances/%s/events/%s%s%s/filter\n", p->filter, name, ev ? ev : name,
                                ev ? "" : "/", ev ? "" : p->name);
-                printf("1 > instances/%s/events/%s%s%s/enable\n", name, ev ? ev : name, ev ? "" : "/",
-                       ev ? "" : p->name);
+                bool streams = p->events;
+                for (size_t m = 0; m < p->n_metrics; m++)
+                        streams |= !of[i][m].kernel;
+                for (size_t x = 0; x < c->n_probes; x++)
+                        for (size_t m = 0; m < c->probes[x].n_metrics; m++)
+                                streams |= !of[x][m].kernel && c->probes[x].metrics[m].latency_from.name &&
+                                           strcmp(c->probes[x].metrics[m].latency_from.name, p->name) == 0;
+                if (streams)
+                        printf("1 > instances/%s/events/%s%s%s/enable\n", name, ev ? ev : name, ev ? "" : "/",
+                               ev ? "" : p->name);
+                else
+                        printf("# not enabled: events: false, and the kernel counts all its metrics\n");
+                bool refused = false;
+                for (size_t m = 0; m < p->n_metrics; m++) {
+                        const KhPlan *kp = &of[i][m];
+                        const MetricConfig *mc = &p->metrics[m];
+                        printf("# metric '%s': %s (%s)\n", mc->name, kp->kernel ? "kernel" : "user", kp->why);
+                        if (kp->synth)
+                                printf("%s >> synthetic_events\n", kp->synth);
+                        for (size_t j = 0; j < kp->n_triggers; j++)
+                                printf("%s >> instances/%s/events/%s/trigger\n", kp->triggers[j].line, name,
+                                       kp->triggers[j].event);
+                        if (mc->aggregate == AGGREGATE_KERNEL && !kp->kernel) {
+                                fprintf(stderr, "%s:%u: %s: metric '%s' has aggregate: kernel, which this kernel "
+                                        "cannot give it: %s\n", c->path, mc->aggregate_line,
+                                        c->strict ? "error" : "warning", mc->name, kp->why);
+                                refused = true;
+                        }
+                }
 
                 _cleanup_free_ char *why = NULL;
                 int r = tfs_probe_judge(t, k, p, &why);
-                unavailable += r < 0;
+                unavailable += r < 0 || refused;
                 if (why)
                         fprintf(stderr, "%s:%u: %s: probe '%s' %s: %s\n", c->path, p->line,
                                 r < 0 && c->strict ? "error" : "warning", p->name,
@@ -201,6 +241,10 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
                                                  : "may be refused by this kernel",
                                 why);
         }
+        for (size_t i = 0; i < n_plans; i++)
+                khist_plan_done(&plans[i]);
+        free(plans);
+        free(of);
         return unavailable;
 }
 

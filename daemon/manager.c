@@ -170,7 +170,31 @@ static HttpBody *http_metrics(void *userdata, ExpoFormat format) {
         return http_body_ref(*cache);
 }
 
+/* The kernel's counts of the metrics it aggregates, read now: a scrape
+ * sees them as they are (renders are cached, like the rest of /metrics). */
+static void read_kernel_hists(Manager *m) {
+        _cleanup_buf_ Buf text = { 0 };
+        for (size_t i = 0; m->tracefs && i < m->pipeline->n_probes; i++) {
+                Probe *pr = &m->pipeline->probes[i];
+                for (size_t k = 0; k < pr->n_metrics; k++) {
+                        const MetricPlan *plan = &pr->metrics[k];
+                        if (!plan->kh.kernel || !plan->kh_live)
+                                continue;
+                        buf_clear(&text);
+                        int r = tfs_read_hist(m->tracefs, plan->kh.triggers[plan->kh.hist_trigger].event, &text);
+                        if (r >= 0)
+                                r = pipeline_apply_hist(m->pipeline, i, k, text.data ? text.data : "", text.len);
+                        else
+                                pipeline_hist_unread(m->pipeline, i, k);
+                        if (r < 0)
+                                log_debug("Reading the kernel's counts of metric '%s' failed: %s",
+                                          plan->config->name, strerror(-r));
+                }
+        }
+}
+
 static void render_metrics(Manager *m, Expo *out) {
+        read_kernel_hists(m);
         pipeline_render_metrics(m->pipeline, out);
         render_kernel_stats(m, out);
         uint64_t misses;
@@ -550,9 +574,12 @@ int manager_start(Manager *m) {
                 log_notice("Removed %u leftovers of an earlier run (group and instance %s)", removed, m->tracefs->name);
 
         m->registry = registry_new(m->tracefs, cfg);
+        m->registry->pipeline = m->pipeline;
         r = registry_create_instance(m->registry);
         if (r < 0)
                 goto fail;
+        /* With the instance's clock known: the latencies' triggers name it. */
+        pipeline_plan_kernel(m->pipeline, &m->tracefs->features, m->tracefs->name, m->tracefs->clock);
 
         size_t failed = 0;
         for (size_t i = 0; i < m->pipeline->n_probes; i++) {
@@ -563,6 +590,8 @@ int manager_start(Manager *m) {
                         break;
         }
         registry_symbols_done(m->registry);
+        if (failed == 0 || !cfg->strict)
+                failed += registry_khist_install(m->registry, cfg->path);
         if (failed > 0 && cfg->strict) {
                 log_error("A probe failed and strict is set: removing what was registered and exiting");
                 r = -EINVAL;

@@ -173,6 +173,7 @@ static void probe_done(Probe *p) {
                 free(p->metrics[m].match);
                 free(p->metrics[m].entry_slot);
                 free(p->metrics[m].entry_decoder);
+                khist_plan_done(&p->metrics[m].kh);
         }
         free(p->metrics);
         for (size_t i = 0; i < p->n_entries; i++) {
@@ -617,7 +618,7 @@ static void push_entries(Buf *scratch, Probe *pr, const TraceLine *tl, const Eve
                 SeriesKeyPart key[PIPELINE_MAX_FIELDS];
                 uint64_t words[PIPELINE_MAX_FIELDS];
                 StrView saved[PIPELINE_MAX_FIELDS];
-                if (!ep->metric->pending || ep->n_match > PIPELINE_MAX_FIELDS ||
+                if (!ep->metric->pending || ep->metric->kh.kernel || ep->n_match > PIPELINE_MAX_FIELDS ||
                     !match_key(ep->match, ep->n_match, tl, ef, key, words))
                         continue;
                 size_t n = ep->n_saved < PIPELINE_MAX_FIELDS ? ep->n_saved : PIPELINE_MAX_FIELDS;
@@ -648,6 +649,8 @@ static void probe_count(Probe *pr, const TraceLine *tl, const EventFields *ef, u
                 MetricPlan *plan = &pr->metrics[m];
                 if (_unlikely_(!plan->family))
                         continue; /* adopted by a newer pipeline: see pipeline_adopt() */
+                if (plan->kh.kernel)
+                        continue; /* the kernel counts it */
                 FamilyKind kind = family_kind(plan->family);
                 double v = 0;
                 PendingMatch entry, *matched = NULL;
@@ -725,6 +728,8 @@ static const Probe *count_event(Pipeline *p, Probe *pr, TraceLine *tl, EventFiel
         if (pr->n_entries > 0)
                 push_entries(&p->entry_scratch, pr, tl, ef, ts_ns, seq);
         probe_count(pr, tl, ef, ts_ns, seq);
+        if (!pr->config->events)
+                return pr;
         ring_push(p->ring, &(RingEventView){
                                    .probe = pr->id,
                                    .comm = tl->comm,
@@ -825,7 +830,8 @@ void pipeline_render_probes(const Pipeline *p, const ProbeStatus *status, const 
         for (size_t i = 0; i < p->n_probes; i++) {
                 const Probe *pr = &p->probes[i];
                 const ProbeConfig *c = pr->config;
-                ProbeStatus st = status ? status[i] : (ProbeStatus){ .state = pr->live ? "registered" : "pending" };
+                ProbeStatus st = status ? status[i]
+                                        : (ProbeStatus){ .state = pr->live ? "registered" : "pending", .streamed = -1 };
                 buf_puts(out, i ? ",{" : "{");
                 json_member_string(out, true, "name", c->name);
                 json_member_string(out, false, "type", probe_type_to_string(c->type));
@@ -836,6 +842,31 @@ void pipeline_render_probes(const Pipeline *p, const ProbeStatus *status, const 
                 json_member_string(out, false, "state", st.state);
                 json_member_string(out, false, "error", st.error);
                 json_member_u64(out, "events", pr->events);
+                if (st.streamed >= 0) {
+                        buf_puts(out, ",\"streamed\":");
+                        buf_puts(out, st.streamed ? "true" : "false");
+                }
+                buf_puts(out, ",\"metrics\":[");
+                for (size_t m = 0; m < pr->n_metrics; m++) {
+                        const MetricPlan *mp = &pr->metrics[m];
+                        buf_puts(out, m ? ",{" : "{");
+                        json_member_string(out, true, "name", mp->config->name);
+                        json_member_string(out, false, "aggregate", mp->kh.kernel ? "kernel" : "user");
+                        json_member_string(out, false, "why", mp->kh.why);
+                        if (mp->kh.kernel) {
+                                buf_puts(out, ",\"triggers\":[");
+                                for (size_t t = 0; t < mp->kh.n_triggers; t++) {
+                                        buf_puts(out, t ? ",{" : "{");
+                                        json_member_string(out, true, "event", mp->kh.triggers[t].event);
+                                        json_member_string(out, false, "trigger", mp->kh.triggers[t].line);
+                                        buf_putc(out, '}');
+                                }
+                                buf_putc(out, ']');
+                                json_member_string(out, false, "synthetic_event", mp->kh.synth);
+                        }
+                        buf_putc(out, '}');
+                }
+                buf_putc(out, ']');
                 buf_putc(out, '}');
         }
         buf_putc(out, ']');
@@ -930,6 +961,14 @@ void pipeline_adopt(Pipeline *next, Pipeline *prev, const ReloadPlan *plan) {
                                 continue;
                         /* next's raw-tuple cache is empty: it never saw a line. */
                         MetricPlan *nm = &np->metrics[m], *om = &op->metrics[k];
+                        /* The kernel's counts go on only in the trigger
+                         * that made them; a metric moving between kernel
+                         * and user starts again. */
+                        if (!khist_plan_same(&nm->kh, &om->kh))
+                                continue;
+                        nm->kh_live = om->kh_live;
+                        nm->kh_bad = om->kh_bad;
+                        nm->kh_reads_failed = om->kh_reads_failed;
                         family_set_max_series(om->family, next->config->max_series);
                         family_free(nm->family);
                         nm->family = om->family;

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "expo.h"
+#include "khist.h"
 #include "kfeatures.h"
 #include "events_json.h"
 #include "pending.h"
@@ -71,6 +72,14 @@ typedef struct MetricPlan {
          * per raw tuple the cache did not hold; the values cut so. */
         size_t max_label_bytes;
         uint64_t labels_cut;
+        /* Kernel aggregation (khist.h): the plan, from pipeline_plan_kernel();
+         * kh.kernel: counted by the kernel, not here (the edge clears it
+         * when the kernel refuses an auto metric's triggers); kh_live: its
+         * triggers are in the kernel, so its hist file is read at scrapes. */
+        KhPlan kh;
+        bool kh_live;
+        uint64_t kh_bad; /* hist entries that did not parse */
+        uint64_t kh_reads_failed;
 } MetricPlan;
 
 enum {
@@ -118,6 +127,7 @@ typedef struct ProbeStatus {
         const char *state;      /* "pending", "registered", "failed", "unavailable" */
         const char *definition; /* the line written to tracefs; NULL for tracepoints */
         const char *error;      /* why it is not registered; NULL */
+        int streamed;           /* its events reach user space: 1, 0; -1 unknown */
 } ProbeStatus;
 
 /* Looks up a task the kernel printed as "<...>" or "(-------)": it saves
@@ -194,6 +204,19 @@ typedef struct Record {
 const Probe *pipeline_process_record(Pipeline *p, const Record *rec);
 /* A report of lost events; counted says whether the kernel said how many. */
 void pipeline_count_lost(Pipeline *p, uint64_t lost, bool counted);
+
+/* Plans every metric's kernel aggregation for kernel k (NULL: unknown),
+ * our group and the instance's clock (khist_plan()). */
+void pipeline_plan_kernel(Pipeline *p, const KernelFeatures *k, const char *group, const char *clock);
+/* Whether probe i's events must reach user space: it keeps /events, or a
+ * metric counted here needs them (its own, or a latency it starts). */
+bool pipeline_probe_streams(const Pipeline *p, size_t i);
+/* A kernel metric's hist file, read at a scrape: its family becomes the
+ * kernel's totals (decoded and cut as events' labels are). Returns 0,
+ * -ENOENT (no section of ours) or -EBADMSG; then the family stays. */
+int pipeline_apply_hist(Pipeline *p, size_t probe, size_t metric, const char *text, size_t len);
+/* A kernel metric's hist file could not be read. */
+void pipeline_hist_unread(Pipeline *p, size_t probe, size_t metric);
 
 /* The users' metrics and the daemon's own pipeline counters (probe_up
  * is liveness). Drops pending latency entries that expired first. */

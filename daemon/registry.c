@@ -37,6 +37,8 @@ Registry *registry_new(Tracefs *tfs, const Config *config) {
         return r;
 }
 
+static void reg_khist_done(RegKhist *k);
+
 static void reg_probe_done(RegProbe *e) {
         free(e->definition);
         free(e->error);
@@ -52,6 +54,9 @@ Registry *registry_free(Registry *r) {
         for (size_t i = 0; i < r->n_orphans; i++)
                 free(r->orphans[i].name);
         free(r->orphans);
+        for (size_t k = 0; k < r->n_khist; k++)
+                reg_khist_done(&r->khist[k]);
+        free(r->khist);
         free(r);
         return NULL;
 }
@@ -118,6 +123,25 @@ static void probe_fail(Registry *r, RegProbe *e, int err, char *kernel_text, con
         e->state = state;
 }
 
+/* A metric with aggregate: kernel that this kernel cannot aggregate: its
+ * probe is unavailable, like a probe needing a feature the kernel lacks. */
+static char *kernel_metric_refused(const Registry *r, size_t i) {
+        if (!r->pipeline || i >= r->pipeline->n_probes)
+                return NULL;
+        const Probe *pr = &r->pipeline->probes[i];
+        for (size_t m = 0; m < pr->n_metrics; m++) {
+                const MetricPlan *plan = &pr->metrics[m];
+                if (plan->config->aggregate == AGGREGATE_KERNEL && !plan->kh.kernel)
+                        return xstrdupf("metric '%s' has aggregate: kernel, which it cannot have here: %s",
+                                        plan->config->name, plan->kh.why ? plan->kh.why : "?");
+        }
+        return NULL;
+}
+
+static bool probe_streams(const Registry *r, size_t i) {
+        return !r->pipeline || i >= r->pipeline->n_probes || pipeline_probe_streams(r->pipeline, i);
+}
+
 bool registry_register(Registry *r, size_t i, const char *config_path) {
         RegProbe *e = &r->probes[i];
         const ProbeConfig *c = e->config;
@@ -128,6 +152,8 @@ bool registry_register(Registry *r, size_t i, const char *config_path) {
         e->definition = NULL;
         free(e->error);
         e->error = NULL;
+        if ((err = kernel_metric_refused(r, i)))
+                return probe_fail(r, e, -EOPNOTSUPP, err, config_path), false;
         if (is_kprobe_kind(c)) {
                 Buf def = { 0 };
                 if (tfs_probe_definition(c, r->tfs->name, &def) >= 0)
@@ -144,13 +170,197 @@ bool registry_register(Registry *r, size_t i, const char *config_path) {
                 if (k < 0)
                         return probe_fail(r, e, k, err, config_path), false;
         }
-        k = tfs_event_enable(r->tfs, c, true);
-        if (k < 0)
-                return probe_fail(r, e, k, NULL, config_path), false;
-        e->enabled = true;
+        /* Trigger-only (its metrics counted in the kernel, events: false):
+         * enabled by its triggers alone, its records never written. */
+        if (probe_streams(r, i)) {
+                k = tfs_event_enable(r->tfs, c, true);
+                if (k < 0)
+                        return probe_fail(r, e, k, NULL, config_path), false;
+                e->enabled = true;
+        }
         e->state = PROBE_STATE_REGISTERED;
         log_info("Probe '%s' registered: %s", c->name, e->definition ? e->definition : c->target);
         return true;
+}
+
+/* ---- kernel aggregation ---- */
+
+static void reg_khist_done(RegKhist *k) {
+        free(k->metric);
+        free(k->synth);
+        for (size_t i = 0; i < k->n_triggers; i++) {
+                free(k->triggers[i].event);
+                free(k->triggers[i].line);
+        }
+        *k = (RegKhist){ 0 };
+}
+
+/* Removes what of k is in the kernel, in the reverse order; what fails
+ * stays, for the next try. Returns 0 or the first -errno. */
+static int khist_remove(Registry *r, RegKhist *k) {
+        while (k->written > 0) {
+                KhTrigger *t = &k->triggers[k->written - 1];
+                int e = tfs_trigger_write(r->tfs, t->event, t->line, true, NULL);
+                if (e < 0 && e != -ENOENT)
+                        return log_error_errno(e, "Removing trigger '%s' of %s failed: %m", t->line, t->event);
+                k->written--;
+        }
+        if (k->synth_made) {
+                int e = tfs_synth_write(r->tfs, k->synth, true, NULL);
+                if (e < 0 && e != -ENOENT)
+                        return log_error_errno(e, "Removing synthetic event '%s' failed: %m", k->synth);
+                k->synth_made = false;
+        }
+        return 0;
+}
+
+static bool khist_same(const RegKhist *k, const KhPlan *p) {
+        if (k->n_triggers != p->n_triggers || !(k->synth ? p->synth && strcmp(k->synth, p->synth) == 0 : !p->synth))
+                return false;
+        for (size_t i = 0; i < k->n_triggers; i++)
+                if (strcmp(k->triggers[i].event, p->triggers[i].event) != 0 ||
+                    strcmp(k->triggers[i].line, p->triggers[i].line) != 0)
+                        return false;
+        return true;
+}
+
+static bool probe_registered(const Registry *r, int i) {
+        return i >= 0 && (size_t) i < r->n_probes && r->probes[i].state == PROBE_STATE_REGISTERED;
+}
+
+/* The installed set that metric m of probe i plans, or NULL. */
+static RegKhist *khist_find(Registry *r, const KhPlan *p) {
+        for (size_t k = 0; k < r->n_khist; k++)
+                if (khist_same(&r->khist[k], p))
+                        return &r->khist[k];
+        return NULL;
+}
+
+static void khist_compact(Registry *r) {
+        size_t kept = 0;
+        for (size_t k = 0; k < r->n_khist; k++) {
+                if (r->khist[k].written == 0 && !r->khist[k].synth_made)
+                        reg_khist_done(&r->khist[k]);
+                else
+                        r->khist[kept++] = r->khist[k];
+        }
+        r->n_khist = kept;
+}
+
+void registry_khist_prune(Registry *r) {
+        for (size_t k = 0; k < r->n_khist; k++)
+                r->khist[k].keep = false;
+        for (size_t i = 0; r->pipeline && i < r->pipeline->n_probes && i < r->n_probes; i++) {
+                Probe *pr = &r->pipeline->probes[i];
+                for (size_t m = 0; m < pr->n_metrics; m++) {
+                        MetricPlan *plan = &pr->metrics[m];
+                        RegKhist *k = plan->kh.kernel ? khist_find(r, &plan->kh) : NULL;
+                        if (k && probe_registered(r, (int) i) &&
+                            (plan->kh.entry_probe < 0 || probe_registered(r, plan->kh.entry_probe)))
+                                k->keep = true;
+                }
+        }
+        for (size_t k = r->n_khist; k > 0; k--)
+                if (!r->khist[k - 1].keep)
+                        (void) khist_remove(r, &r->khist[k - 1]);
+        khist_compact(r);
+}
+
+/* Writes plan's lines; on a refusal removes what it wrote and returns
+ * the kernel's words. */
+static int khist_write(Registry *r, const char *metric, const KhPlan *p, char **ret_error) {
+        RegKhist k = { .metric = xstrdup(metric), .synth = p->synth ? xstrdup(p->synth) : NULL,
+                       .n_triggers = p->n_triggers };
+        for (size_t i = 0; i < p->n_triggers; i++)
+                k.triggers[i] = (KhTrigger){ xstrdup(p->triggers[i].event), xstrdup(p->triggers[i].line) };
+        int e = 0;
+        if (k.synth) {
+                e = tfs_synth_write(r->tfs, k.synth, false, ret_error);
+                k.synth_made = e >= 0;
+        }
+        for (size_t i = 0; e >= 0 && i < k.n_triggers; i++) {
+                e = tfs_trigger_write(r->tfs, k.triggers[i].event, k.triggers[i].line, false, ret_error);
+                if (e >= 0)
+                        k.written++;
+        }
+        if (e < 0) {
+                if (!*ret_error)
+                        *ret_error = xstrdup(strerror(-e));
+                (void) khist_remove(r, &k);
+        }
+        /* Kept when in the kernel (also a removal that failed: retried). */
+        if (k.written > 0 || k.synth_made) {
+                r->khist = xrealloc(r->khist, (r->n_khist + 1) * sizeof(RegKhist));
+                r->khist[r->n_khist++] = k;
+        } else
+                reg_khist_done(&k);
+        return e;
+}
+
+/* The probes' enable files as their streaming needs them now. */
+static void sync_streaming(Registry *r) {
+        for (size_t i = 0; i < r->n_probes; i++) {
+                RegProbe *e = &r->probes[i];
+                if (e->state != PROBE_STATE_REGISTERED)
+                        continue;
+                bool want = probe_streams(r, i);
+                if (want && !e->enabled) {
+                        int k = tfs_event_enable(r->tfs, e->config, true);
+                        if (k < 0)
+                                log_error_errno(k, "Enabling probe '%s' failed: %m", e->config->name);
+                        else
+                                e->enabled = true;
+                } else if (!want && e->enabled)
+                        (void) registry_disable(r, e);
+        }
+}
+
+size_t registry_khist_install(Registry *r, const char *config_path) {
+        size_t failed = 0;
+        for (size_t i = 0; r->pipeline && i < r->pipeline->n_probes && i < r->n_probes; i++) {
+                Probe *pr = &r->pipeline->probes[i];
+                for (size_t m = 0; m < pr->n_metrics; m++) {
+                        MetricPlan *plan = &pr->metrics[m];
+                        plan->kh_live = false;
+                        if (!plan->kh.kernel || !probe_registered(r, (int) i))
+                                continue;
+                        if (khist_find(r, &plan->kh)) {
+                                plan->kh_live = true;
+                                continue;
+                        }
+                        char *err = NULL;
+                        int e;
+                        if (plan->kh.entry_probe >= 0 && !probe_registered(r, plan->kh.entry_probe)) {
+                                err = xstrdupf("its entry probe '%s' is not registered",
+                                               r->pipeline->probes[plan->kh.entry_probe].config->name);
+                                e = -ENOENT;
+                        } else
+                                e = khist_write(r, plan->config->name, &plan->kh, &err);
+                        if (e >= 0) {
+                                plan->kh_live = true;
+                                log_info("Metric '%s' is counted in the kernel: %s", plan->config->name,
+                                         plan->kh.triggers[plan->kh.hist_trigger].line);
+                                continue;
+                        }
+                        if (plan->config->aggregate == AGGREGATE_KERNEL) {
+                                char *why = xstrdupf("the kernel refused metric '%s' (aggregate: kernel): %s",
+                                                     plan->config->name, err);
+                                free(err);
+                                probe_fail(r, &r->probes[i], e, why, config_path);
+                                pipeline_set_live(r->pipeline, i, false);
+                                failed++;
+                                break;
+                        }
+                        log_warning("%s:%u: metric '%s' is counted from events instead: the kernel refused its "
+                                    "trigger: %s", config_path, plan->config->line, plan->config->name, err);
+                        free(plan->kh.why);
+                        plan->kh.why = xstrdupf("aggregate: auto, but the kernel refused the trigger: %s", err);
+                        plan->kh.kernel = false;
+                        free(err);
+                }
+        }
+        sync_streaming(r);
+        return failed;
 }
 
 void registry_symbols_done(Registry *r) {
@@ -164,6 +374,13 @@ void registry_symbols_done(Registry *r) {
 
 int registry_teardown(Registry *r) {
         int ret = 0;
+        /* Triggers first: the kernel keeps a probe that has some. */
+        for (size_t k = r->n_khist; k > 0; k--) {
+                int e = khist_remove(r, &r->khist[k - 1]);
+                if (e < 0 && ret == 0)
+                        ret = e;
+        }
+        khist_compact(r);
         for (size_t i = 0; i < r->n_probes; i++) {
                 int k = registry_disable(r, &r->probes[i]);
                 if (k < 0 && ret == 0)
@@ -209,6 +426,7 @@ void registry_status(const Registry *r, ProbeStatus *out) {
                         .state = probe_state_to_string(r->probes[i].state),
                         .definition = r->probes[i].definition,
                         .error = r->probes[i].error,
+                        .streamed = r->probes[i].enabled,
                 };
 }
 

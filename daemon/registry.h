@@ -35,8 +35,22 @@ typedef struct RegOrphan {
         ProbeType type;
 } RegOrphan;
 
+/* The kernel side of one kernel-aggregated metric (khist.h): its
+ * synthetic event and triggers, as written, for removing them again. */
+typedef struct RegKhist {
+        char *metric;
+        char *synth; /* NULL: none */
+        bool synth_made;
+        KhTrigger triggers[3];
+        size_t n_triggers, written; /* triggers[0..written) are in the kernel */
+        bool keep; /* scratch of registry_khist_prune() */
+} RegKhist;
+
 typedef struct Registry {
         Tracefs *tfs; /* borrowed */
+        Pipeline *pipeline; /* borrowed: which metrics the kernel counts, which probes stream */
+        RegKhist *khist; /* in the order written */
+        size_t n_khist;
         bool instance_created;
         bool kallsyms_warned;
         RegProbe *probes; /* parallel to the running pipeline's probes */
@@ -59,6 +73,18 @@ int registry_create_instance(Registry *r);
  * that was written is removed again and the entry says why (logged with
  * config_path:line). Returns true when it is registered. */
 bool registry_register(Registry *r, size_t i, const char *config_path);
+/* Kernel aggregation. prune: removes what of ours the pipeline no longer
+ * wants (a set is kept when a metric plans the same lines and every probe
+ * it is on stays registered), before probes are removed (the kernel keeps
+ * a probe with triggers). install: writes what the pipeline's kernel
+ * metrics need and are not there; when the kernel refuses, an auto metric
+ * is counted in user space instead (its why says the kernel's words) and
+ * a metric with aggregate: kernel fails its probe. Then every registered
+ * probe is enabled exactly when its events must reach user space
+ * (pipeline_probe_streams()). Returns how many probes failed. */
+void registry_khist_prune(Registry *r);
+size_t registry_khist_install(Registry *r, const char *config_path);
+
 /* Says once when kprobe targets went unchecked, and frees the symbol
  * table: after each round of registrations. */
 void registry_symbols_done(Registry *r);

@@ -42,6 +42,7 @@ int reload_apply(const Reloader *ctx, ReloadSummary *ret) {
         if (r < 0)
                 return log_error_errno(r, "Reload failed: %m");
 
+        pipeline_plan_kernel(next, &old->tfs->features, old->tfs->name, old->tfs->clock);
         bool *live = xcalloc(old->n_probes ? old->n_probes : 1, sizeof(bool));
         for (size_t i = 0; i < old->n_probes; i++)
                 live[i] = old->probes[i].state == PROBE_STATE_REGISTERED && prev->probes[i].live;
@@ -76,8 +77,15 @@ int reload_apply(const Reloader *ctx, ReloadSummary *ret) {
                 reg->probes[i].config = c;
                 old->probes[o] = (RegProbe){ 0 };
         }
+        reg->pipeline = next;
+        reg->khist = TAKE_PTR(old->khist);
+        reg->n_khist = old->n_khist;
+        old->n_khist = 0;
         *ctx->pipeline = next;
         *ctx->registry = reg;
+        /* What the kernel counts for metrics that go, or whose probe is
+         * registered anew, goes before the probes (which it holds). */
+        registry_khist_prune(reg);
         if (ctx->switched)
                 ctx->switched(ctx->userdata);
 
@@ -106,15 +114,17 @@ int reload_apply(const Reloader *ctx, ReloadSummary *ret) {
                         failed += !ok;
                 }
         registry_symbols_done(reg);
+        size_t kfailed = registry_khist_install(reg, next->config->path);
         if (ctx->switched)
                 ctx->switched(ctx->userdata);
 
         log_info("Reloaded: %zu probe(s) kept with their counters, %zu removed, %zu registered", plan.kept,
                  plan.removed, plan.added - failed);
+        failed += kfailed;
         if (failed > 0)
                 log_warning("Reload: %zu probe(s) could not be registered (see above; /probes says why)", failed);
         if (ret)
-                *ret = (ReloadSummary){ .kept = plan.kept, .removed = plan.removed, .added = plan.added - failed,
+                *ret = (ReloadSummary){ .kept = plan.kept, .removed = plan.removed, .added = plan.added - (failed - kfailed),
                                         .failed = failed };
         reload_plan_done(&plan);
         return 0;

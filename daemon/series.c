@@ -272,6 +272,29 @@ void series_observe(const Family *f, Series *s, double v, uint64_t seq, uint64_t
         s->exemplars[b] = ex;
 }
 
+void family_zero(Family *f) {
+        for (size_t i = 0; i < f->n_series; i++) {
+                Series *s = f->series[i];
+                s->count = 0;
+                s->sum = 0;
+                if (s->buckets)
+                        memset(s->buckets, 0, (f->n_bounds + 1) * sizeof(uint64_t));
+        }
+}
+
+void series_add_observations(const Family *f, Series *s, size_t bucket, uint64_t n, double sum) {
+        s->sum += sum;
+        if (f->kind == FAMILY_SUM)
+                return;
+        s->count += n;
+        if (f->kind == FAMILY_HISTOGRAM)
+                s->buckets[bucket <= f->n_bounds ? bucket : f->n_bounds] += n;
+}
+
+void family_set_refused(Family *f, uint64_t n) {
+        f->refused = n;
+}
+
 static const Series *family_find(const Family *f, const StrView *values) {
         size_t slot = find_slot(f, hash_values(values, f->n_labels), values);
         uint32_t idx = f->slots[slot];

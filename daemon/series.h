@@ -61,6 +61,14 @@ void series_count(Series *s, uint64_t by, uint64_t seq, uint64_t ts_ns);
  * exemplar of what it hit. */
 void series_observe(const Family *f, Series *s, double v, uint64_t seq, uint64_t ts_ns);
 
+/* For a family the kernel counts (khist.h), rebuilt from its totals at
+ * each scrape: every series back to 0 (kept, in its order), then n
+ * observations of bucket (a histogram; a counter adds n, a sum adds sum)
+ * whose values sum to sum; the kernel's refusals. */
+void family_zero(Family *f);
+void series_add_observations(const Family *f, Series *s, size_t bucket, uint64_t n, double sum);
+void family_set_refused(Family *f, uint64_t n);
+
 /* The value of one series, 0 if it does not exist: a counter's count, a
  * histogram's count of observations. */
 uint64_t family_get(const Family *f, const StrView *values);

@@ -525,6 +525,54 @@ int tfs_event_enable(Tracefs *t, const ProbeConfig *p, bool on) {
         return write_control(path, on ? "1" : "0");
 }
 
+/* ---- kernel aggregation ---- */
+
+int tfs_trigger_write(Tracefs *t, const char *event, const char *line, bool remove, char **ret_error) {
+        if (ret_error)
+                *ret_error = NULL;
+        if (strpbrk(line, "\n\r") || strstr(event, ".."))
+                return -EINVAL;
+        _cleanup_free_ char *dir = path_join(t->instance_dir, "events");
+        _cleanup_free_ char *ev = path_join(dir, event);
+        _cleanup_free_ char *path = path_join(ev, "trigger");
+        _cleanup_free_ char *text = xstrdupf("%s%s", remove ? "!" : "", line);
+        /* Hist errors go to the error_log of the instance the file is in. */
+        _cleanup_free_ char *log = path_join(t->instance_dir, "error_log");
+        _cleanup_free_ char *before = error_log_last_stamp(log);
+        int r = write_once_at(AT_FDCWD, path, O_WRONLY | O_APPEND, text, strlen(text));
+        if (r < 0 && ret_error)
+                *ret_error = error_log_explain(log, before, text);
+        return r;
+}
+
+int tfs_synth_write(Tracefs *t, const char *line, bool remove, char **ret_error) {
+        if (ret_error)
+                *ret_error = NULL;
+        if (strpbrk(line, "\n\r"))
+                return -EINVAL;
+        _cleanup_free_ char *text = NULL;
+        if (remove) {
+                size_t n = strcspn(line, " ");
+                text = xstrdupf("!%.*s", (int) n, line);
+        } else
+                text = xstrdup(line);
+        _cleanup_free_ char *log = path_join(t->root, "error_log");
+        _cleanup_free_ char *before = error_log_last_stamp(log);
+        int r = write_probe_file(t, "synthetic_events", text);
+        if (r < 0 && ret_error)
+                *ret_error = error_log_explain(log, before, text);
+        return r;
+}
+
+int tfs_read_hist(Tracefs *t, const char *event, Buf *out) {
+        if (strstr(event, ".."))
+                return -EINVAL;
+        _cleanup_free_ char *dir = path_join(t->instance_dir, "events");
+        _cleanup_free_ char *ev = path_join(dir, event);
+        _cleanup_free_ char *path = path_join(ev, "hist");
+        return read_file_at(AT_FDCWD, path, 64u << 20, out);
+}
+
 int tfs_open_trace_pipe(Tracefs *t) {
         _cleanup_free_ char *path = path_join(t->instance_dir, "trace_pipe");
         int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);

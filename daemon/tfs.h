@@ -105,6 +105,18 @@ int tfs_event_set_filter(Tracefs *t, const ProbeConfig *p, const char *filter, c
 /* Writes 1/0 to the probe's event enable file in our instance. */
 int tfs_event_enable(Tracefs *t, const ProbeConfig *p, bool on);
 
+/* Kernel aggregation (khist.h). Writes line to (remove: "!" + line into)
+ * the trigger file of event ("GROUP/EVENT", "synthetic/NAME") of our
+ * instance, opened O_WRONLY|O_APPEND: O_TRUNC would drop every trigger of
+ * the event. On failure *ret_error gets the kernel's error_log words when
+ * it logged some. */
+int tfs_trigger_write(Tracefs *t, const char *event, const char *line, bool remove, char **ret_error);
+/* Appends a synthetic event definition to synthetic_events (remove: "!"
+ * NAME), never truncating: that would remove everyone's. */
+int tfs_synth_write(Tracefs *t, const char *line, bool remove, char **ret_error);
+/* Reads the hist file of event in our instance (at most 64 MiB). */
+int tfs_read_hist(Tracefs *t, const char *event, Buf *out);
+
 /* Opens our instance's trace_pipe O_RDONLY|O_NONBLOCK|O_CLOEXEC; returns fd or -errno. */
 int tfs_open_trace_pipe(Tracefs *t);
 

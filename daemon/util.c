@@ -77,23 +77,37 @@ void buf_putc(Buf *b, char c) {
         b->data[b->len] = 0;
 }
 
+void buf_vprintf(Buf *b, const char *fmt, va_list ap) {
+        va_list again;
+        va_copy(again, ap);
+        char tmp[256];
+        int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+        if (n >= 0 && (size_t) n < sizeof(tmp))
+                buf_append(b, tmp, (size_t) n);
+        else if (n >= 0) {
+                buf_reserve(b, (size_t) n);
+                vsnprintf(b->data + b->len, (size_t) n + 1, fmt, again);
+                b->len += (size_t) n;
+        }
+        va_end(again);
+}
+
 void buf_printf(Buf *b, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        char tmp[256];
-        int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+        buf_vprintf(b, fmt, ap);
         va_end(ap);
-        if (n < 0)
-                return;
-        if ((size_t) n < sizeof(tmp)) {
-                buf_append(b, tmp, (size_t) n);
-                return;
-        }
-        buf_reserve(b, (size_t) n);
+}
+
+char *xstrdupf(const char *fmt, ...) {
+        Buf b = { 0 };
+        va_list ap;
         va_start(ap, fmt);
-        vsnprintf(b->data + b->len, (size_t) n + 1, fmt, ap);
+        buf_vprintf(&b, fmt, ap);
         va_end(ap);
-        b->len += (size_t) n;
+        if (!b.data)
+                return xstrdup("");
+        return buf_steal(&b);
 }
 
 size_t fmt_u64(char *buf, uint64_t v) {

@@ -1,6 +1,7 @@
 /* Small shared helpers: string views, a growable buffer, cleanup attributes. */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -94,6 +95,7 @@ void buf_append(Buf *b, const void *p, size_t n);
 void buf_puts(Buf *b, const char *s);
 void buf_putc(Buf *b, char c);
 void buf_printf(Buf *b, const char *fmt, ...) _printf_(2, 3);
+void buf_vprintf(Buf *b, const char *fmt, va_list ap) _printf_(2, 0);
 void buf_put_u64(Buf *b, uint64_t v);
 void buf_put_i64(Buf *b, int64_t v);
 /* Integers as text without printf (the hot path formats pid and decoded
@@ -113,6 +115,8 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+/* A new string, printf-style. */
+char *xstrdupf(const char *fmt, ...) _printf_(1, 2);
 char *xstrndup(const char *s, size_t n);
 
 /* NULL-terminated string arrays ("strv"). strv_free() accepts NULL.

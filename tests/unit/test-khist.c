@@ -1,0 +1,382 @@
+/* Kernel aggregation: the trigger lines planned for each kind of metric
+ * (and why a metric stays in user space), the parser of the kernel's hist
+ * file against forged and broken text, and a hist file through the whole
+ * pipeline: the seed's port=6400 addr=16777343 counted by the kernel comes
+ * out as port="25", addr="127.0.0.1", as the events would have. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "khist.h"
+#include "pipeline.h"
+#include "pipeline-fixture.h"
+
+static const char *const connect_config =
+        "probes:\n"
+        "  - name: connect\n"
+        "    type: kprobe\n"
+        "    target: __sys_connect_file\n"
+        "    fetch: [family=+0($arg2):u16, port=+2($arg2):u16, addr=+4($arg2):u32]\n"
+        "    filter: family == 2\n"
+        "    decode: {port: ntohs, addr: ipv4}\n"
+        "    metrics:\n"
+        "      - {name: connect_total, labels: [comm, addr, port]}\n"
+        "      - {name: family_sum_total, value: family, labels: [port]}\n"
+        "      - name: family_values\n"
+        "        type: histogram\n"
+        "        value: family\n"
+        "        buckets: {exponential: {start: 1, factor: 2, count: 4}}\n"
+        "      - {name: by_tgid_total, labels: [tgid]}\n"
+        "      - {name: port_sum_total, value: port}\n"
+        "      - {name: user_total, labels: [port], aggregate: user}\n"
+        "  - name: connect_ret\n"
+        "    type: kretprobe\n"
+        "    target: __sys_connect_file\n"
+        "    fetch: [ret=$retval:s32]\n"
+        "    decode: {ret: errno}\n"
+        "    metrics:\n"
+        "      - {name: connect_errors_total, labels: [comm, ret]}\n"
+        "      - name: connect_seconds\n"
+        "        type: histogram\n"
+        "        latency_from: connect\n"
+        "        labels: [ret, addr]\n"
+        "        buckets: {exponential: {start: 0.000001, factor: 2, count: 20}}\n"
+        "      - name: connect_ns_seconds\n"
+        "        type: histogram\n"
+        "        latency_from: connect\n"
+        "        buckets: {exponential: {start: 0.000000001, factor: 2, count: 30}}\n"
+        "      - name: connect_default_seconds\n"
+        "        type: histogram\n"
+        "        latency_from: connect\n"
+        "  - name: tcp\n"
+        "    type: tracepoint\n"
+        "    target: sock/inet_sock_set_state\n"
+        "    metrics:\n"
+        "      - {name: tcp_total, labels: [dport]}\n";
+
+static KernelFeatures hist_kernel(void) {
+        KernelFeatures k;
+        features_from_readme(&k, NULL);
+        snprintf(k.release, sizeof(k.release), "6.1.0-test");
+        snprintf(k.machine, sizeof(k.machine), "x86_64");
+        k.state[FEATURE_HIST_TRIGGERS] = FEATURE_YES;
+        return k;
+}
+
+static Config *load(const char *text) {
+        Config *c = NULL;
+        ConfigErrors errs = { 0 };
+        int r = config_load_string("test.yaml", text, strlen(text), &c, &errs);
+        if (r < 0)
+                config_errors_write(&errs, "test.yaml", text, strlen(text), stderr);
+        config_errors_clear(&errs);
+        assert_int_equal(r, 0);
+        return c;
+}
+
+static void plan_of(const Config *c, size_t pi, size_t mi, KhPlan *ret) {
+        KernelFeatures k = hist_kernel();
+        khist_plan(c, pi, mi, &k, "kpe", "mono", ret);
+}
+
+static void test_plan_counter(void **state) {
+        (void) state;
+        Config *c = load(connect_config);
+        KhPlan p;
+        plan_of(c, 0, 0, &p);
+        assert_true(p.kernel);
+        assert_null(p.synth);
+        assert_int_equal(p.n_triggers, 1);
+        assert_string_equal(p.triggers[0].event, "kpe/connect");
+        /* max_series 10000 -> the next power of two; the probe's filter
+         * goes with it: the kernel runs triggers before the event filter. */
+        assert_string_equal(p.triggers[0].line,
+                            "hist:name=kpe_connect_total:keys=comm,addr,port:vals=hitcount:size=16384 if family == 2");
+        assert_int_equal(p.n_keys, 3);
+        assert_int_equal(p.keys[0].kind, KH_KEY_STR);
+        assert_int_equal(p.keys[1].kind, KH_KEY_NUM);
+        khist_plan_done(&p);
+
+        plan_of(c, 0, 1, &p); /* a sum of an undecoded unsigned field */
+        assert_true(p.kernel);
+        assert_string_equal(p.triggers[0].line,
+                            "hist:name=kpe_family_sum_total:keys=port:vals=hitcount,family:size=16384 if family == 2");
+        khist_plan_done(&p);
+
+        plan_of(c, 0, 2, &p); /* bounds 1, 2, 4, 8: log2 from 2^0 */
+        assert_true(p.kernel);
+        assert_string_equal(p.triggers[0].line, "hist:name=kpe_family_values:keys=family.log2:vals=hitcount,family:"
+                                                "size=65536 if family == 2");
+        assert_int_equal(p.log2_base, 0);
+        assert_int_equal(khist_bucket(&p, 0), 0);
+        assert_int_equal(khist_bucket(&p, 3), 3);
+        assert_int_equal(khist_bucket(&p, 4), 4); /* above 8: +Inf */
+        assert_int_equal(khist_bucket(&p, 60), 4);
+        khist_plan_done(&p);
+        config_free(c);
+}
+
+static void test_plan_user(void **state) {
+        (void) state;
+        Config *c = load(connect_config);
+        KhPlan p;
+        plan_of(c, 0, 3, &p);
+        assert_false(p.kernel);
+        assert_non_null(strstr(p.why, "label 'tgid'"));
+        khist_plan_done(&p);
+        plan_of(c, 0, 4, &p);
+        assert_false(p.kernel);
+        assert_non_null(strstr(p.why, "decoded (ntohs)"));
+        khist_plan_done(&p);
+        plan_of(c, 0, 5, &p);
+        assert_false(p.kernel);
+        assert_string_equal(p.why, "aggregate: user");
+        khist_plan_done(&p);
+        plan_of(c, 1, 3, &p); /* Prometheus' default buckets */
+        assert_false(p.kernel);
+        assert_non_null(strstr(p.why, "buckets are not 2^a"));
+        khist_plan_done(&p);
+        plan_of(c, 2, 0, &p);
+        assert_false(p.kernel);
+        assert_non_null(strstr(p.why, "tracepoint"));
+        khist_plan_done(&p);
+
+        /* A kernel without hist triggers says so. */
+        KernelFeatures none = hist_kernel();
+        none.state[FEATURE_HIST_TRIGGERS] = FEATURE_NO;
+        khist_plan(c, 0, 0, &none, "kpe", NULL, &p);
+        assert_false(p.kernel);
+        assert_string_equal(p.why, "kernel 6.1.0-test (x86_64) has no hist triggers (CONFIG_HIST_TRIGGERS)");
+        khist_plan_done(&p);
+        config_free(c);
+}
+
+static void test_plan_latency(void **state) {
+        (void) state;
+        Config *c = load(connect_config);
+        KhPlan p;
+        plan_of(c, 1, 1, &p);
+        assert_true(p.kernel);
+        assert_int_equal(p.entry_probe, 0);
+        assert_string_equal(p.synth, "kpe_connect_seconds u64 lat; s32 ret; u32 addr");
+        assert_int_equal(p.n_triggers, 3);
+        assert_string_equal(p.triggers[0].event, "synthetic/kpe_connect_seconds");
+        assert_string_equal(p.triggers[0].line,
+                            "hist:name=kpe_connect_seconds:keys=ret,addr,lat.log2:vals=hitcount,lat:size=131072");
+        assert_string_equal(p.triggers[1].event, "kpe/connect");
+        assert_string_equal(p.triggers[1].line, "hist:keys=common_pid:ts_connect_seconds=common_timestamp.usecs,"
+                                                "addr_connect_seconds=addr:clock=mono if family == 2");
+        assert_string_equal(p.triggers[2].event, "kpe/connect_ret");
+        assert_string_equal(p.triggers[2].line,
+                            "hist:keys=common_pid:lat_connect_seconds=common_timestamp.usecs-$ts_connect_seconds:"
+                            "onmatch(kpe.connect).trace(kpe_connect_seconds,$lat_connect_seconds,ret,"
+                            "$addr_connect_seconds):clock=mono");
+        assert_true(p.unit > 0.99e-6 && p.unit < 1.01e-6);
+        khist_plan_done(&p);
+
+        plan_of(c, 1, 2, &p); /* from 1 ns: raw nanoseconds */
+        assert_true(p.kernel);
+        assert_non_null(strstr(p.triggers[1].line, "ts_connect_ns_seconds=common_timestamp:clock=mono"));
+        assert_null(strstr(p.triggers[1].line, "usecs"));
+        khist_plan_done(&p);
+        config_free(c);
+}
+
+static void test_names(void **state) {
+        (void) state;
+        char *n = khist_object_name("kprobe-exporter", "connect_total");
+        assert_string_equal(n, "kprobe_exporter_connect_total");
+        assert_true(khist_name_is_ours("kprobe-exporter", n));
+        assert_false(khist_name_is_ours("kprobe-exporter2", n));
+        assert_false(khist_name_is_ours("kprobe", "kprobeX_connect"));
+        free(n);
+        n = khist_object_name("kprobe_exporter", "a_metric_name_that_is_long_enough_to_pass_the_event_name_limit");
+        assert_int_equal(strlen(n), CONFIG_NAME_MAX);
+        assert_true(khist_name_is_ours("kprobe_exporter", n));
+        free(n);
+}
+
+/* What the kernel prints, in its own format (trace_events_hist.c). */
+static char *pad50(const char *comm) {
+        char *s = malloc(51);
+        assert_non_null(s);
+        snprintf(s, 51, "%-50s", comm);
+        return s;
+}
+
+static char *counter_hist(const char *comm1, const char *comm2) {
+        _cleanup_free_ char *a = pad50(comm1), *b = pad50(comm2);
+        Buf t = { 0 };
+        buf_printf(&t,
+                   "# event histogram\n#\n# trigger info: hist:kpe_other:keys=port:vals=hitcount:sort=hitcount:size=2048 [active]\n#\n\n"
+                   "{ port:       6400 } hitcount:          9\n\nTotals:\n    Hits: 9\n    Entries: 1\n    Dropped: 0\n\n"
+                   "# event histogram\n#\n"
+                   "# trigger info: hist:kpe_connect_total:keys=comm,addr,port:vals=hitcount:sort=hitcount:size=16384 if family == 2 [active]\n#\n\n"
+                   "{ comm: %s, addr:   16777343, port:       6400 } hitcount:          5\n"
+                   "{ comm: %s, addr:   16777343, port:       6656 } hitcount:          3\n"
+                   "\nTotals:\n    Hits: 8\n    Entries: 2\n    Dropped: 7\n",
+                   a, b);
+        return buf_steal(&t);
+}
+
+typedef struct Seen {
+        KhEntry e[8];
+        size_t n;
+} Seen;
+
+static void collect(void *userdata, const KhEntry *e) {
+        Seen *s = userdata;
+        if (s->n < 8)
+                s->e[s->n++] = *e;
+}
+
+static void test_parse(void **state) {
+        (void) state;
+        Config *c = load(connect_config);
+        KhPlan p;
+        plan_of(c, 0, 0, &p);
+        _cleanup_free_ char *text = counter_hist("nc", "curl");
+        Seen s = { 0 };
+        KhTotals t;
+        assert_int_equal(khist_parse(&p, text, strlen(text), collect, &s, &t), 0);
+        assert_int_equal(s.n, 2);
+        assert_int_equal(s.e[0].str[0].n, 2);
+        assert_memory_equal(s.e[0].str[0].p, "nc", 2);
+        assert_int_equal(s.e[0].num[1], 16777343);
+        assert_int_equal(s.e[0].num[2], 6400);
+        assert_int_equal(s.e[0].hitcount, 5);
+        assert_int_equal(s.e[1].hitcount, 3);
+        assert_int_equal(t.hits, 8);
+        assert_int_equal(t.entries, 2);
+        assert_int_equal(t.dropped, 7);
+        assert_int_equal(t.bad, 0);
+
+        /* A comm (15 bytes at most, whatever they are) stays inside its 50
+         * columns: no forged entry, no forged section. */
+        free(text);
+        text = counter_hist("x }\n{ comm: y", "}\nTotals:\n");
+        memset(&s, 0, sizeof(s));
+        assert_int_equal(khist_parse(&p, text, strlen(text), collect, &s, &t), 0);
+        assert_int_equal(s.n, 2);
+        assert_int_equal(s.e[0].str[0].n, strlen("x }\n{ comm: y"));
+        assert_int_equal(s.e[0].hitcount, 5);
+        assert_int_equal(s.e[1].str[0].n, strlen("}\nTotals:\n"));
+        assert_int_equal(t.dropped, 7);
+
+        /* Not ours, or cut short. */
+        KhPlan other;
+        plan_of(c, 0, 1, &other);
+        assert_int_equal(khist_parse(&other, text, strlen(text), collect, &s, &t), -ENOENT);
+        assert_int_equal(khist_parse(&p, text, strlen(text) - 20, collect, &s, &t), -EBADMSG);
+        /* A damaged entry is skipped and counted. (A damaged entry never
+         * comes from the kernel; after one, the parser goes on at the next
+         * line, which a comm may hold: too short to forge an entry.) */
+        char *bad = counter_hist("nc", "curl");
+        char *at = strstr(bad, "hitcount:          3");
+        at[0] = 'H';
+        memset(&s, 0, sizeof(s));
+        assert_int_equal(khist_parse(&p, bad, strlen(bad), collect, &s, &t), 0);
+        assert_int_equal(s.n, 1);
+        assert_int_equal(t.bad, 1);
+        free(bad);
+        khist_plan_done(&other);
+        khist_plan_done(&p);
+        config_free(c);
+}
+
+static void test_key_text(void **state) {
+        (void) state;
+        char b[32];
+        KhKey s32 = { .fmt = 's', .bits = 32 }, u16 = { .fmt = 'u', .bits = 16 }, x32 = { .fmt = 'x', .bits = 32 };
+        /* The kernel prints an s32 -111 sign-extended to u64. */
+        b[khist_key_text(&s32, UINT64_C(18446744073709551505), b)] = 0;
+        assert_string_equal(b, "-111");
+        b[khist_key_text(&s32, 4294967185u, b)] = 0;
+        assert_string_equal(b, "-111");
+        b[khist_key_text(&u16, 6400, b)] = 0;
+        assert_string_equal(b, "6400");
+        b[khist_key_text(&x32, 255, b)] = 0;
+        assert_string_equal(b, "0xff");
+}
+
+/* The seed's values through the pipeline: the kernel's keys decoded by the
+ * same decoders as events. */
+static void test_apply(void **state) {
+        (void) state;
+        Pipeline *pl = fixture_pipeline(connect_config);
+        KernelFeatures k = hist_kernel();
+        pipeline_plan_kernel(pl, &k, "kpe", "mono");
+        assert_true(pl->probes[0].metrics[0].kh.kernel);
+        assert_false(pl->probes[0].metrics[5].kh.kernel);
+        /* connect must still stream: user_total counts its events. */
+        assert_true(pipeline_probe_streams(pl, 0));
+
+        _cleanup_free_ char *text = counter_hist("nc", "curl");
+        assert_int_equal(pipeline_apply_hist(pl, 0, 0, text, strlen(text)), 0);
+        Family *f = pl->probes[0].metrics[0].family;
+        assert_int_equal(family_get(f, (StrView[]){ SV("nc"), SV("127.0.0.1"), SV("25") }), 5);
+        assert_int_equal(family_get(f, (StrView[]){ SV("curl"), SV("127.0.0.1"), SV("26") }), 3);
+        assert_int_equal(family_refused(f), 7);
+        /* Read again (a second scrape), the same counts: totals, not sums of reads. */
+        assert_int_equal(pipeline_apply_hist(pl, 0, 0, text, strlen(text)), 0);
+        assert_int_equal(family_get(f, (StrView[]){ SV("nc"), SV("127.0.0.1"), SV("25") }), 5);
+        assert_int_equal(family_series(f), 2);
+
+        /* An event of the kernel-counted metric is not counted again here. */
+        const char *line = "              nc-89      [000] .....     3.021029: connect: (__sys_connect_file+0x0/0x70) "
+                           "family=2 port=6400 addr=16777343 comm=\"nc\"";
+        pipeline_process_line(pl, line, strlen(line));
+        assert_int_equal(family_get(f, (StrView[]){ SV("nc"), SV("127.0.0.1"), SV("25") }), 5);
+        assert_int_equal(family_get(pl->probes[0].metrics[5].family, (StrView[]){ SV("25") }), 1);
+
+        /* A latency histogram: ret -111 -> ECONNREFUSED, lat 2^3 us in the
+         * bucket le=8e-06 (index 3); sum in seconds. */
+        const char *lat = "# event histogram\n#\n"
+                          "# trigger info: hist:kpe_connect_seconds:keys=ret,addr,lat.log2:vals=hitcount,lat:sort=hitcount:size=131072 [active]\n#\n\n"
+                          "{ ret: 18446744073709551505, addr:   16777343, lat: ~ 2^3  } hitcount:          2  lat:         13\n"
+                          "{ ret: 18446744073709551505, addr:   16777343, lat: ~ 2^30 } hitcount:          1  lat: 1000000000\n"
+                          "\nTotals:\n    Hits: 3\n    Entries: 2\n    Dropped: 0\n";
+        assert_int_equal(pipeline_apply_hist(pl, 1, 1, lat, strlen(lat)), 0);
+        Family *h = pl->probes[1].metrics[1].family;
+        StrView labels[] = { SV("ECONNREFUSED"), SV("127.0.0.1") };
+        assert_int_equal(family_get(h, labels), 3);
+        assert_int_equal(family_get_bucket(h, labels, 3), 2);
+        assert_int_equal(family_get_bucket(h, labels, 20), 1); /* above 2^19 us: +Inf */
+        double sum = family_get_sum(h, labels);
+        assert_true(sum > 1000.000012 && sum < 1000.000014);
+        pipeline_free(pl);
+}
+
+/* events: false and every metric in the kernel: nothing streams. */
+static void test_streams(void **state) {
+        (void) state;
+        Pipeline *pl = fixture_pipeline("probes:\n"
+                                        "  - name: connect\n"
+                                        "    type: kprobe\n"
+                                        "    target: __sys_connect_file\n"
+                                        "    events: false\n"
+                                        "    fetch: [port=+2($arg2):u16]\n"
+                                        "    decode: {port: ntohs}\n"
+                                        "    metrics: [{name: connect_total, labels: [port]}]\n");
+        KernelFeatures k = hist_kernel();
+        pipeline_plan_kernel(pl, &k, "kpe", NULL);
+        assert_false(pipeline_probe_streams(pl, 0));
+        k.state[FEATURE_HIST_TRIGGERS] = FEATURE_NO;
+        pipeline_plan_kernel(pl, &k, "kpe", NULL);
+        assert_true(pipeline_probe_streams(pl, 0));
+        pipeline_free(pl);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_plan_counter), cmocka_unit_test(test_plan_user),
+                cmocka_unit_test(test_plan_latency), cmocka_unit_test(test_names),
+                cmocka_unit_test(test_parse),        cmocka_unit_test(test_key_text),
+                cmocka_unit_test(test_apply),        cmocka_unit_test(test_streams),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
