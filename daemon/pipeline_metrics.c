@@ -52,7 +52,36 @@ void pipeline_render_metrics(Pipeline *p, Expo *out) {
                                             (StrView[]){ sv_from(plan->config->name) }, 1, plan->labels_cut);
                 }
 
+        expo_put_header(out, "kprobe_exporter_metric_in_kernel", "gauge",
+                        "1 if the kernel counts the metric (a hist trigger, read at scrapes), 0 if the daemon counts "
+                        "its events; /probes says why.");
+        for (size_t i = 0; i < p->n_probes; i++)
+                for (size_t m = 0; m < p->probes[i].n_metrics; m++) {
+                        const MetricPlan *plan = &p->probes[i].metrics[m];
+                        expo_put_sample_u64(out, "kprobe_exporter_metric_in_kernel", metric_label,
+                                            (StrView[]){ sv_from(plan->config->name) }, 1, plan->kh.kernel && plan->kh_live);
+                }
+
         static const char *const reason_labels[] = { "metric", "reason" };
+        bool any_kernel = false;
+        for (size_t i = 0; i < p->n_probes; i++)
+                for (size_t m = 0; m < p->probes[i].n_metrics; m++)
+                        any_kernel |= p->probes[i].metrics[m].kh.kernel;
+        if (any_kernel)
+                expo_put_header(out, "kprobe_exporter_hist_errors_total", "counter",
+                                "Kernel-counted metrics' hist files that could not be read or parsed at a scrape "
+                                "(the metric kept its last values), and entries in them that did not parse.");
+        for (size_t i = 0; any_kernel && i < p->n_probes; i++)
+                for (size_t m = 0; m < p->probes[i].n_metrics; m++) {
+                        const MetricPlan *plan = &p->probes[i].metrics[m];
+                        if (!plan->kh.kernel)
+                                continue;
+                        expo_put_sample_u64(out, "kprobe_exporter_hist_errors_total", reason_labels,
+                                            (StrView[]){ sv_from(plan->config->name), SV("read") }, 2,
+                                            plan->kh_reads_failed);
+                        expo_put_sample_u64(out, "kprobe_exporter_hist_errors_total", reason_labels,
+                                            (StrView[]){ sv_from(plan->config->name), SV("entry") }, 2, plan->kh_bad);
+                }
         static const char *const unmatched_reason[_UNMATCHED_MAX] = { "no_entry", "evicted", "expired" };
         bool header = false;
         for (size_t i = 0; i < p->n_probes; i++)

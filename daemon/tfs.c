@@ -9,6 +9,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "khist.h"
+
 /* tracefs control files are small, but kprobe_events can list thousands of
  * probes of other users; anything beyond this is not a tracefs file. */
 #define READ_MAX (16u * 1024u * 1024u)
@@ -275,6 +277,23 @@ int tfs_cleanup(Tracefs *t, unsigned *removed) {
                         return -errno;
                 (*removed)++;
         }
+
+        /* Our synthetic events (kernel aggregation): named by our prefix;
+         * one another user still has triggers on stays (EBUSY). */
+        _cleanup_free_ char *synth = path_join(t->root, "synthetic_events");
+        _cleanup_buf_ Buf text = { 0 };
+        if (read_all_at(AT_FDCWD, synth, &text) >= 0)
+                for (const char *pos = text.data ? text.data : ""; *pos;) {
+                        StrView l = sv_next_line(&pos);
+                        size_t n = 0;
+                        while (n < l.n && l.p[n] != ' ' && l.p[n] != '\t')
+                                n++;
+                        _cleanup_free_ char *name = xstrndup(l.p, n);
+                        if (n == 0 || !khist_name_is_ours(t->name, name))
+                                continue;
+                        if (tfs_synth_write(t, name, true, NULL) >= 0)
+                                (*removed)++;
+                }
 
         /* Every line of our group, also probes a config no longer has. */
         int r = tfs_may_have(t, FEATURE_KPROBE_EVENTS) ? cleanup_probe_file(t, "kprobe_events", removed) : 0;
