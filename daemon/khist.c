@@ -493,8 +493,10 @@ static bool total(StrView l, const char *what, uint64_t *ret) {
 int khist_parse(const KhPlan *plan, const char *text, size_t len, void (*fn)(void *userdata, const KhEntry *e),
                 void *userdata, KhTotals *ret) {
         const char *p = text, *end = text + len;
-        char *header = xstrdupf("# trigger info: hist:%s:", plan->name ? plan->name : "");
-        size_t hn = strlen(header);
+        /* 6.1 prints "hist:name=NAME:keys=...", older kernels "hist:NAME:keys=...". */
+        char *header = xstrdupf("# trigger info: hist:name=%s:", plan->name ? plan->name : "");
+        char *old = xstrdupf("# trigger info: hist:%s:", plan->name ? plan->name : "");
+        size_t hn = strlen(header), on = strlen(old);
         bool found = false;
         *ret = (KhTotals){ 0 };
 
@@ -503,12 +505,13 @@ int khist_parse(const KhPlan *plan, const char *text, size_t len, void (*fn)(voi
          * 21 bytes of "# trigger info: hist:" (comm holds 15). */
         for (; p < end; p = next_line(p, end)) {
                 StrView l = line_at(p, end);
-                if (l.n >= hn && memcmp(l.p, header, hn) == 0) {
+                if ((l.n >= hn && memcmp(l.p, header, hn) == 0) || (l.n >= on && memcmp(l.p, old, on) == 0)) {
                         found = true;
                         p = next_line(p, end);
                         break;
                 }
         }
+        free(old);
         free(header);
         if (!found)
                 return -ENOENT;

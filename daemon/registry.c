@@ -170,14 +170,11 @@ bool registry_register(Registry *r, size_t i, const char *config_path) {
                 if (k < 0)
                         return probe_fail(r, e, k, err, config_path), false;
         }
-        /* Trigger-only (its metrics counted in the kernel, events: false):
-         * enabled by its triggers alone, its records never written. */
-        if (probe_streams(r, i)) {
-                k = tfs_event_enable(r->tfs, c, true);
-                if (k < 0)
-                        return probe_fail(r, e, k, NULL, config_path), false;
-                e->enabled = true;
-        }
+        /* Enabled once its triggers are written (registry_khist_install()):
+         * a trigger with a timestamp sets the instance's clock, and the
+         * kernel empties the buffer for that. Trigger-only (every metric
+         * counted in the kernel, events: false): never enabled, its
+         * records never written. */
         e->state = PROBE_STATE_REGISTERED;
         log_info("Probe '%s' registered: %s", c->name, e->definition ? e->definition : c->target);
         return true;
@@ -266,6 +263,27 @@ void registry_khist_prune(Registry *r) {
         khist_compact(r);
 }
 
+/* Removes every set that has a trigger on probe i's event (before the
+ * probe goes: the kernel keeps a probe with triggers). */
+static void khist_drop_probe(Registry *r, size_t i) {
+        _cleanup_free_ char *event = xstrdupf("%s/%s", r->tfs->name, r->probes[i].config->name);
+        for (size_t k = r->n_khist; k > 0; k--) {
+                RegKhist *set = &r->khist[k - 1];
+                for (size_t t = 0; t < set->written; t++)
+                        if (strcmp(set->triggers[t].event, event) == 0) {
+                                (void) khist_remove(r, set);
+                                break;
+                        }
+        }
+        khist_compact(r);
+        for (size_t p = 0; r->pipeline && p < r->pipeline->n_probes; p++)
+                for (size_t m = 0; m < r->pipeline->probes[p].n_metrics; m++) {
+                        MetricPlan *plan = &r->pipeline->probes[p].metrics[m];
+                        if (plan->kh_live && !khist_find(r, &plan->kh))
+                                plan->kh_live = false;
+                }
+}
+
 /* Writes plan's lines; on a refusal removes what it wrote and returns
  * the kernel's words. */
 static int khist_write(Registry *r, const char *metric, const KhPlan *p, char **ret_error) {
@@ -298,7 +316,8 @@ static int khist_write(Registry *r, const char *metric, const KhPlan *p, char **
 }
 
 /* The probes' enable files as their streaming needs them now. */
-static void sync_streaming(Registry *r) {
+static size_t sync_streaming(Registry *r, const char *config_path) {
+        size_t failed = 0;
         for (size_t i = 0; i < r->n_probes; i++) {
                 RegProbe *e = &r->probes[i];
                 if (e->state != PROBE_STATE_REGISTERED)
@@ -306,13 +325,19 @@ static void sync_streaming(Registry *r) {
                 bool want = probe_streams(r, i);
                 if (want && !e->enabled) {
                         int k = tfs_event_enable(r->tfs, e->config, true);
-                        if (k < 0)
-                                log_error_errno(k, "Enabling probe '%s' failed: %m", e->config->name);
-                        else
+                        if (k >= 0) {
                                 e->enabled = true;
+                                continue;
+                        }
+                        khist_drop_probe(r, i);
+                        probe_fail(r, e, k, NULL, config_path);
+                        if (r->pipeline)
+                                pipeline_set_live(r->pipeline, i, false);
+                        failed++;
                 } else if (!want && e->enabled)
                         (void) registry_disable(r, e);
         }
+        return failed;
 }
 
 size_t registry_khist_install(Registry *r, const char *config_path) {
@@ -334,8 +359,12 @@ size_t registry_khist_install(Registry *r, const char *config_path) {
                                 err = xstrdupf("its entry probe '%s' is not registered",
                                                r->pipeline->probes[plan->kh.entry_probe].config->name);
                                 e = -ENOENT;
-                        } else
+                        } else {
+                                /* Events buffered by then would go with the clock's reset. */
+                                if (plan->kh.synth && r->flush)
+                                        r->flush(r->flush_userdata);
                                 e = khist_write(r, plan->config->name, &plan->kh, &err);
+                        }
                         if (e >= 0) {
                                 plan->kh_live = true;
                                 log_info("Metric '%s' is counted in the kernel: %s", plan->config->name,
@@ -346,6 +375,7 @@ size_t registry_khist_install(Registry *r, const char *config_path) {
                                 char *why = xstrdupf("the kernel refused metric '%s' (aggregate: kernel): %s",
                                                      plan->config->name, err);
                                 free(err);
+                                khist_drop_probe(r, i);
                                 probe_fail(r, &r->probes[i], e, why, config_path);
                                 pipeline_set_live(r->pipeline, i, false);
                                 failed++;
@@ -359,8 +389,7 @@ size_t registry_khist_install(Registry *r, const char *config_path) {
                         free(err);
                 }
         }
-        sync_streaming(r);
-        return failed;
+        return failed + sync_streaming(r, config_path);
 }
 
 void registry_symbols_done(Registry *r) {

@@ -49,6 +49,11 @@ typedef struct RegKhist {
 typedef struct Registry {
         Tracefs *tfs; /* borrowed */
         Pipeline *pipeline; /* borrowed: which metrics the kernel counts, which probes stream */
+        /* Reads what our instance's buffer holds: called before a trigger
+         * that sets the instance's clock is written (the kernel empties the
+         * buffer then). NULL: nothing streams yet. */
+        void (*flush)(void *userdata);
+        void *flush_userdata;
         RegKhist *khist; /* in the order written */
         size_t n_khist;
         bool instance_created;
@@ -68,8 +73,9 @@ Registry *registry_free(Registry *r); /* frees memory only; see registry_teardow
 /* Creates our instance and sets its options. Returns 0 or -errno (logged). */
 int registry_create_instance(Registry *r);
 
-/* Registers probe i: judges it (features, symbols), writes its definition,
- * its filter, and enables it in our instance. On failure everything of it
+/* Registers probe i: judges it (features, symbols), writes its definition
+ * and its filter; registry_khist_install() enables it in our instance when
+ * its events must stream. On failure everything of it
  * that was written is removed again and the entry says why (logged with
  * config_path:line). Returns true when it is registered. */
 bool registry_register(Registry *r, size_t i, const char *config_path);

@@ -78,6 +78,8 @@ int reload_apply(const Reloader *ctx, ReloadSummary *ret) {
                 old->probes[o] = (RegProbe){ 0 };
         }
         reg->pipeline = next;
+        reg->flush = ctx->flush;
+        reg->flush_userdata = ctx->userdata;
         reg->khist = TAKE_PTR(old->khist);
         reg->n_khist = old->n_khist;
         old->n_khist = 0;

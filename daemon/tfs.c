@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -255,6 +256,82 @@ static int cleanup_probe_file(const Tracefs *t, const char *file, unsigned *remo
         return ret;
 }
 
+/* Whether a process has a file of our instance open (trace_pipe of a
+ * daemon of the same name): what rmdir's EBUSY means unless triggers of
+ * a crashed run hold it. */
+static bool instance_in_use(const Tracefs *t) {
+        DIR *proc = opendir("/proc");
+        if (!proc)
+                return true; /* cannot tell: as before, in use */
+        size_t n = strlen(t->instance_dir);
+        bool used = false;
+        struct dirent *de;
+        while (!used && (de = readdir(proc))) {
+                if (strspn(de->d_name, "0123456789") != strlen(de->d_name))
+                        continue;
+                char fddir[300];
+                snprintf(fddir, sizeof(fddir), "/proc/%s/fd", de->d_name);
+                DIR *fds = opendir(fddir);
+                if (!fds)
+                        continue;
+                int dfd = dirfd(fds);
+                struct dirent *fe;
+                while (!used && (fe = readdir(fds))) {
+                        char target[PATH_MAX];
+                        ssize_t k = readlinkat(dfd, fe->d_name, target, sizeof(target) - 1);
+                        if (k <= 0)
+                                continue;
+                        target[k] = 0;
+                        used = strncmp(target, t->instance_dir, n) == 0 && (target[n] == '/' || target[n] == 0);
+                }
+                closedir(fds);
+        }
+        closedir(proc);
+        return used;
+}
+
+/* The hist triggers a crashed run left in our instance (the kernel keeps
+ * an instance that has some): each line of the trigger files of our
+ * group's events and our synthetic events, as the kernel prints it, is
+ * written back with '!'. Those that send to a synthetic event first (they
+ * use the others' variables). */
+static void remove_instance_triggers(const Tracefs *t, unsigned *removed) {
+        for (int pass = 0; pass < 2; pass++) {
+                for (int dir = 0; dir < 2; dir++) {
+                        _cleanup_free_ char *events = path_join(t->instance_dir, "events");
+                        _cleanup_free_ char *sub = path_join(events, dir == 0 ? t->name : "synthetic");
+                        DIR *d = opendir(sub);
+                        if (!d)
+                                continue;
+                        struct dirent *de;
+                        while ((de = readdir(d))) {
+                                if (de->d_name[0] == '.' || (dir == 1 && !khist_name_is_ours(t->name, de->d_name)))
+                                        continue;
+                                _cleanup_free_ char *ev = path_join(sub, de->d_name);
+                                _cleanup_free_ char *path = path_join(ev, "trigger");
+                                _cleanup_buf_ Buf text = { 0 };
+                                if (read_all_at(AT_FDCWD, path, &text) < 0)
+                                        continue;
+                                for (const char *pos = text.data ? text.data : ""; *pos;) {
+                                        StrView l = sv_next_line(&pos);
+                                        if (l.n == 0 || l.p[0] == '#')
+                                                continue;
+                                        bool sends = memmem(l.p, l.n, "onmatch(", 8) || memmem(l.p, l.n, "onmax(", 6) ||
+                                                     memmem(l.p, l.n, "onchange(", 9);
+                                        if (sends != (pass == 0))
+                                                continue;
+                                        const char *br = memmem(l.p, l.n, " [", 2);
+                                        size_t len = br ? (size_t) (br - l.p) : l.n;
+                                        _cleanup_free_ char *cmd = xstrdupf("!%.*s", (int) len, l.p);
+                                        if (write_once_at(AT_FDCWD, path, O_WRONLY | O_APPEND, cmd, strlen(cmd)) >= 0)
+                                                (*removed)++;
+                                }
+                        }
+                        closedir(d);
+                }
+        }
+}
+
 int tfs_cleanup(Tracefs *t, unsigned *removed) {
         unsigned dummy;
         if (!removed)
@@ -265,11 +342,17 @@ int tfs_cleanup(Tracefs *t, unsigned *removed) {
          * it fails with EBUSY, and that daemon's events stay enabled. The
          * kernel disables an instance's events itself on rmdir, so the walk
          * is only for a removal that failed otherwise. */
-        if (rmdir(t->instance_dir) == 0)
+        int gone = rmdir(t->instance_dir), err = gone < 0 ? errno : 0;
+        if (err == EBUSY && !instance_in_use(t)) {
+                remove_instance_triggers(t, removed);
+                gone = rmdir(t->instance_dir);
+                err = gone < 0 ? errno : 0;
+        }
+        if (gone == 0)
                 (*removed)++;
-        else if (errno == EBUSY)
+        else if (err == EBUSY)
                 return -EBUSY;
-        else if (errno != ENOENT) {
+        else if (err != ENOENT) {
                 int r = instance_disable_all(t);
                 if (r < 0)
                         return r;

@@ -212,10 +212,10 @@ static char *counter_hist(const char *comm1, const char *comm2) {
         _cleanup_free_ char *a = pad50(comm1), *b = pad50(comm2);
         Buf t = { 0 };
         buf_printf(&t,
-                   "# event histogram\n#\n# trigger info: hist:kpe_other:keys=port:vals=hitcount:sort=hitcount:size=2048 [active]\n#\n\n"
+                   "# event histogram\n#\n# trigger info: hist:name=kpe_other:keys=port:vals=hitcount:sort=hitcount:size=2048 [active]\n#\n\n"
                    "{ port:       6400 } hitcount:          9\n\nTotals:\n    Hits: 9\n    Entries: 1\n    Dropped: 0\n\n"
                    "# event histogram\n#\n"
-                   "# trigger info: hist:kpe_connect_total:keys=comm,addr,port:vals=hitcount:sort=hitcount:size=16384 if family == 2 [active]\n#\n\n"
+                   "# trigger info: hist:name=kpe_connect_total:keys=comm,addr,port:vals=hitcount:sort=hitcount:size=16384 if family == 2 [active]\n#\n\n"
                    "{ comm: %s, addr:   16777343, port:       6400 } hitcount:          5\n"
                    "{ comm: %s, addr:   16777343, port:       6656 } hitcount:          3\n"
                    "\nTotals:\n    Hits: 8\n    Entries: 2\n    Dropped: 7\n",
