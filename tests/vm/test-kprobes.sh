@@ -37,6 +37,7 @@ prom_start
 cat "$VM_DIR/kprobes.yaml" "$VM_DIR/kprobes-$ARCH.yaml" >"$KPE_WORK/files/kprobes.yaml" ||
         fail "no register form of the seed's probe for $ARCH"
 cp "$KPE_SOURCE_ROOT/config/probes.yaml" "$KPE_WORK/files/default.yaml"
+cp "$VM_DIR/kagg.yaml" "$KPE_WORK/files/kagg.yaml"
 
 guest_script K R V PROM_PORT <<'EOF'
 # qemu's network for the guest is restricted: not even the host, where
@@ -67,6 +68,19 @@ while [ $i -lt 100 ] && ! wget -q -O /dev/null http://127.0.0.1:9418/healthz; do
         sleep 0.1
         i=$((i + 1))
 done
+# Kernel aggregation (kagg.yaml): each metric counted by the kernel and
+# from events, in an instance and group of its own; started after its
+# probes are in (its log says so), so that no connect of the startup's is
+# counted by one and not the other.
+kprobe-exporter --config.file=/kpe/kagg.yaml --tracefs.instance=kpe_kagg \
+        --web.listen-address=127.0.0.1:9420 2>/tmp/kagg.err &
+KAGG_PID=$!
+i=0
+while ! grep -q 'probes registered in' /tmp/kagg.err; do
+        [ $i -lt 100 ] || { show kagg.err /tmp/kagg.err; die "the kernel-aggregating daemon did not start within 10 s"; }
+        sleep 0.1
+        i=$((i + 1))
+done
 host_wait traffic
 
 # A copy of the seed probe's records, for the log: the daemon's own
@@ -84,6 +98,37 @@ show raw-trace /tmp/raw
 echo 0 >"$TRACEFS/instances/kpe_raw/events/kprobe_exporter/connect/enable"
 rmdir "$TRACEFS/instances/kpe_raw"
 show error_log "$TRACEFS/error_log"
+
+# The kernel-aggregating daemon: its metrics and /probes once the user-space
+# twin has counted the K connects (at most 10 s), the kernel's hit counts
+# of its probes, then SIGTERM, and what of it the kernel still holds.
+i=0
+while [ $i -lt 50 ]; do
+        wget -q -O /tmp/kagg.metrics http://127.0.0.1:9420/metrics
+        grep -qx "u_connect_total{comm=\"nc\",addr=\"127.0.0.1\",port=\"25\"} $K" /tmp/kagg.metrics && break
+        sleep 0.2
+        i=$((i + 1))
+done
+cat "$TRACEFS/kprobe_profile" >/tmp/kagg.profile
+wget -q -O /tmp/kagg.metrics http://127.0.0.1:9420/metrics
+wget -q -O /tmp/kagg.probes http://127.0.0.1:9420/probes
+for e in conn conn_ret quiet; do
+        printf '%s %s\n' "$e" "$(cat "$TRACEFS/instances/kpe_kagg/events/kpe_kagg/$e/enable")"
+done >/tmp/kagg.enable
+show kagg-metrics /tmp/kagg.metrics
+show kagg-probes /tmp/kagg.probes
+show kagg-profile /tmp/kagg.profile
+show kagg-enable /tmp/kagg.enable
+for e in conn/trigger conn/hist conn_ret/trigger quiet/hist; do
+        echo "== $e"
+        cat "$TRACEFS/instances/kpe_kagg/events/kpe_kagg/$e"
+done >/tmp/kagg.hist
+show kagg-hist /tmp/kagg.hist
+kill -TERM "$KAGG_PID"
+wait "$KAGG_PID"
+say "kagg.exit $?"
+show kagg.err /tmp/kagg.err
+say "kagg-leftovers $(cat "$TRACEFS/kprobe_events" "$TRACEFS/synthetic_events" | grep -c kpe_kagg) $(ls "$TRACEFS/instances" | grep -c kpe_kagg)"
 
 # The shipped config's daemon: until it has counted the K connects (at
 # most 10 s), then what it shows, then SIGTERM.
@@ -360,12 +405,18 @@ for reason in evicted expired; do
         v=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_unmatched_total metric=tcp_handshake_seconds reason=$reason)
         [ "$v" = 0 ] || fail "kprobe_exporter_unmatched_total{metric=\"tcp_handshake_seconds\",reason=\"$reason\"} is $v, want 0"
 done
-W=$(metric_value "$KPE_WORK/metrics.txt" connect_duration_seconds_count comm=wget type=2 addr=127.0.0.1 port=9418 ret=0)
-[ "$W" != absent ] && [ "$W" -ge 1 ] || fail "no successful connect of wget's to 127.0.0.1:9418 in connect_duration_seconds: $W"
-check_histograms "$KPE_WORK/metrics.txt" "tcp_handshake_seconds $W $HANDSHAKE_BUCKETS addr=127.0.0.1 port=9418" ||
-        fail "tcp_handshake_seconds of wget's connects (above)"
+# wget's connects to the other daemons of the guest: the shipped config's
+# at 9418, the kernel-aggregating one's at 9420.
+W=0
+for port in 9418 9420; do
+        w=$(metric_value "$KPE_WORK/metrics.txt" connect_duration_seconds_count comm=wget type=2 addr=127.0.0.1 port=$port ret=0)
+        [ "$w" != absent ] && [ "$w" -ge 1 ] || fail "no successful connect of wget's to 127.0.0.1:$port in connect_duration_seconds: $w"
+        check_histograms "$KPE_WORK/metrics.txt" "tcp_handshake_seconds $w $HANDSHAKE_BUCKETS addr=127.0.0.1 port=$port" ||
+                fail "tcp_handshake_seconds of wget's connects to $port (above)"
+        W=$((W + w))
+done
 v=$(grep -c '^tcp_handshake_seconds_count{' "$KPE_WORK/metrics.txt")
-[ "$v" = 2 ] || fail "$v series of tcp_handshake_seconds, want 2 (ports 25 and 9418): $(grep '^tcp_handshake_seconds_count' "$KPE_WORK/metrics.txt")"
+[ "$v" = 3 ] || fail "$v series of tcp_handshake_seconds, want 3 (ports 25, 9418 and 9420): $(grep '^tcp_handshake_seconds_count' "$KPE_WORK/metrics.txt")"
 events=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_events_total probe=tcp_finish_connect)
 [ "$events" = $((K + W + V)) ] || fail "tcp_finish_connect has $events events, want $((K + W + V)): $K + $W paired, $V unmatched"
 log "connect_duration_seconds unmatched 0; tcp_handshake_seconds: $K (nc) + $W (wget) paired, $V unmatched (no_entry: IPv6)"
@@ -410,6 +461,89 @@ if len(v6) != v or any(e["fields"].get("addr") != "::1" or e["fields"].get("port
 print("# " + json.dumps(seed[0]))
 print("# " + json.dumps(v6[0]))
 EOF
+
+log "kernel aggregation: the kernel's hist triggers count what the events count"
+[ "$(guest_fact kagg.exit)" = 0 ] || fail "the kernel-aggregating daemon exited with $(guest_fact kagg.exit): $(guest_block kagg.err)"
+[ "$(guest_fact kagg-leftovers)" = "0 0" ] ||
+        fail "after SIGTERM the kernel holds probes, synthetic events or the instance of kpe_kagg: $(guest_fact kagg-leftovers)"
+guest_block kagg-metrics >"$KPE_WORK/kagg.metrics"
+guest_block kagg-probes >"$KPE_WORK/kagg.probes"
+v=$(json_get "$KPE_WORK/kagg.probes" '" ".join(p["name"] + ":" + p["state"] + ":" + str(p.get("streamed")) + ":" + ",".join(m["aggregate"] for m in p["metrics"]) for p in j["probes"])')
+[ "$v" = "conn:registered:True:kernel,user,kernel,user,kernel,user conn_ret:registered:True:kernel,user,kernel,user quiet:registered:False:kernel" ] ||
+        fail "kpe_kagg /probes: $v; $(guest_block kagg.err)"
+v=$(guest_block kagg-enable | tr '\n' ' ')
+[ "$v" = "conn 1* conn_ret 1* quiet 0* " ] || fail "kpe_kagg enable files: $v (quiet must be trigger-only: 0*)"
+python3 - "$KPE_WORK/kagg.metrics" "$K" "$R" "$V" <<'PYEOF' || fail "kernel against user space (above); the hist files: $(guest_block kagg-hist)"
+import re, sys
+path, k, r, v = sys.argv[1], *map(int, sys.argv[2:])
+sample_re = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+(\S+)$')
+samples = {}
+for line in open(path, encoding="utf-8"):
+    m = sample_re.match(line.strip())
+    if m and not line.startswith("#"):
+        samples[m[1] + (m[2] or "")] = float(m[3])
+bad = []
+def get(key):
+    return samples.get(key)
+# Every user-space sample has its kernel twin with the same value; a
+# latency's buckets and sum may differ by the kernel's microsecond
+# timestamps (an interval within 1 us of a bound).
+pairs = 0
+for key, uval in samples.items():
+    if not key.startswith("u_"):
+        continue
+    kkey = "k_" + key[2:]
+    kval = samples.get(kkey)
+    if kval is None:
+        bad.append(f"{kkey}: missing (user space has {uval:g})")
+        continue
+    pairs += 1
+    latency = key.startswith("u_connect_seconds")
+    if latency and key.startswith("u_connect_seconds_bucket") and abs(kval - uval) <= 1:
+        continue
+    if latency and key.startswith("u_connect_seconds_sum"):
+        n = samples[key.replace("_sum", "_count")]
+        if abs(kval - uval) <= n * 2e-6:
+            continue
+    if kval != uval:
+        bad.append(f"{kkey} {kval:g}, {key} {uval:g}")
+for key in samples:
+    if key.startswith("k_") and "u_" + key[2:] not in samples:
+        bad.append(f"{key}: the kernel has a series user space has not")
+want = {
+    'k_connect_total{comm="nc",addr="127.0.0.1",port="25"}': k,
+    'k_connect_total{comm="nc",addr="127.0.0.1",port="26"}': r,
+    'k_result_total{comm="nc",ret="ECONNREFUSED"}': r,
+    'k_connect_seconds_count{ret="ECONNREFUSED",port="26"}': r,
+    'k_connect_seconds_count{ret="0",port="25"}': k + v,
+    'k_len_count{comm="nc"}': k + r + v,
+    'k_len_bucket{comm="nc",le="16"}': k + r,
+    'k_len_bucket{comm="nc",le="32"}': k + r + v,
+    'k_len_sum_total{comm="nc",type="2"}': 16 * (k + r),
+    'k_len_sum_total{comm="nc",type="10"}': 28 * v,
+    'quiet_connect_total{port="25"}': k + v,
+    'quiet_connect_total{port="26"}': r,
+    'kprobe_exporter_events_total{probe="quiet"}': 0,
+}
+for name in ("k_connect_total", "k_len_sum_total", "k_len", "k_result_total", "k_connect_seconds", "quiet_connect_total"):
+    want[f'kprobe_exporter_metric_in_kernel{{metric="{name}"}}'] = 1
+want['kprobe_exporter_metric_in_kernel{metric="u_connect_total"}'] = 0
+for key, w in want.items():
+    if get(key) != w:
+        bad.append(f"{key} is {get(key)}, want {w}")
+if pairs < 20:
+    bad.append(f"only {pairs} user-space samples had a kernel twin")
+if bad:
+    sys.exit("\n".join(bad))
+print(f"#   {pairs} samples equal in kernel and user space; the events: false probe counted {k + r + v} of nc's connects, streamed none")
+PYEOF
+for probe in conn quiet; do
+        hits=$(guest_block kagg-profile | awk -v n="$probe" '$1 == n { print $2 }')
+        metric=$([ $probe = conn ] && echo k_connect_total || echo quiet_connect_total)
+        v=$(metric_sum "$KPE_WORK/kagg.metrics" "$metric")
+        [ "$hits" = "$v" ] || fail "kpe_kagg $probe: kprobe_profile hits $hits, the kernel's $metric sums to $v"
+done
+log "kprobe_profile hits equal the kernel-counted totals; after SIGTERM nothing of kpe_kagg is left"
 
 log "Prometheus scraped the guest"
 v=$(prom_wait_value 'connect_total{addr="127.0.0.1",port="25"}' "$K")
