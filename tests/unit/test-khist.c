@@ -4,6 +4,8 @@
  * pipeline: the seed's port=6400 addr=16777343 counted by the kernel comes
  * out as port="25", addr="127.0.0.1", as the events would have. */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -371,12 +373,154 @@ static void test_streams(void **state) {
         pipeline_free(pl);
 }
 
+/* Real output, captured in the VM matrix (tests/vm/capture-hist.sh) from
+ * 5 connects to 127.0.0.1:25 (port 6400 as the kernel reads it), 3 to
+ * 127.0.0.1:26 (6656, refused) and 2 to [::1]:25, by busybox nc. */
+static char *read_data(const char *flavor, const char *file) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/hist/%s/%s", KPE_TEST_DATA, flavor, file);
+        Buf b = { 0 };
+        if (read_file_at(AT_FDCWD, path, 1u << 20, &b) < 0)
+                fail_msg("cannot read %s", path);
+        return buf_steal(&b);
+}
+
+typedef struct Sums {
+        uint64_t entries, hits, sum;
+        uint64_t by_num[4][2]; /* (key value of key k, hitcount) of the first entries */
+        size_t n;
+        size_t key;
+        StrView str;
+} Sums;
+
+static void add_up(void *userdata, const KhEntry *e) {
+        Sums *s = userdata;
+        s->entries++;
+        s->hits += e->hitcount;
+        s->sum += e->sum;
+        if (s->n < 4) {
+                s->by_num[s->n][0] = e->num[s->key];
+                s->by_num[s->n][1] = e->hitcount;
+                s->n++;
+        }
+        if (e->str[0].n)
+                s->str = e->str[0];
+}
+
+static uint64_t hits_of(const Sums *s, uint64_t key) {
+        for (size_t i = 0; i < s->n; i++)
+                if (s->by_num[i][0] == key)
+                        return s->by_num[i][1];
+        return 0;
+}
+
+static Sums parse_real(const char *flavor, const char *file, KhPlan *p, size_t key, KhTotals *t) {
+        _cleanup_free_ char *text = read_data(flavor, file);
+        Sums s = { .key = key };
+        int r = khist_parse(p, text, strlen(text), add_up, &s, t);
+        if (r != 0)
+                fail_msg("%s/%s: khist_parse %d", flavor, file, r);
+        if (t->bad != 0 || t->entries != s.entries)
+                fail_msg("%s/%s: %" PRIu64 " bad, %" PRIu64 " entries parsed, Totals says %" PRIu64, flavor, file,
+                         t->bad, s.entries, t->entries);
+        s.str = (StrView){ 0 };
+        return s;
+}
+
+static KhPlan manual_plan(const char *name, const char *sum) {
+        KhPlan p = { .entry_probe = -1, .unit = 1, .n_buckets = 30 };
+        p.name = xstrdup(name);
+        p.sum = sum ? xstrdup(sum) : NULL;
+        return p;
+}
+
+static void key(KhPlan *p, const char *name, KhKeyKind kind, char fmt, unsigned bits) {
+        p->keys[p->n_keys++] = (KhKey){ xstrdup(name), kind, (int) p->n_keys, fmt, bits };
+}
+
+static void test_real_output(void **state) {
+        (void) state;
+        static const char *const flavors[] = { "debian12-amd64", "debian13-amd64", "debian12-arm64" };
+        for (size_t f = 0; f < ELEMENTSOF(flavors); f++) {
+                const char *fl = flavors[f];
+                KhTotals t;
+                KhPlan p = manual_plan("kpe_cap_cnt", NULL);
+                key(&p, "comm", KH_KEY_STR, 0, 0);
+                key(&p, "addr", KH_KEY_NUM, 'u', 32);
+                key(&p, "port", KH_KEY_NUM, 'u', 16);
+                Sums s = parse_real(fl, "counter.hist", &p, 2, &t);
+                assert_int_equal(s.entries, 2);
+                assert_int_equal(hits_of(&s, 6400), 5);
+                assert_int_equal(hits_of(&s, 6656), 3);
+                assert_int_equal(t.hits, 8);
+                assert_int_equal(t.dropped, 0);
+                khist_plan_done(&p);
+
+                p = manual_plan("kpe_cap_ret", NULL); /* comm, then the s32 -111 as u64 */
+                key(&p, "comm", KH_KEY_STR, 0, 0);
+                key(&p, "ret", KH_KEY_NUM, 's', 32);
+                s = parse_real(fl, "signed.hist", &p, 1, &t);
+                assert_int_equal(s.entries, 1);
+                char b[32];
+                b[khist_key_text(&p.keys[1], s.by_num[0][0], b)] = 0;
+                assert_string_equal(b, "-111");
+                assert_int_equal(s.by_num[0][1], 3);
+                khist_plan_done(&p);
+
+                p = manual_plan("kpe_cap_log2", "port"); /* 6400 and 6656 are in (2^12, 2^13] */
+                key(&p, "port", KH_KEY_LOG2, 'u', 64);
+                s = parse_real(fl, "log2.hist", &p, 0, &t);
+                assert_int_equal(s.entries, 1);
+                assert_int_equal(s.by_num[0][0], 13);
+                assert_int_equal(s.hits, 8);
+                assert_int_equal(s.sum, 5 * 6400 + 3 * 6656);
+                khist_plan_done(&p);
+
+                p = manual_plan("kpe_cap_sum", "addr");
+                key(&p, "port", KH_KEY_NUM, 'u', 16);
+                s = parse_real(fl, "sum.hist", &p, 0, &t);
+                assert_int_equal(s.sum, UINT64_C(8) * 16777343);
+                khist_plan_done(&p);
+
+                p = manual_plan("kpe_cap_lath", "lat"); /* the latency, by ret and the entry's addr */
+                key(&p, "ret", KH_KEY_NUM, 's', 32);
+                key(&p, "addr", KH_KEY_NUM, 'u', 32);
+                key(&p, "lat", KH_KEY_LOG2, 'u', 64);
+                s = parse_real(fl, "lath.hist", &p, 2, &t);
+                assert_int_equal(s.hits, 8);
+                assert_true(s.sum > 0);
+                khist_plan_done(&p);
+
+                p = manual_plan("kpe_cap_drop", NULL); /* size=128, 300 ports: Dropped counts the rest */
+                key(&p, "port", KH_KEY_NUM, 'u', 16);
+                s = parse_real(fl, "drop.hist", &p, 0, &t);
+                assert_int_equal(s.entries, 128);
+                assert_int_equal(t.hits, s.hits);
+                assert_true(t.dropped > 0);
+                khist_plan_done(&p);
+
+                p = manual_plan("kpe_cap_cpu", NULL); /* every connect of the guest, IPv6 too */
+                key(&p, "common_cpu", KH_KEY_NUM, 'u', 32);
+                s = parse_real(fl, "cpu.hist", &p, 0, &t);
+                assert_int_equal(s.hits, 10);
+                khist_plan_done(&p);
+
+                /* The event's whole hist file: each section found by name. */
+                p = manual_plan("kpe_cap_sum", "addr");
+                key(&p, "port", KH_KEY_NUM, 'u', 16);
+                s = parse_real(fl, "event-conn.hist", &p, 0, &t);
+                assert_int_equal(s.hits, 8);
+                khist_plan_done(&p);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_plan_counter), cmocka_unit_test(test_plan_user),
                 cmocka_unit_test(test_plan_latency), cmocka_unit_test(test_names),
                 cmocka_unit_test(test_parse),        cmocka_unit_test(test_key_text),
                 cmocka_unit_test(test_apply),        cmocka_unit_test(test_streams),
+                cmocka_unit_test(test_real_output),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
