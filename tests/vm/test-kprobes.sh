@@ -38,6 +38,20 @@ cat "$VM_DIR/kprobes.yaml" "$VM_DIR/kprobes-$ARCH.yaml" >"$KPE_WORK/files/kprobe
         fail "no register form of the seed's probe for $ARCH"
 cp "$KPE_SOURCE_ROOT/config/probes.yaml" "$KPE_WORK/files/default.yaml"
 cp "$VM_DIR/kagg.yaml" "$KPE_WORK/files/kagg.yaml"
+# The same without the metric k_len, for a reload that removes one trigger.
+python3 - "$VM_DIR/kagg.yaml" >"$KPE_WORK/files/kagg-less.yaml" <<'EOF'
+import sys
+out, skip = [], False
+for line in open(sys.argv[1]):
+    if line.startswith("      - name: "):
+        skip = line.strip() == "- name: k_len"
+    elif not line.startswith("       "):
+        skip = False
+    if not skip:
+        out.append(line)
+sys.stdout.write("".join(out))
+EOF
+grep -q "name: k_len$" "$KPE_WORK/files/kagg-less.yaml" && fail "kagg-less.yaml still has k_len"
 
 guest_script K R V PROM_PORT <<'EOF'
 # qemu's network for the guest is restricted: not even the host, where
@@ -76,7 +90,8 @@ done
 # aggregate: kernel make every probe unavailable: --config.check says so.
 KAGG_PID=""
 if grep -q "hist trigger" "$TRACEFS/README"; then
-        kprobe-exporter --config.file=/kpe/kagg.yaml --tracefs.instance=kpe_kagg \
+        cp /kpe/kagg.yaml /tmp/kagg.yaml
+        kprobe-exporter --config.file=/tmp/kagg.yaml --tracefs.instance=kpe_kagg \
                 --web.listen-address=127.0.0.1:9420 2>/tmp/kagg.err &
         KAGG_PID=$!
         i=0
@@ -137,6 +152,26 @@ if [ -n "$KAGG_PID" ]; then
                 cat "$TRACEFS/instances/kpe_kagg/events/kpe_kagg/$e"
         done >/tmp/kagg.hist
         show kagg-hist /tmp/kagg.hist
+        # Reloads: unchanged (twice), without k_len (its trigger goes, the
+        # others keep theirs and their counts), with k_len again (a new
+        # trigger, from zero).
+        n=0
+        for cfg in kagg kagg kagg-less kagg; do
+                cp "/kpe/$cfg.yaml" /tmp/kagg.yaml
+                n=$((n + 1))
+                kill -HUP "$KAGG_PID"
+                i=0
+                while [ "$(grep -c '^<6>Reloaded' /tmp/kagg.err)" -lt $n ]; do
+                        [ $i -lt 100 ] || die "reload $n of the kernel-aggregating daemon: no 'Reloaded' within 10 s"
+                        sleep 0.1
+                        i=$((i + 1))
+                done
+                sleep 0.3 # /metrics' cache
+                wget -q -O /tmp/kagg.reload.$n http://127.0.0.1:9420/metrics
+                show kagg-reload-$n /tmp/kagg.reload.$n
+                cat "$TRACEFS/instances/kpe_kagg/events/kpe_kagg/conn/trigger" >/tmp/kagg.trigger.$n
+                show kagg-trigger-$n /tmp/kagg.trigger.$n
+        done
         kill -TERM "$KAGG_PID"
         wait "$KAGG_PID"
         say "kagg.exit $?"
@@ -573,6 +608,25 @@ PYEOF
                 fail "kpe_kagg $probe: kprobe_profile hits $hits, then the kernel's $metric sums to $v (want one more: the fetch's connect)"
         done
         log "kprobe_profile hits equal the kernel-counted totals; after SIGTERM nothing of kpe_kagg is left"
+        # Reloads: what the kernel counted stays in the triggers a reload keeps.
+        for n in 1 2 3 4; do
+                guest_block kagg-reload-$n >"$KPE_WORK/kagg.reload.$n"
+                v=$(metric_value "$KPE_WORK/kagg.reload.$n" k_connect_total comm=nc addr=127.0.0.1 port=25)
+                [ "$v" = "$K" ] || fail "after reload $n, k_connect_total{comm=\"nc\",port=\"25\"} is $v, want $K (kept)"
+                v=$(metric_value "$KPE_WORK/kagg.reload.$n" k_result_total comm=nc ret=ECONNREFUSED)
+                [ "$v" = "$R" ] || fail "after reload $n, k_result_total{ret=\"ECONNREFUSED\"} is $v, want $R (kept)"
+                len=$(metric_value "$KPE_WORK/kagg.reload.$n" k_len_count comm=nc)
+                has=$(guest_block kagg-trigger-$n | grep -c "name=kpe_kagg_k_len:")
+                case $n in
+                1 | 2) want="$((K + R + V)) 1" ;; # unchanged: kept, counts and all
+                3) want="absent 0" ;;               # removed
+                4) want="absent 1" ;;               # back: a new trigger, from zero
+                esac
+                [ "$len $has" = "$want" ] || fail "after reload $n: k_len_count{comm=\"nc\"} and its trigger: '$len $has', want '$want'"
+                v=$(guest_block kagg-trigger-$n | grep -c "^hist:")
+                [ "$v" = $([ $n = 3 ] && echo 3 || echo 4) ] || fail "after reload $n, conn has $v hist triggers: $(guest_block kagg-trigger-$n)"
+        done
+        log "4 reloads (unchanged twice, one metric out and back): the kernel's counts kept in the triggers kept"
 fi
 
 log "Prometheus scraped the guest"
