@@ -178,6 +178,27 @@ if [ -n "$KAGG_PID" ]; then
         show kagg.err /tmp/kagg.err
 fi
 say "kagg-leftovers $(cat "$TRACEFS/kprobe_events" "$TRACEFS/synthetic_events" | grep -c kpe_kagg) $(ls "$TRACEFS/instances" | grep -c kpe_kagg)"
+if [ -n "$KAGG_PID" ]; then
+        # A run that dies (SIGKILL) leaves its triggers, whose variables
+        # keep the instance: --cleanup removes them, then the rest; twice.
+        for run in 1 2; do
+                kprobe-exporter --config.file=/kpe/kagg.yaml --tracefs.instance=kpe_kagg \
+                        --web.listen-address=127.0.0.1:9420 2>/tmp/kagg.crash.err &
+                KAGG_PID=$!
+                i=0
+                while ! grep -q 'probes registered in' /tmp/kagg.crash.err; do
+                        [ $i -lt 100 ] || die "the kernel-aggregating daemon did not start again within 10 s"
+                        sleep 0.1
+                        i=$((i + 1))
+                done
+                kill -KILL "$KAGG_PID"
+                wait "$KAGG_PID"
+                before="$(grep -c kpe_kagg "$TRACEFS/synthetic_events") $(ls "$TRACEFS/instances" | grep -c kpe_kagg)"
+                kprobe-exporter --cleanup --tracefs.instance=kpe_kagg 2>/tmp/kagg.cleanup.err
+                say "kagg-crash-$run $before $? $(cat "$TRACEFS/kprobe_events" "$TRACEFS/synthetic_events" | grep -c kpe_kagg) $(ls "$TRACEFS/instances" | grep -c kpe_kagg)"
+                show kagg-cleanup-$run /tmp/kagg.cleanup.err
+        done
+fi
 
 # The shipped config's daemon: until it has counted the K connects (at
 # most 10 s), then what it shows, then SIGTERM.
@@ -627,6 +648,12 @@ PYEOF
                 [ "$v" = $([ $n = 3 ] && echo 3 || echo 4) ] || fail "after reload $n, conn has $v hist triggers: $(guest_block kagg-trigger-$n)"
         done
         log "4 reloads (unchanged twice, one metric out and back): the kernel's counts kept in the triggers kept"
+        for run in 1 2; do
+                # synthetic events and instance left by the SIGKILL; --cleanup's status; what is left after it
+                [ "$(guest_fact kagg-crash-$run)" = "1 1 0 0 0" ] ||
+                        fail "SIGKILL, then --cleanup (run $run): '$(guest_fact kagg-crash-$run)', want '1 1 0 0 0': $(guest_block kagg-cleanup-$run)"
+        done
+        log "after SIGKILL (twice), --cleanup removed the triggers, the synthetic event, the instance and the probes: $(guest_block kagg-cleanup-1 | tail -1)"
 fi
 
 log "Prometheus scraped the guest"
