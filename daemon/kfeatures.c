@@ -32,6 +32,8 @@ static const FeatureInfo features[_FEATURE_MAX] = {
         [FEATURE_OPTION_RECORD_TGID] = { "option_record_tgid", "the trace option 'record-tgid'", NULL },
         [FEATURE_OPTION_IRQ_INFO] = { "option_irq_info", "the trace option 'irq-info'", NULL },
         [FEATURE_OPTION_CONTEXT_INFO] = { "option_context_info", "the trace option 'context-info'", NULL },
+        [FEATURE_HIST_BUCKETS] = { "hist_buckets", "hist keys in linear groups, .buckets=size (Linux 5.16+)",
+                                   ".buckets=size" },
 };
 
 const char *feature_name(Feature f) {

@@ -31,6 +31,7 @@ typedef enum Feature {
         FEATURE_OPTION_RECORD_TGID,
         FEATURE_OPTION_IRQ_INFO,
         FEATURE_OPTION_CONTEXT_INFO,
+        FEATURE_HIST_BUCKETS,    /* README: .buckets=size (hist keys in linear groups) */
         _FEATURE_MAX,
 } Feature;
 

@@ -89,6 +89,44 @@ static bool log2_bounds(const MetricConfig *m, double unit, int *ret_base) {
         return true;
 }
 
+/* The bounds of m as mW-1, (m+1)W-1, ... of unit (integers: what a
+ * .buckets=W group holds is within one bound exactly). */
+static bool linear_bounds(const MetricConfig *m, double unit, uint64_t *ret_width, uint64_t *ret_first) {
+        if (m->n_buckets == 0)
+                return false;
+        uint64_t raw[CONFIG_BUCKETS_MAX];
+        for (size_t i = 0; i < m->n_buckets; i++) {
+                double v = m->buckets[i] / unit, r = nearbyint(v);
+                if (!(r >= 0) || r > 9e15 || fabs(v - r) > 1e-9 * (r > 1 ? r : 1))
+                        return false;
+                raw[i] = (uint64_t) r;
+        }
+        uint64_t w = m->n_buckets > 1 ? raw[1] - raw[0] : raw[0] + 1;
+        if (w == 0 || (raw[0] + 1) % w != 0)
+                return false;
+        for (size_t i = 1; i < m->n_buckets; i++)
+                if (raw[i] - raw[i - 1] != w)
+                        return false;
+        *ret_width = w;
+        *ret_first = (raw[0] + 1) / w;
+        return true;
+}
+
+/* The bucket key of a histogram of field (raw units of unit): log2, or
+ * .buckets where the kernel has them. */
+static bool bucket_key(KhPlan *r, const MetricConfig *m, const KernelFeatures *k, const char *field, double unit) {
+        if (log2_bounds(m, unit, &r->log2_base)) {
+                add_key(r, field, KH_KEY_LOG2, -1, 'u', 64);
+        } else if ((!k || k->state[FEATURE_HIST_BUCKETS] != FEATURE_NO) &&
+                   linear_bounds(m, unit, &r->width, &r->first_group))
+                add_key(r, field, KH_KEY_BUCKETS, -1, 'u', 64);
+        else
+                return false;
+        r->unit = unit;
+        r->n_buckets = m->n_buckets;
+        return true;
+}
+
 static unsigned map_size(const Config *c, const MetricConfig *m) {
         uint64_t want = (uint64_t) (c->max_series ? c->max_series : CONFIG_DEFAULT_MAX_SERIES) *
                         (m->type == METRIC_HISTOGRAM ? m->n_buckets + 1 : 1);
@@ -150,7 +188,7 @@ static void sum_field(KhPlan *r, const char *field) {
         r->sum = xstrdup(field);
 }
 
-static bool plan_value(KhPlan *r, const ProbeConfig *p, const MetricConfig *m) {
+static bool plan_value(KhPlan *r, const ProbeConfig *p, const MetricConfig *m, const KernelFeatures *k) {
         FieldType t;
         const Decoder *d = probe_find_decoder(p, m->value.name);
         if (!field_type(p, m->value.name, &t) || !t.fmt)
@@ -161,13 +199,10 @@ static bool plan_value(KhPlan *r, const ProbeConfig *p, const MetricConfig *m) {
                 return refuse(r, "value '%s' is decoded (%s): the kernel would sum the raw values", m->value.name,
                               decoder_kind_to_string(d->kind));
         r->unit = m->scale;
-        if (m->type == METRIC_HISTOGRAM) {
-                if (!log2_bounds(m, r->unit, &r->log2_base))
-                        return refuse(r, "buckets are not 2^a, 2^(a+1), ... of field '%s' (times scale): the "
-                                      "kernel's .log2 cannot give them", m->value.name);
-                r->n_buckets = m->n_buckets;
-                add_key(r, m->value.name, KH_KEY_LOG2, -1, 'u', 64);
-        }
+        if (m->type == METRIC_HISTOGRAM && !bucket_key(r, m, k, m->value.name, m->scale))
+                return refuse(r, "buckets of field '%s' (times scale) are neither 2^a, 2^(a+1), ... (the kernel's "
+                              ".log2) nor mW-1, (m+1)W-1, ... (.buckets=W%s)", m->value.name,
+                              k && k->state[FEATURE_HIST_BUCKETS] == FEATURE_NO ? ", which this kernel lacks" : "");
         sum_field(r, m->value.name);
         return true;
 }
@@ -180,16 +215,23 @@ static void filter_suffix(Buf *b, const ProbeConfig *p) {
 static void keys_text(Buf *b, const KhPlan *r) {
         buf_puts(b, ":keys=");
         for (size_t i = 0; i < r->n_keys; i++)
-                buf_printf(b, "%s%s%s", i ? "," : "", r->keys[i].name, r->keys[i].kind == KH_KEY_LOG2 ? ".log2" : "");
+        {
+                buf_printf(b, "%s%s", i ? "," : "", r->keys[i].name);
+                if (r->keys[i].kind == KH_KEY_LOG2)
+                        buf_puts(b, ".log2");
+                else if (r->keys[i].kind == KH_KEY_BUCKETS)
+                        buf_printf(b, ".buckets=%" PRIu64, r->width);
+        }
         buf_puts(b, ":vals=hitcount");
         if (r->sum)
                 buf_printf(b, ",%s", r->sum);
 }
 
-static bool plan_simple(KhPlan *r, const Config *c, const ProbeConfig *p, const MetricConfig *m, const char *group) {
+static bool plan_simple(KhPlan *r, const Config *c, const ProbeConfig *p, const MetricConfig *m,
+                        const KernelFeatures *k, const char *group) {
         if (!plan_own_keys(r, p, m))
                 return false;
-        if (m->value.name && !plan_value(r, p, m))
+        if (m->value.name && !plan_value(r, p, m, k))
                 return false;
         if (r->n_keys == 0)
                 /* A histogram needs a key: all events in one entry per
@@ -213,24 +255,35 @@ static bool plan_simple(KhPlan *r, const Config *c, const ProbeConfig *p, const 
 /* A latency: the entry saves a timestamp (and the labels only it has)
  * in variables keyed by the match; the exit's onmatch() sends the
  * difference to a synthetic event, whose hist is the histogram. */
-static bool plan_latency(KhPlan *r, const Config *c, const ProbeConfig *x, const MetricConfig *m, const char *group,
-                         const char *clock) {
+static bool plan_latency(KhPlan *r, const Config *c, const ProbeConfig *x, const MetricConfig *m,
+                         const KernelFeatures *k, const char *group, const char *clock) {
         const ProbeConfig *e = config_find_probe(c, m->latency_from.name);
         if (!e)
                 return refuse(r, "latency_from: no probe '%s'", m->latency_from.name);
         if (e->type == PROBE_TRACEPOINT)
                 return refuse(r, "the entry '%s' is a tracepoint (its fields come from its print fmt)", e->name);
         r->entry_probe = (int) (e - c->probes);
+        /* The bounds in microseconds, else in nanoseconds: the kernel's
+         * two units of common_timestamp. The bucket key comes last. */
         const char *ts = "common_timestamp.usecs";
-        r->unit = m->scale * 1e-6;
-        if (!log2_bounds(m, r->unit, &r->log2_base)) {
+        KhPlan probe_units = { 0 };
+        if (bucket_key(&probe_units, m, k, "lat", m->scale * 1e-6))
+                ;
+        else if (khist_plan_done(&probe_units), bucket_key(&probe_units, m, k, "lat", m->scale * 1e-9))
                 ts = "common_timestamp";
-                r->unit = m->scale * 1e-9;
-                if (!log2_bounds(m, r->unit, &r->log2_base))
-                        return refuse(r, "buckets are not 2^a, 2^(a+1), ... microseconds or nanoseconds (times "
-                                      "scale): the kernel's .log2 cannot give them");
+        else {
+                khist_plan_done(&probe_units);
+                return refuse(r, "buckets are neither 2^a, 2^(a+1), ... nor mW-1, (m+1)W-1, ... microseconds or "
+                              "nanoseconds (times scale): the kernel's .log2 and .buckets cannot give them");
         }
-        r->n_buckets = m->n_buckets;
+        KhKey bucket = probe_units.keys[0];
+        probe_units.keys[0].name = NULL;
+        r->unit = probe_units.unit;
+        r->n_buckets = probe_units.n_buckets;
+        r->log2_base = probe_units.log2_base;
+        r->width = probe_units.width;
+        r->first_group = probe_units.first_group;
+        khist_plan_done(&probe_units);
 
         /* The match: the same keys on both events. */
         Buf keys = { 0 };
@@ -288,7 +341,7 @@ static bool plan_latency(KhPlan *r, const Config *c, const ProbeConfig *x, const
                 buf_free(&params);
                 return false;
         }
-        add_key(r, "lat", KH_KEY_LOG2, -1, 'u', 64);
+        r->keys[r->n_keys++] = bucket;
         sum_field(r, "lat");
         r->synth = buf_steal(&synth);
 
@@ -338,9 +391,9 @@ void khist_plan(const Config *c, size_t pi, size_t mi, const KernelFeatures *k, 
                 ok = refuse(r, "a tracepoint's fields are shown through its print fmt, which the kernel's hist file "
                             "does not apply; kernel aggregation takes kprobe and uprobe fields");
         else if (m->latency_from.name)
-                ok = plan_latency(r, c, p, m, group, clock);
+                ok = plan_latency(r, c, p, m, k, group, clock);
         else
-                ok = plan_simple(r, c, p, m, group);
+                ok = plan_simple(r, c, p, m, k, group);
         if (!ok) {
                 /* What a refusal left half made goes. */
                 char *why = TAKE_PTR(r->why);
@@ -441,6 +494,12 @@ static bool entry(const KhPlan *plan, Cursor *c, KhEntry *e) {
                         if (!take(c, "~ 2^") || !number(c, &e->num[i]))
                                 return false;
                         break;
+                case KH_KEY_BUCKETS: {
+                        uint64_t last;
+                        if (!take(c, "~ ") || !number(c, &e->num[i]) || !take(c, "-") || !number(c, &last))
+                                return false;
+                        break;
+                }
                 case KH_KEY_STR: {
                         /* Exactly 50 bytes: what the process wrote is
                          * never read as framing. */
@@ -567,6 +626,14 @@ size_t khist_key_text(const KhKey *k, uint64_t v, char *buf) {
 }
 
 size_t khist_bucket(const KhPlan *p, uint64_t k) {
+        if (p->width) {
+                /* The group [jW, (j+1)W-1] is within bound i = j+1-m. */
+                uint64_t j = k / p->width;
+                if (j + 1 <= p->first_group)
+                        return 0;
+                uint64_t i = j + 1 - p->first_group;
+                return i < p->n_buckets ? (size_t) i : p->n_buckets;
+        }
         if (k <= (uint64_t) p->log2_base)
                 return 0;
         uint64_t i = k - (uint64_t) p->log2_base;

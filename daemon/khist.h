@@ -9,8 +9,11 @@
  *   without a decoder: a decoded or negative value would not sum alike);
  * - histograms whose bounds are 2^a, 2^(a+1), ... raw units: FIELD.log2,
  *   whose key k holds the values v with 2^(k-1) < v <= 2^k (0 and 1 in
- *   k = 0), exactly Prometheus' le; for latencies the raw unit is the
- *   microsecond (common_timestamp.usecs) or, failing that, the nanosecond;
+ *   k = 0), exactly Prometheus' le; or, where the kernel has .buckets, whose
+ *   bounds are mW-1, (m+1)W-1, ...: FIELD.buckets=W, whose group [jW,
+ *   (j+1)W-1] of integers is exactly within le=(j+1)W-1; for latencies
+ *   the raw unit is the microsecond (common_timestamp.usecs) or, failing
+ *   that, the nanosecond;
  * - latencies (latency_from): a synthetic event fed by onmatch() from the
  *   entry event, keyed by the match fields (common_pid for the thread);
  * - labels: numeric fields (decoded at scrape time by the same decoders),
@@ -37,6 +40,7 @@ typedef enum KhKeyKind {
         KH_KEY_NUM,  /* "%10llu" */
         KH_KEY_STR,  /* "%-50s": comm */
         KH_KEY_LOG2, /* "~ 2^%-2llu": the histogram's bucket */
+        KH_KEY_BUCKETS, /* "~ %llu-%llu" (.buckets=W): the histogram's bucket, by its lower end */
 } KhKeyKind;
 
 typedef struct KhKey {
@@ -67,7 +71,9 @@ typedef struct KhPlan {
         KhKey keys[KHIST_MAX_KEYS];
         size_t n_keys;
         char *sum;           /* the val after hitcount (the summed field), or NULL */
-        int log2_base;       /* histograms: the first bound is 2^log2_base raw units */
+        int log2_base;       /* log2 histograms: the first bound is 2^log2_base raw units */
+        uint64_t width;      /* linear histograms (.buckets=width): bounds (first_group + i) * width - 1; else 0 */
+        uint64_t first_group;
         size_t n_buckets;    /* histograms: the bounds (the +Inf bucket is n_buckets) */
         double unit;         /* one raw unit in the metric's unit */
         int entry_probe;     /* latency: the index of the entry probe, else -1 */
@@ -113,5 +119,6 @@ int khist_parse(const KhPlan *plan, const char *text, size_t len, void (*fn)(voi
 /* The text a trace line shows for a number of key k: "6400", "-111",
  * "0x1f". Returns its length (buf of 24 bytes at least). */
 size_t khist_key_text(const KhKey *k, uint64_t v, char *buf);
-/* The bucket of a log2 key's value: 0..n_buckets (the last is +Inf). */
-size_t khist_bucket(const KhPlan *p, uint64_t log2_key);
+/* The bucket of a bucket key's value (a log2 exponent, or a linear
+ * group's lower end): 0..n_buckets (the last is +Inf). */
+size_t khist_bucket(const KhPlan *p, uint64_t key);

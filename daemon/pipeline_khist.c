@@ -64,7 +64,7 @@ static void apply_entry(void *userdata, const KhEntry *e) {
 
         for (size_t i = 0; i < kh->n_keys; i++) {
                 const KhKey *k = &kh->keys[i];
-                if (k->kind == KH_KEY_LOG2) {
+                if (k->kind == KH_KEY_LOG2 || k->kind == KH_KEY_BUCKETS) {
                         bucket = khist_bucket(kh, e->num[i]);
                         continue;
                 }

@@ -140,7 +140,7 @@ static void test_plan_user(void **state) {
         khist_plan_done(&p);
         plan_of(c, 1, 3, &p); /* Prometheus' default buckets */
         assert_false(p.kernel);
-        assert_non_null(strstr(p.why, "buckets are not 2^a"));
+        assert_non_null(strstr(p.why, "buckets are neither 2^a"));
         khist_plan_done(&p);
         plan_of(c, 2, 0, &p);
         assert_false(p.kernel);
@@ -188,6 +188,68 @@ static void test_plan_latency(void **state) {
         config_free(c);
 }
 
+typedef struct Seen {
+        KhEntry e[8];
+        size_t n;
+} Seen;
+
+static void collect(void *userdata, const KhEntry *e) {
+        Seen *s = userdata;
+        if (s->n < 8)
+                s->e[s->n++] = *e;
+}
+
+/* Linear buckets: the kernel's .buckets=W group [jW, (j+1)W-1] lies within
+ * one Prometheus bucket only when the bounds are mW-1, (m+1)W-1, ... */
+static void test_plan_linear(void **state) {
+        (void) state;
+        Config *c = load("probes:\n"
+                         "  - name: rd\n"
+                         "    type: kprobe\n"
+                         "    target: ksys_read\n"
+                         "    fetch: [len=$arg3:u64]\n"
+                         "    metrics:\n"
+                         "      - {name: exact, type: histogram, value: len, buckets: {linear: {start: 99, width: 100, count: 5}}}\n"
+                         "      - {name: shifted, type: histogram, value: len, buckets: {linear: {start: 100, width: 100, count: 5}}}\n"
+                         "      - {name: one, type: histogram, value: len, buckets: [1023]}\n");
+        KhPlan p;
+        plan_of(c, 0, 0, &p);
+        assert_true(p.kernel);
+        assert_string_equal(p.triggers[0].line,
+                            "hist:name=kpe_exact:keys=len.buckets=100:vals=hitcount,len:size=65536");
+        assert_int_equal(p.width, 100);
+        assert_int_equal(khist_bucket(&p, 0), 0);   /* 0..99 <= 99 */
+        assert_int_equal(khist_bucket(&p, 100), 1); /* 100..199 <= 199 */
+        assert_int_equal(khist_bucket(&p, 400), 4);
+        assert_int_equal(khist_bucket(&p, 500), 5); /* above 499: +Inf */
+        const char *text = "# trigger info: hist:name=kpe_exact:keys=len.buckets=100:vals=hitcount,len:sort=hitcount:size=65536 [active]\n"
+                           "{ len: ~ 100-199 } hitcount:          2  len:        300\n"
+                           "\nTotals:\n    Hits: 2\n    Entries: 1\n    Dropped: 0\n";
+        Seen s = { 0 };
+        KhTotals t;
+        assert_int_equal(khist_parse(&p, text, strlen(text), collect, &s, &t), 0);
+        assert_int_equal(s.n, 1);
+        assert_int_equal(s.e[0].num[0], 100);
+        assert_int_equal(s.e[0].sum, 300);
+        khist_plan_done(&p);
+
+        plan_of(c, 0, 1, &p); /* 100 would hold the group 100..199 cut in two */
+        assert_false(p.kernel);
+        khist_plan_done(&p);
+        plan_of(c, 0, 2, &p); /* one bound, 2^10 - 1: a single group of 1024 */
+        assert_true(p.kernel);
+        assert_non_null(strstr(p.triggers[0].line, "len.buckets=1024"));
+        khist_plan_done(&p);
+
+        KernelFeatures old = hist_kernel();
+        old.state[FEATURE_HIST_BUCKETS] = FEATURE_NO;
+        khist_plan(c, 0, 0, &old, "kpe", NULL, &p);
+        assert_false(p.kernel);
+        assert_non_null(strstr(p.why, "which this kernel lacks"));
+        khist_plan_done(&p);
+        config_free(c);
+}
+
 static void test_names(void **state) {
         (void) state;
         char *n = khist_object_name("kprobe-exporter", "connect_total");
@@ -223,17 +285,6 @@ static char *counter_hist(const char *comm1, const char *comm2) {
                    "\nTotals:\n    Hits: 8\n    Entries: 2\n    Dropped: 7\n",
                    a, b);
         return buf_steal(&t);
-}
-
-typedef struct Seen {
-        KhEntry e[8];
-        size_t n;
-} Seen;
-
-static void collect(void *userdata, const KhEntry *e) {
-        Seen *s = userdata;
-        if (s->n < 8)
-                s->e[s->n++] = *e;
 }
 
 static void test_parse(void **state) {
@@ -517,7 +568,8 @@ static void test_real_output(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_plan_counter), cmocka_unit_test(test_plan_user),
-                cmocka_unit_test(test_plan_latency), cmocka_unit_test(test_names),
+                cmocka_unit_test(test_plan_latency), cmocka_unit_test(test_plan_linear),
+                cmocka_unit_test(test_names),
                 cmocka_unit_test(test_parse),        cmocka_unit_test(test_key_text),
                 cmocka_unit_test(test_apply),        cmocka_unit_test(test_streams),
                 cmocka_unit_test(test_real_output),

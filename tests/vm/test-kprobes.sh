@@ -197,6 +197,7 @@ if [ -n "$KAGG_PID" ]; then
                 kprobe-exporter --cleanup --tracefs.instance=kpe_kagg 2>/tmp/kagg.cleanup.err
                 say "kagg-crash-$run $before $? $(cat "$TRACEFS/kprobe_events" "$TRACEFS/synthetic_events" | grep -c kpe_kagg) $(ls "$TRACEFS/instances" | grep -c kpe_kagg)"
                 show kagg-cleanup-$run /tmp/kagg.cleanup.err
+                show kagg-crash-log-$run /tmp/kagg.crash.err
         done
 fi
 
@@ -539,7 +540,7 @@ EOF
 if [ "$KAGG" = no ]; then
         log "kernel aggregation: this kernel has no hist triggers; --config.check says so for each metric with aggregate: kernel"
         v=$(guest_block kagg-check | grep -c "has aggregate: kernel, which this kernel cannot give it: kernel $RELEASE .* has no hist triggers")
-        [ "$v" = 6 ] || fail "--config.check of kagg.yaml: $(guest_block kagg-check)"
+        [ "$v" = 7 ] || fail "--config.check of kagg.yaml: $(guest_block kagg-check)"
 else
         log "kernel aggregation: the kernel's hist triggers count what the events count"
         [ "$(guest_fact kagg.exit)" = 0 ] || fail "the kernel-aggregating daemon exited with $(guest_fact kagg.exit): $(guest_block kagg.err)"
@@ -548,7 +549,7 @@ else
         guest_block kagg-metrics >"$KPE_WORK/kagg.metrics"
         guest_block kagg-probes >"$KPE_WORK/kagg.probes"
         v=$(json_get "$KPE_WORK/kagg.probes" '" ".join(p["name"] + ":" + p["state"] + ":" + str(p.get("streamed")) + ":" + ",".join(m["aggregate"] for m in p["metrics"]) for p in j["probes"])')
-        [ "$v" = "conn:registered:True:kernel,user,kernel,user,kernel,user conn_ret:registered:True:kernel,user,kernel,user quiet:registered:False:kernel" ] ||
+        [ "$v" = "conn:registered:True:kernel,user,kernel,user,kernel,user,kernel,user conn_ret:registered:True:kernel,user,kernel,user quiet:registered:False:kernel" ] ||
                 fail "kpe_kagg /probes: $v; $(guest_block kagg.err)"
         v=$(guest_block kagg-enable | tr '\n' ' ')
         [ "$v" = "conn 1* conn_ret 1* quiet 0* " ] || fail "kpe_kagg enable files: $v (quiet must be trigger-only: 0*)"
@@ -603,13 +604,16 @@ want = {
     'k_len_count{comm="nc"}': k + r + v,
     'k_len_bucket{comm="nc",le="16"}': k + r,
     'k_len_bucket{comm="nc",le="32"}': k + r + v,
+    'k_len_lin_bucket{comm="nc",le="19"}': k + r,
+    'k_len_lin_bucket{comm="nc",le="29"}': k + r + v,
     'k_len_sum_total{comm="nc",type="2"}': 16 * (k + r),
     'k_len_sum_total{comm="nc",type="10"}': 28 * v,
     'quiet_connect_total{port="25"}': k + v,
     'quiet_connect_total{port="26"}': r,
     'kprobe_exporter_events_total{probe="quiet"}': 0,
 }
-for name in ("k_connect_total", "k_len_sum_total", "k_len", "k_result_total", "k_connect_seconds", "quiet_connect_total"):
+for name in ("k_connect_total", "k_len_sum_total", "k_len", "k_len_lin", "k_result_total", "k_connect_seconds",
+             "quiet_connect_total"):
     want[f'kprobe_exporter_metric_in_kernel{{metric="{name}"}}'] = 1
 want['kprobe_exporter_metric_in_kernel{metric="u_connect_total"}'] = 0
 for key, w in want.items():
@@ -645,13 +649,13 @@ PYEOF
                 esac
                 [ "$len $has" = "$want" ] || fail "after reload $n: k_len_count{comm=\"nc\"} and its trigger: '$len $has', want '$want'"
                 v=$(guest_block kagg-trigger-$n | grep -c "^hist:")
-                [ "$v" = $([ $n = 3 ] && echo 3 || echo 4) ] || fail "after reload $n, conn has $v hist triggers: $(guest_block kagg-trigger-$n)"
+                [ "$v" = $([ $n = 3 ] && echo 4 || echo 5) ] || fail "after reload $n, conn has $v hist triggers: $(guest_block kagg-trigger-$n)"
         done
         log "4 reloads (unchanged twice, one metric out and back): the kernel's counts kept in the triggers kept"
         for run in 1 2; do
                 # synthetic events and instance left by the SIGKILL; --cleanup's status; what is left after it
                 [ "$(guest_fact kagg-crash-$run)" = "1 1 0 0 0" ] ||
-                        fail "SIGKILL, then --cleanup (run $run): '$(guest_fact kagg-crash-$run)', want '1 1 0 0 0': $(guest_block kagg-cleanup-$run)"
+                        fail "SIGKILL, then --cleanup (run $run): '$(guest_fact kagg-crash-$run)', want '1 1 0 0 0': $(guest_block kagg-cleanup-$run) $(guest_block kagg-crash-log-$run)"
         done
         log "after SIGKILL (twice), --cleanup removed the triggers, the synthetic event, the instance and the probes: $(guest_block kagg-cleanup-1 | tail -1)"
 fi

@@ -1,0 +1,268 @@
+# The guest half of tests/bench/kagg.sh (busybox sh, sourced by the VM's
+# /init after tests/vm/guest-lib.sh; kagg.sh puts N, ROUNDS, MODES, KEYS,
+# SCRAPES and HAVE_BT in front of it). Everything is measured here, in the
+# one guest; the host only scrapes through the forwarded port (the steps
+# scrape_k and scrape_u) and turns the lines below into tables:
+#   KPE: result MODE ROUND CALLS UTIME_US STIME_US WALL_US TICKS0 NS0 TICKS1 NS1 COUNT
+# (TICKS/NS: the tracer's CPU before and after the loop, see proc_cpu)
+#   KPE: scrape KIND what=value ...
+# Every count is checked here against the number of calls (die otherwise),
+# so a figure printed is one of a setup that counted right.
+# Our names only: probe groups and instances kpe_bench_k / kpe_bench_u.
+
+# shellcheck shell=dash
+
+LOAD=/kpe/kagg-load
+BT_LIBS=/kpe/bt/lib
+DPID=""
+RUN=0
+
+# bpftrace checks its kprobe target in available_filter_functions and
+# lists what it registered under debugfs' kprobes/list: mount debugfs.
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+grep -q "hist trigger" "$TRACEFS/README" || die "this kernel has no hist triggers"
+say "cpus $(grep -c ^processor /proc/cpuinfo)"
+say "mem-kib $(awk '/^MemTotal/ { print $2 }' /proc/meminfo)"
+
+# What each config writes to tracefs, as the daemon plans it on this kernel
+# (the trigger lines are the point): shown, and a plan that is not kernel
+# aggregation where it should be fails the run.
+for c in kcomm kpid stream streamh keys_k keys_u; do
+        kprobe-exporter --config.file="/kpe/$c.yaml" --config.check --tracefs.instance=kpe_bench_k \
+                >"/tmp/check.$c" 2>&1 || { show "check.$c" "/tmp/check.$c"; die "--config.check of $c.yaml failed"; }
+        show "check.$c" "/tmp/check.$c"
+done
+for c in kcomm kpid keys_k; do
+        grep -q "^hist:" "/tmp/check.$c" || grep -q ":hist:\|hist:keys" "/tmp/check.$c" ||
+                die "$c.yaml: no hist trigger in the plan"
+        grep -q "/enable\$" "/tmp/check.$c" && die "$c.yaml: events: false, yet an event is enabled"
+done
+
+# CPU time of process $1 and all its threads: "TICKS NS", utime+stime from
+# /proc/PID/stat (clock ticks, 1/100 s) and the scheduler's run time of
+# each thread (/proc/PID/task/*/schedstat, ns: far finer than the ticks).
+proc_cpu() {
+        local t ns
+        t=$(sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }')
+        ns=$(cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f", s }')
+        echo "$t $ns"
+}
+
+# The value of the sample "$2" (name{labels} as printed) in file $1, or
+# "absent".
+sample() {
+        awk -v k="$2" '$1 == k { v = $2 } END { print (v == "" ? "absent" : v) }' "$1"
+}
+
+# Starts the daemon with /kpe/$1.yaml in instance (and group) $2, its HTTP
+# on the forwarded port, and waits until it says its probes are registered
+# (the kernel's triggers are in by then).
+bench_daemon_start() {
+        local i=0
+        RUN=$((RUN + 1))
+        DLOG=/tmp/daemon.$RUN.err
+        kprobe-exporter --config.file="/kpe/$1.yaml" --tracefs.instance="$2" \
+                --web.listen-address=":$DAEMON_PORT" 2>"$DLOG" &
+        DPID=$!
+        while ! grep -q 'probes registered in' "$DLOG"; do
+                [ $i -lt 300 ] || { show "daemon.$RUN.err" "$DLOG"; die "daemon ($1) did not start within 30 s"; }
+                [ -n "$(proc_state "$DPID")" ] || { show "daemon.$RUN.err" "$DLOG"; die "daemon ($1) exited"; }
+                sleep 0.1
+                i=$((i + 1))
+        done
+        grep -q ' 1 of 1 probes registered\| 2 of 2 probes registered' "$DLOG" ||
+                { show "daemon.$RUN.err" "$DLOG"; die "daemon ($1): a probe did not register"; }
+}
+
+# SIGTERM to the daemon; it must leave nothing of group $1 behind.
+bench_daemon_stop() {
+        kill -TERM "$DPID"
+        wait "$DPID"
+        local rc=$?
+        [ $rc = 0 ] || { show "daemon.$RUN.err" "$DLOG"; die "daemon exited with $rc"; }
+        DPID=""
+        ! grep -q "$1" "$TRACEFS/kprobe_events" "$TRACEFS/uprobe_events" ||
+                die "probes of $1 left after SIGTERM"
+        [ ! -d "$TRACEFS/instances/$1" ] || die "instance $1 left after SIGTERM"
+}
+
+# Fetches /metrics into $1 (inside the guest: no network in between).
+scrape_to() {
+        wget -q -O "$1" "http://127.0.0.1:$DAEMON_PORT/metrics" || die "wget /metrics failed"
+}
+
+# Waits (at most $2 s) until the instance $1's ring buffer holds no unread
+# event: the streaming daemon has read all of them.
+wait_drained() {
+        local i=0
+        while [ "$(cat "$TRACEFS/instances/$1"/per_cpu/cpu*/stats | awk '/^entries:/ { s += $2 } END { print s + 0 }')" != 0 ]; do
+                [ $i -lt $(($2 * 10)) ] || die "instance $1 not drained within $2 s"
+                sleep 0.1
+                i=$((i + 1))
+        done
+}
+
+# Waits (at most 30 s, scraping every 0.5 s) until sample $1 is $2; prints
+# the last value.
+wait_sample() {
+        local i=0 v
+        while :; do
+                scrape_to /tmp/m
+                v=$(sample /tmp/m "$1")
+                [ "$v" = "$2" ] || [ $i -ge 60 ] && break
+                sleep 0.5
+                i=$((i + 1))
+        done
+        echo "$v"
+}
+
+# bpftrace counting in a map, as its users write it. It is run from the
+# host's files with their libraries (LD_LIBRARY_PATH): the image has no
+# Debian userland.
+BT_PROG='kprobe:__x64_sys_getppid { @[comm] = count(); }'
+bt_start() {
+        local i=0
+        LD_LIBRARY_PATH=$BT_LIBS /kpe/bt/bpftrace -e "$BT_PROG" >/tmp/bt.out 2>/tmp/bt.err &
+        BTPID=$!
+        # Attached when the kernel lists its kprobe (LLVM's compile under
+        # emulation takes a while first).
+        while ! grep -q '__x64_sys_getppid' /sys/kernel/debug/kprobes/list 2>/dev/null; do
+                [ $i -lt 1800 ] || { show bt.err /tmp/bt.err; die "bpftrace did not attach within 180 s"; }
+                [ -n "$(proc_state "$BTPID")" ] || { show bt.out /tmp/bt.out; show bt.err /tmp/bt.err; die "bpftrace exited"; }
+                sleep 0.1
+                i=$((i + 1))
+        done
+}
+
+# SIGINT: bpftrace prints its map ("@[kagg-load]: N") and exits.
+bt_stop() {
+        kill -INT "$BTPID"
+        wait "$BTPID"
+        local rc=$?
+        [ $rc = 0 ] || { show bt.err /tmp/bt.err; die "bpftrace exited with $rc"; }
+        BTPID=""
+        grep -q '__x64_sys_getppid' /sys/kernel/debug/kprobes/list 2>/dev/null && die "bpftrace's kprobe left"
+}
+
+# One measurement: tracer of mode $1 up, N getppid calls, tracer's CPU over
+# the loop (a streaming daemon's until it has read every event), the count
+# checked, tracer down.
+run_mode() {
+        local mode=$1 round=$2 cpu0="0 0" cpu1="0 0" tpid="" inst="" pid got want
+        case $mode in
+        base) ;;
+        kcomm | kpid) inst=kpe_bench_k ;;
+        stream | streamh) inst=kpe_bench_u ;;
+        bpftrace) ;;
+        *) die "unknown mode $mode" ;;
+        esac
+        if [ -n "$inst" ]; then
+                bench_daemon_start "$mode" "$inst"
+                tpid=$DPID
+        elif [ "$mode" = bpftrace ]; then
+                bt_start
+                tpid=$BTPID
+        fi
+        [ -z "$tpid" ] || cpu0=$(proc_cpu "$tpid")
+        $LOAD getppid "$N" >/tmp/load.out || die "kagg-load getppid failed"
+        [ "$inst" != kpe_bench_u ] || wait_drained "$inst" 120
+        if [ -n "$tpid" ]; then
+                # A streaming daemon rests a few ms after a wakeup before its
+                # last read: let it finish what it does with the last pages.
+                [ "$inst" != kpe_bench_u ] || sleep 0.5
+                cpu1=$(proc_cpu "$tpid")
+        fi
+        pid=$(awk '$1 == "pid" { print $2 }' /tmp/load.out)
+        want=$(awk '$1 == "calls" { print $2 }' /tmp/load.out)
+        [ "$want" = "$N" ] || die "$mode: kagg-load made '$want' calls"
+        case $mode in
+        base) got=$N ;;
+        kcomm | stream | streamh) got=$(wait_sample "getppid_total{comm=\"kagg-load\"}" "$N") ;;
+        kpid) got=$(wait_sample "getppid_total{pid=\"$pid\"}" "$N") ;;
+        bpftrace)
+                bt_stop
+                got=$(awk '$1 == "@[kagg-load]:" { print $2 }' /tmp/bt.out)
+                ;;
+        esac
+        if [ "$got" != "$N" ]; then
+                [ ! -f /tmp/m ] || show "metrics.$mode.$round" /tmp/m
+                [ "$mode" != bpftrace ] || show bt.out /tmp/bt.out
+                die "$mode round $round: counted '$got' of $N calls"
+        fi
+        if [ "$mode" = kcomm ] || [ "$mode" = kpid ]; then
+                # The kernel's own totals: every hit in the map, none dropped.
+                tail -n 4 "$TRACEFS/instances/$inst/events/$inst/gp/hist" >/tmp/totals
+                grep -q "Hits: $N\$" /tmp/totals && grep -q "Dropped: 0\$" /tmp/totals ||
+                        { show "hist.$mode" "$TRACEFS/instances/$inst/events/$inst/gp/hist"; die "$mode: the hist totals are not $N hits, 0 dropped"; }
+                grep -q '^0\*' "$TRACEFS/instances/$inst/events/$inst/gp/enable" ||
+                        die "$mode: the event is enabled for streaming ($(cat "$TRACEFS/instances/$inst/events/$inst/gp/enable"))"
+        fi
+        if [ "$inst" = kpe_bench_u ]; then
+                scrape_to /tmp/m
+                [ "$(sample /tmp/m kprobe_exporter_lost_events_total)" = 0 ] || die "$mode: events lost"
+        fi
+        [ -z "$inst" ] || bench_daemon_stop "$inst"
+        say "result $mode $round $(awk '$1 == "calls" { print $2, $4, $6, $8 }' /tmp/load.out) $cpu0 $cpu1 $got"
+        rm -f /tmp/m
+}
+
+round=1
+while [ $round -le "$ROUNDS" ]; do
+        for mode in $MODES; do
+                [ "$mode" != bpftrace ] || [ "$HAVE_BT" = 1 ] || continue
+                run_mode "$mode" "$round"
+        done
+        round=$((round + 1))
+done
+
+# Scrape: KEYS distinct keys of a uprobe argument in one counter, counted by
+# the kernel (keys_k: events: false) and, for comparison, from the streamed
+# events (keys_u). Timed here (kagg-load get: no network in between) and by
+# the host's curl through qemu's forward (step scrape_X); the daemon's CPU
+# per scrape from its schedstat.
+scrape_bench() {
+        local kind=$1 inst=$2 hist series sum c0 c1
+        bench_daemon_start "keys_$kind" "$inst"
+        $LOAD keys "$KEYS" >/dev/null || die "kagg-load keys failed"
+        [ "$kind" != u ] || wait_drained "$inst" 120
+        # Every key once: KEYS series, summing to KEYS.
+        i=0
+        while :; do
+                scrape_to /tmp/m
+                series=$(grep -c '^key_total{' /tmp/m)
+                sum=$(awk '/^key_total\{/ { s += $2 } END { print s + 0 }' /tmp/m)
+                [ "$series.$sum" = "$KEYS.$KEYS" ] || [ $i -ge 60 ] && break
+                sleep 0.5
+                i=$((i + 1))
+        done
+        [ "$series.$sum" = "$KEYS.$KEYS" ] || die "keys_$kind: $series series summing to $sum, not $KEYS each"
+        if [ "$kind" = k ]; then
+                hist="$TRACEFS/instances/$inst/events/$inst/arg/hist"
+                tail -n 4 "$hist" >/tmp/totals
+                grep -q "Hits: $KEYS\$" /tmp/totals && grep -q "Entries: $KEYS\$" /tmp/totals &&
+                        grep -q "Dropped: 0\$" /tmp/totals || { show totals /tmp/totals; die "keys_k: hist totals"; }
+                head -n 8 "$hist" >/tmp/hist-head
+                show "hist-head.$kind" /tmp/hist-head
+                # The kernel's share of a scrape: reading the hist file.
+                $LOAD read "$hist" "$SCRAPES" >/tmp/read.out || die "reading $hist failed"
+                say "scrape $kind hist-bytes $(wc -c <"$hist")"
+                say "scrape $kind hist-read-ms $(awk '{ print $2 }' /tmp/read.out | tr '\n' ' ')"
+        fi
+        say "scrape $kind series $series"
+        # Renders are cached 200 ms: 300 ms apart, each one is fresh.
+        c0=$(proc_cpu "$DPID")
+        $LOAD get "$DAEMON_PORT" /metrics "$SCRAPES" 300 >/tmp/get.out || die "kagg-load get failed"
+        c1=$(proc_cpu "$DPID")
+        awk '$4 != 200 { bad = 1 } END { exit bad }' /tmp/get.out || die "a scrape did not answer 200"
+        say "scrape $kind guest-ms $(awk '{ print $2 }' /tmp/get.out | tr '\n' ' ')"
+        say "scrape $kind body-bytes $(awk '{ print $3 }' /tmp/get.out | sort -n | tail -n 1)"
+        say "scrape $kind guest-daemon-cpu $c0 $c1"
+        c0=$(proc_cpu "$DPID")
+        host_wait "scrape_$kind"
+        c1=$(proc_cpu "$DPID")
+        say "scrape $kind host-daemon-cpu $c0 $c1"
+        bench_daemon_stop "$inst"
+}
+scrape_bench k kpe_bench_k
+scrape_bench u kpe_bench_u
+say "bench-done"
