@@ -92,9 +92,9 @@ static bool log2_bounds(const MetricConfig *m, double unit, int *ret_base) {
 /* The bounds of m as mW-1, (m+1)W-1, ... of unit (integers: what a
  * .buckets=W group holds is within one bound exactly). */
 static bool linear_bounds(const MetricConfig *m, double unit, uint64_t *ret_width, uint64_t *ret_first) {
-        if (m->n_buckets == 0)
+        if (m->n_buckets == 0 || m->n_buckets > CONFIG_BUCKETS_MAX)
                 return false;
-        uint64_t raw[CONFIG_BUCKETS_MAX];
+        uint64_t raw[CONFIG_BUCKETS_MAX] = { 0 };
         for (size_t i = 0; i < m->n_buckets; i++) {
                 double v = m->buckets[i] / unit, r = nearbyint(v);
                 if (!(r >= 0) || r > 9e15 || fabs(v - r) > 1e-9 * (r > 1 ? r : 1))

@@ -316,13 +316,15 @@ static void remove_instance_triggers(const Tracefs *t, unsigned *removed) {
                                         StrView l = sv_next_line(&pos);
                                         if (l.n == 0 || l.p[0] == '#')
                                                 continue;
-                                        bool sends = memmem(l.p, l.n, "onmatch(", 8) || memmem(l.p, l.n, "onmax(", 6) ||
-                                                     memmem(l.p, l.n, "onchange(", 9);
+                                        _cleanup_free_ char *line = xstrndup(l.p, l.n);
+                                        bool sends = strstr(line, "onmatch(") || strstr(line, "onmax(") ||
+                                                     strstr(line, "onchange(");
                                         if (sends != (pass == 0))
                                                 continue;
-                                        const char *br = memmem(l.p, l.n, " [", 2);
-                                        size_t len = br ? (size_t) (br - l.p) : l.n;
-                                        _cleanup_free_ char *cmd = xstrdupf("!%.*s", (int) len, l.p);
+                                        char *br = strstr(line, " [");
+                                        if (br)
+                                                *br = 0; /* " [active]" */
+                                        _cleanup_free_ char *cmd = xstrdupf("!%s", line);
                                         if (write_once_at(AT_FDCWD, path, O_WRONLY | O_APPEND, cmd, strlen(cmd)) >= 0)
                                                 (*removed)++;
                                 }
