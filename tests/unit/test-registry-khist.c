@@ -1,0 +1,236 @@
+/* The registry's kernel side of kernel aggregation, against a fake
+ * tracefs tree in a temp dir (regular files take the appends the kernel's
+ * control files would): the synthetic event and triggers written in the
+ * order the kernel needs (the synthetic event's hist before what feeds
+ * it, the entry's variables before the onmatch() that reads them), a
+ * probe whose every metric the kernel counts never enabled, a prune that
+ * keeps what is unchanged, and a teardown that removes each line with '!'
+ * in the reverse order, the synthetic event after its triggers. Twice. */
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "registry.h"
+#include "pipeline-fixture.h"
+
+static char *join(const char *a, const char *b) {
+        return xstrdupf("%s/%s", a, b);
+}
+
+static void write_text(const char *path, const char *text) {
+        char *dir = xstrdup(path);
+        for (char *s = dir + 1; (s = strchr(s, '/')); s++) {
+                *s = 0;
+                (void) mkdir(dir, 0755);
+                *s = '/';
+        }
+        free(dir);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+        close(fd);
+}
+
+static char *read_text(const char *root, const char *rel) {
+        char *path = join(root, rel);
+        Buf b = { 0 };
+        int r = read_file_at(AT_FDCWD, path, 1u << 20, &b);
+        free(path);
+        assert_int_equal(r, 0);
+        return buf_steal(&b);
+}
+
+static void rm_rf(const char *path) {
+        DIR *d = opendir(path);
+        if (!d) {
+                (void) unlink(path);
+                return;
+        }
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+                        char *sub = join(path, de->d_name);
+                        rm_rf(sub);
+                        free(sub);
+                }
+        closedir(d);
+        (void) rmdir(path);
+}
+
+static const char *const config_text =
+        "probes:\n"
+        "  - name: conn\n"
+        "    type: uprobe\n"
+        "    target: /bin/true:0x1000\n"
+        "    fetch: [port=+2(%si):u16]\n"
+        "    filter: port != 0\n"
+        "    decode: {port: ntohs}\n"
+        "    metrics:\n"
+        "      - {name: conn_total, labels: [port]}\n"
+        "  - name: ret\n"
+        "    type: uretprobe\n"
+        "    target: /bin/true:0x1000\n"
+        "    events: false\n"
+        "    fetch: [rc=$retval:s32]\n"
+        "    metrics:\n"
+        "      - name: conn_seconds\n"
+        "        type: histogram\n"
+        "        latency_from: conn\n"
+        "        labels: [rc, port]\n"
+        "        buckets: {exponential: {start: 0.000001, factor: 2, count: 20}}\n";
+
+#define EV "instances/kpe_fake/events/kpe_fake/"
+#define SYN "instances/kpe_fake/events/synthetic/kpe_fake_conn_seconds/"
+
+static void put(const char *root, const char *rel, const char *text) {
+        char *p = join(root, rel);
+        write_text(p, text);
+        free(p);
+}
+
+static void make_tree(const char *root) {
+        put(root, "README", "hist trigger\n\t.buckets=size\n");
+        static const char *const files[] = { "uprobe_events", "synthetic_events", "error_log",
+                                             "instances/kpe_fake/error_log",
+                                             EV "conn/enable", EV "conn/filter", EV "conn/trigger",
+                                             EV "ret/enable",  EV "ret/filter",  EV "ret/trigger",
+                                             SYN "trigger" };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                put(root, files[i], "");
+}
+
+static void test_install_and_teardown(void **state) {
+        (void) state;
+        char tmp[] = "/tmp/test-registry-khist-XXXXXX";
+        assert_non_null(mkdtemp(tmp));
+        make_tree(tmp);
+        for (int round = 0; round < 2; round++) {
+                /* Each round starts from empty control files. */
+                make_tree(tmp);
+                Tracefs *t = NULL;
+                assert_int_equal(tfs_new(tmp, "kpe_fake", &t), 0);
+                assert_true(t->features.state[FEATURE_HIST_TRIGGERS] == FEATURE_YES);
+                t->clock = "mono";
+                Pipeline *p = fixture_pipeline(config_text);
+                pipeline_plan_kernel(p, &t->features, t->name, t->clock);
+                assert_true(p->probes[0].metrics[0].kh.kernel);
+                assert_true(p->probes[1].metrics[0].kh.kernel);
+
+                Registry *r = registry_new(t, p->config);
+                r->pipeline = p;
+                for (size_t i = 0; i < 2; i++)
+                        assert_true(registry_register(r, i, "test.yaml"));
+                assert_int_equal(registry_khist_install(r, "test.yaml"), 0);
+                assert_true(p->probes[0].metrics[0].kh_live);
+                assert_true(p->probes[1].metrics[0].kh_live);
+
+                _cleanup_free_ char *synth = read_text(tmp, "synthetic_events");
+                assert_string_equal(synth, "kpe_fake_conn_seconds u64 lat; s32 rc; u16 port");
+                _cleanup_free_ char *conn = read_text(tmp, EV "conn/trigger");
+                assert_string_equal(conn, "hist:name=kpe_fake_conn_total:keys=port:vals=hitcount:size=16384 if port != 0"
+                                          "hist:keys=common_pid:ts_conn_seconds=common_timestamp.usecs,"
+                                          "port_conn_seconds=port:clock=mono if port != 0");
+                _cleanup_free_ char *ret = read_text(tmp, EV "ret/trigger");
+                assert_string_equal(ret, "hist:keys=common_pid:lat_conn_seconds=common_timestamp.usecs-$ts_conn_seconds:"
+                                         "onmatch(kpe_fake.conn).trace(kpe_fake_conn_seconds,$lat_conn_seconds,rc,"
+                                         "$port_conn_seconds):clock=mono");
+                _cleanup_free_ char *syn = read_text(tmp, SYN "trigger");
+                assert_string_equal(syn, "hist:name=kpe_fake_conn_seconds:keys=rc,port,lat.log2:vals=hitcount,lat:"
+                                         "size=131072");
+                /* conn streams (events: true); ret is trigger-only. */
+                _cleanup_free_ char *en_conn = read_text(tmp, EV "conn/enable");
+                _cleanup_free_ char *en_ret = read_text(tmp, EV "ret/enable");
+                assert_string_equal(en_conn, "1");
+                assert_string_equal(en_ret, "");
+
+                /* Unchanged: a prune writes nothing. */
+                registry_khist_prune(r);
+                _cleanup_free_ char *conn2 = read_text(tmp, EV "conn/trigger");
+                assert_string_equal(conn2, conn);
+                assert_int_equal(r->n_khist, 2);
+
+                /* Teardown: the onmatch() first, then the entry's variables,
+                 * the synthetic event's hist, the synthetic event; the
+                 * counter; then the probes. (Order within a file shows in
+                 * it; across files, in the one each line removes.) */
+                assert_int_equal(registry_teardown(r), 0);
+                assert_int_equal(r->n_khist, 0);
+                _cleanup_free_ char *ret3 = read_text(tmp, EV "ret/trigger");
+                assert_non_null(strstr(ret3, "clock=mono!hist:keys=common_pid:lat_conn_seconds="));
+                _cleanup_free_ char *conn3 = read_text(tmp, EV "conn/trigger");
+                /* the counter was written first, so removed last */
+                const char *rm_vars = strstr(conn3, "!hist:keys=common_pid:ts_conn_seconds");
+                const char *rm_counter = strstr(conn3, "!hist:name=kpe_fake_conn_total");
+                assert_non_null(rm_vars);
+                assert_non_null(rm_counter);
+                assert_true(rm_vars < rm_counter);
+                _cleanup_free_ char *syn3 = read_text(tmp, SYN "trigger");
+                assert_non_null(strstr(syn3, "!hist:name=kpe_fake_conn_seconds:"));
+                _cleanup_free_ char *synth3 = read_text(tmp, "synthetic_events");
+                assert_string_equal(synth3, "kpe_fake_conn_seconds u64 lat; s32 rc; u16 port!kpe_fake_conn_seconds");
+                _cleanup_free_ char *up = read_text(tmp, "uprobe_events");
+                assert_non_null(strstr(up, "-:kpe_fake/conn"));
+                assert_non_null(strstr(up, "-:kpe_fake/ret"));
+
+                registry_free(r);
+                pipeline_free(p);
+                tfs_free(t);
+        }
+        rm_rf(tmp);
+}
+
+/* The kernel refuses a trigger: an auto metric is counted from events
+ * instead (its probe now streams), nothing of it stays written. */
+static void test_refused_falls_back(void **state) {
+        (void) state;
+        char tmp[] = "/tmp/test-registry-khist-XXXXXX";
+        assert_non_null(mkdtemp(tmp));
+        make_tree(tmp);
+        /* No trigger file for ret: its writes fail (ENOENT). */
+        char *gone = join(tmp, EV "ret/trigger");
+        assert_int_equal(unlink(gone), 0);
+        free(gone);
+        Tracefs *t = NULL;
+        assert_int_equal(tfs_new(tmp, "kpe_fake", &t), 0);
+        Pipeline *p = fixture_pipeline(config_text);
+        pipeline_plan_kernel(p, &t->features, t->name, NULL);
+        Registry *r = registry_new(t, p->config);
+        r->pipeline = p;
+        for (size_t i = 0; i < 2; i++)
+                assert_true(registry_register(r, i, "test.yaml"));
+        assert_int_equal(registry_khist_install(r, "test.yaml"), 0);
+        assert_true(p->probes[0].metrics[0].kh.kernel);
+        assert_false(p->probes[1].metrics[0].kh.kernel);
+        assert_non_null(strstr(p->probes[1].metrics[0].kh.why, "the kernel refused the trigger"));
+        /* What the latency wrote before the refusal is removed again. */
+        _cleanup_free_ char *synth = read_text(tmp, "synthetic_events");
+        assert_string_equal(synth, "kpe_fake_conn_seconds u64 lat; s32 rc; u16 port!kpe_fake_conn_seconds");
+        _cleanup_free_ char *syn = read_text(tmp, SYN "trigger");
+        assert_non_null(strstr(syn, "!hist:name=kpe_fake_conn_seconds"));
+        /* ret streams now: its latency is counted from its events. */
+        _cleanup_free_ char *en_ret = read_text(tmp, EV "ret/enable");
+        assert_string_equal(en_ret, "1");
+        assert_int_equal(r->n_khist, 1);
+        assert_int_equal(registry_teardown(r), 0);
+        registry_free(r);
+        pipeline_free(p);
+        tfs_free(t);
+        rm_rf(tmp);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_install_and_teardown),
+                cmocka_unit_test(test_refused_falls_back),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
