@@ -978,6 +978,7 @@ static void parse_root(Loader *l, yaml_node_t *root, Config *c) {
         YlKey slots[] = {
                 { .name = "listen" }, { .name = "recent_events" }, { .name = "max_series" },
                 { .name = "strict" }, { .name = "probes" }, { .name = "max_label_bytes" },
+                { .name = "kernel_max_entries" },
         };
         yaml_node_t *probes;
         const char *s;
@@ -1005,6 +1006,8 @@ static void parse_root(Loader *l, yaml_node_t *root, Config *c) {
         if (slots[5].value)
                 yl_uint(&l->yl, slots[5].value, "max_label_bytes", CONFIG_MAX_LABEL_BYTES_MIN,
                         CONFIG_MAX_LABEL_BYTES_MAX, &c->max_label_bytes);
+        if (slots[6].value)
+                yl_uint(&l->yl, slots[6].value, "kernel_max_entries", 128, 131072, &c->kernel_max_entries);
 
         probes = slots[4].value;
         if (!probes) {
@@ -1040,6 +1043,7 @@ int config_load_string(const char *name, const char *text, size_t len, Config **
         c->recent_events = CONFIG_DEFAULT_RECENT_EVENTS;
         c->max_series = CONFIG_DEFAULT_MAX_SERIES;
         c->max_label_bytes = CONFIG_DEFAULT_MAX_LABEL_BYTES;
+        c->kernel_max_entries = CONFIG_DEFAULT_KERNEL_MAX_ENTRIES;
 
         bool ok = yl_load(text, len, errs, &l.yl, walk_root, c);
         free(l.probe_names.items);

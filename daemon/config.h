@@ -13,6 +13,9 @@
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:9417"
 #define CONFIG_DEFAULT_RECENT_EVENTS 4096u
 #define CONFIG_DEFAULT_MAX_SERIES 10000u
+/* Entries of a kernel-counted metric's hist trigger (khist.h): the kernel
+ * allocates them all up front, a few hundred bytes each. */
+#define CONFIG_DEFAULT_KERNEL_MAX_ENTRIES 2048u
 /* A label value longer than max_label_bytes is cut to it (labelcut.h). */
 #define CONFIG_DEFAULT_MAX_LABEL_BYTES 256u
 #define CONFIG_MAX_LABEL_BYTES_MIN 16u
@@ -140,6 +143,7 @@ typedef struct Config {
         unsigned recent_events;
         unsigned max_series;
         unsigned max_label_bytes; /* for metrics that do not set their own */
+        unsigned kernel_max_entries; /* the bound of a hist trigger's entries (128..131072) */
         bool strict;
         ProbeConfig *probes;
         size_t n_probes;

@@ -127,9 +127,15 @@ static bool bucket_key(KhPlan *r, const MetricConfig *m, const KernelFeatures *k
         return true;
 }
 
+/* max_series label sets (times the buckets of a histogram), within the
+ * config's kernel_max_entries: the kernel allocates every entry up front.
+ * A power of two, as the kernel rounds it. */
 static unsigned map_size(const Config *c, const MetricConfig *m) {
         uint64_t want = (uint64_t) (c->max_series ? c->max_series : CONFIG_DEFAULT_MAX_SERIES) *
                         (m->type == METRIC_HISTOGRAM ? m->n_buckets + 1 : 1);
+        uint64_t cap = c->kernel_max_entries ? c->kernel_max_entries : CONFIG_DEFAULT_KERNEL_MAX_ENTRIES;
+        if (want > cap)
+                want = cap;
         uint64_t size = KHIST_SIZE_MIN;
         while (size < want && size < KHIST_SIZE_MAX)
                 size <<= 1;

@@ -3,9 +3,10 @@
  *
  *   kagg-load offset
  *           print the uprobe file offset of kagg_key (for the config)
- *   kagg-load getppid N
+ *   kagg-load getppid N [NICE]
  *           N getppid(2) syscalls in a tight loop (the kprobe target is
- *           __x64_sys_getppid); prints "pid P" first, then
+ *           __x64_sys_getppid), at nice NICE if given (the guest's busybox
+ *           has no nice applet); prints "pid P" first, then
  *           "calls N utime_us U stime_us S wall_us W": the loop's own user
  *           and system time (getrusage, before and after the loop, so that
  *           exec and startup are left out) and its wall time
@@ -187,7 +188,7 @@ static int read_file(const char *path, uint64_t runs) {
 }
 
 static int usage(void) {
-        fprintf(stderr, "usage: kagg-load offset | getppid N | keys K | get PORT PATH RUNS GAP_MS | read FILE RUNS\n");
+        fprintf(stderr, "usage: kagg-load offset | getppid N [NICE] | keys K | get PORT PATH RUNS GAP_MS | read FILE RUNS\n");
         return 1;
 }
 
@@ -197,8 +198,16 @@ int main(int argc, char **argv) {
         setvbuf(stdout, NULL, _IOLBF, 0);
         if (argc == 2 && strcmp(argv[1], "offset") == 0)
                 return print_offset((uintptr_t) &kagg_key);
-        if (argc == 3 && strcmp(argv[1], "getppid") == 0 && parse_u64(argv[2], &n) == 0)
+        if ((argc == 3 || argc == 4) && strcmp(argv[1], "getppid") == 0 && parse_u64(argv[2], &n) == 0) {
+                uint64_t nice_to = 0;
+                if (argc == 4 && (parse_u64(argv[3], &nice_to) < 0 || nice_to > 19))
+                        return usage();
+                if (nice_to && setpriority(PRIO_PROCESS, 0, (int) nice_to) < 0) {
+                        perror("setpriority");
+                        return 2;
+                }
                 return loop_getppid(n);
+        }
         if (argc == 3 && strcmp(argv[1], "keys") == 0 && parse_u64(argv[2], &n) == 0 && n <= UINT32_MAX) {
                 volatile unsigned sink = 0;
                 for (uint64_t i = 0; i < n; i++)

@@ -14,6 +14,8 @@
 #      base      nothing traced
 #      kcomm     the daemon, counter by comm, aggregate: kernel, events: false
 #      kpid      the same keyed by pid
+#      kpidf     kpid with kcomm's $comm fetched but unused (a diagnostic:
+#                the fetch's share of kcomm's cost against its key's)
 #      stream    the daemon streaming the kcomm metric (aggregate: user, the
 #                same probe with its $comm fetch; the binary reader)
 #      streamh   streaming with comm from the record (no $comm fetch): what
@@ -30,7 +32,7 @@
 # Every count is checked in the guest against the calls made (the metric,
 # the hist file's totals, bpftrace's map): a run that counts wrong fails.
 #
-# Defaults: N = 1,000,000, R = 2, K = 10,000, S = 7: about 5 minutes on the
+# Defaults: N = 2,000,000, R = 3, K = 10,000, S = 7: about 5 minutes on the
 # project's 2-core machines (software emulation, no KVM).
 # Environment: KPE_BIN (default build/kprobe-exporter), KPE_VM_CACHE
 # (build/vm-cache: the kernel is downloaded there once), KPE_VM_KERNEL
@@ -52,11 +54,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
 ARGS="$*"
-CALLS=1000000
-ROUNDS=2
+CALLS=2000000
+ROUNDS=3
 KEYS=10000
 SCRAPES=7
-MODES="base kcomm kpid stream streamh bpftrace"
+MODES="base kcomm kpid kpidf stream streamh bpftrace"
 OUT=$repo/build/kagg-bench
 while [ $# -gt 0 ]; do
         case $1 in
@@ -139,6 +141,18 @@ probes:
     metrics:
       - {name: getppid_total, labels: [pid], aggregate: kernel}
 EOF
+# kpid with kcomm's $comm fetched (and not used): how much of kcomm's cost
+# over kpid is the fetch, and how much its string key.
+cat >"$FILES/kpidf.yaml" <<'EOF'
+probes:
+  - name: gp
+    type: kprobe
+    target: __x64_sys_getppid
+    events: false
+    fetch: [comm=$comm:string]
+    metrics:
+      - {name: getppid_total, labels: [pid], aggregate: kernel}
+EOF
 cat >"$FILES/stream.yaml" <<'EOF'
 probes:
   - name: gp
@@ -182,7 +196,7 @@ progress() {
         local lines
         lines=$(serial | grep -E '^KPE: (result|scrape|booted) ' || true)
         [ -n "$lines" ] || return 0
-        tail -n +$((SHOWN + 1)) <<<"$lines" | sed 's/^KPE: /# guest: /'
+        tail -n +$((SHOWN + 1)) <<<"$lines" | sed "s/^KPE: /# [${SECONDS} s] guest: /"
         SHOWN=$(wc -l <<<"$lines")
 }
 

@@ -97,7 +97,7 @@ static void test_plan_counter(void **state) {
         /* max_series 10000 -> the next power of two; the probe's filter
          * goes with it: the kernel runs triggers before the event filter. */
         assert_string_equal(p.triggers[0].line,
-                            "hist:name=kpe_connect_total:keys=comm,addr,port:vals=hitcount:size=16384 if family == 2");
+                            "hist:name=kpe_connect_total:keys=comm,addr,port:vals=hitcount:size=2048 if family == 2");
         assert_int_equal(p.n_keys, 3);
         assert_int_equal(p.keys[0].kind, KH_KEY_STR);
         assert_int_equal(p.keys[1].kind, KH_KEY_NUM);
@@ -106,13 +106,13 @@ static void test_plan_counter(void **state) {
         plan_of(c, 0, 1, &p); /* a sum of an undecoded unsigned field */
         assert_true(p.kernel);
         assert_string_equal(p.triggers[0].line,
-                            "hist:name=kpe_family_sum_total:keys=port:vals=hitcount,family:size=16384 if family == 2");
+                            "hist:name=kpe_family_sum_total:keys=port:vals=hitcount,family:size=2048 if family == 2");
         khist_plan_done(&p);
 
         plan_of(c, 0, 2, &p); /* bounds 1, 2, 4, 8: log2 from 2^0 */
         assert_true(p.kernel);
         assert_string_equal(p.triggers[0].line, "hist:name=kpe_family_values:keys=family.log2:vals=hitcount,family:"
-                                                "size=65536 if family == 2");
+                                                "size=2048 if family == 2");
         assert_int_equal(p.log2_base, 0);
         assert_int_equal(khist_bucket(&p, 0), 0);
         assert_int_equal(khist_bucket(&p, 3), 3);
@@ -120,6 +120,39 @@ static void test_plan_counter(void **state) {
         assert_int_equal(khist_bucket(&p, 60), 4);
         khist_plan_done(&p);
         config_free(c);
+}
+
+/* size= is max_series (times a histogram's buckets), within
+ * kernel_max_entries: the kernel allocates every entry up front. */
+static void test_plan_size(void **state) {
+        (void) state;
+        static const char *const probe = "probes:\n"
+                                          "  - name: rd\n"
+                                          "    type: kprobe\n"
+                                          "    target: ksys_read\n"
+                                          "    fetch: [fd=$arg1:u32]\n"
+                                          "    metrics: [{name: rd_total, labels: [fd]}]\n";
+        static const struct {
+                const char *top;
+                const char *size;
+        } cases[] = {
+                { "", ":size=2048" },
+                { "max_series: 100\n", ":size=128" },
+                { "max_series: 1000\n", ":size=1024" },
+                { "kernel_max_entries: 16384\n", ":size=16384" },
+                { "kernel_max_entries: 131072\nmax_series: 1000000\n", ":size=131072" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *text = xstrdupf("%s%s", cases[i].top, probe);
+                Config *c = load(text);
+                KhPlan p;
+                plan_of(c, 0, 0, &p);
+                assert_true(p.kernel);
+                if (!strstr(p.triggers[0].line, cases[i].size))
+                        fail_msg("%s: %s, want %s", cases[i].top, p.triggers[0].line, cases[i].size);
+                khist_plan_done(&p);
+                config_free(c);
+        }
 }
 
 static void test_plan_user(void **state) {
@@ -168,7 +201,7 @@ static void test_plan_latency(void **state) {
         assert_int_equal(p.n_triggers, 3);
         assert_string_equal(p.triggers[0].event, "synthetic/kpe_connect_seconds");
         assert_string_equal(p.triggers[0].line,
-                            "hist:name=kpe_connect_seconds:keys=ret,addr,lat.log2:vals=hitcount,lat:size=131072");
+                            "hist:name=kpe_connect_seconds:keys=ret,addr,lat.log2:vals=hitcount,lat:size=2048");
         assert_string_equal(p.triggers[1].event, "kpe/connect");
         assert_string_equal(p.triggers[1].line, "hist:keys=common_pid:ts_connect_seconds=common_timestamp.usecs,"
                                                 "addr_connect_seconds=addr:clock=mono if family == 2");
@@ -216,7 +249,7 @@ static void test_plan_linear(void **state) {
         plan_of(c, 0, 0, &p);
         assert_true(p.kernel);
         assert_string_equal(p.triggers[0].line,
-                            "hist:name=kpe_exact:keys=len.buckets=100:vals=hitcount,len:size=65536");
+                            "hist:name=kpe_exact:keys=len.buckets=100:vals=hitcount,len:size=2048");
         assert_int_equal(p.width, 100);
         assert_int_equal(khist_bucket(&p, 0), 0);   /* 0..99 <= 99 */
         assert_int_equal(khist_bucket(&p, 100), 1); /* 100..199 <= 199 */
@@ -567,7 +600,8 @@ static void test_real_output(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_plan_counter), cmocka_unit_test(test_plan_user),
+                cmocka_unit_test(test_plan_counter), cmocka_unit_test(test_plan_size),
+                cmocka_unit_test(test_plan_user),
                 cmocka_unit_test(test_plan_latency), cmocka_unit_test(test_plan_linear),
                 cmocka_unit_test(test_names),
                 cmocka_unit_test(test_parse),        cmocka_unit_test(test_key_text),

@@ -136,7 +136,7 @@ static void test_install_and_teardown(void **state) {
                 _cleanup_free_ char *synth = read_text(tmp, "synthetic_events");
                 assert_string_equal(synth, "kpe_fake_conn_seconds u64 lat; s32 rc; u16 port");
                 _cleanup_free_ char *conn = read_text(tmp, EV "conn/trigger");
-                assert_string_equal(conn, "hist:name=kpe_fake_conn_total:keys=port:vals=hitcount:size=16384 if port != 0"
+                assert_string_equal(conn, "hist:name=kpe_fake_conn_total:keys=port:vals=hitcount:size=2048 if port != 0"
                                           "hist:keys=common_pid:ts_conn_seconds=common_timestamp.usecs,"
                                           "port_conn_seconds=port:clock=mono if port != 0");
                 _cleanup_free_ char *ret = read_text(tmp, EV "ret/trigger");
@@ -145,7 +145,7 @@ static void test_install_and_teardown(void **state) {
                                          "$port_conn_seconds):clock=mono");
                 _cleanup_free_ char *syn = read_text(tmp, SYN "trigger");
                 assert_string_equal(syn, "hist:name=kpe_fake_conn_seconds:keys=rc,port,lat.log2:vals=hitcount,lat:"
-                                         "size=131072");
+                                         "size=2048");
                 /* conn streams (events: true); ret is trigger-only. */
                 _cleanup_free_ char *en_conn = read_text(tmp, EV "conn/enable");
                 _cleanup_free_ char *en_ret = read_text(tmp, EV "ret/enable");

@@ -182,11 +182,13 @@ if [ -n "$KAGG_PID" ]; then
         # A run that dies (SIGKILL) leaves its triggers, whose variables
         # keep the instance: --cleanup removes them, then the rest; twice.
         for run in 1 2; do
+                # A log of its own per run: the shell truncates it in the
+                # child, after the loop below may have read an old one.
                 kprobe-exporter --config.file=/kpe/kagg.yaml --tracefs.instance=kpe_kagg \
-                        --web.listen-address=127.0.0.1:9420 2>/tmp/kagg.crash.err &
+                        --web.listen-address=127.0.0.1:9420 2>/tmp/kagg.crash.$run.err &
                 KAGG_PID=$!
                 i=0
-                while ! grep -q 'probes registered in' /tmp/kagg.crash.err; do
+                while ! grep -q 'probes registered in' /tmp/kagg.crash.$run.err 2>/dev/null; do
                         [ $i -lt 100 ] || die "the kernel-aggregating daemon did not start again within 10 s"
                         sleep 0.1
                         i=$((i + 1))
@@ -197,7 +199,7 @@ if [ -n "$KAGG_PID" ]; then
                 kprobe-exporter --cleanup --tracefs.instance=kpe_kagg 2>/tmp/kagg.cleanup.err
                 say "kagg-crash-$run $before $? $(cat "$TRACEFS/kprobe_events" "$TRACEFS/synthetic_events" | grep -c kpe_kagg) $(ls "$TRACEFS/instances" | grep -c kpe_kagg)"
                 show kagg-cleanup-$run /tmp/kagg.cleanup.err
-                show kagg-crash-log-$run /tmp/kagg.crash.err
+                show kagg-crash-log-$run /tmp/kagg.crash.$run.err
         done
 fi
 
