@@ -181,7 +181,7 @@ static void read_kernel_hists(Manager *m) {
                         if (!plan->kh.kernel || !plan->kh_live)
                                 continue;
                         buf_clear(&text);
-                        int r = tfs_read_hist(m->tracefs, plan->kh.triggers[plan->kh.hist_trigger].event, &text);
+                        int r = registry_khist_read(m->registry, &plan->kh, &text);
                         if (r >= 0)
                                 r = pipeline_apply_hist(m->pipeline, i, k, text.data ? text.data : "", text.len);
                         else

@@ -183,18 +183,25 @@ bool registry_register(Registry *r, size_t i, const char *config_path) {
 /* ---- kernel aggregation ---- */
 
 static void reg_khist_done(RegKhist *k) {
+        if (k->hist_fd >= 0)
+                close(k->hist_fd);
         free(k->metric);
         free(k->synth);
         for (size_t i = 0; i < k->n_triggers; i++) {
                 free(k->triggers[i].event);
                 free(k->triggers[i].line);
         }
-        *k = (RegKhist){ 0 };
+        *k = (RegKhist){ .hist_fd = -1 };
 }
 
 /* Removes what of k is in the kernel, in the reverse order; what fails
  * stays, for the next try. Returns 0 or the first -errno. */
 static int khist_remove(Registry *r, RegKhist *k) {
+        /* An open file of the instance holds it (and its events). */
+        if (k->hist_fd >= 0) {
+                close(k->hist_fd);
+                k->hist_fd = -1;
+        }
         while (k->written > 0) {
                 KhTrigger *t = &k->triggers[k->written - 1];
                 int e = tfs_trigger_write(r->tfs, t->event, t->line, true, NULL);
@@ -288,7 +295,7 @@ static void khist_drop_probe(Registry *r, size_t i) {
  * the kernel's words. */
 static int khist_write(Registry *r, const char *metric, const KhPlan *p, char **ret_error) {
         RegKhist k = { .metric = xstrdup(metric), .synth = p->synth ? xstrdup(p->synth) : NULL,
-                       .n_triggers = p->n_triggers };
+                       .n_triggers = p->n_triggers, .hist_trigger = p->hist_trigger, .hist_fd = -1 };
         for (size_t i = 0; i < p->n_triggers; i++)
                 k.triggers[i] = (KhTrigger){ xstrdup(p->triggers[i].event), xstrdup(p->triggers[i].line) };
         int e = 0;
@@ -312,6 +319,25 @@ static int khist_write(Registry *r, const char *metric, const KhPlan *p, char **
                 r->khist[r->n_khist++] = k;
         } else
                 reg_khist_done(&k);
+        return e;
+}
+
+int registry_khist_read(Registry *r, const KhPlan *plan, Buf *out) {
+        RegKhist *k = khist_find(r, plan);
+        buf_clear(out);
+        if (!k || k->hist_trigger >= k->written)
+                return -ENOENT;
+        if (k->hist_fd < 0) {
+                int fd = tfs_open_hist(r->tfs, k->triggers[k->hist_trigger].event);
+                if (fd < 0)
+                        return fd;
+                k->hist_fd = fd;
+        }
+        int e = tfs_reread(k->hist_fd, 64u << 20, out);
+        if (e < 0) {
+                close(k->hist_fd);
+                k->hist_fd = -1;
+        }
         return e;
 }
 

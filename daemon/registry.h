@@ -43,6 +43,8 @@ typedef struct RegKhist {
         bool synth_made;
         KhTrigger triggers[3];
         size_t n_triggers, written; /* triggers[0..written) are in the kernel */
+        size_t hist_trigger;        /* the one whose hist file is read */
+        int hist_fd;                /* that file, kept open (see registry_khist_read()); -1 */
         bool keep; /* scratch of registry_khist_prune() */
 } RegKhist;
 
@@ -89,6 +91,14 @@ bool registry_register(Registry *r, size_t i, const char *config_path);
  * probe is enabled exactly when its events must reach user space
  * (pipeline_probe_streams()). Returns how many probes failed. */
 void registry_khist_prune(Registry *r);
+/* Reads the hist file of the set that plan's metric has in the kernel into
+ * out (cleared first). The file stays open between scrapes and is read
+ * again from its start: the kernel prints a hist file in one pass into a
+ * buffer it doubles and starts over whenever the pass does not fit, a
+ * buffer that an open file keeps, so a large file is printed once per
+ * scrape instead of once per doubling. Returns 0, -ENOENT (no such set),
+ * or -errno. */
+int registry_khist_read(Registry *r, const KhPlan *plan, Buf *out);
 size_t registry_khist_install(Registry *r, const char *config_path);
 
 /* Says once when kprobe targets went unchecked, and frees the symbol

@@ -668,13 +668,35 @@ int tfs_synth_write(Tracefs *t, const char *line, bool remove, char **ret_error)
         return r;
 }
 
-int tfs_read_hist(Tracefs *t, const char *event, Buf *out) {
+int tfs_open_hist(Tracefs *t, const char *event) {
         if (strstr(event, ".."))
                 return -EINVAL;
         _cleanup_free_ char *dir = path_join(t->instance_dir, "events");
         _cleanup_free_ char *ev = path_join(dir, event);
         _cleanup_free_ char *path = path_join(ev, "hist");
-        return read_file_at(AT_FDCWD, path, 64u << 20, out);
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        return fd < 0 ? -errno : fd;
+}
+
+int tfs_reread(int fd, size_t max, Buf *out) {
+        if (lseek(fd, 0, SEEK_SET) < 0)
+                return -errno;
+        size_t start = out->len;
+        for (;;) {
+                buf_reserve(out, 64 * 1024);
+                ssize_t n = read(fd, out->data + out->len, out->cap - out->len - 1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                out->len += (size_t) n;
+                out->data[out->len] = 0;
+                if (out->len - start > max)
+                        return -EFBIG;
+        }
+        return 0;
 }
 
 int tfs_open_trace_pipe(Tracefs *t) {

@@ -114,8 +114,11 @@ int tfs_trigger_write(Tracefs *t, const char *event, const char *line, bool remo
 /* Appends a synthetic event definition to synthetic_events (remove: "!"
  * NAME), never truncating: that would remove everyone's. */
 int tfs_synth_write(Tracefs *t, const char *line, bool remove, char **ret_error);
-/* Reads the hist file of event in our instance (at most 64 MiB). */
-int tfs_read_hist(Tracefs *t, const char *event, Buf *out);
+/* Opens the hist file of event in our instance; returns fd or -errno. */
+int tfs_open_hist(Tracefs *t, const char *event);
+/* Reads fd from its start to its end (at most max bytes) into out,
+ * appending; -EFBIG past max. */
+int tfs_reread(int fd, size_t max, Buf *out);
 
 /* Opens our instance's trace_pipe O_RDONLY|O_NONBLOCK|O_CLOEXEC; returns fd or -errno. */
 int tfs_open_trace_pipe(Tracefs *t);

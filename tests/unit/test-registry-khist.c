@@ -152,6 +152,17 @@ static void test_install_and_teardown(void **state) {
                 assert_string_equal(en_conn, "1");
                 assert_string_equal(en_ret, "");
 
+                /* The hist file, read twice through the fd kept open:
+                 * each read from the start, as the file is now. */
+                Buf h = { 0 };
+                put(tmp, SYN "hist", "first\n");
+                assert_int_equal(registry_khist_read(r, &p->probes[1].metrics[0].kh, &h), 0);
+                assert_string_equal(h.data, "first\n");
+                put(tmp, SYN "hist", "second, longer\n");
+                assert_int_equal(registry_khist_read(r, &p->probes[1].metrics[0].kh, &h), 0);
+                assert_string_equal(h.data, "second, longer\n");
+                buf_free(&h);
+
                 /* Unchanged: a prune writes nothing. */
                 registry_khist_prune(r);
                 _cleanup_free_ char *conn2 = read_text(tmp, EV "conn/trigger");
