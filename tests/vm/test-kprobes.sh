@@ -263,7 +263,7 @@ if [ -n "$KAGG_PID" ]; then
         # Two more unchanged reloads while F connects flow, then (once user
         # space has read them) the kernel's counts must still equal the
         # events': a reload loses no count on either side.
-        F=30
+        F=12
         cp /kpe/kagg.yaml /tmp/kagg.yaml
         connect_n 127.0.0.1 25 "$F" &
         FLOW=$!
