@@ -8,7 +8,8 @@
 
 #include "pipeline.h"
 
-static inline Pipeline *fixture_pipeline(const char *text) {
+/* A config from text; its errors printed with their lines if it does not load. */
+static inline Config *fixture_config(const char *text) {
         Config *c = NULL;
         ConfigErrors errs = { 0 };
         int r = config_load_string("test.yaml", text, strlen(text), &c, &errs);
@@ -16,6 +17,11 @@ static inline Pipeline *fixture_pipeline(const char *text) {
                 config_errors_write(&errs, "test.yaml", text, strlen(text), stderr);
         config_errors_clear(&errs);
         assert_int_equal(r, 0);
+        return c;
+}
+
+static inline Pipeline *fixture_pipeline(const char *text) {
+        Config *c = fixture_config(text);
         Pipeline *p = NULL;
         assert_int_equal(pipeline_new(c, NULL, NULL, &p), 0);
         for (size_t i = 0; i < p->n_probes; i++)

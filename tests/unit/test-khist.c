@@ -69,17 +69,6 @@ static KernelFeatures hist_kernel(void) {
         return k;
 }
 
-static Config *load(const char *text) {
-        Config *c = NULL;
-        ConfigErrors errs = { 0 };
-        int r = config_load_string("test.yaml", text, strlen(text), &c, &errs);
-        if (r < 0)
-                config_errors_write(&errs, "test.yaml", text, strlen(text), stderr);
-        config_errors_clear(&errs);
-        assert_int_equal(r, 0);
-        return c;
-}
-
 static void plan_of(const Config *c, size_t pi, size_t mi, KhPlan *ret) {
         KernelFeatures k = hist_kernel();
         khist_plan(c, pi, mi, &k, "kpe", "mono", ret);
@@ -87,7 +76,7 @@ static void plan_of(const Config *c, size_t pi, size_t mi, KhPlan *ret) {
 
 static void test_plan_counter(void **state) {
         (void) state;
-        Config *c = load(connect_config);
+        Config *c = fixture_config(connect_config);
         KhPlan p;
         plan_of(c, 0, 0, &p);
         assert_true(p.kernel);
@@ -144,7 +133,7 @@ static void test_plan_size(void **state) {
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 _cleanup_free_ char *text = xstrdupf("%s%s", cases[i].top, probe);
-                Config *c = load(text);
+                Config *c = fixture_config(text);
                 KhPlan p;
                 plan_of(c, 0, 0, &p);
                 assert_true(p.kernel);
@@ -157,7 +146,7 @@ static void test_plan_size(void **state) {
 
 static void test_plan_user(void **state) {
         (void) state;
-        Config *c = load(connect_config);
+        Config *c = fixture_config(connect_config);
         KhPlan p;
         plan_of(c, 0, 3, &p);
         assert_false(p.kernel);
@@ -192,7 +181,7 @@ static void test_plan_user(void **state) {
 
 static void test_plan_latency(void **state) {
         (void) state;
-        Config *c = load(connect_config);
+        Config *c = fixture_config(connect_config);
         KhPlan p;
         plan_of(c, 1, 1, &p);
         assert_true(p.kernel);
@@ -236,7 +225,7 @@ static void collect(void *userdata, const KhEntry *e) {
  * one Prometheus bucket only when the bounds are mW-1, (m+1)W-1, ... */
 static void test_plan_linear(void **state) {
         (void) state;
-        Config *c = load("probes:\n"
+        Config *c = fixture_config("probes:\n"
                          "  - name: rd\n"
                          "    type: kprobe\n"
                          "    target: ksys_read\n"
@@ -322,7 +311,7 @@ static char *counter_hist(const char *comm1, const char *comm2) {
 
 static void test_parse(void **state) {
         (void) state;
-        Config *c = load(connect_config);
+        Config *c = fixture_config(connect_config);
         KhPlan p;
         plan_of(c, 0, 0, &p);
         _cleanup_free_ char *text = counter_hist("nc", "curl");
