@@ -681,22 +681,7 @@ int tfs_open_hist(Tracefs *t, const char *event) {
 int tfs_reread(int fd, size_t max, Buf *out) {
         if (lseek(fd, 0, SEEK_SET) < 0)
                 return -errno;
-        size_t start = out->len;
-        for (;;) {
-                buf_reserve(out, 64 * 1024);
-                ssize_t n = read(fd, out->data + out->len, out->cap - out->len - 1);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                out->len += (size_t) n;
-                out->data[out->len] = 0;
-                if (out->len - start > max)
-                        return -EFBIG;
-        }
-        return 0;
+        return read_fd_all(fd, max, out);
 }
 
 int tfs_open_trace_pipe(Tracefs *t) {

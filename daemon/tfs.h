@@ -116,8 +116,8 @@ int tfs_trigger_write(Tracefs *t, const char *event, const char *line, bool remo
 int tfs_synth_write(Tracefs *t, const char *line, bool remove, char **ret_error);
 /* Opens the hist file of event in our instance; returns fd or -errno. */
 int tfs_open_hist(Tracefs *t, const char *event);
-/* Reads fd from its start to its end (at most max bytes) into out,
- * appending; -EFBIG past max. */
+/* Reads fd from its start to its end (at most max bytes) into out
+ * (cleared first); -EFBIG past max. */
 int tfs_reread(int fd, size_t max, Buf *out);
 
 /* Opens our instance's trace_pipe O_RDONLY|O_NONBLOCK|O_CLOEXEC; returns fd or -errno. */

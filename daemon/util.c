@@ -376,11 +376,7 @@ bool strv_equal(char **a, size_t na, char **b, size_t nb) {
         return true;
 }
 
-int read_file_at(int dirfd, const char *path, size_t max, Buf *out) {
-        int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        int r = 0;
+int read_fd_all(int fd, size_t max, Buf *out) {
         buf_clear(out);
         buf_reserve(out, 0); /* an empty file reads as "", not as NULL */
         for (;;) {
@@ -393,17 +389,20 @@ int read_file_at(int dirfd, const char *path, size_t max, Buf *out) {
                 ssize_t n = read(fd, out->data + out->len, room);
                 if (n < 0 && errno == EINTR)
                         continue;
-                if (n <= 0) {
-                        r = n < 0 ? -errno : 0; /* a directory gives EISDIR here */
-                        break;
-                }
+                if (n <= 0)
+                        return n < 0 ? -errno : 0; /* a directory gives EISDIR here */
                 out->len += (size_t) n;
                 out->data[out->len] = 0;
-                if (out->len > max) {
-                        r = -EFBIG;
-                        break;
-                }
+                if (out->len > max)
+                        return -EFBIG;
         }
+}
+
+int read_file_at(int dirfd, const char *path, size_t max, Buf *out) {
+        int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        int r = read_fd_all(fd, max, out);
         close(fd);
         return r;
 }

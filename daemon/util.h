@@ -139,6 +139,9 @@ static inline bool str_equal_or_null(const char *a, const char *b) {
  * the file has more than max bytes, or -errno. Opens O_CLOEXEC|O_NOCTTY.
  * The one file reader of the daemon; blocking, so not for pipes. */
 int read_file_at(int dirfd, const char *path, size_t max, Buf *out);
+/* The same from an open fd, from where it is to its end (out is cleared
+ * first): read_file_at()'s loop. */
+int read_fd_all(int fd, size_t max, Buf *out);
 
 static inline void freep(void *p) { free(*(void **)p); }
 #define _cleanup_free_ _cleanup_(freep)
