@@ -53,7 +53,7 @@ static const char *const metric_type_table[_METRIC_TYPE_MAX] = {
         [METRIC_HISTOGRAM] = "histogram",
 };
 
-static const char *const builtin_labels[] = { "comm", "pid", "tgid", "cpu" };
+static const char *const builtin_labels[] = { "comm", "pid", "tgid", "cpu", "cgroup", "unit", "user_unit", "container_id" };
 
 const char *metric_type_to_string(MetricType t) {
         if ((unsigned) t >= _METRIC_TYPE_MAX)
@@ -228,6 +228,7 @@ typedef struct SeenList {
 typedef struct Loader {
         YlLoader yl; /* first: the walk's YlLoader is this Loader */
         SeenList probe_names, events, metric_names;
+        int attribution_said; /* "attribution:" 1 true, -1 false, 0 absent */
 } Loader;
 
 static const Seen *seen_find(const SeenList *l, const char *name) {
@@ -453,7 +454,7 @@ static bool check_label(Loader *l, const yaml_node_t *n, const ProbeConfig *p, b
         if (type_known && p->type != PROBE_TRACEPOINT && !m->latency_from.name && !label_is_builtin(s) &&
             !probe_has_field(p, s))
                 return yl_error(&l->yl, n, "label '%s' is neither a field of probe '%s' nor a builtin "
-                                "(comm, pid, tgid, cpu)", s, p->name ? p->name : "?");
+                                "(" CONFIG_BUILTIN_LABELS ")", s, p->name ? p->name : "?");
         return true;
 }
 
@@ -802,7 +803,7 @@ static void check_latency(Loader *l, const Config *c, const ProbeConfig *p, cons
                 if (!probe_has_field(p, s) && !probe_has_field(e, s))
                         config_errors_add(l->yl.errs, m->label_line[i], m->label_column[i],
                                           "label '%s' is a field of neither probe '%s' nor its entry '%s', nor a "
-                                          "builtin (comm, pid, tgid, cpu)", s, p->name, e->name);
+                                          "builtin (" CONFIG_BUILTIN_LABELS ")", s, p->name, e->name);
         }
 }
 
@@ -893,9 +894,11 @@ static void parse_probe(Loader *l, yaml_node_t *n, ProbeConfig *p) {
         YlKey slots[] = {
                 { .name = "name" },   { .name = "type" },   { .name = "target" },  { .name = "fetch" },
                 { .name = "filter" }, { .name = "decode" }, { .name = "metrics" }, { .name = "events" },
+                { .name = "journal" }, { .name = "journal_rate" },
         };
         YlKey *name = &slots[0], *type = &slots[1], *target = &slots[2], *fetch = &slots[3],
-                *filter = &slots[4], *decode = &slots[5], *metrics = &slots[6], *events = &slots[7];
+                *filter = &slots[4], *decode = &slots[5], *metrics = &slots[6], *events = &slots[7],
+                *journal = &slots[8], *journal_rate = &slots[9];
         bool name_ok = false, type_ok = false, target_ok = false;
         const char *s;
         ssize_t count;
@@ -907,6 +910,11 @@ static void parse_probe(Loader *l, yaml_node_t *n, ProbeConfig *p) {
                 return;
         if (events->value)
                 yl_bool(&l->yl, events->value, "events", &p->events);
+        p->journal_rate = CONFIG_DEFAULT_JOURNAL_RATE;
+        if (journal->value)
+                yl_bool(&l->yl, journal->value, "journal", &p->journal);
+        if (journal_rate->value)
+                yl_uint(&l->yl, journal_rate->value, "journal_rate", 1, 1000000, &p->journal_rate);
         for (size_t i = 0; i < 3; i++)
                 if (!slots[i].value)
                         yl_error(&l->yl, n, "probe is missing '%s'", slots[i].name);
@@ -974,11 +982,77 @@ static void parse_probe(Loader *l, yaml_node_t *n, ProbeConfig *p) {
                 add_implicit_comm(p);
 }
 
+bool label_is_attribution(const char *name) {
+        return name && (strcmp(name, "cgroup") == 0 || strcmp(name, "unit") == 0 || strcmp(name, "user_unit") == 0 ||
+                        strcmp(name, "container_id") == 0);
+}
+
+static const struct {
+        const char *name, *target;
+} attribution_events[_ATTRIB_ROLE_MAX] = {
+        [ATTRIB_ROLE_FORK] = { "attribution-fork", "sched/sched_process_fork" },
+        [ATTRIB_ROLE_EXIT] = { "attribution-exit", "sched/sched_process_exit" },
+        [ATTRIB_ROLE_ATTACH] = { "attribution-attach", "cgroup/cgroup_attach_task" },
+};
+
+/* Whether tasks' cgroups must be followed: a label needs them, or a
+ * probe's journal entries (which name the unit), or the config says so. */
+static bool needs_attribution(const Loader *l, const Config *c) {
+        bool journal = false;
+        for (size_t i = 0; i < c->n_probes; i++) {
+                journal |= c->probes[i].journal;
+                for (size_t m = 0; m < c->probes[i].n_metrics; m++)
+                        for (size_t k = 0; k < c->probes[i].metrics[m].n_labels; k++)
+                                if (label_is_attribution(c->probes[i].metrics[m].labels[k]))
+                                        return true;
+        }
+        return l->attribution_said != 0 ? l->attribution_said > 0 : journal;
+}
+
+/* The events tasks' cgroups are followed by: a probe of the user's on the
+ * same tracepoint serves (the kernel has one event of a name per
+ * instance), unless a filter hides some of its events; the others are
+ * added, named so no user's probe can be ("-" is not in probe names). */
+static void add_attribution(Loader *l, Config *c, yaml_node_t *probes) {
+        if (!needs_attribution(l, c))
+                return;
+        c->attribution = true;
+        for (AttribRole r = ATTRIB_ROLE_FORK; r < _ATTRIB_ROLE_MAX; r++) {
+                ProbeConfig *own = NULL;
+                for (size_t i = 0; i < c->n_probes; i++)
+                        if (c->probes[i].type == PROBE_TRACEPOINT && c->probes[i].target &&
+                            strcmp(c->probes[i].target, attribution_events[r].target) == 0)
+                                own = &c->probes[i];
+                if (own && own->filter) {
+                        config_errors_add(l->yl.errs, own->line, own->column,
+                                          "probe '%s' filters %s, which following tasks' cgroups (labels cgroup, "
+                                          "unit, user_unit, container_id; journal; attribution) needs whole: drop "
+                                          "its filter, or count by a metric of its own", own->name, own->target);
+                        continue;
+                }
+                if (own) {
+                        own->role = r;
+                        continue;
+                }
+                c->probes = xrealloc(c->probes, (c->n_probes + 1) * sizeof(ProbeConfig));
+                c->probes[c->n_probes++] = (ProbeConfig){
+                        .name = xstrdup(attribution_events[r].name),
+                        .type = PROBE_TRACEPOINT,
+                        .target = xstrdup(attribution_events[r].target),
+                        .journal_rate = CONFIG_DEFAULT_JOURNAL_RATE,
+                        .role = r,
+                        .added = true,
+                        .line = yl_line(probes),
+                        .column = yl_column(probes),
+                };
+        }
+}
+
 static void parse_root(Loader *l, yaml_node_t *root, Config *c) {
         YlKey slots[] = {
                 { .name = "listen" }, { .name = "recent_events" }, { .name = "max_series" },
                 { .name = "strict" }, { .name = "probes" }, { .name = "max_label_bytes" },
-                { .name = "kernel_max_entries" },
+                { .name = "kernel_max_entries" }, { .name = "attribution" },
         };
         yaml_node_t *probes;
         const char *s;
@@ -1009,6 +1083,14 @@ static void parse_root(Loader *l, yaml_node_t *root, Config *c) {
         if (slots[6].value)
                 yl_uint(&l->yl, slots[6].value, "kernel_max_entries", 128, 131072, &c->kernel_max_entries);
 
+        if (slots[7].value) {
+                size_t errors = l->yl.errs->n;
+                bool on = false;
+                yl_bool(&l->yl, slots[7].value, "attribution", &on);
+                if (l->yl.errs->n == errors)
+                        l->attribution_said = on ? 1 : -1;
+        }
+
         probes = slots[4].value;
         if (!probes) {
                 yl_error(&l->yl, root, "config is missing 'probes'");
@@ -1023,6 +1105,7 @@ static void parse_root(Loader *l, yaml_node_t *root, Config *c) {
         for (yaml_node_item_t *i = probes->data.sequence.items.start; i < probes->data.sequence.items.top; i++)
                 parse_probe(l, yl_node(&l->yl, *i), &c->probes[c->n_probes++]);
         check_metrics_across(l, c);
+        add_attribution(l, c, probes);
 }
 
 static void walk_root(YlLoader *yl, yaml_node_t *root, void *userdata) {

@@ -112,6 +112,19 @@ typedef struct MetricConfig {
         unsigned line, column;
 } MetricConfig;
 
+/* The kernel's events the daemon follows tasks' cgroups by (attrib.h):
+ * probes it adds to a config that needs them, or a user's tracepoint
+ * probe on the same event, unfiltered, that serves as one. */
+typedef enum AttribRole {
+        ATTRIB_ROLE_NONE,
+        ATTRIB_ROLE_FORK,   /* sched/sched_process_fork */
+        ATTRIB_ROLE_EXIT,   /* sched/sched_process_exit */
+        ATTRIB_ROLE_ATTACH, /* cgroup/cgroup_attach_task */
+        _ATTRIB_ROLE_MAX,
+} AttribRole;
+
+#define CONFIG_DEFAULT_JOURNAL_RATE 100u
+
 typedef struct ProbeConfig {
         char *name;   /* tracefs event name for kprobe kinds */
         ProbeType type;
@@ -131,6 +144,12 @@ typedef struct ProbeConfig {
         /* Its events are kept for /events (and streamed for that). false:
          * streamed only while a metric counted in user space needs them. */
         bool events;
+        /* Each decoded event also goes to the journal, at most journal_rate
+         * a second (the excess is counted). */
+        bool journal;
+        unsigned journal_rate;
+        AttribRole role;
+        bool added; /* added by the daemon (an attribution event), not in the file */
         unsigned line, column; /* of the probe's mapping */
         /* Positions of keys, for messages about this probe found later
          * (e.g. a label that a tracepoint's format does not have). */
@@ -145,6 +164,11 @@ typedef struct Config {
         unsigned max_label_bytes; /* for metrics that do not set their own */
         unsigned kernel_max_entries; /* the bound of a hist trigger's entries (128..131072) */
         bool strict;
+        /* Tasks' cgroups are followed: a metric has an attribution label,
+         * a probe goes to the journal, or the config says so
+         * ("attribution: true"; false turns it off for /events and the
+         * journal, not for labels that need it). */
+        bool attribution;
         ProbeConfig *probes;
         size_t n_probes;
 } Config;
@@ -204,7 +228,10 @@ bool match_is_thread(const char *name);
 bool decoder_is_numeric(const Decoder *d);
 const char *decoder_kind_to_string(DecoderKind k);
 /* The label names every probe has besides its own fields. */
-bool label_is_builtin(const char *name); /* comm, pid, tgid, cpu */
+#define CONFIG_BUILTIN_LABELS "comm, pid, tgid, cpu, cgroup, unit, user_unit, container_id"
+bool label_is_builtin(const char *name); /* CONFIG_BUILTIN_LABELS */
+/* Whether label name is one that needs the task's cgroup (attrib.h). */
+bool label_is_attribution(const char *name);
 /* Valid tracefs event/arg name: [A-Za-z_][A-Za-z0-9_]*, <= 63 chars. */
 bool name_is_valid(const char *s);
 /* Valid tracepoint target "SUBSYSTEM/EVENT" as the kernel names them:

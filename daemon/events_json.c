@@ -1,5 +1,6 @@
 #include "events_json.h"
 
+#include "attrib.h"
 #include "decode.h"
 
 void json_put_string(Buf *out, StrView s) {
@@ -102,6 +103,20 @@ void event_render_json(const RingEventView *ev, const char *probe_name, Buf *out
         }
         buf_puts(out, ",\"cpu\":");
         buf_put_i64(out, ev->cpu);
+        if (ev->attributed && !ev->cgroup_known)
+                buf_puts(out, ",\"cgroup\":null,\"unit\":null,\"user_unit\":null,\"container_id\":null");
+        else if (ev->attributed) {
+                CgroupNames names;
+                cgroup_names(ev->cgroup, &names);
+                buf_puts(out, ",\"cgroup\":");
+                json_put_string(out, ev->cgroup);
+                buf_puts(out, ",\"unit\":");
+                json_put_string(out, names.unit);
+                buf_puts(out, ",\"user_unit\":");
+                json_put_string(out, names.user_unit);
+                buf_puts(out, ",\"container_id\":");
+                json_put_string(out, names.container_id);
+        }
         buf_puts(out, ",\"fields\":{");
         for (size_t i = 0; i < ev->n_fields; i++) {
                 if (i > 0)

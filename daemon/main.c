@@ -22,6 +22,7 @@ typedef struct Args {
         bool check;
         bool cleanup;
         bool text_reader;
+        const char *journal_socket;
 } Args;
 
 static void help(void) {
@@ -39,6 +40,8 @@ static void help(void) {
                "                               (default " TRACEFS_DEFAULT_NAME ")\n"
                "  --tracefs.reader=READER      binary (per_cpu/cpuN/trace_pipe_raw, the default)\n"
                "                               or text (trace_pipe; refuses string fields)\n"
+               "  --journal.socket=PATH        where journal: true probes' entries go (default\n"
+               "                               /run/systemd/journal/socket)\n"
                "  --config.check               validate the config, print what would be written\n"
                "                               to tracefs, touch nothing; exit 0 or 1\n"
                "  --cleanup                    remove probes and instance left by an earlier run\n"
@@ -54,6 +57,7 @@ enum {
         ARG_TRACEFS_PATH,
         ARG_TRACEFS_INSTANCE,
         ARG_TRACEFS_READER,
+        ARG_JOURNAL_SOCKET,
         ARG_CHECK,
         ARG_CLEANUP,
         ARG_LOG_LEVEL,
@@ -70,6 +74,7 @@ static int parse_args(int argc, char **argv, Args *a) {
                 { "tracefs.path", required_argument, NULL, ARG_TRACEFS_PATH },
                 { "tracefs.instance", required_argument, NULL, ARG_TRACEFS_INSTANCE },
                 { "tracefs.reader", required_argument, NULL, ARG_TRACEFS_READER },
+                { "journal.socket", required_argument, NULL, ARG_JOURNAL_SOCKET },
                 { "config.check", no_argument, NULL, ARG_CHECK },
                 { "cleanup", no_argument, NULL, ARG_CLEANUP },
                 { "log.level", required_argument, NULL, ARG_LOG_LEVEL },
@@ -105,6 +110,13 @@ static int parse_args(int argc, char **argv, Args *a) {
                                 return -EINVAL;
                         }
                         a->name = optarg;
+                        break;
+                case ARG_JOURNAL_SOCKET:
+                        if (optarg[0] != '/' || strlen(optarg) >= 108) {
+                                log_error("--journal.socket: '%s' is not an absolute path of at most 107 bytes", optarg);
+                                return -EINVAL;
+                        }
+                        a->journal_socket = optarg;
                         break;
                 case ARG_CHECK:
                         a->check = true;
@@ -192,7 +204,11 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
         for (size_t i = 0; i < c->n_probes; i++) {
                 const ProbeConfig *p = &c->probes[i];
                 Buf def = { 0 };
-                printf("# probe '%s' (%s:%u)\n", p->name, c->path, p->line);
+                if (p->added)
+                        printf("# probe '%s' (added: it follows tasks' cgroups, for labels cgroup, unit, "
+                               "user_unit, container_id and the journal)\n", p->name);
+                else
+                        printf("# probe '%s' (%s:%u)\n", p->name, c->path, p->line);
                 if (tfs_probe_definition(p, name, &def) >= 0)
                         printf("%s >> %s\n", def.data, tfs_probe_file(p->type));
                 buf_free(&def);
@@ -200,7 +216,7 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
                 if (p->filter)
                         printf("%s > instances/%s/events/%s%s%s/filter\n", p->filter, name, ev ? ev : name,
                                ev ? "" : "/", ev ? "" : p->name);
-                bool streams = p->events;
+                bool streams = p->events || p->journal || p->role != ATTRIB_ROLE_NONE;
                 for (size_t m = 0; m < p->n_metrics; m++)
                         streams |= !of[i][m].kernel;
                 for (size_t x = 0; x < c->n_probes; x++)
@@ -304,6 +320,7 @@ static int run_daemon(const Args *a, Config *config, const char *root, HttpSecur
                 .name = a->name,
                 .text_reader = a->text_reader,
                 .web_config_path = a->web_config_file,
+                .journal_socket = a->journal_socket,
                 .security = *security,
         };
         *security = (HttpSecurity){ 0 };

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "procstat.h"
 #include "registry.h"
+#include "journal.h"
 #include "pidinfo.h"
 #include "rawpipe.h"
 #include "reload.h"
@@ -44,6 +45,8 @@ struct Manager {
         int pipe_fd;        /* text reader: trace_pipe */
         RawPipe *raw;       /* binary reader: per_cpu/cpuN/trace_pipe_raw */
         PidInfo *pids;
+        Journal *journal;
+        bool attr_warned;
         LineReader lines;
         bool reading;
         uint64_t bytes_read;
@@ -71,6 +74,23 @@ int manager_new(Config *config, const ManagerOptions *opts, Manager **ret) {
                 free(m);
                 return r;
         }
+        /* Attribution's hierarchy and the journal are set up whether this
+         * config needs them or not: a reload may turn them on. */
+        char what[128];
+        int root = pidinfo_cgroup_hierarchy(what, sizeof(what));
+        if (root >= 0) {
+                pidinfo_set_hierarchy(m->pids, root);
+                m->pipeline->cgroup_root = root;
+                m->pipeline->resolve_cgroup = pidinfo_resolve_cgroup;
+                m->pipeline->cgroup_userdata = m->pids;
+                if (config->attribution)
+                        log_info("Following tasks' cgroups in %s", what);
+        } else if (config->attribution)
+                log_warning("No cgroup hierarchy found in /proc/self/cgroup: labels cgroup, unit, user_unit and "
+                            "container_id stay empty");
+        m->journal = journal_new(m->opts.journal_socket);
+        m->pipeline->journal = journal_hook;
+        m->pipeline->journal_userdata = m->journal;
         m->stats = xcalloc(MAX_CPUS, sizeof(TracefsCpuStats));
         m->stats_logged = xcalloc(MAX_CPUS, sizeof(TracefsCpuStats));
         linereader_init(&m->lines, READ_BUFFER_SIZE);
@@ -344,10 +364,39 @@ static void flush_pipe(void *userdata) {
 
 /* After a reload switched pipelines: the binary reader learns the events
  * of the probes now running, by their new indices. */
+static void attribution_ready(Manager *m);
+
 static void reload_switched(void *userdata) {
         Manager *m = userdata;
         if (m->raw)
                 rawpipe_learn(m->raw, m->registry);
+        attribution_ready(m);
+}
+
+/* Once the attribution probes run (their events now reach the buffer),
+ * the tasks already running are read from /proc: nothing falls between
+ * the two. Without them every lookup asks /proc. */
+static void attribution_ready(Manager *m) {
+        Pipeline *p = m->pipeline;
+        if (!p->attr)
+                return;
+        bool events = true;
+        for (size_t i = 0; i < p->n_probes; i++)
+                if (p->probes[i].config->role != ATTRIB_ROLE_NONE &&
+                    (!p->probes[i].live || i >= m->registry->n_probes ||
+                     m->registry->probes[i].state != PROBE_STATE_REGISTERED))
+                        events = false;
+        if (events && !p->attr_seeded) {
+                size_t n = pidinfo_seed(m->pids, p->attr);
+                p->attr_seeded = true;
+                log_info("Attribution: %zu tasks read from /proc; the kernel's fork, exit and cgroup events keep "
+                         "them from now on", n);
+        }
+        if (!events && (p->attr_events || !m->attr_warned))
+                log_warning("Attribution: the fork, exit or cgroup events do not run (see /probes): each event's "
+                            "cgroup is read from /proc, which misses processes that exit at once");
+        m->attr_warned |= !events;
+        p->attr_events = events;
 }
 
 static void raw_read_some(void *userdata) {
@@ -395,6 +444,13 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         }
         if (m->raw)
                 rawpipe_poll_cpus(m->raw);
+        /* Tasks whose exit was lost (lost events) would fill the table. */
+        if (m->pipeline->attr) {
+                AttribStats as;
+                attrib_stats(m->pipeline->attr, &as);
+                if (as.tasks > PIPELINE_ATTRIB_MAX_TASKS / 10 * 9)
+                        (void) attrib_prune(m->pipeline->attr, pidinfo_task_alive, NULL);
+        }
         uint64_t misses;
         render_kprobe_misses(m, NULL, &misses);
         if (misses > m->misses_logged) {
@@ -603,6 +659,8 @@ int manager_start(Manager *m) {
                 goto fail;
         }
 
+        attribution_ready(m);
+
         if (m->opts.text_reader) {
                 r = tfs_open_trace_pipe(m->tracefs);
                 if (r < 0) {
@@ -676,6 +734,7 @@ Manager *manager_free(Manager *m) {
         pipeline_free(m->pipeline);
         linereader_done(&m->lines);
         pidinfo_free(m->pids);
+        journal_free(m->journal);
         http_body_unref(m->metrics_cache[0]);
         http_body_unref(m->metrics_cache[1]);
         free(m->stats);

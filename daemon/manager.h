@@ -18,6 +18,7 @@ typedef struct ManagerOptions {
         const char *name;           /* our group and instance */
         bool text_reader;           /* trace_pipe instead of per_cpu/cpuN/trace_pipe_raw */
         const char *web_config_path; /* --web.config.file, re-read on SIGHUP; NULL: none */
+        const char *journal_socket;  /* NULL: journald's */
         HttpSecurity security;      /* what it asks for, loaded; the manager takes it */
 } ManagerOptions;
 

@@ -17,6 +17,14 @@ static int builtin_source(const char *label) {
                 return LABEL_SOURCE_TGID;
         if (strcmp(label, "cpu") == 0)
                 return LABEL_SOURCE_CPU;
+        if (strcmp(label, "cgroup") == 0)
+                return LABEL_SOURCE_CGROUP;
+        if (strcmp(label, "unit") == 0)
+                return LABEL_SOURCE_UNIT;
+        if (strcmp(label, "user_unit") == 0)
+                return LABEL_SOURCE_USER_UNIT;
+        if (strcmp(label, "container_id") == 0)
+                return LABEL_SOURCE_CONTAINER;
         return LABEL_SOURCE_NAMED;
 }
 
@@ -255,6 +263,11 @@ int pipeline_new(Config *config, CommResolver resolve_comm, void *resolve_userda
                                 latency_init(&p->probes[i], &p->probes[i].metrics[m], &p->probes[(size_t) (ec - config->probes)]);
                 }
         p->ring = ring_new(config->recent_events ? config->recent_events : 1);
+        p->cgroup_root = -1;
+        if (config->attribution)
+                p->attr = attrib_new(&(AttribLimits){ .max_tasks = PIPELINE_ATTRIB_MAX_TASKS,
+                                                       .max_path_bytes = PIPELINE_ATTRIB_MAX_PATH_BYTES,
+                                                       .keep_ns = PIPELINE_ATTRIB_KEEP_NS });
         *ret = p;
         return 0;
 }
@@ -269,6 +282,7 @@ Pipeline *pipeline_free(Pipeline *p) {
                 free(p->names[i]);
         free(p->names);
         ring_free(p->ring);
+        attrib_free(p->attr);
         buf_free(&p->entry_scratch);
         config_free(p->config);
         free(p);
@@ -294,6 +308,7 @@ typedef struct EventFields {
         const Decoder *const *decoders;
         const Decoder *tp_decoders[PIPELINE_MAX_FIELDS];
         size_t n;
+        const Cgroup *cg; /* the task's, when the config is attributed and it is known */
 } EventFields;
 
 static int event_fields_probe(const Probe *pr, const TraceLine *tl, EventFields *ef) {
@@ -376,6 +391,10 @@ enum {
         KEY_PID = 'p',
         KEY_TGID = 't',
         KEY_CPU = 'u',
+        KEY_CGROUP = 'g',
+        KEY_UNIT = 'n',
+        KEY_USER_UNIT = 'N',
+        KEY_CONTAINER = 'k',
         KEY_EMPTY = 'e',
         KEY_ENTRY = 'E',
         KEY_DECODED = 'd',     /* a raw value longer than max_label_bytes: its decoded value */
@@ -383,6 +402,22 @@ enum {
         KEY_INT = 'i',   /* match keys: a number, whatever its spelling */
         KEY_BYTES = 'b', /* match keys: anything else, as printed */
 };
+
+/* An attribution label's value: empty when the cgroup is not known. */
+static StrView attrib_value(int source, const Cgroup *cg) {
+        if (!cg)
+                return (StrView){ "", 0 };
+        switch (source) {
+        case LABEL_SOURCE_CGROUP:
+                return cg->path;
+        case LABEL_SOURCE_UNIT:
+                return cg->names.unit;
+        case LABEL_SOURCE_USER_UNIT:
+                return cg->names.user_unit;
+        default:
+                return cg->names.container_id;
+        }
+}
 
 static StrView label_value(const LabelRef *ref, const TraceLine *tl, const EventFields *ef,
                            char scratch[DECODE_SCRATCH]) {
@@ -396,6 +431,11 @@ static StrView label_value(const LabelRef *ref, const TraceLine *tl, const Event
                 return (StrView){ scratch, fmt_i64(scratch, tl->tgid) };
         case LABEL_SOURCE_CPU:
                 return (StrView){ scratch, fmt_i64(scratch, tl->cpu) };
+        case LABEL_SOURCE_CGROUP:
+        case LABEL_SOURCE_UNIT:
+        case LABEL_SOURCE_USER_UNIT:
+        case LABEL_SOURCE_CONTAINER:
+                return attrib_value(ref->source, ef->cg);
         case LABEL_SOURCE_NAMED:
                 return (StrView){ "", 0 };
         case LABEL_SOURCE_ENTRY:
@@ -443,6 +483,14 @@ static SeriesKeyPart raw_key_part(LabelRef *ref, int src, const TraceLine *tl, c
                 return (SeriesKeyPart){ KEY_TGID, { (const char *) &tl->tgid, sizeof(tl->tgid) } };
         case LABEL_SOURCE_CPU:
                 return (SeriesKeyPart){ KEY_CPU, { (const char *) &tl->cpu, sizeof(tl->cpu) } };
+        case LABEL_SOURCE_CGROUP:
+                return (SeriesKeyPart){ KEY_CGROUP, attrib_value(src, ef->cg) };
+        case LABEL_SOURCE_UNIT:
+                return (SeriesKeyPart){ KEY_UNIT, attrib_value(src, ef->cg) };
+        case LABEL_SOURCE_USER_UNIT:
+                return (SeriesKeyPart){ KEY_USER_UNIT, attrib_value(src, ef->cg) };
+        case LABEL_SOURCE_CONTAINER:
+                return (SeriesKeyPart){ KEY_CONTAINER, attrib_value(src, ef->cg) };
         case LABEL_SOURCE_NAMED:
                 return (SeriesKeyPart){ KEY_EMPTY, { "", 0 } };
         }
@@ -700,6 +748,17 @@ static uint64_t timestamp_ns(StrView t) {
 static const Probe *count_event(Pipeline *p, Probe *pr, TraceLine *tl, EventFields *ef, StrView backing,
                                 uint64_t ts_ns) {
         char comm[64];
+        if (ts_ns == 0)
+                ts_ns = timestamp_ns(tl->timestamp);
+        if (pr->config->role != ATTRIB_ROLE_NONE) {
+                /* Forks and exits of every task on the host: no /proc reads
+                 * for them. */
+                pipeline_attrib_event(p, pr, tl->pid, tl->tgid, ef->names, ef->values, ef->n, ts_ns);
+                if (pr->config->added) {
+                        pr->events++;
+                        return pr;
+                }
+        }
         /* A probe that fetches comm itself ($comm) knows it exactly. */
         bool comm_unknown = pr->comm_field < 0 && (tl->comm.n == 0 || sv_eq(tl->comm, SV("<...>")));
         if (comm_unknown || tl->tgid < 0) {
@@ -719,8 +778,7 @@ static const Probe *count_event(Pipeline *p, Probe *pr, TraceLine *tl, EventFiel
                 (void) decode_value(pr->decoders[pr->comm_field], ef->values[pr->comm_field], scratch, &tl->comm);
         }
         pr->events++;
-        if (ts_ns == 0)
-                ts_ns = timestamp_ns(tl->timestamp);
+        ef->cg = p->attr ? pipeline_task_cgroup(p, tl->pid, tl->tgid) : NULL;
         if (ts_ns > p->latest_ns)
                 p->latest_ns = ts_ns;
         /* The seq ring_push() gives this event: the exemplar of what it hits. */
@@ -728,21 +786,28 @@ static const Probe *count_event(Pipeline *p, Probe *pr, TraceLine *tl, EventFiel
         if (pr->n_entries > 0)
                 push_entries(&p->entry_scratch, pr, tl, ef, ts_ns, seq);
         probe_count(pr, tl, ef, ts_ns, seq);
-        if (!pr->config->events)
+        if (!pr->config->events && !(pr->config->journal && p->journal))
                 return pr;
-        ring_push(p->ring, &(RingEventView){
-                                   .probe = pr->id,
-                                   .comm = tl->comm,
-                                   .pid = tl->pid,
-                                   .tgid = tl->tgid,
-                                   .cpu = tl->cpu,
-                                   .timestamp = tl->timestamp,
-                                   .names = ef->names,
-                                   .values = ef->values,
-                                   .n_fields = ef->n,
-                                   .decoders = ef->decoders,
-                                   .backing = backing,
-                           });
+        RingEventView view = {
+                .probe = pr->id,
+                .comm = tl->comm,
+                .pid = tl->pid,
+                .tgid = tl->tgid,
+                .cpu = tl->cpu,
+                .timestamp = tl->timestamp,
+                .attributed = p->attr != NULL,
+                .cgroup_known = ef->cg != NULL,
+                .cgroup = ef->cg ? ef->cg->path : (StrView){ "", 0 },
+                .names = ef->names,
+                .values = ef->values,
+                .n_fields = ef->n,
+                .decoders = ef->decoders,
+                .backing = backing,
+        };
+        if (pr->config->journal && p->journal)
+                p->journal(p->journal_userdata, pr, &view);
+        if (pr->config->events)
+                ring_push(p->ring, &view);
         return pr;
 }
 
@@ -945,6 +1010,23 @@ void pipeline_adopt(Pipeline *next, Pipeline *prev, const ReloadPlan *plan) {
         next->lost_events = prev->lost_events;
         next->lost_reports = prev->lost_reports;
         next->comm_unknown = prev->comm_unknown;
+        next->cgroup_root = prev->cgroup_root;
+        next->resolve_cgroup = prev->resolve_cgroup;
+        next->cgroup_userdata = prev->cgroup_userdata;
+        next->journal = prev->journal;
+        next->journal_userdata = prev->journal_userdata;
+        next->cgroup_unknown = prev->cgroup_unknown;
+        next->cgroup_from_proc = prev->cgroup_from_proc;
+        next->attr_bad = prev->attr_bad;
+        /* What the table knows goes on while tasks are followed: the
+         * attribution probes of both configs are the same events. */
+        if (next->attr && prev->attr) {
+                attrib_free(next->attr);
+                next->attr = prev->attr;
+                prev->attr = NULL;
+                next->attr_seeded = prev->attr_seeded;
+                next->attr_events = prev->attr_events;
+        }
         next->latest_ns = prev->latest_ns;
         next->trace_clock = prev->trace_clock;
 
@@ -955,6 +1037,11 @@ void pipeline_adopt(Pipeline *next, Pipeline *prev, const ReloadPlan *plan) {
                 Probe *np = &next->probes[i], *op = &prev->probes[o];
                 np->live = op->live;
                 np->events = op->events;
+                np->journal_sent = op->journal_sent;
+                np->journal_dropped = op->journal_dropped;
+                np->journal_failed = op->journal_failed;
+                np->journal_window_usec = op->journal_window_usec;
+                np->journal_in_window = op->journal_in_window;
                 for (size_t m = 0; m < np->n_metrics; m++) {
                         ssize_t k = plan->metric_from[i][m];
                         if (k < 0 || (size_t) k >= op->n_metrics || !op->metrics[k].family)

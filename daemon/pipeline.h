@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "attrib.h"
 #include "config.h"
 #include "expo.h"
 #include "khist.h"
@@ -19,6 +20,12 @@
 #include "util.h"
 
 #define PIPELINE_MAX_FIELDS 128
+/* The attribution table's bounds (attrib.h): tasks, bytes of cgroup
+ * paths, and how long an exited task stays known (its events may still be
+ * buffered on another CPU). */
+#define PIPELINE_ATTRIB_MAX_TASKS 65536u
+#define PIPELINE_ATTRIB_MAX_PATH_BYTES (4u << 20)
+#define PIPELINE_ATTRIB_KEEP_NS (5ull * 1000000000ull)
 
 /* Where a number of an event comes from: a field by index (kprobe kinds),
  * a field by name (tracepoints), or the header's thread id. */
@@ -88,6 +95,11 @@ enum {
         LABEL_SOURCE_TGID = -3,
         LABEL_SOURCE_CPU = -4,
         LABEL_SOURCE_NAMED = -5, /* tracepoints: looked up by name per event */
+        /* -6 is pipeline.c's own (an entry's saved value) */
+        LABEL_SOURCE_CGROUP = -7, /* the task's cgroup (attrib.h) and what it names */
+        LABEL_SOURCE_UNIT = -8,
+        LABEL_SOURCE_USER_UNIT = -9,
+        LABEL_SOURCE_CONTAINER = -10,
 };
 
 /* A latency metric of another probe that this probe's events start: its
@@ -101,7 +113,7 @@ typedef struct EntryPlan {
         size_t n_saved;
 } EntryPlan;
 
-typedef struct Probe {
+struct Probe {
         const ProbeConfig *config; /* owned by the Pipeline's Config */
         EntryPlan *entries;
         size_t n_entries;
@@ -119,7 +131,12 @@ typedef struct Probe {
         bool live;
         uint32_t id;      /* index into Pipeline.names, stable across reloads */
         uint64_t events;
-} Probe;
+        /* journal: true: entries sent, dropped by journal_rate, refused by
+         * the journal; the current one-second window of the rate limit. */
+        uint64_t journal_sent, journal_dropped, journal_failed;
+        uint64_t journal_window_usec;
+        unsigned journal_in_window;
+};
 
 /* What the edge knows of a probe's kernel side, for /probes. Strings are
  * the caller's. */
@@ -136,6 +153,16 @@ typedef struct ProbeStatus {
  * does. Fills comm (NUL-terminated) and *tgid; returns false if it cannot
  * tell (the task is gone). */
 typedef bool (*CommResolver)(void *userdata, int32_t pid, char *comm, size_t size, int32_t *tgid);
+
+/* Reads the cgroup of task pid from /proc, for a task the kernel's events
+ * did not show (it started before us, or they were lost): appends its path
+ * in the followed hierarchy to *path, and the process id to *tgid. False
+ * if it cannot tell (the task is gone). */
+typedef bool (*CgroupResolver)(void *userdata, int32_t pid, Buf *path, int32_t *tgid);
+
+/* Each event of a probe with journal: true, as it will be stored. */
+typedef struct Probe Probe;
+typedef void (*JournalHook)(void *userdata, Probe *pr, const RingEventView *ev);
 
 typedef struct Pipeline {
         Config *config; /* owned */
@@ -158,6 +185,21 @@ typedef struct Pipeline {
         uint64_t latest_ns;    /* the newest event time seen (trace clock): pending entries expire by it */
         const char *trace_clock; /* the instance's clock, for /probes (static string; NULL: unknown) */
         Buf entry_scratch; /* the cut copies of long values an entry saves (push_entries) */
+        /* Tasks' cgroups (config->attribution): the table the attribution
+         * probes' events keep; the hierarchy their attach events are taken
+         * from (its id in /proc/PID/cgroup; -1: none yet, the edge sets
+         * it); the fallback to /proc. */
+        AttribTable *attr;
+        int cgroup_root;
+        CgroupResolver resolve_cgroup;
+        void *cgroup_userdata;
+        bool attr_seeded; /* the edge read /proc into the table */
+        bool attr_events; /* the attribution probes run: else every lookup asks /proc */
+        uint64_t cgroup_unknown;   /* events whose task's cgroup stayed unknown */
+        uint64_t cgroup_from_proc; /* tasks the events had not shown, found in /proc */
+        uint64_t attr_bad;         /* attribution events without the fields they need */
+        JournalHook journal;
+        void *journal_userdata;
 } Pipeline;
 
 /* Takes ownership of config (also on failure). resolve_comm may be NULL.
@@ -204,6 +246,17 @@ typedef struct Record {
 const Probe *pipeline_process_record(Pipeline *p, const Record *rec);
 /* A report of lost events; counted says whether the kernel said how many. */
 void pipeline_count_lost(Pipeline *p, uint64_t lost, bool counted);
+
+/* Attribution (pipeline_attrib.c). The cgroup of this event's task: from
+ * the table, else from /proc (then kept), else NULL (counted unknown). */
+const Cgroup *pipeline_task_cgroup(Pipeline *p, int32_t pid, int32_t tgid);
+/* An event of an attribution probe (its config->role): the table learns it. */
+void pipeline_attrib_event(Pipeline *p, const Probe *pr, int32_t pid, int32_t tgid, const StrView *names,
+                           const StrView *values, size_t n, uint64_t ts_ns);
+/* Journal: whether one more entry of pr fits its journal_rate in the
+ * second now_usec falls in; counts the ones that do not. */
+bool pipeline_journal_admit(Probe *pr, uint64_t now_usec);
+void pipeline_render_attrib_metrics(const Pipeline *p, Expo *e);
 
 /* Plans every metric's kernel aggregation for kernel k (NULL: unknown),
  * our group and the instance's clock (khist_plan()). */

@@ -21,7 +21,7 @@ void pipeline_plan_kernel(Pipeline *p, const KernelFeatures *k, const char *grou
 
 bool pipeline_probe_streams(const Pipeline *p, size_t i) {
         const Probe *pr = &p->probes[i];
-        if (pr->config->events)
+        if (pr->config->events || pr->config->journal || pr->config->role != ATTRIB_ROLE_NONE)
                 return true;
         for (size_t m = 0; m < pr->n_metrics; m++)
                 if (!pr->metrics[m].kh.kernel)

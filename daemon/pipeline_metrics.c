@@ -138,4 +138,5 @@ void pipeline_render_metrics(Pipeline *p, Expo *out) {
         expo_put_counter(out, "kprobe_exporter_lost_event_reports_total",
                          "Reports of lost events (pages with a missed-events mark, \"[LOST EVENTS]\" lines), with or without a count.",
                          p->lost_reports);
+        pipeline_render_attrib_metrics(p, out);
 }

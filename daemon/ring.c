@@ -9,9 +9,9 @@ typedef struct Slot {
         uint64_t seq;
         uint32_t probe;
         int32_t pid, tgid, cpu;
-        StrView comm, timestamp;
+        StrView comm, timestamp, cgroup;
         size_t n_fields;
-        bool has_decoders;
+        bool has_decoders, attributed, cgroup_known;
 
         char *arena;
         size_t arena_cap;
@@ -114,6 +114,8 @@ static void slot_store_scalars(Slot *s, const RingEventView *ev) {
         s->tgid = ev->tgid;
         s->cpu = ev->cpu;
         s->n_fields = ev->n_fields;
+        s->attributed = ev->attributed;
+        s->cgroup_known = ev->attributed && ev->cgroup_known;
         s->has_decoders = ev->decoders && ev->n_fields > 0;
         if (s->has_decoders)
                 memcpy(s->decoders, ev->decoders, ev->n_fields * sizeof(Decoder *));
@@ -138,7 +140,9 @@ static bool slot_store_backed(Slot *s, const RingEventView *ev) {
 
         if (!base)
                 return false;
-        slot_reserve(s, base_n, n, ev->decoders);
+        /* The cgroup path (from the attribution table) goes after the line. */
+        StrView cg = ev->attributed && ev->cgroup_known ? ev->cgroup : (StrView){ "", 0 };
+        slot_reserve(s, base_n + cg.n, n, ev->decoders);
         char *arena = s->arena;
         if (!rebase(ev->comm, base, base_n, arena, &s->comm) ||
             !rebase(ev->timestamp, base, base_n, arena, &s->timestamp))
@@ -149,6 +153,9 @@ static bool slot_store_backed(Slot *s, const RingEventView *ev) {
                         return false;
         if (base_n > 0)
                 memcpy(arena, base, base_n);
+        if (cg.n > 0)
+                memcpy(arena + base_n, cg.p, cg.n);
+        s->cgroup = (StrView){ arena + base_n, cg.n };
         slot_store_scalars(s, ev);
         return true;
 }
@@ -158,7 +165,9 @@ static void slot_store(Slot *s, const RingEventView *ev) {
                 return;
 
         StrView base = ev->backing.p ? ev->backing : (StrView){ NULL, 0 };
-        size_t bytes = base.n + outside_bytes(ev->comm, base) + outside_bytes(ev->timestamp, base);
+        StrView cg = ev->attributed && ev->cgroup_known ? ev->cgroup : (StrView){ "", 0 };
+        size_t bytes = base.n + outside_bytes(ev->comm, base) + outside_bytes(ev->timestamp, base) +
+                       outside_bytes(cg, base);
         for (size_t i = 0; i < ev->n_fields; i++)
                 bytes += outside_bytes(ev->names[i], base) + outside_bytes(ev->values[i], base);
 
@@ -169,6 +178,7 @@ static void slot_store(Slot *s, const RingEventView *ev) {
                 memcpy(arena, base.p, base.n);
         s->comm = arena_put(arena, base, &p, ev->comm);
         s->timestamp = arena_put(arena, base, &p, ev->timestamp);
+        s->cgroup = arena_put(arena, base, &p, cg);
         for (size_t i = 0; i < ev->n_fields; i++) {
                 s->views[i] = arena_put(arena, base, &p, ev->names[i]);
                 s->views[ev->n_fields + i] = arena_put(arena, base, &p, ev->values[i]);
@@ -237,6 +247,9 @@ bool ring_get(const Ring *r, uint64_t seq, RingEventView *ev) {
                 .tgid = s->tgid,
                 .cpu = s->cpu,
                 .timestamp = s->timestamp,
+                .attributed = s->attributed,
+                .cgroup_known = s->cgroup_known,
+                .cgroup = s->cgroup,
                 .names = s->views,
                 .values = s->views ? s->views + s->n_fields : NULL,
                 .n_fields = s->n_fields,

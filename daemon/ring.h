@@ -16,6 +16,10 @@ typedef struct RingEventView {
         StrView comm;
         int32_t pid, tgid, cpu;
         StrView timestamp;
+        /* Tasks' cgroups are followed (attrib.h): the event's cgroup path,
+         * when it is known (cgroup_known). Not attributed: no cgroup. */
+        bool attributed, cgroup_known;
+        StrView cgroup;
         const StrView *names;  /* n_fields of each */
         const StrView *values;
         size_t n_fields;

@@ -1,0 +1,167 @@
+/* Who did it: the pipeline's side of attribution (attrib.h) and of the
+ * journal. The attribution probes' events (fork, exit, cgroup attach) keep
+ * the table; every counted event of an attributed config looks its task
+ * up there, and falls back to /proc (through the edge's resolver) only for
+ * a task the events never showed. Pure code. */
+#include "pipeline.h"
+
+#include <stddef.h>
+
+static bool field_i64(const StrView *names, const StrView *values, size_t n, const char *name, int64_t *ret) {
+        for (size_t i = 0; i < n; i++)
+                if (sv_eq_str(names[i], name))
+                        return parse_i64(values[i], ret) == 0;
+        return false;
+}
+
+static bool field_text(const StrView *names, const StrView *values, size_t n, const char *name, StrView *ret) {
+        for (size_t i = 0; i < n; i++)
+                if (sv_eq_str(names[i], name)) {
+                        *ret = values[i];
+                        return true;
+                }
+        return false;
+}
+
+static bool is_pid(int64_t v) {
+        return v > 0 && v <= INT32_MAX;
+}
+
+/* Task pid (of tgid, or -1) from /proc into the table. */
+static bool from_proc(Pipeline *p, int32_t pid, int32_t tgid) {
+        if (!p->resolve_cgroup)
+                return false;
+        _cleanup_buf_ Buf path = { 0 };
+        int32_t found_tgid = -1;
+        if (!p->resolve_cgroup(p->cgroup_userdata, pid, &path, &found_tgid))
+                return false;
+        attrib_set(p->attr, pid, found_tgid > 0 ? found_tgid : tgid, (StrView){ path.data ? path.data : "", path.len });
+        p->cgroup_from_proc++;
+        return attrib_knows(p->attr, pid);
+}
+
+const Cgroup *pipeline_task_cgroup(Pipeline *p, int32_t pid, int32_t tgid) {
+        if (!p->attr)
+                return NULL;
+        /* Without the kernel's events the table would go stale: /proc
+         * answers each time (the edge caches it briefly). */
+        const Cgroup *cg = p->attr_events ? attrib_lookup(p->attr, pid, tgid) : NULL;
+        if (!cg && pid > 0 && from_proc(p, pid, tgid))
+                cg = attrib_lookup(p->attr, pid, tgid);
+        if (!cg)
+                p->cgroup_unknown++;
+        return cg;
+}
+
+void pipeline_attrib_event(Pipeline *p, const Probe *pr, int32_t pid, int32_t tgid, const StrView *names,
+                           const StrView *values, size_t n, uint64_t ts_ns) {
+        if (!p->attr)
+                return;
+        int64_t v, child, root;
+        StrView path;
+        switch (pr->config->role) {
+        case ATTRIB_ROLE_FORK:
+                /* The parent is the task that forks: the event's own. */
+                if (!field_i64(names, values, n, "child_pid", &child) || !is_pid(child)) {
+                        p->attr_bad++;
+                        return;
+                }
+                if (field_i64(names, values, n, "parent_pid", &v) && is_pid(v) && v != pid)
+                        pid = (int32_t) v, tgid = -1;
+                /* A parent from before our start that the seeding missed
+                 * (or whose events were lost): /proc, while it lives. */
+                if (!attrib_knows(p->attr, pid) && !(tgid > 0 && attrib_knows(p->attr, tgid)))
+                        (void) from_proc(p, pid, tgid);
+                attrib_fork(p->attr, pid, tgid, (int32_t) child, ts_ns);
+                return;
+        case ATTRIB_ROLE_EXIT:
+                if (field_i64(names, values, n, "pid", &v) && is_pid(v))
+                        pid = (int32_t) v;
+                attrib_exit(p->attr, pid, ts_ns);
+                return;
+        case ATTRIB_ROLE_ATTACH:
+                if (!field_i64(names, values, n, "dst_root", &root) || !field_i64(names, values, n, "pid", &v) ||
+                    !is_pid(v) || !field_text(names, values, n, "dst_path", &path)) {
+                        p->attr_bad++;
+                        return;
+                }
+                /* Every hierarchy reports its moves; one is followed. */
+                if (root == p->cgroup_root)
+                        attrib_attach(p->attr, (int32_t) v, path, ts_ns);
+                return;
+        case ATTRIB_ROLE_NONE:
+        case _ATTRIB_ROLE_MAX:
+                return;
+        }
+}
+
+#define USEC_PER_SEC 1000000ull
+
+bool pipeline_journal_admit(Probe *pr, uint64_t now_usec) {
+        uint64_t window = now_usec / USEC_PER_SEC * USEC_PER_SEC;
+        if (window != pr->journal_window_usec) {
+                pr->journal_window_usec = window;
+                pr->journal_in_window = 0;
+        }
+        if (pr->journal_in_window >= pr->config->journal_rate) {
+                pr->journal_dropped++;
+                return false;
+        }
+        pr->journal_in_window++;
+        return true;
+}
+
+static void put_per_probe(const Pipeline *p, Expo *e, const char *name, const char *help, size_t field) {
+        static const char *const probe_label[] = { "probe" };
+        expo_put_header(e, name, "counter", help);
+        for (size_t i = 0; i < p->n_probes; i++) {
+                const Probe *pr = &p->probes[i];
+                if (!pr->config->journal)
+                        continue;
+                const uint64_t *v = (const uint64_t *) ((const char *) pr + field);
+                expo_put_sample_u64(e, name, probe_label, (StrView[]){ sv_from(pr->config->name) }, 1, *v);
+        }
+}
+
+static void put_gauge(Expo *e, const char *name, const char *help, uint64_t value) {
+        expo_put_header(e, name, "gauge", help);
+        expo_put_sample_u64(e, name, NULL, NULL, 0, value);
+}
+
+void pipeline_render_attrib_metrics(const Pipeline *p, Expo *e) {
+        bool journal = false;
+        for (size_t i = 0; i < p->n_probes; i++)
+                journal |= p->probes[i].config->journal;
+        if (journal) {
+                put_per_probe(p, e, "kprobe_exporter_journal_sent_total",
+                              "Events of the probe written to the journal (journal: true).",
+                              offsetof(Probe, journal_sent));
+                put_per_probe(p, e, "kprobe_exporter_journal_dropped_total",
+                              "Events of the probe not written to the journal: over its journal_rate a second.",
+                              offsetof(Probe, journal_dropped));
+                put_per_probe(p, e, "kprobe_exporter_journal_errors_total",
+                              "Events of the probe the journal did not take (journald not running, or a full socket).",
+                              offsetof(Probe, journal_failed));
+        }
+        if (!p->attr)
+                return;
+        AttribStats s;
+        attrib_stats(p->attr, &s);
+        expo_put_counter(e, "kprobe_exporter_cgroup_unknown_total",
+                         "Events whose task's cgroup is not known: the kernel's events did not show it, and it was "
+                         "gone from /proc (labels cgroup, unit, user_unit, container_id are empty).",
+                         p->cgroup_unknown);
+        expo_put_counter(e, "kprobe_exporter_cgroup_from_proc_total",
+                         "Events whose task's cgroup was read from /proc/PID/cgroup: the kernel's fork and cgroup "
+                         "events had not shown the task (it started before the daemon, or its events were lost), "
+                         "or those events do not run (see the attribution-* probes in /probes).",
+                         p->cgroup_from_proc);
+        put_gauge(e, "kprobe_exporter_attribution_tasks", "Tasks whose cgroup the daemon knows now.", s.tasks);
+        put_gauge(e, "kprobe_exporter_attribution_cgroups", "Distinct cgroup paths the daemon holds now.", s.cgroups);
+        expo_put_counter(e, "kprobe_exporter_attribution_refused_total",
+                         "Tasks or cgroup paths not kept: the attribution table was full (their events count as "
+                         "unknown, or from /proc).",
+                         s.refused);
+        expo_put_counter(e, "kprobe_exporter_attribution_events_bad_total",
+                         "Fork or cgroup attach events without the fields attribution needs.", p->attr_bad);
+}
