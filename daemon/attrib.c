@@ -296,18 +296,22 @@ static void grow(AttribTable *t) {
         free(old);
 }
 
+/* Whether FIFO record e still stands for an exited task. */
+static bool exited_current(const AttribTable *t, const Exited *e) {
+        const Task *k = task_find(t, e->tid);
+        return k && k->exited && k->seq == e->seq;
+}
+
 /* Drops the oldest exit of the FIFO: its task, if that is still the one
  * that exited. Returns whether a task went. */
 static bool pop_exited(AttribTable *t) {
         Exited e = t->exited[t->ex_head];
         t->ex_head = (t->ex_head + 1) % t->ex_cap;
         t->ex_len--;
-        Task *k = task_find(t, e.tid);
-        if (k && k->exited && k->seq == e.seq) {
-                task_remove(t, k);
-                return true;
-        }
-        return false;
+        if (!exited_current(t, &e))
+                return false;
+        task_remove(t, task_find(t, e.tid));
+        return true;
 }
 
 /* Exited tasks kept past keep_ns before ts go. */
@@ -345,6 +349,8 @@ static Task *task_slot(AttribTable *t, int32_t tid) {
 
 /* tid is in cgroup c now (a reference the entry takes over; NULL: its
  * path could not be held, and the task is forgotten). */
+static void push_exited(AttribTable *t, int32_t tid, uint64_t ts);
+
 static void task_set(AttribTable *t, int32_t tid, int32_t tgid, CgNode *c) {
         if (!c) {
                 Task *k = task_find(t, tid);
@@ -406,7 +412,38 @@ void attrib_attach(AttribTable *t, int32_t tid, StrView path, uint64_t ts) {
         if (tid <= 0)
                 return;
         Task *k = task_find(t, tid);
+        bool exited = k && k->exited;
         task_set(t, tid, k ? k->tgid : -1, cg_get(t, path));
+        /* A process leader that exited while its threads live on is still
+         * moved with them: it stays exited, and goes keep_ns after. */
+        k = exited ? task_find(t, tid) : NULL;
+        if (k) {
+                k->exited = true;
+                push_exited(t, tid, ts);
+        }
+}
+
+/* Records the exit of task tid (exited, seq) at ts. A full FIFO first
+ * drops its records that no longer stand for a task (tids reused since),
+ * and only then its oldest exited task. */
+static void push_exited(AttribTable *t, int32_t tid, uint64_t ts) {
+        if (t->ex_len == t->ex_cap) {
+                size_t kept = 0;
+                for (size_t i = 0; i < t->ex_len; i++) {
+                        Exited e = t->exited[(t->ex_head + i) % t->ex_cap];
+                        if (exited_current(t, &e))
+                                t->exited[(t->ex_head + kept++) % t->ex_cap] = e;
+                }
+                t->ex_len = kept;
+        }
+        if (t->ex_len == t->ex_cap && pop_exited(t))
+                t->stats.evicted++;
+        /* The pop may have moved the task (backward shift). */
+        Task *k = task_find(t, tid);
+        if (!k)
+                return;
+        t->exited[(t->ex_head + t->ex_len) % t->ex_cap] = (Exited){ tid, k->seq, ts };
+        t->ex_len++;
 }
 
 void attrib_exit(AttribTable *t, int32_t tid, uint64_t ts) {
@@ -416,14 +453,7 @@ void attrib_exit(AttribTable *t, int32_t tid, uint64_t ts) {
         if (!k || k->exited)
                 return;
         k->exited = true;
-        if (t->ex_len == t->ex_cap && pop_exited(t))
-                t->stats.evicted++;
-        /* The pop may have moved k (backward shift). */
-        k = task_find(t, tid);
-        if (!k)
-                return;
-        t->exited[(t->ex_head + t->ex_len) % t->ex_cap] = (Exited){ tid, k->seq, ts };
-        t->ex_len++;
+        push_exited(t, tid, ts);
 }
 
 const Cgroup *attrib_lookup(const AttribTable *t, int32_t tid, int32_t tgid) {
