@@ -380,22 +380,26 @@ static void attribution_ready(Manager *m) {
         Pipeline *p = m->pipeline;
         if (!p->attr)
                 return;
-        bool events = true;
-        for (size_t i = 0; i < p->n_probes; i++)
-                if (p->probes[i].config->role != ATTRIB_ROLE_NONE &&
-                    (!p->probes[i].live || i >= m->registry->n_probes ||
-                     m->registry->probes[i].state != PROBE_STATE_REGISTERED))
-                        events = false;
+        /* A reload calls this before it registers its new probes too: only
+         * a refused one is worth a warning. */
+        bool events = true, refused = false;
+        for (size_t i = 0; i < p->n_probes; i++) {
+                if (p->probes[i].config->role == ATTRIB_ROLE_NONE)
+                        continue;
+                ProbeState st = i < m->registry->n_probes ? m->registry->probes[i].state : PROBE_STATE_PENDING;
+                events &= p->probes[i].live && st == PROBE_STATE_REGISTERED;
+                refused |= st == PROBE_STATE_FAILED || st == PROBE_STATE_UNAVAILABLE;
+        }
         if (events && !p->attr_seeded) {
                 size_t n = pidinfo_seed(m->pids, p->attr);
                 p->attr_seeded = true;
                 log_info("Attribution: %zu tasks read from /proc; the kernel's fork, exit and cgroup events keep "
                          "them from now on", n);
         }
-        if (!events && (p->attr_events || !m->attr_warned))
+        if (refused && (p->attr_events || !m->attr_warned))
                 log_warning("Attribution: the fork, exit or cgroup events do not run (see /probes): each event's "
                             "cgroup is read from /proc, which misses processes that exit at once");
-        m->attr_warned |= !events;
+        m->attr_warned |= refused;
         p->attr_events = events;
 }
 
