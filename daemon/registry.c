@@ -571,9 +571,22 @@ size_t registry_check_config(const Config *c, const char *root, bool text_reader
         bool readable = root && (size_t) snprintf(events, sizeof(events), "%s/events", root) < sizeof(events) &&
                         access(events, R_OK | X_OK) == 0;
         ProbeFields *pf = xcalloc(c->n_probes ? c->n_probes : 1, sizeof(ProbeFields));
+        bool attribution_refused = false;
         for (size_t i = 0; i < c->n_probes; i++) {
                 const ProbeConfig *p = &c->probes[i];
                 char hostile[256];
+                if (p->added && text_reader) {
+                        /* One error for the three events, about what needs them. */
+                        if (!attribution_refused)
+                                config_errors_add(errs, p->line, p->column,
+                                                  "labels cgroup, unit, user_unit and container_id, journal: true and "
+                                                  "attribution: true need the binary reader: the kernel's fork, exit "
+                                                  "and cgroup events they follow hold strings a traced process "
+                                                  "controls (comm, cgroup paths), which the text reader "
+                                                  "(--tracefs.reader=text) cannot frame");
+                        attribution_refused = true;
+                        continue;
+                }
                 if (p->type != PROBE_TRACEPOINT) {
                         if (text_reader && probe_has_hostile_string(p, NULL, hostile, sizeof(hostile)))
                                 refuse_text_reader(p, hostile, errs);
