@@ -77,10 +77,8 @@ static bool read_status(int32_t pid, char *comm, size_t size, int32_t *tgid) {
         if (!name || !tg)
                 return false;
         size_t len = strcspn(name, "\n");
-        if (len == 0 || len >= size)
+        if (len == 0 || proc_name_unescape((StrView){ name, len }, comm, size) <= 0)
                 return false;
-        memcpy(comm, name, len);
-        comm[len] = 0;
         int64_t v;
         tg += 7;
         if (parse_i64((StrView){ tg, strcspn(tg, "\n") }, &v) < 0 || v <= 0 || v > INT32_MAX)

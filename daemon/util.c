@@ -252,6 +252,28 @@ size_t utf8_seq(const unsigned char *s, size_t n, bool *valid) {
         return i;
 }
 
+int proc_name_unescape(StrView in, char *out, size_t size) {
+        size_t n = 0;
+        for (size_t i = 0; i < in.n; i++) {
+                char c = in.p[i];
+                if (c == '\\' && i + 1 < in.n) {
+                        static const char from[] = "ntvfrae\"\\", to[] = "\n\t\v\f\r\a\033\"\\";
+                        const char *k = memchr(from, in.p[i + 1], sizeof(from) - 1);
+                        if (k) {
+                                c = to[k - from];
+                                i++;
+                        }
+                }
+                if (n + 1 >= size)
+                        return -1;
+                out[n++] = c;
+        }
+        if (size == 0)
+                return -1;
+        out[n] = 0;
+        return (int) n;
+}
+
 bool utf8_is_valid(StrView s) {
         const unsigned char *p = (const unsigned char *) s.p;
         size_t i = 0;

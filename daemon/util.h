@@ -162,6 +162,12 @@ int parse_i64(StrView s, int64_t *ret);
  * so callers replace it with one U+FFFD. Used by every text output
  * (Prometheus labels, JSON) so both accept any bytes the kernel prints. */
 size_t utf8_seq(const unsigned char *s, size_t n, bool *valid);
+/* The "Name:" of /proc/PID/status as the task's comm: the kernel writes a
+ * newline there as backslash-n and a backslash as two (older kernels the
+ * other C escapes too), so every backslash starts an escape. Writes the bytes
+ * and a NUL to out; returns their count, or -1 when they do not fit. */
+int proc_name_unescape(StrView in, char *out, size_t size);
+
 /* True if s is valid UTF-8 (fast for ASCII). */
 bool utf8_is_valid(StrView s);
 /* Appends s with each ill-formed sequence replaced by U+FFFD. */

@@ -189,6 +189,28 @@ static void test_hash_pieces(void **state) {
         assert_true(hash_mem_bytes(HASH_INIT, "", 0) == HASH_INIT);
 }
 
+/* A comm a traced process chose, as /proc/PID/status prints it. */
+static void test_proc_name_unescape(void **state) {
+        (void) state;
+        char out[16];
+        /* prctl(PR_SET_NAME, "ev\nil unit=\"x\"") reads 'ev\\nil unit="x"'. */
+        assert_int_equal(proc_name_unescape(SV("ev\\nil unit=\"x\""), out, sizeof(out)), 14);
+        assert_string_equal(out, "ev\nil unit=\"x\"");
+        assert_int_equal(proc_name_unescape(SV("a\\\\b\\tc"), out, sizeof(out)), 5);
+        assert_string_equal(out, "a\\b\tc");
+        assert_int_equal(proc_name_unescape(SV("connector"), out, sizeof(out)), 9);
+        assert_string_equal(out, "connector");
+        /* A lone or unknown escape stays as it is. */
+        assert_int_equal(proc_name_unescape(SV("x\\"), out, sizeof(out)), 2);
+        assert_string_equal(out, "x\\");
+        assert_int_equal(proc_name_unescape(SV("\\q"), out, sizeof(out)), 2);
+        assert_string_equal(out, "\\q");
+        /* 15 bytes and the NUL fit in 16; 16 do not. */
+        assert_int_equal(proc_name_unescape(SV("0123456789abcde"), out, sizeof(out)), 15);
+        assert_int_equal(proc_name_unescape(SV("0123456789abcdef"), out, sizeof(out)), -1);
+        assert_int_equal(proc_name_unescape(SV("x"), out, 0), -1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_space),
@@ -197,6 +219,7 @@ int main(void) {
                 cmocka_unit_test(test_read_file_at),
                 cmocka_unit_test(test_lines),
                 cmocka_unit_test(test_hash_pieces),
+                cmocka_unit_test(test_proc_name_unescape),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
