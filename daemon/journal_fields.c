@@ -99,6 +99,8 @@ void journal_entry_build(JournalEntry *e, const char *probe, const RingEventView
         if (names.container_id.n > 0)
                 put_message_pair(e, "container", (StrView){ names.container_id.p, 12 });
         for (size_t i = 0; i < n_fields; i++) {
+                if (sv_eq_str(ev->names[i], "comm"))
+                        continue; /* shown first ("comm=$comm" of a kprobe kind is the same) */
                 buf_putc(&e->text, ' ');
                 put_message_value(e, ev->names[i]);
                 buf_putc(&e->text, '=');

@@ -152,9 +152,9 @@ void pipeline_render_attrib_metrics(const Pipeline *p, Expo *e) {
                          "gone from /proc (labels cgroup, unit, user_unit, container_id are empty).",
                          p->cgroup_unknown);
         expo_put_counter(e, "kprobe_exporter_cgroup_from_proc_total",
-                         "Events whose task's cgroup was read from /proc/PID/cgroup: the kernel's fork and cgroup "
-                         "events had not shown the task (it started before the daemon, or its events were lost), "
-                         "or those events do not run (see the attribution-* probes in /probes).",
+                         "Tasks' cgroups read from /proc/PID/cgroup: of an event's task or a forking parent that "
+                         "the kernel's fork and cgroup events had not shown (its events were lost), or of every "
+                         "event's task while those events do not run (see the attribution-* probes in /probes).",
                          p->cgroup_from_proc);
         put_gauge(e, "kprobe_exporter_attribution_tasks", "Tasks whose cgroup the daemon knows now.", s.tasks);
         put_gauge(e, "kprobe_exporter_attribution_cgroups", "Distinct cgroup paths the daemon holds now.", s.cgroups);
