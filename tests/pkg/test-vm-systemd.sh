@@ -14,7 +14,11 @@
 # of the main PID gets it restarted and ExecStopPost's --cleanup removed its
 # probes; `systemctl stop` leaves nothing of ours in tracefs; the socket
 # unit starts the service on the first scrape and hands it the socket;
-# dpkg --purge stops it cleanly. Also prints `systemd-analyze security`.
+# dpkg --purge stops it cleanly; a metric labelled by unit counts the
+# connects of a transient unit's short-lived processes under its name, and
+# journal: true puts each in the journal (journalctl -o json KPE_PROBE=...),
+# at most journal_rate a second, the rest counted. Also prints
+# `systemd-analyze security`.
 #
 # How meson runs it:
 #   KPE_BIN=<daemon> KPE_VM_CACHE=<build>/vm-cache KPE_PKG_CACHE=<build>/pkg-cache \
@@ -246,6 +250,90 @@ v=$(wait_metric $((K1 + K2)) connect_total comm=nc addr=127.0.0.1 port=25)
 [ "$v" = $((K1 + K2)) ] || fail "connect_total after an invalid reload is $v, want $((K1 + K2))"
 log "an invalid config on reload: journalctl -p err shows '$(vm_ok "journalctl -u $UNIT -p err -o cat --no-pager" | grep -m1 'probes.yaml:5:5')', the old config runs on"
 vm_put "$KPE_WORK/b.yaml" /etc/kprobe-exporter/probes.yaml
+
+# ---- who did it: the unit, and the journal ----------------------------------
+# A reload adds a probe labelled by unit, with journal: true (so the daemon
+# adds its fork/exit/cgroup events and reads /proc once). Connects made by
+# short-lived nc processes of a transient unit are counted under it, and
+# each is one journal entry with the decoded fields; twice in a row. Then
+# a burst over journal_rate: what the journal did not get is counted.
+JRATE=5
+# A transient service $1 whose sh makes $2 connects to port 25, each with
+# a short-lived nc; waits until it has ended. (systemd-run --wait needs
+# D-Bus, which the minbase guest lacks.)
+run_unit() {
+        vm_ok "systemd-run --quiet --unit=$1 sh -c 'i=0; while [ \$i -lt $2 ]; do timeout 5 nc 127.0.0.1 25 </dev/null >/dev/null 2>&1; i=\$((i + 1)); done'" >/dev/null
+        wait_prop ActiveState inactive $1.service
+}
+{
+        cat "$KPE_WORK/b.yaml"
+        cat <<YAML
+  - name: tcp_unit
+    type: tracepoint
+    target: sock/inet_sock_set_state
+    filter: newstate == 2 && protocol == 6 && dport == 25
+    journal: true
+    journal_rate: $JRATE
+    metrics:
+      - name: tcp_connect_by_unit_total
+        labels: [unit, container_id, dport]
+YAML
+} >"$KPE_WORK/c.yaml"
+vm_put "$KPE_WORK/c.yaml" /etc/kprobe-exporter/probes.yaml
+vm_ok "systemctl reload $UNIT"
+[ "$(unit_prop MainPID)" = "$pid1" ] || fail "the attribution reload changed MainPID"
+for ((i = 0; i < 60; i++)); do
+        [ "$(journal_count 'Attribution: [0-9]+ tasks read from /proc')" = 1 ] && break
+        sleep 0.5
+done
+[ $i -lt 60 ] || fail "no 'Attribution: N tasks read from /proc' after the reload: $(vm_ok "journalctl -u $UNIT -o cat --no-pager | tail -n 8")"
+log "reload with a unit label: $(vm_ok "journalctl -u $UNIT -o cat --no-pager | grep -E 'Following tasks|Attribution:' | tr '\n' ' '")"
+N=4
+for round in 1 2; do
+        run_unit demo-connect $N
+        want=$((N * round))
+        v=$(wait_metric $want tcp_connect_by_unit_total unit=demo-connect.service container_id= dport=25)
+        [ "$v" = $want ] || fail "round $round: tcp_connect_by_unit_total{unit=demo-connect.service} is $v, want $want: $(grep tcp_connect_by_unit "$KPE_WORK/metrics.txt")"
+        for ((i = 0; i < 40; i++)); do
+                got=$(vm_ok "journalctl -o json --no-pager KPE_PROBE=tcp_unit KPE_UNIT=demo-connect.service | wc -l")
+                [ "$got" = $want ] && break
+                sleep 0.5
+        done
+        [ "$got" = $want ] || fail "round $round: journalctl -o json KPE_PROBE=tcp_unit KPE_UNIT=demo-connect.service gives $got entries, want $want"
+done
+vm_ok "journalctl -o json --no-pager KPE_PROBE=tcp_unit KPE_UNIT=demo-connect.service" >"$KPE_WORK/journal.json"
+python3 - "$KPE_WORK/journal.json" <<'PY2' || fail "the journal entries of demo-connect.service: $(head -c 1500 "$KPE_WORK/journal.json")"
+import json, sys
+entries = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+for e in entries:
+    want = {"KPE_PROBE": "tcp_unit", "KPE_UNIT": "demo-connect.service", "KPE_COMM": "nc", "KPE_DPORT": "25",
+            "KPE_DADDR": "127.0.0.1", "KPE_NEWSTATE": "TCP_SYN_SENT", "SYSLOG_IDENTIFIER": "kprobe-exporter",
+            "MESSAGE_ID": "8e0f217d85d24ec48855dddbd905baec", "_SYSTEMD_UNIT": "kprobe-exporter.service"}
+    bad = {k: (e.get(k), v) for k, v in want.items() if e.get(k) != v}
+    if bad or "KPE_CONTAINER_ID" in e or not e.get("KPE_CGROUP", "").endswith("/demo-connect.service") \
+            or not e["MESSAGE"].startswith("tcp_unit: comm=nc pid="):
+        sys.exit(f"entry {e.get('KPE_PID')}: {bad} cgroup={e.get('KPE_CGROUP')} message={e.get('MESSAGE')!r}")
+print(f"{len(entries)} entries, e.g. MESSAGE={entries[0]['MESSAGE']!r} KPE_CGROUP={entries[0]['KPE_CGROUP']}")
+PY2
+log "2 x $N connects of short-lived nc in systemd-run --unit=demo-connect: tcp_connect_by_unit_total{unit=demo-connect.service} $((2 * N)), $((2 * N)) journal entries (journalctl -o json KPE_PROBE=tcp_unit) with the decoded fields"
+
+B=20
+# One bash making them all through /dev/tcp: a burst well within a second.
+vm_ok "systemd-run --quiet --unit=demo-burst bash -c 'for ((i = 0; i < $B; i++)); do exec 3<>/dev/tcp/127.0.0.1/25 && exec 3<&-; done'" >/dev/null
+wait_prop ActiveState inactive demo-burst.service
+v=$(wait_metric $B tcp_connect_by_unit_total unit=demo-burst.service container_id= dport=25)
+[ "$v" = $B ] || fail "tcp_connect_by_unit_total{unit=demo-burst.service} is $v, want $B"
+sleep 1
+sent=$(vm_ok "journalctl -o json --no-pager KPE_PROBE=tcp_unit KPE_UNIT=demo-burst.service | wc -l")
+dropped=$(metric_value "$KPE_WORK/metrics.txt" kprobe_exporter_journal_dropped_total probe=tcp_unit)
+[ "$((sent + dropped))" = $B ] || fail "the burst: $sent in the journal + $dropped dropped != $B connects"
+secs=$(vm_ok "journalctl -o json --no-pager KPE_PROBE=tcp_unit KPE_UNIT=demo-burst.service" |
+        python3 -c 'import json,sys; print(len({int(json.loads(l)["__MONOTONIC_TIMESTAMP"]) // 1000000 for l in sys.stdin}) + 1)')
+[ "$sent" -ge 1 ] && [ "$sent" -le $((JRATE * secs)) ] && [ "$dropped" -gt 0 ] ||
+        fail "the burst: $sent entries over about $secs second windows ($dropped dropped), journal_rate $JRATE"
+log "a burst of $B connects with journal_rate $JRATE: $sent journaled, $dropped counted in kprobe_exporter_journal_dropped_total"
+vm_put "$KPE_WORK/b.yaml" /etc/kprobe-exporter/probes.yaml
+vm_ok "systemctl reload $UNIT"
 
 # ---- the example web config, in the unit's sandbox ---------------------------
 # Set up as the installed example's comments tell an admin: a key and a
