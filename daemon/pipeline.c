@@ -939,6 +939,19 @@ void pipeline_render_probes(const Pipeline *p, const ProbeStatus *status, const 
                 buf_puts(out, ",\"trace_clock\":");
                 json_put_string(out, sv_from(p->trace_clock));
         }
+        if (p->attr) {
+                /* Who did it: the hierarchy followed (its id in
+                 * /proc/PID/cgroup: 0 the unified one), whether the kernel's
+                 * events keep the table or /proc answers each event. */
+                AttribStats as;
+                attrib_stats(p->attr, &as);
+                buf_puts(out, ",\"attribution\":{\"hierarchy\":");
+                buf_put_i64(out, p->cgroup_root);
+                buf_puts(out, p->attr_events ? ",\"source\":\"events\"" : ",\"source\":\"proc\"");
+                json_member_u64(out, "tasks", as.tasks);
+                json_member_u64(out, "cgroups", as.cgroups);
+                buf_putc(out, '}');
+        }
         if (kernel) {
                 buf_puts(out, ",\"kernel\":");
                 features_render_json(kernel, out);

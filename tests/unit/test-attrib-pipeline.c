@@ -206,6 +206,10 @@ static void test_events_json(void **state) {
         assert_has(out.data, "\"pid\":777,\"cpu\":0,\"cgroup\":null,\"unit\":null,\"user_unit\":null,\"container_id\":null");
         /* The attribution probes' own events are not kept. */
         assert_null(strstr(out.data, "attribution-"));
+        buf_clear(&out);
+        pipeline_render_probes(p, NULL, NULL, &out);
+        assert_has(out.data, "\"attribution\":{\"hierarchy\":9,\"source\":\"events\",\"tasks\":1,\"cgroups\":1}");
+        assert_has(out.data, "\"name\":\"attribution-attach\"");
         buf_free(&out);
         pipeline_free(p);
 }
