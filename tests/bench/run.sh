@@ -20,6 +20,14 @@
 #           handshakes per second (a new connection per request), the
 #           first request's bcrypt; about 3 minutes, --quick about one.
 #
+#   sh tests/bench/run.sh --attrib [--quick|--help|...]
+#           instead: what the attribution labels (cgroup, unit, user_unit,
+#           container_id) cost (tests/bench/attrib.py): CPU per event of a
+#           counter labelled [comm, unit] and [comm, unit, container_id,
+#           cgroup] against [comm], and the daemon's CPU, task table and RSS
+#           while the host forks 20,000 short-lived processes (attribution
+#           on and off); about 3 minutes, --quick under one.
+#
 # KPE_BIN=path overrides the daemon (default: build/kprobe-exporter).
 # Installs what it needs from Debian's packages (trace-cmd,
 # perf-tools-unstable, bpftrace, wrk, curl, file, binutils) when missing; a
@@ -30,13 +38,18 @@
 # needs only curl (and perf for its --perf) and uses the instance and probe
 # group kpe_bench_hist_PID; --tls needs certtool (gnutls-bin) and htpasswd
 # (apache2-utils), makes its certificates in a scratch dir, talks to
-# 127.0.0.1 only and uses the instance and probe group kpe_bench_tls_PID.
+# 127.0.0.1 only and uses the instance and probe group kpe_bench_tls_PID;
+# --attrib uses the instance and probe group kpe_bench_attr_PID and makes
+# kpe-bench-PID.slice/demo.service in the cgroup hierarchy the daemon follows
+# (name=systemd on a legacy or hybrid host, else the unified one), moves only
+# its own generator and forker there, and removes it on exit.
 set -eu
 
 harness=bench.py
 case "${1:-}" in
 --hist) harness=hist.py && shift ;;
 --tls) harness=tls.py && shift ;;
+--attrib) harness=attrib.py && shift ;;
 esac
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -53,6 +66,7 @@ missing=""
 pairs="trace-cmd:trace-cmd tpoint-perf:perf-tools-unstable bpftrace:bpftrace wrk:wrk curl:curl file:file objdump:binutils"
 [ "$harness" = hist.py ] && pairs="curl:curl"
 [ "$harness" = tls.py ] && pairs="certtool:gnutls-bin htpasswd:apache2-utils"
+[ "$harness" = attrib.py ] && pairs=""
 for pair in $pairs cc:gcc python3:python3; do
         cmd=${pair%%:*}
         pkg=${pair#*:}
