@@ -90,8 +90,8 @@ static char *render(Pipeline *p) {
 }
 
 static void assert_has(const char *text, const char *want) {
-        if (!strstr(text, want))
-                fail_msg("missing: %s\nin:\n%s", want, text);
+        if (!text || !strstr(text, want))
+                fail_msg("missing: %s\nin:\n%s", want, text ? text : "(nothing)");
 }
 
 static void test_added_probes(void **state) {

@@ -57,6 +57,8 @@ static void check_view(const char *what, StrView v, const char *want, const char
  * with the result filled with junk first. The caller frees *bufp. */
 static CgroupNames names_of(const char *path, size_t n, char **bufp) {
         char *buf = malloc(n ? n : 1);
+        if (!buf)
+                abort(); /* gcc does not know cmocka's asserts end the test */
         assert_non_null(buf);
         memcpy(buf, path, n);
         static const char junk[] = "junk";
@@ -199,6 +201,8 @@ static void test_names_deepest(void **state) {
 static void test_names_long(void **state) {
         (void) state;
         char *p = malloc(8192);
+        if (!p)
+                abort(); /* gcc does not know cmocka's asserts end the test */
         assert_non_null(p);
 
         /* A unit, 2480 small components, then a container. */
@@ -651,6 +655,8 @@ static void test_max_tasks_live_refused(void **state) {
 /* Paths of exactly 1000 bytes, all different. The caller frees it. */
 static char *long_path(int i) {
         char *p = malloc(1001);
+        if (!p)
+                abort(); /* gcc does not know cmocka's asserts end the test */
         assert_non_null(p);
         int n = sprintf(p, "/kpe.slice/p%02d-", i);
         memset(p + n, 'x', 1000 - (size_t) n - strlen(".service"));
@@ -692,6 +698,8 @@ static void test_path_bytes(void **state) {
 
         /* A path longer than the bound is refused. */
         char *huge = malloc(5001);
+        if (!huge)
+                abort(); /* gcc does not know cmocka's asserts end the test */
         assert_non_null(huge);
         memset(huge, 'y', 5000);
         memcpy(huge, "/kpe.slice/", strlen("/kpe.slice/"));
