@@ -10,7 +10,9 @@
 # (SYN_SENT to our port only):
 # - exact counts by [unit, container_id] and by [cgroup]: 10 demo.service,
 #   7 docker-ID.scope with container_id ID, 4 outside any unit; twice in a
-#   row the counts double; kprobe_exporter_cgroup_unknown_total stays 0;
+#   row the counts double, and a third round made while the config is
+#   reloaded twice (unchanged) triples them, with the table kept (filled
+#   from /proc once); kprobe_exporter_cgroup_unknown_total stays 0;
 # - a cgroup made, used by 5 connectors and removed while the daemon is
 #   stopped (SIGSTOP; their events wait in the kernel's buffer) still
 #   names their events (gone.service, 5) once it goes on;
@@ -338,6 +340,21 @@ check_counts 1
 log "round 2"
 workload
 check_counts 2
+# Round 3 while the config is reloaded, unchanged, twice: the attribution
+# probes and the table go on (no second fill from /proc), and every
+# connect made meanwhile is still counted under its unit.
+log "round 3, during two reloads"
+seeds=$(log_count 'Attribution: [0-9]+ tasks read from /proc')
+[ "$seeds" = 1 ] || fail "the table was filled from /proc $seeds times at start, want 1"
+workload &
+wl=$!
+reload_daemon
+reload_daemon
+wait $wl || fail "the workload of round 3 failed"
+check_counts 3
+[ "$(log_count 'Attribution: [0-9]+ tasks read from /proc')" = 1 ] || fail "a reload filled the table from /proc again"
+grep -q 'Reloaded: 5 probe(s) kept with their counters, 0 removed, 0 registered' <<<"$KPE_RELOAD_LINE" ||
+        fail "the reload did not keep the 5 probes: $KPE_RELOAD_LINE"
 
 # A cgroup removed before the daemon reads its tasks' events.
 log "SIGSTOP the daemon; 5 connectors in gone.service, removed before SIGCONT"
@@ -354,7 +371,7 @@ kill -CONT "$KPE_PID" || fail "SIGCONT"
 v=$(wait_metric 5 tcp_connect_unit_total unit=gone.service container_id=)
 [ "$v" = 5 ] || fail "tcp_connect_unit_total{unit=\"gone.service\"} is $v, want 5 (cgroup removed while its events were buffered)"
 for m in "tcp_connect_cgroup_total cgroup=$GONE_PATH:5" "kprobe_exporter_cgroup_unknown_total:0" \
-        "tcp_connect_unit_total unit=demo.service container_id=:$((N_DEMO * 2))"; do
+        "tcp_connect_unit_total unit=demo.service container_id=:$((N_DEMO * 3))"; do
         # shellcheck disable=SC2086
         v=$(metric_value "$KPE_WORK/metrics.txt" ${m%:*})
         [ "$v" = "${m##*:}" ] || fail "after SIGCONT: ${m%:*} is $v, want ${m##*:}"
@@ -395,7 +412,7 @@ done
 [ -e "$KPE_WORK/evil.connected" ] || fail "the hostile process did not connect"
 [ "$(cat "/proc/$EVIL_PID/comm")" = "$EVIL_COMM" ] || fail "the hostile process's comm: $(od -c "/proc/$EVIL_PID/comm")"
 echo "weird $EVIL_PID" >>"$PIDS"
-TOTAL=$(((N_DEMO + N_DOCKER + N_OUT) * 2 + 5 + 1))
+TOTAL=$(((N_DEMO + N_DOCKER + N_OUT) * 3 + 5 + 1))
 v=$(wait_metric "1" tcp_connect_unit_total unit="$WEIRD_UNIT" container_id=)
 [ "$v" = 1 ] || fail "tcp_connect_unit_total{unit='$WEIRD_UNIT'} is $v, want 1"
 v=$(wait_journal connect 1)
