@@ -379,6 +379,8 @@ void attrib_set(AttribTable *t, int32_t tid, int32_t tgid, StrView path) {
 
 static const Task *effective(const AttribTable *t, int32_t tid, int32_t tgid) {
         const Task *k = task_find(t, tid);
+        if (tgid <= 0 && k)
+                tgid = k->tgid;
         if (tgid > 0 && tgid != tid) {
                 const Task *leader = task_find(t, tgid);
                 if (leader && (!k || leader->seq > k->seq))
@@ -387,7 +389,8 @@ static const Task *effective(const AttribTable *t, int32_t tid, int32_t tgid) {
         return k;
 }
 
-void attrib_fork(AttribTable *t, int32_t parent_tid, int32_t parent_tgid, int32_t child, uint64_t ts) {
+static void clone_task(AttribTable *t, int32_t parent_tid, int32_t parent_tgid, int32_t child, bool thread,
+                       uint64_t ts) {
         t->stats.forks++;
         reap(t, ts);
         if (child <= 0)
@@ -403,7 +406,28 @@ void attrib_fork(AttribTable *t, int32_t parent_tid, int32_t parent_tgid, int32_
         }
         CgNode *c = p->cg;
         c->refs++;
-        task_set(t, child, -1, c);
+        /* A reused tid: nothing of the old task stays (its tgid). */
+        attrib_forget(t, child);
+        int32_t tgid = child;
+        if (thread) {
+                const Task *pt = task_find(t, parent_tid);
+                tgid = parent_tgid > 0 ? parent_tgid : pt && pt->tgid > 0 ? pt->tgid : -1;
+        }
+        task_set(t, child, tgid, c);
+}
+
+void attrib_fork(AttribTable *t, int32_t parent_tid, int32_t parent_tgid, int32_t child, uint64_t ts) {
+        clone_task(t, parent_tid, parent_tgid, child, false, ts);
+}
+
+void attrib_new_thread(AttribTable *t, int32_t parent_tid, int32_t parent_tgid, int32_t child, uint64_t ts) {
+        clone_task(t, parent_tid, parent_tgid, child, true, ts);
+}
+
+void attrib_forget(AttribTable *t, int32_t tid) {
+        Task *k = task_find(t, tid);
+        if (k)
+                task_remove(t, k);
 }
 
 void attrib_attach(AttribTable *t, int32_t tid, StrView path, uint64_t ts) {

@@ -65,14 +65,21 @@ AttribTable *attrib_free(AttribTable *t); /* accepts NULL, returns NULL */
 void attrib_set(AttribTable *t, int32_t tid, int32_t tgid, StrView path);
 /* The kernel's events, in the order it recorded them; ts in ns of the trace
  * clock. */
+/* A new process (child is its own tgid) or, with thread, a new thread of
+ * the parent's process: in the parent's cgroup. */
 void attrib_fork(AttribTable *t, int32_t parent_tid, int32_t parent_tgid, int32_t child, uint64_t ts);
+void attrib_new_thread(AttribTable *t, int32_t parent_tid, int32_t parent_tgid, int32_t child, uint64_t ts);
+/* Drops what the table knows of tid (a task made straight into a cgroup
+ * the events do not name: clone3's CLONE_INTO_CGROUP). */
+void attrib_forget(AttribTable *t, int32_t tid);
 void attrib_attach(AttribTable *t, int32_t tid, StrView path, uint64_t ts);
 void attrib_exit(AttribTable *t, int32_t tid, uint64_t ts);
 
-/* The cgroup task tid is in, or NULL. With tgid (>= 0, != tid) the
- * thread's own entry and its process leader's are both read, and the one
- * set last wins: a move of a whole process is recorded on its leader
- * only, a move of one thread on the thread. */
+/* The cgroup task tid is in, or NULL. The thread's own entry and its
+ * process leader's (tgid, or the one the table learnt for tid when tgid is
+ * not > 0) are both read, and the one set last wins: a move of a whole
+ * process is recorded on its leader only, a move of one thread on the
+ * thread. */
 const Cgroup *attrib_lookup(const AttribTable *t, int32_t tid, int32_t tgid);
 
 /* Whether tid is known (alive or kept after its exit). */

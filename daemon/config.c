@@ -990,7 +990,7 @@ bool label_is_attribution(const char *name) {
 static const struct {
         const char *name, *target;
 } attribution_events[_ATTRIB_ROLE_MAX] = {
-        [ATTRIB_ROLE_FORK] = { "attribution-fork", "sched/sched_process_fork" },
+        [ATTRIB_ROLE_FORK] = { "attribution-fork", "task/task_newtask" },
         [ATTRIB_ROLE_EXIT] = { "attribution-exit", "sched/sched_process_exit" },
         [ATTRIB_ROLE_ATTACH] = { "attribution-attach", "cgroup/cgroup_attach_task" },
 };
@@ -1000,10 +1000,13 @@ static const struct {
 static bool needs_attribution(const Loader *l, const Config *c) {
         bool journal = false;
         for (size_t i = 0; i < c->n_probes; i++) {
-                journal |= c->probes[i].journal;
-                for (size_t m = 0; m < c->probes[i].n_metrics; m++)
-                        for (size_t k = 0; k < c->probes[i].metrics[m].n_labels; k++)
-                                if (label_is_attribution(c->probes[i].metrics[m].labels[k]))
+                const ProbeConfig *p = &c->probes[i];
+                journal |= p->journal;
+                /* A label that is one of the probe's own fields is that field. */
+                for (size_t m = 0; m < p->n_metrics; m++)
+                        for (size_t k = 0; k < p->metrics[m].n_labels; k++)
+                                if (label_is_attribution(p->metrics[m].labels[k]) &&
+                                    (p->type == PROBE_TRACEPOINT || !probe_has_field(p, p->metrics[m].labels[k])))
                                         return true;
         }
         return l->attribution_said != 0 ? l->attribution_said > 0 : journal;

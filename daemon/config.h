@@ -117,7 +117,7 @@ typedef struct MetricConfig {
  * probe on the same event, unfiltered, that serves as one. */
 typedef enum AttribRole {
         ATTRIB_ROLE_NONE,
-        ATTRIB_ROLE_FORK,   /* sched/sched_process_fork */
+        ATTRIB_ROLE_FORK,   /* task/task_newtask: a new task and its clone flags */
         ATTRIB_ROLE_EXIT,   /* sched/sched_process_exit */
         ATTRIB_ROLE_ATTACH, /* cgroup/cgroup_attach_task */
         _ATTRIB_ROLE_MAX,

@@ -390,6 +390,10 @@ static void attribution_ready(Manager *m) {
                 events &= p->probes[i].live && st == PROBE_STATE_REGISTERED;
                 refused |= st == PROBE_STATE_FAILED || st == PROBE_STATE_UNAVAILABLE;
         }
+        /* A gap in the events (a reload that registers a role's probe
+         * anew) means a fill from /proc again once they run. */
+        if (!events)
+                p->attr_seeded = false;
         if (events && !p->attr_seeded) {
                 size_t n = pidinfo_seed(m->pids, p->attr);
                 p->attr_seeded = true;

@@ -242,6 +242,28 @@ static uint32_t pipeline_intern_name(Pipeline *p, const char *name) {
         return (uint32_t) p->n_names++;
 }
 
+static bool is_attribution_source(int src) {
+        return src == LABEL_SOURCE_CGROUP || src == LABEL_SOURCE_UNIT || src == LABEL_SOURCE_USER_UNIT ||
+               src == LABEL_SOURCE_CONTAINER;
+}
+
+/* Whether a probe's events need their task's cgroup: one of its metrics
+ * counted here has an attribution label, or its events are kept or
+ * journaled (which show the cgroup). The attribution probes' own never. */
+static bool probe_needs_cgroup(const Probe *pr) {
+        if (pr->config->added)
+                return false;
+        if (pr->config->events || pr->config->journal)
+                return true;
+        for (size_t m = 0; m < pr->n_metrics; m++)
+                for (size_t l = 0; l < pr->metrics[m].n_labels; l++)
+                        if (is_attribution_source(pr->metrics[m].label_source[l]) ||
+                            (pr->metrics[m].label_source[l] == LABEL_SOURCE_NAMED &&
+                             is_attribution_source(pr->metrics[m].label_fallback[l])))
+                                return true;
+        return false;
+}
+
 int pipeline_new(Config *config, CommResolver resolve_comm, void *resolve_userdata, Pipeline **ret) {
         Pipeline *p = xcalloc(1, sizeof(Pipeline));
         p->config = config;
@@ -262,6 +284,8 @@ int pipeline_new(Config *config, CommResolver resolve_comm, void *resolve_userda
                         if (ec && ec != p->probes[i].config)
                                 latency_init(&p->probes[i], &p->probes[i].metrics[m], &p->probes[(size_t) (ec - config->probes)]);
                 }
+        for (size_t i = 0; config->attribution && i < p->n_probes; i++)
+                p->probes[i].needs_cgroup = probe_needs_cgroup(&p->probes[i]);
         p->ring = ring_new(config->recent_events ? config->recent_events : 1);
         p->cgroup_root = -1;
         if (config->attribution)
@@ -283,6 +307,7 @@ Pipeline *pipeline_free(Pipeline *p) {
         free(p->names);
         ring_free(p->ring);
         attrib_free(p->attr);
+        buf_free(&p->proc_path);
         buf_free(&p->entry_scratch);
         config_free(p->config);
         free(p);
@@ -778,7 +803,7 @@ static const Probe *count_event(Pipeline *p, Probe *pr, TraceLine *tl, EventFiel
                 (void) decode_value(pr->decoders[pr->comm_field], ef->values[pr->comm_field], scratch, &tl->comm);
         }
         pr->events++;
-        ef->cg = p->attr ? pipeline_task_cgroup(p, tl->pid, tl->tgid) : NULL;
+        ef->cg = p->attr && pr->needs_cgroup ? pipeline_task_cgroup(p, tl->pid, tl->tgid) : NULL;
         if (ts_ns > p->latest_ns)
                 p->latest_ns = ts_ns;
         /* The seq ring_push() gives this event: the exemplar of what it hits. */
@@ -795,7 +820,7 @@ static const Probe *count_event(Pipeline *p, Probe *pr, TraceLine *tl, EventFiel
                 .tgid = tl->tgid,
                 .cpu = tl->cpu,
                 .timestamp = tl->timestamp,
-                .attributed = p->attr != NULL,
+                .attributed = p->attr != NULL && pr->needs_cgroup,
                 .cgroup_known = ef->cg != NULL,
                 .cgroup = ef->cg ? ef->cg->path : (StrView){ "", 0 },
                 .names = ef->names,
@@ -1031,6 +1056,7 @@ void pipeline_adopt(Pipeline *next, Pipeline *prev, const ReloadPlan *plan) {
         next->cgroup_unknown = prev->cgroup_unknown;
         next->cgroup_from_proc = prev->cgroup_from_proc;
         next->attr_bad = prev->attr_bad;
+        next->into_cgroup = prev->into_cgroup;
         /* What the table knows goes on while tasks are followed: the
          * attribution probes of both configs are the same events. */
         if (next->attr && prev->attr) {

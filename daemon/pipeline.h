@@ -129,6 +129,7 @@ struct Probe {
          * probe (pipeline_set_live). Lines of a probe that is not live are
          * not its events. */
         bool live;
+        bool needs_cgroup; /* its events' cgroups are looked up: a label, /events or the journal shows them */
         uint32_t id;      /* index into Pipeline.names, stable across reloads */
         uint64_t events;
         /* journal: true: entries sent, dropped by journal_rate, refused by
@@ -198,6 +199,9 @@ typedef struct Pipeline {
         uint64_t cgroup_unknown;   /* events whose task's cgroup stayed unknown */
         uint64_t cgroup_from_proc; /* tasks the events had not shown, found in /proc */
         uint64_t attr_bad;         /* attribution events without the fields they need */
+        uint64_t into_cgroup;      /* tasks made straight into a cgroup (CLONE_INTO_CGROUP): read from /proc */
+        Buf proc_path;             /* /proc's answer the full table could not keep, and its names */
+        Cgroup proc_cgroup;
         JournalHook journal;
         void *journal_userdata;
 } Pipeline;

@@ -23,21 +23,49 @@ static bool field_text(const StrView *names, const StrView *values, size_t n, co
         return false;
 }
 
+/* clone(2)'s flags, as task_newtask prints them. */
+#define KPE_CLONE_THREAD 0x00010000ull
+#define KPE_CLONE_INTO_CGROUP 0x200000000ull
+
+/* Hex digits without "0x" (task_newtask's "%lx"/"%llx"). */
+static int parse_hex_digits(StrView v, uint64_t *ret) {
+        uint64_t x = 0;
+        if (v.n == 0 || v.n > 16)
+                return -1;
+        for (size_t i = 0; i < v.n; i++) {
+                char c = v.p[i];
+                int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+                if (d < 0)
+                        return -1;
+                x = x << 4 | (uint64_t) d;
+        }
+        *ret = x;
+        return 0;
+}
+
 static bool is_pid(int64_t v) {
         return v > 0 && v <= INT32_MAX;
 }
 
-/* Task pid (of tgid, or -1) from /proc into the table. */
-static bool from_proc(Pipeline *p, int32_t pid, int32_t tgid) {
+/* Task pid (of tgid, or -1) from /proc into the table. Returns its
+ * cgroup: the table's, or (when the table is full) the pipeline's own copy,
+ * valid until the next call; NULL when /proc does not know the task. */
+static const Cgroup *from_proc(Pipeline *p, int32_t pid, int32_t tgid) {
         if (!p->resolve_cgroup)
-                return false;
-        _cleanup_buf_ Buf path = { 0 };
+                return NULL;
+        buf_clear(&p->proc_path);
         int32_t found_tgid = -1;
-        if (!p->resolve_cgroup(p->cgroup_userdata, pid, &path, &found_tgid))
-                return false;
-        attrib_set(p->attr, pid, found_tgid > 0 ? found_tgid : tgid, (StrView){ path.data ? path.data : "", path.len });
+        if (!p->resolve_cgroup(p->cgroup_userdata, pid, &p->proc_path, &found_tgid))
+                return NULL;
+        StrView path = { p->proc_path.data ? p->proc_path.data : "", p->proc_path.len };
         p->cgroup_from_proc++;
-        return attrib_knows(p->attr, pid);
+        attrib_set(p->attr, pid, found_tgid > 0 ? found_tgid : tgid, path);
+        const Cgroup *cg = attrib_lookup(p->attr, pid, tgid);
+        if (cg)
+                return cg;
+        p->proc_cgroup.path = path;
+        cgroup_names(path, &p->proc_cgroup.names);
+        return &p->proc_cgroup;
 }
 
 const Cgroup *pipeline_task_cgroup(Pipeline *p, int32_t pid, int32_t tgid) {
@@ -46,8 +74,8 @@ const Cgroup *pipeline_task_cgroup(Pipeline *p, int32_t pid, int32_t tgid) {
         /* Without the kernel's events the table would go stale: /proc
          * answers each time (the edge caches it briefly). */
         const Cgroup *cg = p->attr_events ? attrib_lookup(p->attr, pid, tgid) : NULL;
-        if (!cg && pid > 0 && from_proc(p, pid, tgid))
-                cg = attrib_lookup(p->attr, pid, tgid);
+        if (!cg && pid > 0)
+                cg = from_proc(p, pid, tgid);
         if (!cg)
                 p->cgroup_unknown++;
         return cg;
@@ -60,20 +88,36 @@ void pipeline_attrib_event(Pipeline *p, const Probe *pr, int32_t pid, int32_t tg
         int64_t v, child, root;
         StrView path;
         switch (pr->config->role) {
-        case ATTRIB_ROLE_FORK:
-                /* The parent is the task that forks: the event's own. */
-                if (!field_i64(names, values, n, "child_pid", &child) || !is_pid(child)) {
+        case ATTRIB_ROLE_FORK: {
+                /* task/task_newtask: the new task ("pid") and its clone
+                 * flags (hex); the parent is the task that clones. */
+                uint64_t flags;
+                StrView f;
+                if (!field_i64(names, values, n, "pid", &child) || !is_pid(child) ||
+                    !field_text(names, values, n, "clone_flags", &f) || parse_hex_digits(f, &flags) < 0) {
                         p->attr_bad++;
                         return;
                 }
-                if (field_i64(names, values, n, "parent_pid", &v) && is_pid(v) && v != pid)
-                        pid = (int32_t) v, tgid = -1;
+                if (flags & KPE_CLONE_INTO_CGROUP) {
+                        /* Made straight into a cgroup no event names
+                         * (systemd's and runc's spawns may be): /proc now,
+                         * while it most likely still runs; never the
+                         * parent's cgroup. */
+                        attrib_forget(p->attr, (int32_t) child);
+                        p->into_cgroup++;
+                        (void) from_proc(p, (int32_t) child, -1);
+                        return;
+                }
                 /* A parent from before our start that the seeding missed
                  * (or whose events were lost): /proc, while it lives. */
                 if (!attrib_knows(p->attr, pid) && !(tgid > 0 && attrib_knows(p->attr, tgid)))
                         (void) from_proc(p, pid, tgid);
-                attrib_fork(p->attr, pid, tgid, (int32_t) child, ts_ns);
+                if (flags & KPE_CLONE_THREAD)
+                        attrib_new_thread(p->attr, pid, tgid, (int32_t) child, ts_ns);
+                else
+                        attrib_fork(p->attr, pid, tgid, (int32_t) child, ts_ns);
                 return;
+        }
         case ATTRIB_ROLE_EXIT:
                 if (field_i64(names, values, n, "pid", &v) && is_pid(v))
                         pid = (int32_t) v;
@@ -162,6 +206,10 @@ void pipeline_render_attrib_metrics(const Pipeline *p, Expo *e) {
                          "Tasks or cgroup paths not kept: the attribution table was full (their events count as "
                          "unknown, or from /proc).",
                          s.refused);
+        expo_put_counter(e, "kprobe_exporter_cgroup_spawned_into_total",
+                         "Tasks made straight into a cgroup (clone3's CLONE_INTO_CGROUP, as systemd and container "
+                         "runtimes may spawn): no event names it, so it is read from /proc at once.",
+                         p->into_cgroup);
         expo_put_counter(e, "kprobe_exporter_attribution_events_bad_total",
-                         "Fork or cgroup attach events without the fields attribution needs.", p->attr_bad);
+                         "Clone (task_newtask) or cgroup attach events without the fields attribution needs.", p->attr_bad);
 }

@@ -7,7 +7,7 @@ no timing.
 
 A metric with one of these labels makes the daemon enable three more
 tracepoints in its instance (attribution-fork, -exit, -attach:
-sched/sched_process_fork, sched/sched_process_exit,
+task/task_newtask, sched/sched_process_exit,
 cgroup/cgroup_attach_task) and keep a table of each task's cgroup from
 their events (seeded from /proc); each counted event looks its task up
 there. The generators run in a cgroup of ours, kpe-bench-PID.slice/
@@ -603,7 +603,7 @@ def main():
     if not os.access(os.path.join(root, "uprobe_events"), os.W_OK):
         print("SKIP: no uprobe_events")
         return 77
-    for ev in ("sched/sched_process_fork", "sched/sched_process_exit", "cgroup/cgroup_attach_task"):
+    for ev in ("task/task_newtask", "sched/sched_process_exit", "cgroup/cgroup_attach_task"):
         if not os.path.isdir(os.path.join(root, "events", ev)):
             print(f"SKIP: no tracepoint {ev}")
             return 77

@@ -4,9 +4,9 @@
  * Input: lines. The first line is a cgroup path for cgroup_names() and for
  * a journal entry (comm and a field's value too); every other line is one
  * operation on a small table (max_tasks 16, 512 bytes of paths, keep 100
- * ns), "OP A B PATH": OP is the first byte (s set, f fork, a attach, e
- * exit, l lookup, p prune of odd tids), A and B small numbers (tids and
- * times), PATH the rest.
+ * ns), "OP A B PATH": OP is the first byte (s set, f fork, t new thread,
+ * g forget, a attach, e exit, l lookup, p prune of odd tids), A and B
+ * small numbers (tids and times), PATH the rest.
  * Checks: every name is a view into the path (or empty), a container id
  * is 64 lowercase hex digits; the table never holds more than max_tasks
  * tasks nor more than max_path_bytes of paths; a lookup gives a path the
@@ -127,6 +127,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         break;
                 case 'f':
                         attrib_fork(t, a, -1, b, ts);
+                        break;
+                case 't':
+                        attrib_new_thread(t, a, -1, b, ts);
+                        break;
+                case 'g':
+                        attrib_forget(t, a);
                         break;
                 case 'a':
                         attrib_attach(t, a, path, ts);

@@ -39,7 +39,7 @@ kpe_init attrib
 # traced processes'): it reads every cgroup from /proc, which the
 # short-lived connectors are gone from.
 [ "${KPE_READER:-binary}" = binary ] || skip "attribution's events need the binary reader"
-for ev in sock/inet_sock_set_state sched/sched_process_fork sched/sched_process_exit cgroup/cgroup_attach_task; do
+for ev in sock/inet_sock_set_state task/task_newtask sched/sched_process_exit cgroup/cgroup_attach_task; do
         [ -d "$TRACEFS/events/$ev" ] || skip "no tracepoint $ev in $TRACEFS/events"
 done
 

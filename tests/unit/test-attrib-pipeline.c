@@ -35,7 +35,7 @@ static const char config_text[] =
 
 /* pid 200, forked by 100, moves into demo.service, connects, exits. */
 static const char fork_line[] =
-        "            bash-100     [000] .....    10.000000: sched_process_fork: comm=bash pid=100 child_comm=bash child_pid=200";
+        "            bash-100     [000] .....    10.000000: task_newtask: pid=200 comm=bash clone_flags=1200011 oom_score_adj=0";
 static const char attach_line[] =
         "              sh-200     [001] .....    10.000100: cgroup_attach_task: dst_root=9 dst_id=13 dst_level=2 dst_path=/kpe.slice/demo.service pid=200 comm=sh";
 static const char attach_other_root[] =
@@ -57,16 +57,23 @@ static const char much_later_exit[] =
 
 typedef struct Fake {
         unsigned calls;
+        bool knows_100;
 } Fake;
 
-/* /proc of the test: pid 300 runs in a docker container. */
+/* /proc of the test: pid 300 runs in a docker container; 400, spawned
+ * by systemd, in spawned.service; 100 (when it knows it) in a session. */
 static bool fake_resolve(void *userdata, int32_t pid, Buf *path, int32_t *tgid) {
         Fake *f = userdata;
         f->calls++;
-        if (pid != 300)
+        if (pid == 300)
+                buf_puts(path, "/system.slice/docker-" ID ".scope");
+        else if (pid == 400)
+                buf_puts(path, "/system.slice/spawned.service");
+        else if (pid == 100 && f->knows_100)
+                buf_puts(path, "/user.slice/user-1000.slice/session-1.scope");
+        else
                 return false;
-        buf_puts(path, "/system.slice/docker-" ID ".scope");
-        *tgid = 300;
+        *tgid = pid;
         return true;
 }
 
@@ -100,7 +107,7 @@ static void test_added_probes(void **state) {
         assert_true(c->attribution);
         assert_int_equal(c->n_probes, 4);
         const char *names[] = { "attribution-fork", "attribution-exit", "attribution-attach" };
-        const char *targets[] = { "sched/sched_process_fork", "sched/sched_process_exit", "cgroup/cgroup_attach_task" };
+        const char *targets[] = { "task/task_newtask", "sched/sched_process_exit", "cgroup/cgroup_attach_task" };
         for (size_t i = 0; i < 3; i++) {
                 const ProbeConfig *pc = &c->probes[1 + i];
                 assert_string_equal(pc->name, names[i]);
@@ -173,6 +180,40 @@ static void test_labels_from_events(void **state) {
                 assert_true(attrib_knows(p->attr, 300));
                 pipeline_free(p);
         }
+}
+
+/* Clone flags: a task made straight into a cgroup (CLONE_INTO_CGROUP)
+ * is read from /proc, never given its parent's cgroup; a new thread
+ * (CLONE_THREAD) belongs to its parent's process, and follows it when the
+ * process moves (the kernel reports the move on the leader only). */
+static void test_clone_flags(void **state) {
+        (void) state;
+        Fake f = { .knows_100 = true };
+        Pipeline *p = make(&f);
+        static const char *lines[] = {
+                /* 100 (session-1.scope, from /proc) makes process 200 and, straight into spawned.service, 400. */
+                "            bash-100     [000] .....    10.000000: task_newtask: pid=200 comm=bash clone_flags=1200011 oom_score_adj=0",
+                "         systemd-100     [000] .....    10.000010: task_newtask: pid=400 comm=systemd clone_flags=200000011 oom_score_adj=0",
+                /* 200 makes thread 201, then the process moves to demo.service. */
+                "            bash-200     [000] .....    10.000020: task_newtask: pid=201 comm=bash clone_flags=3d0f00 oom_score_adj=0",
+                "            bash-200     [000] .....    10.000030: cgroup_attach_task: dst_root=9 dst_id=13 dst_level=2 dst_path=/kpe.slice/demo.service pid=200 comm=bash",
+                /* The thread connects, and so does 400. */
+                "       connector-201     [001] .....    10.000040: connect: (0x559f95304220) port=6400 addr=16777343",
+                "       connector-400     [001] .....    10.000050: connect: (0x559f95304220) port=6400 addr=16777343",
+                /* A bad one: flags that are not hex. */
+                "            bash-100     [000] .....    10.000060: task_newtask: pid=500 comm=bash clone_flags=zz oom_score_adj=0",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(lines); i++)
+                feed(p, lines[i]);
+        char *m = render(p);
+        assert_has(m, "connect_total{unit=\"demo.service\",container_id=\"\",port=\"25\"} 1\n");
+        assert_has(m, "connect_total{unit=\"spawned.service\",container_id=\"\",port=\"25\"} 1\n");
+        assert_null(strstr(m, "session-1.scope\",container_id"));
+        assert_has(m, "kprobe_exporter_cgroup_spawned_into_total 1\n");
+        assert_has(m, "kprobe_exporter_attribution_events_bad_total 1\n");
+        assert_has(m, "kprobe_exporter_cgroup_unknown_total 0\n");
+        free(m);
+        pipeline_free(p);
 }
 
 static void test_without_events_asks_proc(void **state) {
@@ -380,6 +421,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_added_probes),
                 cmocka_unit_test(test_labels_from_events),
+                cmocka_unit_test(test_clone_flags),
                 cmocka_unit_test(test_without_events_asks_proc),
                 cmocka_unit_test(test_events_json),
                 cmocka_unit_test(test_journal_entry),

@@ -431,7 +431,8 @@ static void test_attach(void **state) {
         in(t, 101, 100, CG_B);
         in(t, 100, 100, CG_B);
         in(t, 100, -1, CG_B);
-        in(t, 101, -1, CG_A); /* its own entry only */
+        /* Without a tgid, the one the thread was set with: the same. */
+        in(t, 101, -1, CG_B);
 
         /* Then thread 101 alone moves to C: it wins over the leader's. */
         attach(t, 101, CG_C, 20);
@@ -456,6 +457,31 @@ static void test_attach(void **state) {
 /* Threaded cgroups: a thread in its own cgroup, then the process moved to
  * the cgroup its leader is already in (the kernel moves every thread and
  * records one attach, on the leader, with the leader's unchanged path). */
+/* A new thread belongs to its parent's process (the tgid the parent was
+ * set with), so a later move of the process takes it along; a new process
+ * is its own. A task forgotten (made straight into a cgroup) is unknown
+ * until told. */
+static void test_new_thread_and_forget(void **state) {
+        (void) state;
+        AttribTable *t = table(8, 4096, KEEP);
+        set(t, 100, 100, CG_A);
+        attrib_new_thread(t, 100, -1, 101, 1);
+        attrib_fork(t, 101, -1, 200, 2);
+        attach(t, 100, CG_B, 3);
+        in(t, 101, -1, CG_B); /* the thread went with its process */
+        in(t, 200, -1, CG_A); /* the child process did not */
+        /* A thread of a thread: still the process's. */
+        attrib_new_thread(t, 101, -1, 102, 4);
+        attach(t, 100, CG_C, 5);
+        in(t, 102, -1, CG_C);
+        attrib_forget(t, 200);
+        unknown(t, 200);
+        attrib_forget(t, 200); /* twice: nothing */
+        unknown(t, 200);
+        assert_int_equal(stats(t).tasks, 3);
+        attrib_free(t);
+}
+
 static void test_attach_same_path_process_move(void **state) {
         (void) state;
         AttribTable *t = table(8, 4096, KEEP);
@@ -879,6 +905,7 @@ int main(void) {
                 cmocka_unit_test(test_set_lookup),
                 cmocka_unit_test(test_fork),
                 cmocka_unit_test(test_attach),
+                cmocka_unit_test(test_new_thread_and_forget),
                 cmocka_unit_test(test_attach_same_path_process_move),
                 cmocka_unit_test(test_exit_keep),
                 cmocka_unit_test(test_pid_reuse),
