@@ -5,6 +5,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <glob.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -188,6 +190,7 @@ Config *config_free(Config *c) {
         for (size_t i = 0; i < c->n_probes; i++)
                 probe_config_done(&c->probes[i]);
         free(c->probes);
+        strv_free(c->includes);
         free(c->path);
         free(c->listen);
         free(c);
@@ -204,11 +207,14 @@ int config_read_file(const char *path, char **ret_text, size_t *ret_len) {
         return 0;
 }
 
+static int config_load(const char *name, const char *text, size_t len, bool may_include, Config **ret,
+                       ConfigErrors *errs);
+
 int config_load_file(const char *path, Config **ret, ConfigErrors *errs) {
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
         int r = yl_read_file(path, &text, &len, errs);
-        return r < 0 ? r : config_load_string(path, text, len, ret, errs);
+        return r < 0 ? r : config_load(path, text, len, true, ret, errs);
 }
 
 /* ---- the loader ---- */
@@ -217,6 +223,7 @@ int config_load_file(const char *path, Config **ret, ConfigErrors *errs) {
 typedef struct Seen {
         const char *name;
         const char *target; /* tracepoint events: the full target; else NULL */
+        const char *file;   /* an included file; NULL: the config */
         unsigned line;
 } Seen;
 
@@ -225,11 +232,46 @@ typedef struct SeenList {
         size_t n;
 } SeenList;
 
+typedef struct Include {
+        char *pattern;
+        unsigned line, column;
+} Include;
+
 typedef struct Loader {
         YlLoader yl; /* first: the walk's YlLoader is this Loader */
         SeenList probe_names, events, metric_names;
         int attribution_said; /* "attribution:" 1 true, -1 false, 0 absent */
+        const char *file;     /* the included file being read (Config.includes); NULL: the config */
+        const char *path;     /* the config's */
+        bool may_include;     /* loaded from a file: "include:" may read others */
+        Include *includes;    /* the config's "include:" entries */
+        size_t n_includes;
+        yaml_node_t *probes;  /* the config's "probes:" node, for places of added probes */
+        unsigned probes_line, probes_column;
 } Loader;
+
+/* "line 12", or "other.yaml:12" when s is in another file than the one
+ * being read: where a name was first taken. */
+static const char *seen_where(const Loader *l, const Seen *s, char *buf, size_t size) {
+        if (str_equal_or_null(s->file, l->file))
+                snprintf(buf, size, "line %u", s->line);
+        else
+                snprintf(buf, size, "%s:%u", s->file ? s->file : l->path, s->line);
+        return buf;
+}
+
+/* An error at a place in file (NULL: the config), found after the files
+ * were read. */
+static void error_in(Loader *l, const char *file, unsigned line, unsigned column, const char *fmt, ...)
+        _printf_(5, 6);
+static void error_in(Loader *l, const char *file, unsigned line, unsigned column, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        config_errors_addv(l->yl.errs, line, column, fmt, ap);
+        va_end(ap);
+        if (file)
+                l->yl.errs->items[l->yl.errs->n - 1].file = xstrdup(file);
+}
 
 static const Seen *seen_find(const SeenList *l, const char *name) {
         for (size_t i = 0; i < l->n; i++)
@@ -238,9 +280,9 @@ static const Seen *seen_find(const SeenList *l, const char *name) {
         return NULL;
 }
 
-static void seen_add(SeenList *l, const char *name, const char *target, unsigned line) {
+static void seen_add(SeenList *l, const char *name, const char *target, const char *file, unsigned line) {
         l->items = xrealloc(l->items, (l->n + 1) * sizeof(Seen));
-        l->items[l->n++] = (Seen){ name, target, line };
+        l->items[l->n++] = (Seen){ name, target, file, line };
 }
 
 /* SYM[+OFFS]: symbol chars [A-Za-z0-9_.], offset decimal or 0xhex. */
@@ -480,9 +522,11 @@ static bool check_metric_name(Loader *l, const yaml_node_t *n, const char *s, Me
                 if (strncmp(s, reserved[i], strlen(reserved[i])) == 0)
                         return yl_error(&l->yl, n, "metric name '%s' uses the reserved prefix '%s'", s, reserved[i]);
         const Seen *first = seen_find(&l->metric_names, s);
+        char where[PATH_MAX + 32];
         if (first)
-                return yl_error(&l->yl, n, "duplicate metric name '%s' (first at line %u)", s, first->line);
-        seen_add(&l->metric_names, s, NULL, yl_line(n));
+                return yl_error(&l->yl, n, "duplicate metric name '%s' (first at %s)", s,
+                                seen_where(l, first, where, sizeof(where)));
+        seen_add(&l->metric_names, s, NULL, l->file, yl_line(n));
         return true;
 }
 
@@ -774,13 +818,13 @@ static void check_latency(Loader *l, const Config *c, const ProbeConfig *p, cons
         const NamedAt *lf = &m->latency_from;
         const ProbeConfig *e = config_find_probe(c, lf->name);
         if (!e) {
-                config_errors_add(l->yl.errs, lf->line, lf->column, "latency_from: there is no probe '%s'", lf->name);
+                error_in(l, p->file, lf->line, lf->column, "latency_from: there is no probe '%s'", lf->name);
                 return;
         }
         if (e == p)
                 return; /* reported */
         if (e->type == PROBE_KRETPROBE || e->type == PROBE_URETPROBE) {
-                config_errors_add(l->yl.errs, lf->line, lf->column, "latency_from: probe '%s' is a %s: an interval "
+                error_in(l, p->file, lf->line, lf->column, "latency_from: probe '%s' is a %s: an interval "
                                   "starts at an entry (kprobe, uprobe or tracepoint)", lf->name,
                                   probe_type_to_string(e->type));
                 return;
@@ -792,7 +836,7 @@ static void check_latency(Loader *l, const Config *c, const ProbeConfig *p, cons
                 const ProbeConfig *side[] = { p, e };
                 for (size_t k = 0; k < 2; k++)
                         if (side[k]->type != PROBE_TRACEPOINT && !probe_has_field(side[k], f->name))
-                                config_errors_add(l->yl.errs, f->line, f->column,
+                                error_in(l, p->file, f->line, f->column,
                                                   "match: '%s' is not a field of probe '%s'%s", f->name, side[k]->name,
                                                   k ? " (the entry, latency_from)" : " (this metric's probe)");
         }
@@ -801,7 +845,7 @@ static void check_latency(Loader *l, const Config *c, const ProbeConfig *p, cons
                 if (label_is_builtin(s) || p->type == PROBE_TRACEPOINT || e->type == PROBE_TRACEPOINT)
                         continue;
                 if (!probe_has_field(p, s) && !probe_has_field(e, s))
-                        config_errors_add(l->yl.errs, m->label_line[i], m->label_column[i],
+                        error_in(l, p->file, m->label_line[i], m->label_column[i],
                                           "label '%s' is a field of neither probe '%s' nor its entry '%s', nor a "
                                           "builtin (" CONFIG_BUILTIN_LABELS ")", s, p->name, e->name);
         }
@@ -809,16 +853,17 @@ static void check_latency(Loader *l, const Config *c, const ProbeConfig *p, cons
 
 /* OpenMetrics names a counter's family without _total: a histogram named
  * like that would be a second family of one name. */
-static void check_family_clash(Loader *l, const Config *c, const MetricConfig *h) {
+static void check_family_clash(Loader *l, const Config *c, const ProbeConfig *hp, const MetricConfig *h) {
         for (size_t i = 0; i < c->n_probes; i++)
                 for (size_t k = 0; k < c->probes[i].n_metrics; k++) {
                         const MetricConfig *o = &c->probes[i].metrics[k];
                         size_t n = o->name ? strlen(o->name) : 0;
                         if (o->type == METRIC_COUNTER && n > 6 && strlen(h->name) == n - 6 &&
                             strncmp(o->name, h->name, n - 6) == 0)
-                                config_errors_add(l->yl.errs, h->line, h->column, "histogram '%s' has the name of "
-                                                  "counter '%s' without _total (line %u): OpenMetrics would show "
-                                                  "them as one family", h->name, o->name, o->line);
+                                error_in(l, hp->file, h->line, h->column, "histogram '%s' has the name of "
+                                         "counter '%s' without _total (%s:%u): OpenMetrics would show them as one "
+                                         "family", h->name, o->name, c->probes[i].file ? c->probes[i].file : c->path,
+                                         o->line);
                 }
 }
 
@@ -829,7 +874,7 @@ static void check_metrics_across(Loader *l, const Config *c) {
                         if (m->latency_from.name && m->type == METRIC_HISTOGRAM && !m->value.name)
                                 check_latency(l, c, &c->probes[i], m);
                         if (m->type == METRIC_HISTOGRAM && m->name)
-                                check_family_clash(l, c, m);
+                                check_family_clash(l, c, &c->probes[i], m);
                 }
 }
 
@@ -839,31 +884,34 @@ static void check_metrics_across(Loader *l, const Config *c) {
 static void check_event_name(Loader *l, const ProbeConfig *p, const yaml_node_t *name_node,
                              const yaml_node_t *target_node) {
         const Seen *s;
+        char w[PATH_MAX + 32];
 
         if (p->type != PROBE_TRACEPOINT) {
                 s = seen_find(&l->events, p->name);
                 /* Against another kprobe kind this is a duplicate probe name,
                  * reported already. */
                 if (!s)
-                        seen_add(&l->events, p->name, NULL, yl_line(name_node));
+                        seen_add(&l->events, p->name, NULL, l->file, yl_line(name_node));
                 else if (s->target)
-                        yl_error(&l->yl, name_node, "probe name '%s' is the event name of tracepoint '%s' (line %u): "
-                                 "trace_pipe could not tell them apart", p->name, s->target, s->line);
+                        yl_error(&l->yl, name_node, "probe name '%s' is the event name of tracepoint '%s' (%s): "
+                                 "trace_pipe could not tell them apart", p->name, s->target,
+                                 seen_where(l, s, w, sizeof(w)));
                 return;
         }
 
         const char *event = strchr(p->target, '/') + 1;
         s = seen_find(&l->events, event);
         if (!s)
-                seen_add(&l->events, event, p->target, yl_line(target_node));
+                seen_add(&l->events, event, p->target, l->file, yl_line(target_node));
         else if (!s->target)
-                yl_error(&l->yl, target_node, "tracepoint event '%s' is also the name of probe '%s' (line %u): "
-                         "trace_pipe could not tell them apart", event, s->name, s->line);
+                yl_error(&l->yl, target_node, "tracepoint event '%s' is also the name of probe '%s' (%s): "
+                         "trace_pipe could not tell them apart", event, s->name, seen_where(l, s, w, sizeof(w)));
         else if (strcmp(s->target, p->target) == 0)
-                yl_error(&l->yl, target_node, "duplicate tracepoint target '%s' (first at line %u)", p->target, s->line);
+                yl_error(&l->yl, target_node, "duplicate tracepoint target '%s' (first at %s)", p->target,
+                         seen_where(l, s, w, sizeof(w)));
         else
-                yl_error(&l->yl, target_node, "tracepoint '%s' has the same event name as '%s' (line %u): "
-                         "trace_pipe could not tell them apart", p->target, s->target, s->line);
+                yl_error(&l->yl, target_node, "tracepoint '%s' has the same event name as '%s' (%s): "
+                         "trace_pipe could not tell them apart", p->target, s->target, seen_where(l, s, w, sizeof(w)));
 }
 
 static bool probe_uses_label(const ProbeConfig *p, const char *label) {
@@ -905,6 +953,7 @@ static void parse_probe(Loader *l, yaml_node_t *n, ProbeConfig *p) {
 
         p->line = yl_line(n);
         p->column = yl_column(n);
+        p->file = l->file;
         p->events = true;
         if (!yl_keys(&l->yl, n, "a probe", slots, ELEMENTSOF(slots)))
                 return;
@@ -921,14 +970,16 @@ static void parse_probe(Loader *l, yaml_node_t *n, ProbeConfig *p) {
 
         if (name->value && (s = yl_string(&l->yl, name->value, "name"))) {
                 const Seen *first = seen_find(&l->probe_names, s);
+                char where[PATH_MAX + 32];
                 p->name = xstrdup(s);
                 if (!name_is_valid(s))
                         yl_error(&l->yl, name->value, "invalid probe name '%s': must match [A-Za-z_][A-Za-z0-9_]* "
                                  "and be at most %d characters", s, CONFIG_NAME_MAX);
                 else if (first)
-                        yl_error(&l->yl, name->value, "duplicate probe name '%s' (first at line %u)", s, first->line);
+                        yl_error(&l->yl, name->value, "duplicate probe name '%s' (first at %s)", s,
+                                 seen_where(l, first, where, sizeof(where)));
                 else {
-                        seen_add(&l->probe_names, p->name, NULL, yl_line(name->value));
+                        seen_add(&l->probe_names, p->name, NULL, l->file, yl_line(name->value));
                         name_ok = true;
                 }
         }
@@ -1016,7 +1067,7 @@ static bool needs_attribution(const Loader *l, const Config *c) {
  * same tracepoint serves (the kernel has one event of a name per
  * instance), unless a filter hides some of its events; the others are
  * added, named so no user's probe can be ("-" is not in probe names). */
-static void add_attribution(Loader *l, Config *c, yaml_node_t *probes) {
+static void add_attribution(Loader *l, Config *c) {
         if (!needs_attribution(l, c))
                 return;
         c->attribution = true;
@@ -1027,7 +1078,7 @@ static void add_attribution(Loader *l, Config *c, yaml_node_t *probes) {
                             strcmp(c->probes[i].target, attribution_events[r].target) == 0)
                                 own = &c->probes[i];
                 if (own && own->filter) {
-                        config_errors_add(l->yl.errs, own->line, own->column,
+                        error_in(l, own->file, own->line, own->column,
                                           "probe '%s' filters %s, which following tasks' cgroups (labels cgroup, "
                                           "unit, user_unit, container_id; journal; attribution) needs whole: drop "
                                           "its filter, or count by a metric of its own", own->name, own->target);
@@ -1045,9 +1096,50 @@ static void add_attribution(Loader *l, Config *c, yaml_node_t *probes) {
                         .journal_rate = CONFIG_DEFAULT_JOURNAL_RATE,
                         .role = r,
                         .added = true,
-                        .line = yl_line(probes),
-                        .column = yl_column(probes),
+                        .line = l->probes_line,
+                        .column = l->probes_column,
                 };
+        }
+}
+
+/* count probes of a "probes:" sequence, after those c has. */
+static void add_probes(Loader *l, Config *c, yaml_node_t *probes, size_t count) {
+        c->probes = xrealloc(c->probes, (c->n_probes + count) * sizeof(ProbeConfig));
+        memset(c->probes + c->n_probes, 0, count * sizeof(ProbeConfig));
+        for (yaml_node_item_t *i = probes->data.sequence.items.start; i < probes->data.sequence.items.top; i++)
+                parse_probe(l, yl_node(&l->yl, *i), &c->probes[c->n_probes++]);
+}
+
+/* include: a path or glob, or a list of them. */
+static void parse_include(Loader *l, yaml_node_t *n) {
+        if (!l->may_include) {
+                yl_error(&l->yl, n, "'include' reads files: only a config loaded from a file may have it");
+                return;
+        }
+        yaml_node_t *one[1] = { n };
+        yaml_node_t **items = one;
+        size_t count = 1;
+        _cleanup_free_ yaml_node_t **list = NULL;
+        if (n->type == YAML_SEQUENCE_NODE) {
+                ssize_t k = yl_sequence(&l->yl, n, "include", CONFIG_INCLUDES_MAX);
+                if (k <= 0)
+                        return;
+                list = xcalloc((size_t) k, sizeof(yaml_node_t *));
+                count = 0;
+                for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++)
+                        list[count++] = yl_node(&l->yl, *i);
+                items = list;
+        }
+        for (size_t i = 0; i < count; i++) {
+                const char *s = yl_string(&l->yl, items[i], "include");
+                if (!s)
+                        continue;
+                if (s[0] == 0) {
+                        yl_error(&l->yl, items[i], "'include' must not be empty");
+                        continue;
+                }
+                l->includes = xrealloc(l->includes, (l->n_includes + 1) * sizeof(Include));
+                l->includes[l->n_includes++] = (Include){ xstrdup(s), yl_line(items[i]), yl_column(items[i]) };
         }
 }
 
@@ -1055,7 +1147,7 @@ static void parse_root(Loader *l, yaml_node_t *root, Config *c) {
         YlKey slots[] = {
                 { .name = "listen" }, { .name = "recent_events" }, { .name = "max_series" },
                 { .name = "strict" }, { .name = "probes" }, { .name = "max_label_bytes" },
-                { .name = "kernel_max_entries" }, { .name = "attribution" },
+                { .name = "kernel_max_entries" }, { .name = "attribution" }, { .name = "include" },
         };
         yaml_node_t *probes;
         const char *s;
@@ -1094,21 +1186,24 @@ static void parse_root(Loader *l, yaml_node_t *root, Config *c) {
                         l->attribution_said = on ? 1 : -1;
         }
 
+        if (slots[8].value)
+                parse_include(l, slots[8].value);
+
         probes = slots[4].value;
+        l->probes_line = probes ? yl_line(probes) : yl_line(root);
+        l->probes_column = probes ? yl_column(probes) : yl_column(root);
         if (!probes) {
-                yl_error(&l->yl, root, "config is missing 'probes'");
+                /* The included files may have them all. */
+                if (!slots[8].value)
+                        yl_error(&l->yl, root, "config is missing 'probes' (or 'include')");
                 return;
         }
         count = yl_sequence(&l->yl, probes, "probes", CONFIG_PROBES_MAX);
-        if (count == 0)
+        if (count == 0 && !slots[8].value)
                 yl_error(&l->yl, probes, "'probes' must not be empty");
         if (count <= 0)
                 return;
-        c->probes = xcalloc((size_t) count, sizeof(ProbeConfig));
-        for (yaml_node_item_t *i = probes->data.sequence.items.start; i < probes->data.sequence.items.top; i++)
-                parse_probe(l, yl_node(&l->yl, *i), &c->probes[c->n_probes++]);
-        check_metrics_across(l, c);
-        add_attribution(l, c, probes);
+        add_probes(l, c, probes, (size_t) count);
 }
 
 static void walk_root(YlLoader *yl, yaml_node_t *root, void *userdata) {
@@ -1121,24 +1216,146 @@ static void walk_root(YlLoader *yl, yaml_node_t *root, void *userdata) {
                 parse_root(l, root, userdata);
 }
 
-int config_load_string(const char *name, const char *text, size_t len, Config **ret, ConfigErrors *errs) {
-        Loader l = { 0 };
-        Config *c = xcalloc(1, sizeof(Config));
+/* An included file: a mapping with "probes:" only. An empty file (all
+ * comments) has none. */
+static void walk_included(YlLoader *yl, yaml_node_t *root, void *userdata) {
+        Loader *l = (Loader *) yl;
+        Config *c = userdata;
+        YlKey slots[] = { { .name = "probes" } };
+        if (!root || yl_is_null(root))
+                return;
+        if (!yl_keys(&l->yl, root, "an included file (it holds 'probes:' only)", slots, ELEMENTSOF(slots)) ||
+            !slots[0].value)
+                return;
+        ssize_t count = yl_sequence(&l->yl, slots[0].value, "probes", CONFIG_PROBES_MAX);
+        if (count > 0)
+                add_probes(l, c, slots[0].value, (size_t) count);
+}
 
+/* A directory of a glob that is not there matches nothing; one that
+ * cannot be read is an error. */
+static int glob_error(const char *path, int err) {
+        (void) path;
+        return err != ENOENT && err != ENOTDIR;
+}
+
+static bool has_glob(const char *s) {
+        return strpbrk(s, "*?[") != NULL;
+}
+
+/* One file of an "include:" entry: read, its probes appended, its errors
+ * tagged with its name. */
+static void include_file(Loader *l, Config *c, const Include *inc, const char *path) {
+        for (size_t i = 0; i < c->n_includes; i++)
+                if (strcmp(c->includes[i], path) == 0)
+                        return; /* named twice (two globs): read once */
+        if (strcmp(path, c->path) == 0)
+                return;
+        if (c->n_includes >= CONFIG_INCLUDES_MAX) {
+                config_errors_add(l->yl.errs, inc->line, inc->column, "include: more than %u files",
+                                  CONFIG_INCLUDES_MAX);
+                return;
+        }
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        int r = config_read_file(path, &text, &len);
+        if (r < 0) {
+                config_errors_add(l->yl.errs, inc->line, inc->column, "include: cannot read %s: %s", path, strerror(-r));
+                return;
+        }
+        strv_push(&c->includes, &c->n_includes, sv_from(path));
+        const char *file = c->includes[c->n_includes - 1];
+        ConfigErrors *errs = l->yl.errs;
+        size_t before = errs->n;
+        l->file = file;
+        (void) yl_load(text, len, errs, &l->yl, walk_included, c);
+        l->file = NULL;
+        l->yl.errs = errs; /* yl_load clears it */
+        for (size_t i = before; i < errs->n; i++)
+                if (!errs->items[i].file)
+                        errs->items[i].file = xstrdup(file);
+}
+
+/* Every "include:" entry, in order: a path, or a glob whose matches are
+ * read in name order (none is fine: an empty probes.d). Relative to the
+ * config's directory. */
+static void load_includes(Loader *l, Config *c) {
+        _cleanup_free_ char *dir = xstrdup(c->path);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+                slash[slash == dir ? 1 : 0] = 0;
+        for (size_t i = 0; i < l->n_includes; i++) {
+                const Include *inc = &l->includes[i];
+                _cleanup_free_ char *pattern = inc->pattern[0] == '/' || !slash ? xstrdup(inc->pattern)
+                                                                                : xstrdupf("%s/%s", dir, inc->pattern);
+                if (!has_glob(pattern)) {
+                        include_file(l, c, inc, pattern);
+                        continue;
+                }
+                glob_t g = { 0 };
+                int r = glob(pattern, 0, glob_error, &g);
+                if (r == GLOB_NOMATCH) {
+                        globfree(&g);
+                        continue;
+                }
+                if (r != 0)
+                        config_errors_add(l->yl.errs, inc->line, inc->column, "include: cannot read '%s'%s",
+                                          pattern, r == GLOB_ABORTED ? ": a directory is unreadable" : "");
+                for (size_t k = 0; r == 0 && k < g.gl_pathc; k++)
+                        include_file(l, c, inc, g.gl_pathv[k]);
+                globfree(&g);
+        }
+}
+
+static int config_load(const char *name, const char *text, size_t len, bool may_include, Config **ret,
+                       ConfigErrors *errs) {
+        Loader l = { .may_include = may_include };
+        Config *c = xcalloc(1, sizeof(Config));
+        ConfigErrors local = { 0 };
+
+        if (!errs)
+                errs = &local;
+        size_t before = errs->n;
         c->path = xstrdup(name ? name : "<string>");
+        l.path = c->path;
         c->recent_events = CONFIG_DEFAULT_RECENT_EVENTS;
         c->max_series = CONFIG_DEFAULT_MAX_SERIES;
         c->max_label_bytes = CONFIG_DEFAULT_MAX_LABEL_BYTES;
         c->kernel_max_entries = CONFIG_DEFAULT_KERNEL_MAX_ENTRIES;
 
-        bool ok = yl_load(text, len, errs, &l.yl, walk_root, c);
+        bool main_ok = yl_load(text, len, errs, &l.yl, walk_root, c);
+        /* The included files, then what spans them all. */
+        l.yl.errs = errs;
+        if (l.n_includes > 0) {
+                load_includes(&l, c);
+                if (main_ok && c->n_probes == 0)
+                        config_errors_add(errs, l.probes_line, l.probes_column,
+                                          "no probes: neither 'probes' nor the included files have any");
+                else if (c->n_probes > CONFIG_PROBES_MAX)
+                        config_errors_add(errs, l.probes_line, l.probes_column,
+                                          "%zu probes with the included files: at most %u", c->n_probes,
+                                          CONFIG_PROBES_MAX);
+        }
+        if (main_ok) {
+                check_metrics_across(&l, c);
+                add_attribution(&l, c);
+        }
+        bool ok = errs->n == before;
         free(l.probe_names.items);
         free(l.events.items);
         free(l.metric_names.items);
+        for (size_t i = 0; i < l.n_includes; i++)
+                free(l.includes[i].pattern);
+        free(l.includes);
+        config_errors_clear(&local);
         if (!ok) {
                 config_free(c);
                 return -EINVAL;
         }
         *ret = c;
         return 0;
+}
+
+int config_load_string(const char *name, const char *text, size_t len, Config **ret, ConfigErrors *errs) {
+        return config_load(name, text, len, false, ret, errs);
 }

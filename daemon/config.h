@@ -150,6 +150,7 @@ typedef struct ProbeConfig {
         unsigned journal_rate;
         AttribRole role;
         bool added; /* added by the daemon (an attribution event), not in the file */
+        const char *file; /* the included file it is written in (Config.includes); NULL: the config itself */
         unsigned line, column; /* of the probe's mapping */
         /* Positions of keys, for messages about this probe found later
          * (e.g. a label that a tracepoint's format does not have). */
@@ -171,11 +172,16 @@ typedef struct Config {
         bool attribution;
         ProbeConfig *probes;
         size_t n_probes;
+        /* The files "include:" named, in the order read (their probes
+         * follow the config's own). */
+        char **includes;
+        size_t n_includes;
 } Config;
 
 typedef struct ConfigError {
         unsigned line, column; /* 1-based; 0 when not tied to a place */
         char *message;
+        char *file; /* an included file it is in; NULL: the config itself */
 } ConfigError;
 
 typedef struct ConfigErrors {
@@ -191,13 +197,17 @@ int config_load_file(const char *path, Config **ret, ConfigErrors *errs);
  * string (the caller's): what config_load_file() parses. Returns 0, or
  * -errno (-EFBIG when too large). */
 int config_read_file(const char *path, char **ret_text, size_t *ret_len);
-/* Same from memory; name is used in messages and stored as Config.path. */
+/* Same from memory; name is used in messages and stored as Config.path.
+ * "include:" is an error there: it reads files, which only
+ * config_load_file() does (relative to the config's directory). */
 int config_load_string(const char *name, const char *text, size_t len, Config **ret, ConfigErrors *errs);
 
 Config *config_free(Config *c); /* accepts NULL, returns NULL */
 static inline void config_freep(Config **c) {
         config_free(*c);
 }
+
+#define CONFIG_INCLUDES_MAX 256u /* files one config may include */
 
 /* Appends one error (printf-style message). config_errors.c holds these. */
 void config_errors_add(ConfigErrors *errs, unsigned line, unsigned column, const char *fmt, ...)

@@ -27,8 +27,10 @@ void config_errors_add(ConfigErrors *errs, unsigned line, unsigned column, const
 void config_errors_clear(ConfigErrors *errs) {
         if (!errs)
                 return;
-        for (size_t i = 0; i < errs->n; i++)
+        for (size_t i = 0; i < errs->n; i++) {
                 free(errs->items[i].message);
+                free(errs->items[i].file);
+        }
         free(errs->items);
         *errs = (ConfigErrors){ 0 };
 }
@@ -53,12 +55,30 @@ static bool find_line(const char *text, size_t len, unsigned line, StrView *ret)
 }
 
 /* The report of config_errors_write() and config_errors_render(). */
-static void errors_format(const ConfigErrors *errs, const char *file, const char *text, size_t len, Buf *out) {
+static void errors_format(const ConfigErrors *errs, const char *main_file, const char *main_text, size_t main_len,
+                          Buf *out) {
         if (!errs)
                 return;
+        /* An included file's lines: read when one of its errors comes. */
+        _cleanup_free_ char *inc_text = NULL;
+        const char *inc_file = NULL;
+        size_t inc_len = 0;
         for (size_t i = 0; i < errs->n; i++) {
                 const ConfigError *e = &errs->items[i];
+                const char *file = e->file ? e->file : main_file, *text = main_text;
+                size_t len = main_len;
                 StrView src;
+                if (e->file) {
+                        if (!inc_file || strcmp(inc_file, e->file) != 0) {
+                                free(inc_text);
+                                inc_text = NULL;
+                                inc_file = e->file;
+                                if (config_read_file(e->file, &inc_text, &inc_len) < 0)
+                                        inc_text = NULL;
+                        }
+                        text = inc_text;
+                        len = inc_text ? inc_len : 0;
+                }
 
                 if (e->line == 0) {
                         buf_printf(out, "%s: %s\n", file, e->message);

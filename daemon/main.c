@@ -184,6 +184,12 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
         size_t unavailable = 0;
 
         printf("# %s: %zu probe(s); group and instance '%s'\n", c->path, c->n_probes, name);
+        for (size_t i = 0; i < c->n_includes; i++) {
+                size_t n = 0;
+                for (size_t j = 0; j < c->n_probes; j++)
+                        n += c->probes[j].file == c->includes[i];
+                printf("# included %s: %zu probe(s)\n", c->includes[i], n);
+        }
         /* The instance's clock, chosen from what the kernel offers (its
          * top-level trace_clock lists the same clocks). */
         const char *clock = t ? tfs_preferred_clock(t) : NULL;
@@ -208,7 +214,7 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
                         printf("# probe '%s' (added: it follows tasks' cgroups, for labels cgroup, unit, "
                                "user_unit, container_id and the journal)\n", p->name);
                 else
-                        printf("# probe '%s' (%s:%u)\n", p->name, c->path, p->line);
+                        printf("# probe '%s' (%s:%u)\n", p->name, p->file ? p->file : c->path, p->line);
                 if (tfs_probe_definition(p, name, &def) >= 0)
                         printf("%s >> %s\n", def.data, tfs_probe_file(p->type));
                 buf_free(&def);
@@ -240,7 +246,7 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
                                        kp->triggers[j].event);
                         if (mc->aggregate == AGGREGATE_KERNEL && !kp->kernel) {
                                 fprintf(stderr, "%s:%u: %s: metric '%s' has aggregate: kernel, which this kernel "
-                                        "cannot give it: %s\n", c->path, mc->aggregate_line,
+                                        "cannot give it: %s\n", p->file ? p->file : c->path, mc->aggregate_line,
                                         c->strict ? "error" : "warning", mc->name, kp->why);
                                 refused = true;
                         }
@@ -250,7 +256,7 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
                 int r = tfs_probe_judge(t, k, p, &why);
                 unavailable += r < 0 || refused;
                 if (why)
-                        fprintf(stderr, "%s:%u: %s: probe '%s' %s: %s\n", c->path, p->line,
+                        fprintf(stderr, "%s:%u: %s: probe '%s' %s: %s\n", p->file ? p->file : c->path, p->line,
                                 r < 0 && c->strict ? "error" : "warning", p->name,
                                 r == -EOPNOTSUPP ? "is unavailable on this kernel"
                                 : r < 0          ? "would fail on this kernel"

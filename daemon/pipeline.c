@@ -927,6 +927,10 @@ void pipeline_render_probes(const Pipeline *p, const ProbeStatus *status, const 
                 json_member_string(out, false, "type", probe_type_to_string(c->type));
                 json_member_string(out, false, "target", c->target);
                 json_member_u64(out, "config_line", c->line);
+                if (c->file) {
+                        buf_puts(out, ",\"config_file\":");
+                        json_put_string(out, sv_from(c->file));
+                }
                 json_member_string(out, false, "definition", st.definition);
                 json_member_string(out, false, "filter", c->filter);
                 json_member_string(out, false, "state", st.state);

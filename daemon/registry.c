@@ -114,7 +114,8 @@ static void probe_fail(Registry *r, RegProbe *e, int err, char *kernel_text, con
         e->state = err == -EOPNOTSUPP ? PROBE_STATE_UNAVAILABLE : PROBE_STATE_FAILED;
         free(e->error);
         e->error = kernel_text ? kernel_text : xstrdup(strerror(-err));
-        log_error("%s:%u: probe '%s' (%s %s) %s: %s", config_path, e->config->line, e->config->name,
+        log_error("%s:%u: probe '%s' (%s %s) %s: %s", e->config->file ? e->config->file : config_path,
+                  e->config->line, e->config->name,
                   probe_type_to_string(e->config->type), e->config->target,
                   e->state == PROBE_STATE_UNAVAILABLE ? "is unavailable" : "failed", e->error);
         /* Defined but its filter or enable refused: it must not linger. */
@@ -408,7 +409,8 @@ size_t registry_khist_install(Registry *r, const char *config_path) {
                                 break;
                         }
                         log_warning("%s:%u: metric '%s' is counted from events instead: the kernel refused its "
-                                    "trigger: %s", config_path, plan->config->line, plan->config->name, err);
+                                    "trigger: %s", r->probes[i].config->file ? r->probes[i].config->file : config_path,
+                                    plan->config->line, plan->config->name, err);
                         free(plan->kh.why);
                         plan->kh.why = xstrdupf("aggregate: auto, but the kernel refused the trigger: %s", err);
                         plan->kh.kernel = false;
@@ -565,6 +567,63 @@ static void check_tracepoint_metrics(const Config *c, const ProbeFields *pf, siz
         }
 }
 
+/* Errors errs[before..] are in file (an included one; NULL: the config). */
+static void errors_in_file(ConfigErrors *errs, size_t before, const char *file) {
+        for (size_t i = before; file && i < errs->n; i++)
+                if (!errs->items[i].file)
+                        errs->items[i].file = xstrdup(file);
+}
+
+/* Probe i against this kernel's tracefs: what the text reader refuses, a
+ * tracepoint's format (its fields kept in pf[i]) and its decoders. */
+static void check_probe(const Config *c, size_t i, const char *root, bool readable, bool text_reader,
+                        ProbeFields *pf, bool *attribution_refused, size_t *unchecked, ConfigErrors *errs) {
+        const ProbeConfig *p = &c->probes[i];
+        char hostile[256];
+        if (p->added && text_reader) {
+                /* One error for the three events, about what needs them. */
+                if (!*attribution_refused)
+                        config_errors_add(errs, p->line, p->column,
+                                          "labels cgroup, unit, user_unit and container_id, journal: true and "
+                                          "attribution: true need the binary reader: the kernel's fork, exit "
+                                          "and cgroup events they follow hold strings a traced process "
+                                          "controls (comm, cgroup paths), which the text reader "
+                                          "(--tracefs.reader=text) cannot frame");
+                *attribution_refused = true;
+                return;
+        }
+        if (p->type != PROBE_TRACEPOINT) {
+                if (text_reader && probe_has_hostile_string(p, NULL, hostile, sizeof(hostile)))
+                        refuse_text_reader(p, hostile, errs);
+                return;
+        }
+        pf[i].tracepoint = true;
+        _cleanup_buf_ Buf format = { 0 };
+        int r = -ENODEV;
+        if (readable && tracepoint_target_is_valid(p->target)) {
+                Buf path = { 0 };
+                buf_printf(&path, "%s/events/%s/format", root, p->target);
+                r = read_file_at(AT_FDCWD, path.data, 1u << 20, &format);
+                buf_free(&path);
+        }
+        if (r >= 0 && text_reader && probe_has_hostile_string(p, format.data ? format.data : "", hostile, sizeof(hostile)))
+                refuse_text_reader(p, hostile, errs);
+        if (r >= 0)
+                r = tfs_parse_format_fields(format.data ? format.data : "", &pf[i].fields);
+        if (r < 0) {
+                /* A missing tracepoint fails at registration, like a
+                 * bad symbol; an unreadable tracefs is the caller's to say. */
+                *unchecked += r != -ENOENT;
+                return;
+        }
+        pf[i].format = buf_steal(&format);
+        for (size_t d = 0; d < p->n_decoders; d++)
+                if (!strv_contains(pf[i].fields, p->decoders[d].field))
+                        config_errors_add(errs, p->decoders[d].line, p->decoders[d].column,
+                                          "decode: '%s' is not a field of tracepoint %s",
+                                          p->decoders[d].field, p->target);
+}
+
 size_t registry_check_config(const Config *c, const char *root, bool text_reader, ConfigErrors *errs) {
         size_t unchecked = 0;
         char events[PATH_MAX];
@@ -573,54 +632,16 @@ size_t registry_check_config(const Config *c, const char *root, bool text_reader
         ProbeFields *pf = xcalloc(c->n_probes ? c->n_probes : 1, sizeof(ProbeFields));
         bool attribution_refused = false;
         for (size_t i = 0; i < c->n_probes; i++) {
-                const ProbeConfig *p = &c->probes[i];
-                char hostile[256];
-                if (p->added && text_reader) {
-                        /* One error for the three events, about what needs them. */
-                        if (!attribution_refused)
-                                config_errors_add(errs, p->line, p->column,
-                                                  "labels cgroup, unit, user_unit and container_id, journal: true and "
-                                                  "attribution: true need the binary reader: the kernel's fork, exit "
-                                                  "and cgroup events they follow hold strings a traced process "
-                                                  "controls (comm, cgroup paths), which the text reader "
-                                                  "(--tracefs.reader=text) cannot frame");
-                        attribution_refused = true;
-                        continue;
-                }
-                if (p->type != PROBE_TRACEPOINT) {
-                        if (text_reader && probe_has_hostile_string(p, NULL, hostile, sizeof(hostile)))
-                                refuse_text_reader(p, hostile, errs);
-                        continue;
-                }
-                pf[i].tracepoint = true;
-                _cleanup_buf_ Buf format = { 0 };
-                int r = -ENODEV;
-                if (readable && tracepoint_target_is_valid(p->target)) {
-                        Buf path = { 0 };
-                        buf_printf(&path, "%s/events/%s/format", root, p->target);
-                        r = read_file_at(AT_FDCWD, path.data, 1u << 20, &format);
-                        buf_free(&path);
-                }
-                if (r >= 0 && text_reader && probe_has_hostile_string(p, format.data ? format.data : "", hostile, sizeof(hostile)))
-                        refuse_text_reader(p, hostile, errs);
-                if (r >= 0)
-                        r = tfs_parse_format_fields(format.data ? format.data : "", &pf[i].fields);
-                if (r < 0) {
-                        /* A missing tracepoint fails at registration, like a
-                         * bad symbol; an unreadable tracefs is the caller's to say. */
-                        unchecked += r != -ENOENT;
-                        continue;
-                }
-                pf[i].format = buf_steal(&format);
-                for (size_t d = 0; d < p->n_decoders; d++)
-                        if (!strv_contains(pf[i].fields, p->decoders[d].field))
-                                config_errors_add(errs, p->decoders[d].line, p->decoders[d].column,
-                                                  "decode: '%s' is not a field of tracepoint %s",
-                                                  p->decoders[d].field, p->target);
+                size_t before = errs->n;
+                check_probe(c, i, root, readable, text_reader, pf, &attribution_refused, &unchecked, errs);
+                errors_in_file(errs, before, c->probes[i].file);
         }
         for (size_t i = 0; i < c->n_probes; i++)
-                if (!pf[i].tracepoint || pf[i].fields)
+                if (!pf[i].tracepoint || pf[i].fields) {
+                        size_t before = errs->n;
                         check_tracepoint_metrics(c, pf, i, errs);
+                        errors_in_file(errs, before, c->probes[i].file);
+                }
         for (size_t i = 0; i < c->n_probes; i++) {
                 strv_free(pf[i].fields);
                 free(pf[i].format);

@@ -186,6 +186,9 @@ static bool precheck(const char *text, size_t len, ConfigErrors *errs) {
 }
 
 static bool error_before(const ConfigError *a, const ConfigError *b) {
+        /* Errors of different files keep their order. */
+        if (!str_equal_or_null(a->file, b->file))
+                return false;
         return a->line < b->line || (a->line == b->line && a->column < b->column);
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -717,6 +718,151 @@ static void test_files(void **state) {
         config_errors_clear(&errs);
 }
 
+/* ---- include: ---- */
+
+static void write_file(const char *dir, const char *name, const char *text) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+        fclose(f);
+}
+
+static const char inc_tcp[] =
+        "# outbound connects\n"                                                        /* 1 */
+        "probes:\n"                                                                    /* 2 */
+        "  - name: tcp_connect\n"                                                      /* 3 */
+        "    type: tracepoint\n"                                                       /* 4 */
+        "    target: sock/inet_sock_set_state\n"                                       /* 5 */
+        "    metrics:\n"                                                               /* 6 */
+        "      - name: tcp_connect_total\n"                                            /* 7 */
+        "        labels: [dport]\n";                                                   /* 8 */
+
+/* A config with include: globs and paths, relative to its directory, in
+ * order; their probes after its own, each knowing its file; every error
+ * in an included file at that file's line:column; the same name in two
+ * files names both places; a missing file is an error at its entry, a
+ * glob that matches nothing is not. Twice, as a reload reads them again. */
+static void test_include(void **state) {
+        (void) state;
+        char dir[] = "/tmp/test-config-include-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char sub[600], main_path[600], a_path[600], b_path[600];
+        snprintf(sub, sizeof(sub), "%s/probes.d", dir);
+        assert_int_equal(mkdir(sub, 0755), 0);
+        snprintf(main_path, sizeof(main_path), "%s/main.yaml", dir);
+        snprintf(a_path, sizeof(a_path), "%s/probes.d/a.yaml", dir);
+        snprintf(b_path, sizeof(b_path), "%s/probes.d/b.yaml", dir);
+        write_file(dir, "main.yaml",
+                   "include:\n"
+                   "  - probes.d/*.yaml\n"
+                   "  - nothing.d/*.yaml\n"
+                   "probes:\n"
+                   "  - name: exec\n"
+                   "    type: tracepoint\n"
+                   "    target: sched/sched_process_exec\n");
+        write_file(sub, "a.yaml", inc_tcp);
+        write_file(sub, "b.yaml", "# all commented out\n");
+        write_file(sub, "notes.txt", "not yaml: [\n");
+
+        for (int round = 0; round < 2; round++) {
+                Config *c = NULL;
+                ConfigErrors errs = { 0 };
+                assert_int_equal(config_load_file(main_path, &c, &errs), 0);
+                assert_int_equal(c->n_probes, 2);
+                assert_string_equal(c->probes[0].name, "exec");
+                assert_null(c->probes[0].file);
+                assert_string_equal(c->probes[1].name, "tcp_connect");
+                assert_string_equal(c->probes[1].file, a_path);
+                assert_int_equal(c->probes[1].line, 3);
+                assert_int_equal(c->n_includes, 2);
+                assert_string_equal(c->includes[0], a_path);
+                assert_string_equal(c->includes[1], b_path);
+                config_free(c);
+        }
+
+        /* An error in an included file: that file, its line and column. */
+        write_file(sub, "b.yaml", "probes:\n  - name: x\n    type: kprobe\n    target: f\n    fetc: []\n");
+        Config *c = NULL;
+        ConfigErrors errs = { 0 };
+        assert_int_equal(config_load_file(main_path, &c, &errs), -EINVAL);
+        assert_int_equal(errs.n, 1);
+        assert_string_equal(errs.items[0].file, b_path);
+        assert_int_equal(errs.items[0].line, 5);
+        assert_int_equal(errs.items[0].column, 5);
+        assert_non_null(strstr(errs.items[0].message, "unknown key 'fetc'"));
+        Buf report = { 0 };
+        config_errors_render(&errs, main_path, &report);
+        char want[800];
+        snprintf(want, sizeof(want), "%s:5:5: unknown key 'fetc'", b_path);
+        assert_non_null(strstr(report.data, want));
+        assert_non_null(strstr(report.data, "\n        fetc: []\n")); /* its source line */
+        buf_free(&report);
+        config_errors_clear(&errs);
+
+        /* The same probe name and metric in two files: both places. */
+        write_file(sub, "b.yaml", inc_tcp);
+        assert_int_equal(config_load_file(main_path, &c, &errs), -EINVAL);
+        assert_int_equal(errs.n, 3); /* the name, the tracepoint, the metric */
+        assert_string_equal(errs.items[0].file, b_path);
+        snprintf(want, sizeof(want), "duplicate probe name 'tcp_connect' (first at %s:3)", a_path);
+        assert_string_equal(errs.items[0].message, want);
+        snprintf(want, sizeof(want), "duplicate metric name 'tcp_connect_total' (first at %s:7)", a_path);
+        assert_string_equal(errs.items[2].message, want);
+        config_errors_clear(&errs);
+        /* ... and against the config itself. */
+        write_file(sub, "b.yaml", "probes:\n  - name: exec\n    type: tracepoint\n    target: sched/sched_process_exit\n");
+        assert_int_equal(config_load_file(main_path, &c, &errs), -EINVAL);
+        assert_int_equal(errs.n, 1);
+        snprintf(want, sizeof(want), "duplicate probe name 'exec' (first at %s:5)", main_path);
+        assert_string_equal(errs.items[0].message, want);
+        config_errors_clear(&errs);
+
+        /* An included file holds probes: only. */
+        write_file(sub, "b.yaml", "listen: :1\nprobes: []\n");
+        assert_int_equal(config_load_file(main_path, &c, &errs), -EINVAL);
+        assert_int_equal(errs.n, 1);
+        assert_string_equal(errs.items[0].file, b_path);
+        assert_int_equal(errs.items[0].line, 1);
+        config_errors_clear(&errs);
+        snprintf(want, sizeof(want), "%s", b_path);
+        unlink(want);
+
+        /* A missing file (not a glob) is an error at its entry. */
+        write_file(dir, "main.yaml", "include: [probes.d/a.yaml, missing.yaml]\n");
+        assert_int_equal(config_load_file(main_path, &c, &errs), -EINVAL);
+        assert_int_equal(errs.n, 1);
+        assert_null(errs.items[0].file);
+        assert_int_equal(errs.items[0].line, 1);
+        assert_int_equal(errs.items[0].column, 28);
+        assert_non_null(strstr(errs.items[0].message, "missing.yaml: No such file or directory"));
+        config_errors_clear(&errs);
+        /* Only includes, and they have the probes: fine; none at all: not. */
+        write_file(dir, "main.yaml", "include: probes.d/a.yaml\n");
+        assert_int_equal(config_load_file(main_path, &c, &errs), 0);
+        assert_int_equal(c->n_probes, 1);
+        config_free(c);
+        write_file(dir, "main.yaml", "include: nothing.d/*.yaml\n");
+        assert_int_equal(config_load_file(main_path, &c, &errs), -EINVAL);
+        assert_int_equal(errs.n, 1);
+        assert_non_null(strstr(errs.items[0].message, "no probes"));
+        config_errors_clear(&errs);
+
+        /* From a string there is no directory to read from. */
+        const char *text = "include: x.yaml\nprobes: []\n";
+        assert_int_equal(config_load_string("s.yaml", text, strlen(text), &c, &errs), -EINVAL);
+        assert_non_null(strstr(errs.items[0].message, "only a config loaded from a file"));
+        config_errors_clear(&errs);
+
+        unlink(a_path);
+        unlink(main_path);
+        snprintf(want, sizeof(want), "%s/notes.txt", sub);
+        unlink(want);
+        rmdir(sub);
+        rmdir(dir);
+}
+
 static void test_helpers(void **state) {
         (void) state;
         assert_string_equal(probe_type_to_string(PROBE_KPROBE), "kprobe");
@@ -777,6 +923,7 @@ int main(void) {
                 cmocka_unit_test(test_errors_write_loaded),
                 cmocka_unit_test(test_errors_render),
                 cmocka_unit_test(test_files),
+                cmocka_unit_test(test_include),
                 cmocka_unit_test(test_helpers),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
