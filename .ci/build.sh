@@ -5,8 +5,8 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="meson ninja-build gcc pkg-config libsystemd-dev libyaml-dev libmicrohttpd-dev
-libtraceevent-dev libgnutls28-dev libcrypt-dev libjansson-dev libcmocka-dev curl python3 python3-prometheus-client prometheus clang libclang-rt-14-dev valgrind qemu-system-x86 busybox-static cpio kmod systemd procps debootstrap debhelper dpkg-dev fakeroot lintian rpm rpm2cpio man-db debian-archive-keyring
-xz-utils qemu-system-arm crossbuild-essential-arm64 libsystemd-dev:arm64 libyaml-dev:arm64 libmicrohttpd-dev:arm64 libtraceevent-dev:arm64 libgnutls28-dev:arm64 libcrypt-dev:arm64
+libtraceevent-dev libelf-dev libgnutls28-dev libcrypt-dev libjansson-dev libcmocka-dev curl python3 python3-prometheus-client prometheus clang libclang-rt-14-dev valgrind qemu-system-x86 busybox-static cpio kmod systemd procps debootstrap debhelper dpkg-dev fakeroot lintian rpm rpm2cpio man-db debian-archive-keyring
+xz-utils qemu-system-arm crossbuild-essential-arm64 libsystemd-dev:arm64 libyaml-dev:arm64 libmicrohttpd-dev:arm64 libtraceevent-dev:arm64 libelf-dev:arm64 libgnutls28-dev:arm64 libcrypt-dev:arm64
 gnutls-bin apache2-utils"
 # The VM tier's arm64 guest (tests/vm/cross-build.sh) runs a daemon built
 # with Debian's cross toolchain against the arm64 libraries of multiarch:

@@ -215,8 +215,19 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
                                "user_unit, container_id and the journal)\n", p->name);
                 else
                         printf("# probe '%s' (%s:%u)\n", p->name, p->file ? p->file : c->path, p->line);
-                if (tfs_probe_definition(p, name, &def) >= 0)
+                _cleanup_free_ char *resolve_error = NULL, *resolved = NULL;
+                bool resolve_failed = false;
+                if (tfs_uprobe_resolve(p, &resolved, &resolve_error) >= 0 &&
+                    tfs_probe_definition_at(p, name, resolved, &def) >= 0) {
+                        if (resolved)
+                                printf("# %s is at file offset %s\n", p->target, strrchr(resolved, ':') + 1);
                         printf("%s >> %s\n", def.data, tfs_probe_file(p->type));
+                } else if (resolve_error) {
+                        resolve_failed = true;
+                        fprintf(stderr, "%s:%u: %s: probe '%s' would fail: %s\n", p->file ? p->file : c->path,
+                                p->target_line, c->strict ? "error" : "warning", p->name, resolve_error);
+                        unavailable++;
+                }
                 buf_free(&def);
                 const char *ev = p->type == PROBE_TRACEPOINT ? p->target : NULL;
                 if (p->filter)
@@ -229,7 +240,9 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
                         for (size_t m = 0; m < c->probes[x].n_metrics; m++)
                                 streams |= !of[x][m].kernel && c->probes[x].metrics[m].latency_from.name &&
                                            strcmp(c->probes[x].metrics[m].latency_from.name, p->name) == 0;
-                if (streams)
+                if (resolve_failed)
+                        printf("# not registered: its target is not in the file\n");
+                else if (streams)
                         printf("1 > instances/%s/events/%s%s%s/enable\n", name, ev ? ev : name, ev ? "" : "/",
                                ev ? "" : p->name);
                 else

@@ -157,9 +157,11 @@ bool registry_register(Registry *r, size_t i, const char *config_path) {
                 return probe_fail(r, e, -EOPNOTSUPP, err, config_path), false;
         if (is_kprobe_kind(c)) {
                 Buf def = { 0 };
-                if (tfs_probe_definition(c, r->tfs->name, &def) >= 0)
+                char *why = NULL;
+                if (tfs_probe_line(c, r->tfs->name, &def, &why) >= 0)
                         e->definition = buf_steal(&def);
                 buf_free(&def);
+                free(why); /* registering says it again */
         }
         k = tfs_probe_register(r->tfs, c, &err);
         if (k < 0)

@@ -185,16 +185,18 @@ static int compare_candidates(const void *a, const void *b) {
         return strcmp(x->name, y->name);
 }
 
-size_t symbols_nearest(const SymbolTable *t, const char *name, const char **out, size_t max) {
-        if (!t || max == 0 || !*name)
+size_t names_nearest(const char *const *names, size_t n_names, const char *name,
+                     bool (*keep)(const void *userdata, const char *name), const void *userdata, const char **out,
+                     size_t max) {
+        if (max == 0 || !*name)
                 return 0;
         size_t n_name = strlen(name);
         /* Typos: about one edit per four characters, at least one. */
         size_t max_edits = n_name / 4 > 1 ? n_name / 4 : 1;
         Candidate *best = xcalloc(max + 1, sizeof(Candidate));
         size_t n = 0;
-        for (size_t i = 0; i < t->functions.n; i++) {
-                const char *cand = t->functions.names[i];
+        for (size_t i = 0; i < n_names; i++) {
+                const char *cand = names[i];
                 size_t n_cand = strlen(cand), rank;
                 if (strcmp(cand, name) == 0)
                         continue;
@@ -209,7 +211,7 @@ size_t symbols_nearest(const SymbolTable *t, const char *name, const char **out,
                 Candidate c = { cand, rank };
                 if (n == max && compare_candidates(&c, &best[max - 1]) >= 0)
                         continue;
-                if (!probeable(t, cand))
+                if (keep && !keep(userdata, cand))
                         continue;
                 /* Insert in order; the last one falls off when full. */
                 size_t pos = n < max ? n++ : max - 1;
@@ -223,6 +225,17 @@ size_t symbols_nearest(const SymbolTable *t, const char *name, const char **out,
                 out[i] = best[i].name;
         free(best);
         return n;
+}
+
+static bool keep_probeable(const void *userdata, const char *name) {
+        return probeable(userdata, name);
+}
+
+size_t symbols_nearest(const SymbolTable *t, const char *name, const char **out, size_t max) {
+        if (!t)
+                return 0;
+        return names_nearest((const char *const *) t->functions.names, t->functions.n, name, keep_probeable, t, out,
+                             max);
 }
 
 SymbolVerdict symbols_check(const SymbolTable *t, const char *target, char **ret_message) {

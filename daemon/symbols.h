@@ -11,6 +11,7 @@
  * tfs.c reads the files; this part is pure. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct SymbolTable SymbolTable;
@@ -45,3 +46,8 @@ SymbolVerdict symbols_check(const SymbolTable *t, const char *target, char **ret
  * not to be probeable (notrace, blacklisted) are left out. The strings
  * belong to the table. Returns how many. */
 size_t symbols_nearest(const SymbolTable *t, const char *name, const char **out, size_t max);
+/* The same over any list of names; keep (optional) leaves a name out when
+ * it says false. */
+size_t names_nearest(const char *const *names, size_t n_names, const char *name,
+                     bool (*keep)(const void *userdata, const char *name), const void *userdata, const char **out,
+                     size_t max);

@@ -1,15 +1,19 @@
 #include "tfs.h"
 
+#include <sys/mman.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "elfsym.h"
 #include "khist.h"
 
 /* tracefs control files are small, but kprobe_events can list thousands of
@@ -535,7 +539,7 @@ static int probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error) {
         }
 
         _cleanup_buf_ Buf line = { 0 };
-        r = tfs_probe_definition(p, t->name, &line);
+        r = tfs_probe_line(p, t->name, &line, ret_error);
         if (r < 0)
                 return r;
         _cleanup_free_ char *command = xstrdup(line.data);
@@ -558,6 +562,62 @@ static int probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error) {
                 }
         }
         return r;
+}
+
+int tfs_uprobe_resolve(const ProbeConfig *p, char **ret, char **ret_error) {
+        *ret = NULL;
+        *ret_error = NULL;
+        if (!is_uprobe_kind(p->type) || !p->target)
+                return 0;
+        const char *colon = strrchr(p->target, ':');
+        char symbol[512];
+        uint64_t add;
+        if (!colon || !elfsym_parse_target(colon + 1, symbol, sizeof(symbol), &add))
+                return 0;
+        _cleanup_free_ char *path = xstrndup(p->target, (size_t) (colon - p->target));
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                int r = -errno;
+                *ret_error = xstrdupf("cannot read %s: %s", path, strerror(-r));
+                return r;
+        }
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+                close(fd);
+                *ret_error = xstrdupf("cannot read %s: not a regular file", path);
+                return -EINVAL;
+        }
+        void *image = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        close(fd);
+        if (image == MAP_FAILED) {
+                int r = -errno;
+                *ret_error = xstrdupf("cannot map %s: %s", path, strerror(-r));
+                return r;
+        }
+        ElfSymbols *s = NULL;
+        char *err = NULL;
+        uint64_t offset = 0;
+        int r = elfsym_new(image, (size_t) st.st_size, &s, &err);
+        if (r >= 0)
+                r = elfsym_offset(s, symbol, add, &offset, &err);
+        elfsym_free(s);
+        munmap(image, (size_t) st.st_size);
+        if (r < 0) {
+                *ret_error = xstrdupf("%s: %s", path, err ? err : "unreadable ELF file");
+                free(err);
+                return r;
+        }
+        *ret = xstrdupf("%s:0x%llx", path, (unsigned long long) offset);
+        return 0;
+}
+
+int tfs_probe_line(const ProbeConfig *p, const char *group, Buf *out, char **ret_error) {
+        _cleanup_free_ char *target = NULL;
+        *ret_error = NULL;
+        int r = tfs_uprobe_resolve(p, &target, ret_error);
+        if (r < 0)
+                return r;
+        return tfs_probe_definition_at(p, group, target, out);
 }
 
 int tfs_probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error) {

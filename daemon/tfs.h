@@ -94,6 +94,16 @@ int tfs_instance_remove(Tracefs *t);
  * never probes (-ENOENT / -EPERM, symbols_check()'s message); when the
  * kernel refuses a notrace function, its words are followed by why. */
 int tfs_probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error);
+/* A uprobe target "/path:SYMBOL[+OFFSET]" as the kernel takes it,
+ * "/path:0xOFFSET", from the file's ELF symbol tables (elfsym.h): *ret a
+ * new string, or NULL for a target that needs nothing resolved (an offset
+ * already, or not a uprobe). Returns 0, or -errno with *ret_error a new
+ * message (the file unreadable; no such function, with the nearest
+ * names). */
+int tfs_uprobe_resolve(const ProbeConfig *p, char **ret, char **ret_error);
+/* The line registering p (tfs_probe_definition), its uprobe symbol
+ * resolved. Returns 0 or -errno (*ret_error may say why). */
+int tfs_probe_line(const ProbeConfig *p, const char *group, Buf *out, char **ret_error);
 /* Removes one probe of ours ("-:group/name"). Tracepoints: no-op. */
 int tfs_probe_unregister(Tracefs *t, const ProbeConfig *p);
 

@@ -72,6 +72,10 @@ const char *tfs_probe_file(ProbeType t) {
 }
 
 int tfs_probe_definition(const ProbeConfig *p, const char *group, Buf *out) {
+        return tfs_probe_definition_at(p, group, NULL, out);
+}
+
+int tfs_probe_definition_at(const ProbeConfig *p, const char *group, const char *target, Buf *out) {
         char kind;
         switch (p->type) {
         case PROBE_KPROBE:
@@ -85,21 +89,23 @@ int tfs_probe_definition(const ProbeConfig *p, const char *group, Buf *out) {
         default:
                 return -EINVAL;
         }
-        if (!group || !p->name || !p->target || !*group || !*p->name || !*p->target)
+        if (!target)
+                target = p->target;
+        if (!group || !p->name || !target || !*group || !*p->name || !*target)
                 return -EINVAL;
         /* A newline would smuggle a second command into the probe file (one
          * that could delete someone else's probe); the kernel splits the
          * rest into words with its isspace(), and cuts a command at '#'
          * (a comment), which would drop what follows without a word. */
-        if (has_space(group) || has_space(p->name) || has_space(p->target) ||
-            strchr(group, '#') || strchr(p->name, '#') || strchr(p->target, '#'))
+        if (has_space(group) || has_space(p->name) || has_space(target) ||
+            strchr(group, '#') || strchr(p->name, '#') || strchr(target, '#'))
                 return -EINVAL;
         for (size_t i = 0; i < p->n_fetch; i++)
                 if (!p->fetch[i] || !*p->fetch[i] || strpbrk(p->fetch[i], "\n\r#"))
                         return -EINVAL;
 
         buf_clear(out);
-        buf_printf(out, "%c:%s/%s %s", kind, group, p->name, p->target);
+        buf_printf(out, "%c:%s/%s %s", kind, group, p->name, target);
         for (size_t i = 0; i < p->n_fetch; i++) {
                 buf_putc(out, ' ');
                 buf_puts(out, p->fetch[i]);

@@ -32,6 +32,9 @@ const char *tfs_probe_file(ProbeType t);
  * or has whitespace, and for a fetch arg that is empty or has a newline or
  * a '#' (the kernel would end the command there). */
 int tfs_probe_definition(const ProbeConfig *p, const char *group, Buf *out);
+/* The same with target instead of the config's (a uprobe's symbol
+ * resolved to its offset); NULL: the config's. */
+int tfs_probe_definition_at(const ProbeConfig *p, const char *group, const char *target, Buf *out);
 
 /* Splits a line of kprobe_events/uprobe_events, "p:GROUP/EVENT ...",
  * "r:GROUP/EVENT ..." or "r16:GROUP/EVENT ...", into views of the line.

@@ -33,7 +33,7 @@ CACHE=$1 DEB=$2 OUT=$3
 HERE=$(cd "$(dirname "$0")" && pwd)
 SUITE=bookworm
 # systemd, and what the .deb depends on (the guest has no network for apt).
-INCLUDE=systemd,procps,libyaml-0-2,libmicrohttpd12,libtraceevent1
+INCLUDE=systemd,procps,libyaml-0-2,libmicrohttpd12,libtraceevent1,libelf1
 
 [ "$(id -u)" = 0 ] || skip "not root (debootstrap needs root)"
 command -v debootstrap >/dev/null || skip "missing debootstrap (Debian package debootstrap)"
