@@ -298,14 +298,21 @@ static bool kprobe_target_is_valid(const char *s) {
 
 /* /abs/path:0xOFFSET */
 /* /PATH:0xOFFSET, or /PATH:SYMBOL[+OFFSET] (resolved from the file's ELF
- * symbols when the probe is registered). */
+ * symbols when the probe is registered); instead of /PATH, a shared
+ * library's file name (libc.so.6), looked up where the dynamic linker
+ * looks. */
 static bool uprobe_target_is_valid(const char *s) {
         const char *colon = strrchr(s, ':');
         uint64_t u;
         char symbol[512];
 
-        if (s[0] != '/' || !colon || colon <= s + 1 || has_space(s) || strchr(s, '#'))
+        if (!colon || colon <= s + 1 || has_space(s) || strchr(s, '#'))
                 return false;
+        if (s[0] != '/') {
+                _cleanup_free_ char *name = xstrndup(s, (size_t) (colon - s));
+                if (!library_name_is_valid(name))
+                        return false;
+        }
         if (colon[1] == '0' && (colon[2] == 'x' || colon[2] == 'X'))
                 return parse_u64(sv_from(colon + 1), &u) >= 0;
         return elfsym_parse_target(colon + 1, symbol, sizeof(symbol), &u);
@@ -339,8 +346,8 @@ static bool check_target(Loader *l, const yaml_node_t *n, ProbeType t, const cha
                         yl_error(&l->yl, n, "invalid tracepoint target '%s': expected SUBSYSTEM/EVENT", s);
         if (t == PROBE_UPROBE || t == PROBE_URETPROBE)
                 return uprobe_target_is_valid(s) ||
-                        yl_error(&l->yl, n, "invalid %s target '%s': expected /ABSOLUTE/PATH:0xOFFSET or "
-                                 "/ABSOLUTE/PATH:SYMBOL[+OFFSET]",
+                        yl_error(&l->yl, n, "invalid %s target '%s': expected /ABSOLUTE/PATH:0xOFFSET, "
+                                 "/ABSOLUTE/PATH:SYMBOL[+OFFSET] or LIBRARY.so:SYMBOL[+OFFSET]",
                                  probe_type_to_string(t), s);
         return kprobe_target_is_valid(s) ||
                 yl_error(&l->yl, n, "invalid %s target '%s': expected SYMBOL[+OFFSET]", probe_type_to_string(t), s);

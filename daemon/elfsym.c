@@ -207,3 +207,31 @@ bool elfsym_parse_target(const char *s, char *symbol, size_t size, uint64_t *add
         symbol[n] = 0;
         return true;
 }
+
+bool library_name_is_valid(const char *s) {
+        if (!s || strncmp(s, "lib", 3) != 0 || !strstr(s, ".so") || strlen(s) > 255)
+                return false;
+        for (const char *c = s; *c; c++)
+                if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+                      *c == '.' || *c == '+' || *c == '-'))
+                        return false;
+        return true;
+}
+
+#if defined(__x86_64__)
+#  define TRIPLET "x86_64-linux-gnu"
+#elif defined(__aarch64__)
+#  define TRIPLET "aarch64-linux-gnu"
+#elif defined(__i386__)
+#  define TRIPLET "i386-linux-gnu"
+#elif defined(__arm__)
+#  define TRIPLET "arm-linux-gnueabihf"
+#elif defined(__riscv) && __riscv_xlen == 64
+#  define TRIPLET "riscv64-linux-gnu"
+#else
+#  define TRIPLET "unknown-linux-gnu"
+#endif
+
+const char *const library_dirs[] = {
+        "/lib/" TRIPLET, "/usr/lib/" TRIPLET, "/lib64", "/usr/lib64", "/lib", "/usr/lib", NULL,
+};

@@ -31,3 +31,12 @@ int elfsym_offset(const ElfSymbols *s, const char *symbol, uint64_t add, uint64_
  * digit. Fills symbol (NUL-terminated, at most size - 1 characters) and
  * *add. False when it is not that form. */
 bool elfsym_parse_target(const char *s, char *symbol, size_t size, uint64_t *add);
+
+/* A shared library's file name as a uprobe target may give it instead of a
+ * path: "lib" then [A-Za-z0-9_.+-], with ".so" in it ("libc.so.6",
+ * "libssl.so.3", "libpthread.so.0"); no '/'. */
+bool library_name_is_valid(const char *s);
+/* Where the dynamic linker looks for a library, in its order, for this
+ * build's architecture: /lib/TRIPLET, /usr/lib/TRIPLET, /lib64, /usr/lib64,
+ * /lib, /usr/lib; NULL-terminated. */
+extern const char *const library_dirs[];

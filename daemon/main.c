@@ -219,8 +219,11 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
                 bool resolve_failed = false;
                 if (tfs_uprobe_resolve(p, &resolved, &resolve_error) >= 0 &&
                     tfs_probe_definition_at(p, name, resolved, &def) >= 0) {
-                        if (resolved)
-                                printf("# %s is at file offset %s\n", p->target, strrchr(resolved, ':') + 1);
+                        if (resolved) {
+                                const char *colon = strrchr(resolved, ':');
+                                printf("# %s is at file offset %s of %.*s\n", p->target, colon + 1,
+                                       (int) (colon - resolved), resolved);
+                        }
                         printf("%s >> %s\n", def.data, tfs_probe_file(p->type));
                 } else if (resolve_error) {
                         resolve_failed = true;

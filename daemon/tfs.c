@@ -572,9 +572,40 @@ int tfs_uprobe_resolve(const ProbeConfig *p, char **ret, char **ret_error) {
         const char *colon = strrchr(p->target, ':');
         char symbol[512];
         uint64_t add;
-        if (!colon || !elfsym_parse_target(colon + 1, symbol, sizeof(symbol), &add))
+        if (!colon)
                 return 0;
+        if (!elfsym_parse_target(colon + 1, symbol, sizeof(symbol), &add)) {
+                if (p->target[0] == '/')
+                        return 0; /* /path:0xOFFSET: as written */
+                symbol[0] = 0;    /* library:0xOFFSET: the path only */
+        }
         _cleanup_free_ char *path = xstrndup(p->target, (size_t) (colon - p->target));
+        if (path[0] != '/') {
+                /* A library's name: where the dynamic linker would find it. */
+                char *found = NULL;
+                for (size_t i = 0; library_dirs[i] && !found; i++) {
+                        char *cand = xstrdupf("%s/%s", library_dirs[i], path);
+                        struct stat st;
+                        if (stat(cand, &st) == 0 && S_ISREG(st.st_mode))
+                                found = cand;
+                        else
+                                free(cand);
+                }
+                if (!found) {
+                        Buf b = { 0 };
+                        buf_printf(&b, "no %s in", path);
+                        for (size_t i = 0; library_dirs[i]; i++)
+                                buf_printf(&b, "%s %s", i ? "," : "", library_dirs[i]);
+                        *ret_error = buf_steal(&b);
+                        return -ENOENT;
+                }
+                free(path);
+                path = found;
+        }
+        if (!symbol[0]) {
+                *ret = xstrdupf("%s:%s", path, colon + 1);
+                return 0;
+        }
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
                 int r = -errno;

@@ -4,7 +4,8 @@
 # connector:kpe_connect_target registers at the offset the connector itself
 # reports (--config.check prints it, uprobe_events holds it) and counts its
 # 5 calls as port="25", addr="127.0.0.1"; getaddrinfo in this machine's
-# libc (a stripped shared library: .dynsym only), by name, counts 3
+# libc (a stripped shared library: .dynsym only), given as
+# libc.so.6:getaddrinfo (found where the dynamic linker looks), counts 3
 # `getent ahosts localhost` lookups with name="localhost"; a misspelt
 # symbol fails that probe alone, with the nearest name in /probes; an
 # unchanged reload, twice, keeps the counters; nothing is left at the end.
@@ -29,7 +30,7 @@ probes:
         labels: [comm, addr, port]
   - name: gai
     type: uprobe
-    target: $LIBC:getaddrinfo
+    target: libc.so.6:getaddrinfo
     fetch: [host=+0($REG1):ustring]
     metrics:
       - name: getaddrinfo_total
@@ -42,6 +43,8 @@ EOF
 check=$("$KPE_BIN" --config.file="$KPE_WORK/probes.yaml" --tracefs.instance="$KPE_NAME" --config.check 2>&1) || true
 grep -qF "# $KPE_CONNECTOR:kpe_connect_target is at file offset $OFF" <<<"$check" ||
         fail "--config.check does not print the offset $OFF: $(grep -F 'offset' <<<"$check")"
+grep -Eq "^# libc.so.6:getaddrinfo is at file offset 0x[0-9a-f]+ of /.*/libc.so.6$" <<<"$check" ||
+        fail "--config.check does not resolve libc.so.6:getaddrinfo: $(grep -F 'getaddrinfo' <<<"$check")"
 grep -q "probe 'typo' would fail: .*no function 'kpe_connect_targte'.*nearest: kpe_connect_target" <<<"$check" ||
         fail "--config.check does not say the typo would fail: $(grep typo <<<"$check")"
 log "--config.check: kpe_connect_target at $OFF (as the connector says), typo would fail with the nearest name"
@@ -50,6 +53,8 @@ start_daemon "$KPE_WORK/probes.yaml"
 # The kernel prints the offset with leading zeros.
 group_probe_lines "$KPE_NAME" | grep -q "^p:$KPE_NAME/connect $KPE_CONNECTOR:0x0*${OFF#0x} " ||
         fail "uprobe_events does not hold connect at $OFF: $(group_probe_lines "$KPE_NAME")"
+group_probe_lines "$KPE_NAME" | grep -q "^p:$KPE_NAME/gai /.*/libc.so.6:0x[0-9a-f]* " ||
+        fail "uprobe_events does not hold gai on libc by path: $(group_probe_lines "$KPE_NAME")"
 fetch_ok /probes "$KPE_WORK/probes.json"
 v=$(json_get "$KPE_WORK/probes.json" '[p["state"] for p in j["probes"]]')
 [ "$v" = '["registered", "registered", "failed"]' ] || fail "/probes states: $v"
