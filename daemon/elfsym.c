@@ -16,7 +16,7 @@ typedef struct Func {
 } Func;
 
 typedef struct Load {
-        uint64_t vaddr, memsz, offset;
+        uint64_t vaddr, filesz, offset; /* the part the file holds: code is never past it */
         bool exec;
 } Load;
 
@@ -106,7 +106,9 @@ int elfsym_new(const void *image, size_t size, ElfSymbols **ret, char **ret_erro
                         if (!gelf_getphdr(e, (int) i, &ph) || ph.p_type != PT_LOAD)
                                 continue;
                         s->loads = xrealloc(s->loads, (s->n_loads + 1) * sizeof(Load));
-                        s->loads[s->n_loads++] = (Load){ ph.p_vaddr, ph.p_memsz, ph.p_offset, (ph.p_flags & PF_X) != 0 };
+                        if (ph.p_offset > size || ph.p_filesz > size - ph.p_offset)
+                                continue; /* claims bytes the file does not have */
+                        s->loads[s->n_loads++] = (Load){ ph.p_vaddr, ph.p_filesz, ph.p_offset, (ph.p_flags & PF_X) != 0 };
                 }
         Elf_Scn *scn = NULL;
         while ((scn = elf_nextscn(e, scn))) {
@@ -179,7 +181,7 @@ int elfsym_offset(const ElfSymbols *s, const char *symbol, uint64_t add, uint64_
         uint64_t vaddr = pick->value + add;
         for (size_t i = 0; i < s->n_loads; i++) {
                 const Load *l = &s->loads[i];
-                if (l->exec && vaddr >= l->vaddr && vaddr - l->vaddr < l->memsz) {
+                if (l->exec && vaddr >= l->vaddr && vaddr - l->vaddr < l->filesz) {
                         *ret_offset = vaddr - l->vaddr + l->offset;
                         return 0;
                 }

@@ -7,7 +7,7 @@
 # Usage: tests/fuzz/run.sh [SECONDS_TOTAL]
 #   KPE_FUZZ_BUILD   build dir, relative to the repo root (default build-fuzz)
 #   KPE_FUZZ_TARGETS targets to run (default: traceline config decode pipeline kernel tfs-text rawpage
-#                    webconfig khist attrib)
+#                    webconfig khist attrib elfsym)
 # Needs clang and libclang-rt-14-dev (Debian 12).
 #
 # Each fuzzer works on a copy of its seeds in BUILD/corpus/<target>, kept
@@ -28,7 +28,7 @@ esac
 root=$(cd "$(dirname "$0")/../.." && pwd) || exit 1
 cd "$root" || exit 1
 build=${KPE_FUZZ_BUILD:-build-fuzz}
-targets=${KPE_FUZZ_TARGETS:-traceline config decode pipeline kernel tfs-text rawpage webconfig khist attrib}
+targets=${KPE_FUZZ_TARGETS:-traceline config decode pipeline kernel tfs-text rawpage webconfig khist attrib elfsym}
 
 # A dictionary of the format's words, where one helps.
 dict() {
@@ -43,6 +43,7 @@ dict() {
 max_len() {
         case "$1" in
         config|webconfig|kernel|tfs-text) echo 16384 ;; # a config; kernel texts (a README is 12 KB)
+        elfsym) echo 32768 ;; # a small ELF file (the seeds are 14 to 16 KB)
         *) echo 4096 ;; # one line, one value, or a few lines for the pipeline
         esac
 }
