@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "elfsym.h"
@@ -247,6 +248,11 @@ typedef struct Loader {
         bool may_include;     /* loaded from a file: "include:" may read others */
         Include *includes;    /* the config's "include:" entries */
         size_t n_includes;
+        bool include_said;    /* it has "include:" (maybe empty) */
+        bool includes_full;   /* CONFIG_INCLUDES_MAX reached (said once) */
+        dev_t *read_dev;      /* the files read (the config first), by identity: */
+        ino_t *read_ino;      /*   two spellings of one file are read once */
+        size_t n_read;
         yaml_node_t *probes;  /* the config's "probes:" node, for places of added probes */
         unsigned probes_line, probes_column;
 } Loader;
@@ -1127,6 +1133,7 @@ static void add_probes(Loader *l, Config *c, yaml_node_t *probes, size_t count) 
 
 /* include: a path or glob, or a list of them. */
 static void parse_include(Loader *l, yaml_node_t *n) {
+        l->include_said = true;
         if (!l->may_include) {
                 yl_error(&l->yl, n, "'include' reads files: only a config loaded from a file may have it");
                 return;
@@ -1260,15 +1267,41 @@ static bool has_glob(const char *s) {
 
 /* One file of an "include:" entry: read, its probes appended, its errors
  * tagged with its name. */
-static void include_file(Loader *l, Config *c, const Include *inc, const char *path) {
-        for (size_t i = 0; i < c->n_includes; i++)
-                if (strcmp(c->includes[i], path) == 0)
-                        return; /* named twice (two globs): read once */
-        if (strcmp(path, c->path) == 0)
+/* Whether the file at path was read already (the config itself, or an
+ * include by another spelling: "./a.yaml", a symlink); else notes it. */
+static bool read_before(Loader *l, const struct stat *st) {
+        for (size_t i = 0; i < l->n_read; i++)
+                if (l->read_dev[i] == st->st_dev && l->read_ino[i] == st->st_ino)
+                        return true;
+        l->read_dev = xrealloc(l->read_dev, (l->n_read + 1) * sizeof(dev_t));
+        l->read_ino = xrealloc(l->read_ino, (l->n_read + 1) * sizeof(ino_t));
+        l->read_dev[l->n_read] = st->st_dev;
+        l->read_ino[l->n_read++] = st->st_ino;
+        return false;
+}
+
+/* matched: by a glob, which skips what is not a regular file (a
+ * directory in probes.d/); a file named outright must be one. */
+static void include_file(Loader *l, Config *c, const Include *inc, const char *path, bool matched) {
+        struct stat st;
+        if (stat(path, &st) < 0) {
+                config_errors_add(l->yl.errs, inc->line, inc->column, "include: cannot read %s: %s", path,
+                                  strerror(errno));
                 return;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                if (!matched)
+                        config_errors_add(l->yl.errs, inc->line, inc->column, "include: %s is not a regular file",
+                                          path);
+                return;
+        }
+        if (read_before(l, &st))
+                return; /* the config itself, or named twice */
         if (c->n_includes >= CONFIG_INCLUDES_MAX) {
-                config_errors_add(l->yl.errs, inc->line, inc->column, "include: more than %u files",
-                                  CONFIG_INCLUDES_MAX);
+                if (!l->includes_full)
+                        config_errors_add(l->yl.errs, inc->line, inc->column, "include: more than %u files",
+                                          CONFIG_INCLUDES_MAX);
+                l->includes_full = true;
                 return;
         }
         _cleanup_free_ char *text = NULL;
@@ -1304,7 +1337,7 @@ static void load_includes(Loader *l, Config *c) {
                 _cleanup_free_ char *pattern = inc->pattern[0] == '/' || !slash ? xstrdup(inc->pattern)
                                                                                 : xstrdupf("%s/%s", dir, inc->pattern);
                 if (!has_glob(pattern)) {
-                        include_file(l, c, inc, pattern);
+                        include_file(l, c, inc, pattern, false);
                         continue;
                 }
                 glob_t g = { 0 };
@@ -1317,7 +1350,7 @@ static void load_includes(Loader *l, Config *c) {
                         config_errors_add(l->yl.errs, inc->line, inc->column, "include: cannot read '%s'%s",
                                           pattern, r == GLOB_ABORTED ? ": a directory is unreadable" : "");
                 for (size_t k = 0; r == 0 && k < g.gl_pathc; k++)
-                        include_file(l, c, inc, g.gl_pathv[k]);
+                        include_file(l, c, inc, g.gl_pathv[k], true);
                 globfree(&g);
         }
 }
@@ -1341,7 +1374,10 @@ static int config_load(const char *name, const char *text, size_t len, bool may_
         bool main_ok = yl_load(text, len, errs, &l.yl, walk_root, c);
         /* The included files, then what spans them all. */
         l.yl.errs = errs;
-        if (l.n_includes > 0) {
+        struct stat st;
+        if (l.include_said && stat(c->path, &st) == 0)
+                (void) read_before(&l, &st);
+        if (l.include_said) {
                 load_includes(&l, c);
                 if (main_ok && c->n_probes == 0)
                         config_errors_add(errs, l.probes_line, l.probes_column,
@@ -1362,6 +1398,8 @@ static int config_load(const char *name, const char *text, size_t len, bool may_
         for (size_t i = 0; i < l.n_includes; i++)
                 free(l.includes[i].pattern);
         free(l.includes);
+        free(l.read_dev);
+        free(l.read_ino);
         config_errors_clear(&local);
         if (!ok) {
                 config_free(c);

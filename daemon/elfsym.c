@@ -60,16 +60,23 @@ static int compare_str(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* The functions of one symbol table section. */
-static void read_symbols(ElfSymbols *s, Elf *e, Elf_Scn *scn, const GElf_Shdr *sh) {
+#define ELFSYM_MAX_FUNCS (4u << 20) /* a browser has about a million */
+
+/* The functions of one symbol table section. versym: .dynsym's symbol
+ * versions (NULL: none): a hidden one (a compatibility version, "f@V"
+ * beside the default "f@@V2") is not the function a name means. */
+static void read_symbols(ElfSymbols *s, Elf *e, Elf_Scn *scn, const GElf_Shdr *sh, Elf_Data *versym) {
         Elf_Data *d = elf_getdata(scn, NULL);
         if (!d || sh->sh_entsize == 0)
                 return;
         size_t n = sh->sh_size / sh->sh_entsize;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && s->n_funcs < ELFSYM_MAX_FUNCS; i++) {
                 GElf_Sym sym;
                 if (!gelf_getsym(d, (int) i, &sym))
                         break;
+                GElf_Versym vs;
+                if (versym && gelf_getversym(versym, (int) i, &vs) && (vs & 0x8000))
+                        continue;
                 unsigned char type = GELF_ST_TYPE(sym.st_info);
                 if ((type != STT_FUNC && type != STT_GNU_IFUNC) || sym.st_shndx == SHN_UNDEF || sym.st_value == 0)
                         continue;
@@ -82,6 +89,8 @@ static void read_symbols(ElfSymbols *s, Elf *e, Elf_Scn *scn, const GElf_Shdr *s
         }
 }
 
+static int from_elf(Elf *e, size_t size, ElfSymbols **ret, char **ret_error);
+
 int elfsym_new(const void *image, size_t size, ElfSymbols **ret, char **ret_error) {
         *ret_error = NULL;
         if (elf_version(EV_CURRENT) == EV_NONE)
@@ -89,6 +98,23 @@ int elfsym_new(const void *image, size_t size, ElfSymbols **ret, char **ret_erro
         Elf *e = elf_memory((char *) image, size);
         if (!e)
                 return fail(ret_error, "not an ELF file: %s", elf_errmsg(-1));
+        return from_elf(e, size, ret, ret_error);
+}
+
+int elfsym_new_fd(int fd, size_t size, ElfSymbols **ret, char **ret_error) {
+        *ret_error = NULL;
+        if (elf_version(EV_CURRENT) == EV_NONE)
+                return fail(ret_error, "libelf: %s", elf_errmsg(-1));
+        /* Read (pread), not mapped: a file cut short meanwhile is an
+         * error, not a SIGBUS. */
+        Elf *e = elf_begin(fd, ELF_C_READ, NULL);
+        if (!e)
+                return fail(ret_error, "not an ELF file: %s", elf_errmsg(-1));
+        return from_elf(e, size, ret, ret_error);
+}
+
+/* Takes e (ends it). */
+static int from_elf(Elf *e, size_t size, ElfSymbols **ret, char **ret_error) {
         GElf_Ehdr eh;
         if (elf_kind(e) != ELF_K_ELF || !gelf_getehdr(e, &eh)) {
                 elf_end(e);
@@ -111,10 +137,16 @@ int elfsym_new(const void *image, size_t size, ElfSymbols **ret, char **ret_erro
                         s->loads[s->n_loads++] = (Load){ ph.p_vaddr, ph.p_filesz, ph.p_offset, (ph.p_flags & PF_X) != 0 };
                 }
         Elf_Scn *scn = NULL;
+        Elf_Data *versym = NULL;
+        while ((scn = elf_nextscn(e, scn))) {
+                GElf_Shdr sh;
+                if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_GNU_versym)
+                        versym = elf_getdata(scn, NULL);
+        }
         while ((scn = elf_nextscn(e, scn))) {
                 GElf_Shdr sh;
                 if (gelf_getshdr(scn, &sh) && (sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM))
-                        read_symbols(s, e, scn, &sh);
+                        read_symbols(s, e, scn, &sh, sh.sh_type == SHT_DYNSYM ? versym : NULL);
         }
         elf_end(e);
         if (s->n_funcs == 0) {
@@ -136,18 +168,21 @@ int elfsym_offset(const ElfSymbols *s, const char *symbol, uint64_t add, uint64_
         *ret_error = NULL;
         /* The definitions of the name: .symtab and .dynsym name the same
          * function twice; a static function may have namesakes. */
-        const Func *pick = NULL;
-        size_t distinct = 0, globals = 0;
-        const Func *global = NULL;
+        const Func *pick = NULL, *global = NULL, *match[64];
+        size_t distinct = 0, globals = 0, n_match = 0;
         for (size_t i = 0; i < s->n_funcs; i++) {
                 const Func *f = &s->funcs[i];
                 if (strcmp(f->name, symbol) != 0)
                         continue;
                 bool seen = false;
-                for (size_t k = 0; k < i; k++)
-                        seen |= strcmp(s->funcs[k].name, symbol) == 0 && s->funcs[k].value == f->value;
+                for (size_t k = 0; k < n_match; k++)
+                        seen |= match[k]->value == f->value;
                 if (seen)
                         continue;
+                if (n_match == ELEMENTSOF(match))
+                        return fail(ret_error, "'%s' names more than %zu functions: give the offset instead (0x...)",
+                                    symbol, ELEMENTSOF(match));
+                match[n_match++] = f;
                 distinct++;
                 pick = f;
                 if (f->bind != STB_LOCAL) {
@@ -167,9 +202,12 @@ int elfsym_offset(const ElfSymbols *s, const char *symbol, uint64_t add, uint64_
                 return -ENOENT;
         }
         if (distinct > 1) {
-                if (globals != 1)
-                        return fail(ret_error, "'%s' names %zu functions (static functions of several files): give "
-                                    "the offset instead (0x...)", symbol, distinct);
+                if (globals > 1)
+                        return fail(ret_error, "'%s' names %zu exported functions at different addresses: give the "
+                                    "offset instead (0x...)", symbol, globals);
+                if (globals == 0)
+                        return fail(ret_error, "'%s' names %zu static functions (of several source files): give the "
+                                    "offset instead (0x...)", symbol, distinct);
                 pick = global; /* the exported one over static namesakes */
         }
         if (pick->type == STT_GNU_IFUNC)
@@ -178,6 +216,9 @@ int elfsym_offset(const ElfSymbols *s, const char *symbol, uint64_t add, uint64_
         if (pick->size > 0 && add >= pick->size)
                 return fail(ret_error, "'%s+%llu' is past the end of the function (%llu bytes)", symbol,
                             (unsigned long long) add, (unsigned long long) pick->size);
+        if (add > UINT64_MAX - pick->value)
+                return fail(ret_error, "'%s+%llu' is past the end of the address space", symbol,
+                            (unsigned long long) add);
         uint64_t vaddr = pick->value + add;
         for (size_t i = 0; i < s->n_loads; i++) {
                 const Load *l = &s->loads[i];

@@ -15,6 +15,9 @@ typedef struct ElfSymbols ElfSymbols;
  * must stay unchanged while the table lives). Returns 0, or -EINVAL with
  * *ret_error a new message ("not an ELF file", "has no symbol table", ...). */
 int elfsym_new(const void *image, size_t size, ElfSymbols **ret, char **ret_error);
+/* The same from an open file of size bytes, read with pread: a file
+ * changed meanwhile gives an error (or wrong symbols), never a fault. */
+int elfsym_new_fd(int fd, size_t size, ElfSymbols **ret, char **ret_error);
 ElfSymbols *elfsym_free(ElfSymbols *s); /* accepts NULL, returns NULL */
 
 /* Functions (defined, of .symtab and .dynsym, names deduplicated). */

@@ -244,7 +244,7 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
                                 streams |= !of[x][m].kernel && c->probes[x].metrics[m].latency_from.name &&
                                            strcmp(c->probes[x].metrics[m].latency_from.name, p->name) == 0;
                 if (resolve_failed)
-                        printf("# not registered: its target is not in the file\n");
+                        printf("# not registered: its uprobe target cannot be resolved (see the warning)\n");
                 else if (streams)
                         printf("1 > instances/%s/events/%s%s%s/enable\n", name, ev ? ev : name, ev ? "" : "/",
                                ev ? "" : p->name);
@@ -269,7 +269,8 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
                 }
 
                 _cleanup_free_ char *why = NULL;
-                int r = tfs_probe_judge(t, k, p, &why);
+                /* Told already when its target could not be resolved. */
+                int r = resolve_failed ? 0 : tfs_probe_judge(t, k, p, &why);
                 unavailable += r < 0 || refused;
                 if (why)
                         fprintf(stderr, "%s:%u: %s: probe '%s' %s: %s\n", p->file ? p->file : c->path, p->line,

@@ -1,13 +1,10 @@
 #include "tfs.h"
 
-#include <sys/mman.h>
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -606,7 +603,8 @@ int tfs_uprobe_resolve(const ProbeConfig *p, char **ret, char **ret_error) {
                 *ret = xstrdupf("%s:%s", path, colon + 1);
                 return 0;
         }
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        /* O_NONBLOCK: a FIFO there must not stall the loop. */
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
         if (fd < 0) {
                 int r = -errno;
                 *ret_error = xstrdupf("cannot read %s: %s", path, strerror(-r));
@@ -618,21 +616,14 @@ int tfs_uprobe_resolve(const ProbeConfig *p, char **ret, char **ret_error) {
                 *ret_error = xstrdupf("cannot read %s: not a regular file", path);
                 return -EINVAL;
         }
-        void *image = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        close(fd);
-        if (image == MAP_FAILED) {
-                int r = -errno;
-                *ret_error = xstrdupf("cannot map %s: %s", path, strerror(-r));
-                return r;
-        }
         ElfSymbols *s = NULL;
         char *err = NULL;
         uint64_t offset = 0;
-        int r = elfsym_new(image, (size_t) st.st_size, &s, &err);
+        int r = elfsym_new_fd(fd, (size_t) st.st_size, &s, &err);
         if (r >= 0)
                 r = elfsym_offset(s, symbol, add, &offset, &err);
         elfsym_free(s);
-        munmap(image, (size_t) st.st_size);
+        close(fd);
         if (r < 0) {
                 *ret_error = xstrdupf("%s: %s", path, err ? err : "unreadable ELF file");
                 free(err);

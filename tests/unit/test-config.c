@@ -849,6 +849,31 @@ static void test_include(void **state) {
         assert_non_null(strstr(errs.items[0].message, "no probes"));
         config_errors_clear(&errs);
 
+        /* include: [] alone has no probes either. */
+        write_file(dir, "main.yaml", "include: []\n");
+        assert_int_equal(config_load_file(main_path, &c, &errs), -EINVAL);
+        assert_int_equal(errs.n, 1);
+        assert_non_null(strstr(errs.items[0].message, "no probes"));
+        config_errors_clear(&errs);
+        /* The config itself by another spelling, a file named twice, and a
+         * directory a glob matches: each read once, or skipped. */
+        char subdir[700];
+        snprintf(subdir, sizeof(subdir), "%s/dir.yaml", sub);
+        assert_int_equal(mkdir(subdir, 0755), 0);
+        write_file(dir, "main.yaml",
+                   "include: [./main.yaml, probes.d/a.yaml, ./probes.d/a.yaml, probes.d/*.yaml]\n");
+        assert_int_equal(config_load_file(main_path, &c, &errs), 0);
+        assert_int_equal(c->n_probes, 1);
+        assert_int_equal(c->n_includes, 1);
+        config_free(c);
+        /* A directory named outright is an error at its entry. */
+        write_file(dir, "main.yaml", "include: [probes.d/a.yaml, probes.d/dir.yaml]\n");
+        assert_int_equal(config_load_file(main_path, &c, &errs), -EINVAL);
+        assert_int_equal(errs.n, 1);
+        assert_non_null(strstr(errs.items[0].message, "is not a regular file"));
+        config_errors_clear(&errs);
+        rmdir(subdir);
+
         /* From a string there is no directory to read from. */
         const char *text = "include: x.yaml\nprobes: []\n";
         assert_int_equal(config_load_string("s.yaml", text, strlen(text), &c, &errs), -EINVAL);

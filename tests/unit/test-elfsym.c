@@ -154,6 +154,11 @@ static void test_shared_library_dynsym(void **state) {
         assert_code_at(libc, off, libc_function("getaddrinfo"));
         off = offset_of(libc, "freeaddrinfo", 0);
         assert_code_at(libc, off, libc_function("freeaddrinfo"));
+        /* realpath has a compatibility version beside its default one
+         * (realpath@GLIBC_2.2.5, realpath@@GLIBC_2.3): the name means the
+         * default, as the dynamic linker takes it. */
+        off = offset_of(libc, "realpath", 0);
+        assert_code_at(libc, off, libc_function("realpath"));
 
         /* A typo: the nearest names. An IFUNC: refused, with why. */
         Image im = map_file(libc);
@@ -229,6 +234,36 @@ static void test_not_elf(void **state) {
         munmap(im.p, im.n);
 }
 
+/* Read from an open file that is cut short after it was opened (as a
+ * user may do to a file a probe names): an error, or symbols, never a
+ * fault. */
+static void test_file_cut_short(void **state) {
+        (void) state;
+        char libc[PATH_MAX], copy[] = "/tmp/test-elfsym-cut-XXXXXX", cmd[PATH_MAX + 100];
+        libc_path(libc, sizeof(libc));
+        int fd = mkstemp(copy);
+        assert_true(fd >= 0);
+        close(fd);
+        snprintf(cmd, sizeof(cmd), "cp %s %s", libc, copy);
+        assert_int_equal(system(cmd), 0);
+        fd = open(copy, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        struct stat st;
+        assert_int_equal(fstat(fd, &st), 0);
+        assert_int_equal(truncate(copy, 4096), 0);
+        ElfSymbols *s = NULL;
+        char *err = NULL;
+        if (elfsym_new_fd(fd, (size_t) st.st_size, &s, &err) == 0) {
+                uint64_t o;
+                if (elfsym_offset(s, "getaddrinfo", 0, &o, &err) == 0)
+                        assert_true(o < (uint64_t) st.st_size);
+                elfsym_free(s);
+        }
+        free(err);
+        close(fd);
+        unlink(copy);
+}
+
 static void test_parse_target(void **state) {
         (void) state;
         char sym[64];
@@ -280,6 +315,7 @@ int main(void) {
                 cmocka_unit_test(test_shared_library_dynsym),
                 cmocka_unit_test(test_stripped),
                 cmocka_unit_test(test_not_elf),
+                cmocka_unit_test(test_file_cut_short),
                 cmocka_unit_test(test_parse_target),
                 cmocka_unit_test(test_library_names),
         };
