@@ -179,6 +179,16 @@ static void probe_config_done(ProbeConfig *p) {
                         free(m->bucket_text[j]);
                 free(m->bucket_text);
                 free(m->latency_from.name);
+                for (size_t j = 0; j < m->n_start; j++) {
+                        free(m->start[j].field.name);
+                        free(m->start[j].value);
+                }
+                free(m->start);
+                for (size_t j = 0; j < m->n_end; j++) {
+                        free(m->end[j].field.name);
+                        free(m->end[j].value);
+                }
+                free(m->end);
                 for (size_t j = 0; j < m->n_match; j++)
                         free(m->match[j].name);
                 free(m->match);
@@ -692,17 +702,45 @@ static char *default_help(const ProbeConfig *p, const MetricConfig *m) {
         return buf_steal(&b);
 }
 
+/* start:/end: a mapping of field names to the values they must have. */
+static void parse_conditions(Loader *l, yaml_node_t *n, const char *what, Condition **ret, size_t *n_ret) {
+        if (n->type != YAML_MAPPING_NODE) {
+                yl_error(&l->yl, n, "'%s' must be a mapping of fields to values, e.g. {newstate: TCP_CLOSE}", what);
+                return;
+        }
+        size_t count = (size_t) (n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+        if (count == 0 || count > CONFIG_LABELS_MAX) {
+                yl_error(&l->yl, n, "'%s' must have 1 to %u conditions", what, CONFIG_LABELS_MAX);
+                return;
+        }
+        *ret = xcalloc(count, sizeof(Condition));
+        for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
+                yaml_node_t *k = yl_node(&l->yl, pair->key), *v = yl_node(&l->yl, pair->value);
+                const char *field = yl_string(&l->yl, k, what), *value = yl_string(&l->yl, v, what);
+                if (!field || !value)
+                        continue;
+                if (!name_is_valid(field)) {
+                        yl_error(&l->yl, k, "invalid field name '%s' in '%s'", field, what);
+                        continue;
+                }
+                Condition *c = &(*ret)[(*n_ret)++];
+                named_at(l, k, field, &c->field);
+                c->value = xstrdup(value);
+        }
+}
+
 static void parse_metric(Loader *l, yaml_node_t *n, const ProbeConfig *p, bool type_known, MetricConfig *m) {
         YlKey slots[] = {
                 { .name = "name" },         { .name = "help" },         { .name = "labels" },
                 { .name = "type" },         { .name = "value" },        { .name = "scale" },
                 { .name = "buckets" },      { .name = "latency_from" }, { .name = "match" },
                 { .name = "max_pending" },  { .name = "pending_timeout" }, { .name = "max_label_bytes" },
-                { .name = "aggregate" },
+                { .name = "aggregate" },    { .name = "start" },        { .name = "end" },
         };
         YlKey *name = &slots[0], *help = &slots[1], *labels = &slots[2], *type = &slots[3], *value = &slots[4],
                 *scale = &slots[5], *buckets = &slots[6], *latency = &slots[7], *match = &slots[8],
-                *max_pending = &slots[9], *timeout = &slots[10], *label_bytes = &slots[11], *aggregate = &slots[12];
+                *max_pending = &slots[9], *timeout = &slots[10], *label_bytes = &slots[11], *aggregate = &slots[12],
+                *start = &slots[13], *end = &slots[14];
         const char *s;
         ssize_t count;
 
@@ -753,17 +791,22 @@ static void parse_metric(Loader *l, yaml_node_t *n, const ProbeConfig *p, bool t
                 else if (value->value)
                         yl_error(&l->yl, latency->key, "'latency_from' and 'value' exclude each other: the observed "
                                  "value is the time since the entry event");
-                else if (p->name && strcmp(s, p->name) == 0)
-                        yl_error(&l->yl, latency->value, "latency_from: probe '%s' is this metric's own probe", s);
+                else if (p->name && strcmp(s, p->name) == 0 && (!start->value || !end->value))
+                        yl_error(&l->yl, latency->value, "latency_from: probe '%s' is this metric's own probe: "
+                                 "give 'start' and 'end' to pair two kinds of its events", s);
                 /* Whether the probe exists is known once all are read: check_latency(). */
         }
         if (m->type == METRIC_HISTOGRAM && !value->value && !latency->value)
                 yl_error(&l->yl, n, "a histogram needs 'value' (a field to observe) or 'latency_from' (a probe)");
         if (!m->latency_from.name)
-                for (size_t i = 8; i <= 10; i++)
-                        if (slots[i].key)
+                for (size_t i = 8; i < ELEMENTSOF(slots); i++)
+                        if (slots[i].key && i != 11 && i != 12)
                                 yl_error(&l->yl, slots[i].key, "'%s' is only for latency histograms ('latency_from')",
                                          slots[i].name);
+        if (start->value)
+                parse_conditions(l, start->value, "start", &m->start, &m->n_start);
+        if (end->value)
+                parse_conditions(l, end->value, "end", &m->end, &m->n_end);
         if (match->value && (count = yl_sequence(&l->yl, match->value, "match", CONFIG_LABELS_MAX)) >= 0) {
                 if (count == 0)
                         yl_error(&l->yl, match->value, "'match' must not be empty (leave it out to match the same thread)");
@@ -842,8 +885,21 @@ static void check_latency(Loader *l, const Config *c, const ProbeConfig *p, cons
                 error_in(l, p->file, lf->line, lf->column, "latency_from: there is no probe '%s'", lf->name);
                 return;
         }
-        if (e == p)
+        if (e == p && (m->n_start == 0 || m->n_end == 0))
                 return; /* reported */
+        const struct {
+                const Condition *c;
+                size_t n;
+                const ProbeConfig *probe;
+                const char *what;
+        } conds[] = { { m->start, m->n_start, e, "start" }, { m->end, m->n_end, p, "end" } };
+        for (size_t k = 0; k < ELEMENTSOF(conds); k++)
+                for (size_t i = 0; i < conds[k].n; i++)
+                        if (conds[k].probe->type != PROBE_TRACEPOINT &&
+                            !probe_has_field(conds[k].probe, conds[k].c[i].field.name))
+                                error_in(l, p->file, conds[k].c[i].field.line, conds[k].c[i].field.column,
+                                         "%s: '%s' is not a field of probe '%s'", conds[k].what,
+                                         conds[k].c[i].field.name, conds[k].probe->name);
         if (e->type == PROBE_KRETPROBE || e->type == PROBE_URETPROBE) {
                 error_in(l, p->file, lf->line, lf->column, "latency_from: probe '%s' is a %s: an interval "
                                   "starts at an entry (kprobe, uprobe or tracepoint)", lf->name,

@@ -83,6 +83,13 @@ typedef struct NamedAt {
         unsigned line, column;
 } NamedAt;
 
+/* A condition on an event of a latency: its field (as printed, or
+ * decoded) is this value. */
+typedef struct Condition {
+        NamedAt field;
+        char *value;
+} Condition;
+
 typedef struct MetricConfig {
         char *name;  /* counters end in _total; histograms end in none of _total/_bucket/_count/_sum/_created */
         char *help;  /* never NULL: a default is filled in */
@@ -102,6 +109,12 @@ typedef struct MetricConfig {
         size_t n_buckets;
         /* Latency: the probe whose matching event starts the interval. */
         NamedAt latency_from;
+        /* Only entry events that meet every start condition start an
+         * interval, only this probe's events that meet every end one end
+         * it; with both, latency_from may be this metric's own probe (two
+         * transitions of one event: a TCP socket ESTABLISHED, then CLOSE). */
+        Condition *start, *end;
+        size_t n_start, n_end;
         NamedAt *match; /* the fields both events must agree on; NULL: the same thread */
         size_t n_match;
         unsigned max_pending;

@@ -179,6 +179,8 @@ static void probe_done(Probe *p) {
                 series_cache_free(p->metrics[m].cache);
                 pending_free(p->metrics[m].pending);
                 free(p->metrics[m].match);
+                free(p->metrics[m].end);
+                free(p->metrics[m].end_value);
                 free(p->metrics[m].entry_slot);
                 free(p->metrics[m].entry_decoder);
                 khist_plan_done(&p->metrics[m].kh);
@@ -187,6 +189,8 @@ static void probe_done(Probe *p) {
         for (size_t i = 0; i < p->n_entries; i++) {
                 free(p->entries[i].match);
                 free(p->entries[i].saved);
+                free(p->entries[i].start);
+                free(p->entries[i].start_value);
         }
         free(p->entries);
 }
@@ -194,6 +198,17 @@ static void probe_done(Probe *p) {
 /* A latency metric of probe x (plan) and its entry probe e: the key on both
  * sides, and for each label that is not a builtin the slot of the entry's
  * saved values it falls back to when x's event does not have it. */
+static void conditions_init(const ProbeConfig *pc, const Condition *c, size_t n, FieldRef **ret_fields,
+                            StrView **ret_values, size_t *ret_n) {
+        *ret_n = n;
+        *ret_fields = xcalloc(n ? n : 1, sizeof(FieldRef));
+        *ret_values = xcalloc(n ? n : 1, sizeof(StrView));
+        for (size_t i = 0; i < n; i++) {
+                (*ret_fields)[i] = field_ref(pc, c[i].field.name);
+                (*ret_values)[i] = sv_from(c[i].value);
+        }
+}
+
 static void latency_init(Probe *x, MetricPlan *plan, Probe *e) {
         const MetricConfig *mc = plan->config;
         const ProbeConfig *xc = x->config, *ec = e->config;
@@ -214,6 +229,10 @@ static void latency_init(Probe *x, MetricPlan *plan, Probe *e) {
                 plan->match[i] = match_ref(xc, name);
                 ep->match[i] = match_ref(ec, name);
         }
+
+        /* The conditions: fields of the probe whose events they judge. */
+        conditions_init(ec, mc->start, mc->n_start, &ep->start, &ep->start_value, &ep->n_start);
+        conditions_init(xc, mc->end, mc->n_end, &plan->end, &plan->end_value, &plan->n_end);
 
         plan->entry_slot = xcalloc(mc->n_labels ? mc->n_labels : 1, sizeof(int));
         plan->entry_decoder = xcalloc(mc->n_labels ? mc->n_labels : 1, sizeof(Decoder *));
@@ -281,7 +300,8 @@ int pipeline_new(Config *config, CommResolver resolve_comm, void *resolve_userda
                         if (mc->type != METRIC_HISTOGRAM || !mc->latency_from.name)
                                 continue;
                         const ProbeConfig *ec = config_find_probe(config, mc->latency_from.name);
-                        if (ec && ec != p->probes[i].config)
+                        /* Its own probe: two kinds of its events (start, end). */
+                        if (ec && (ec != p->probes[i].config || (mc->n_start > 0 && mc->n_end > 0)))
                                 latency_init(&p->probes[i], &p->probes[i].metrics[m], &p->probes[(size_t) (ec - config->probes)]);
                 }
         for (size_t i = 0; config->attribution && i < p->n_probes; i++)
@@ -684,6 +704,23 @@ static void save_within(Buf *scratch, StrView *saved, size_t n, size_t max_label
 }
 
 /* This probe's events start intervals of other probes' latency metrics. */
+/* Whether every condition holds for this event: the field, as printed or
+ * decoded, is the value. A field the event lacks fails it. */
+static bool conditions_hold(const FieldRef *f, const StrView *want, size_t n, const EventFields *ef) {
+        for (size_t i = 0; i < n; i++) {
+                StrView v, decoded;
+                const Decoder *d = NULL;
+                char scratch[DECODE_SCRATCH];
+                if (!event_field(&f[i], ef, &v, &d))
+                        return false;
+                if (sv_eq(v, want[i]))
+                        continue;
+                if (!d || decode_value(d, v, scratch, &decoded) < 0 || !sv_eq(decoded, want[i]))
+                        return false;
+        }
+        return true;
+}
+
 static void push_entries(Buf *scratch, Probe *pr, const TraceLine *tl, const EventFields *ef, uint64_t ts_ns,
                          uint64_t seq) {
         for (size_t i = 0; i < pr->n_entries; i++) {
@@ -692,6 +729,7 @@ static void push_entries(Buf *scratch, Probe *pr, const TraceLine *tl, const Eve
                 uint64_t words[PIPELINE_MAX_FIELDS];
                 StrView saved[PIPELINE_MAX_FIELDS];
                 if (!ep->metric->pending || ep->metric->kh.kernel || ep->n_match > PIPELINE_MAX_FIELDS ||
+                    !conditions_hold(ep->start, ep->start_value, ep->n_start, ef) ||
                     !match_key(ep->match, ep->n_match, tl, ef, key, words))
                         continue;
                 size_t n = ep->n_saved < PIPELINE_MAX_FIELDS ? ep->n_saved : PIPELINE_MAX_FIELDS;
@@ -729,6 +767,8 @@ static void probe_count(Probe *pr, const TraceLine *tl, const EventFields *ef, u
                 PendingMatch entry, *matched = NULL;
 
                 if (plan->pending) {
+                        if (!conditions_hold(plan->end, plan->end_value, plan->n_end, ef))
+                                continue; /* not an end: neither paired nor unmatched */
                         if (!latency_pair(plan, tl, ef, ts_ns, &entry, &v))
                                 continue;
                         matched = &entry;

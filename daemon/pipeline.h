@@ -70,6 +70,10 @@ typedef struct MetricPlan {
         int *entry_slot;
         const Decoder **entry_decoder; /* per label: the entry probe's decoder of that field */
         uint64_t no_entry;
+        /* The end conditions (config's "end"): the fields, the values. */
+        FieldRef *end;
+        StrView *end_value;
+        size_t n_end;
         /* Raw label values (as the kernel printed them, before decoding)
          * -> series: an event whose raw tuple was seen before is counted
          * without decoding or formatting anything. Bounded; refers to
@@ -111,6 +115,10 @@ typedef struct EntryPlan {
         size_t n_match;
         FieldRef *saved; /* per slot of the metric's entry_slot */
         size_t n_saved;
+        /* The start conditions (the metric's "start"). */
+        FieldRef *start;
+        StrView *start_value;
+        size_t n_start;
 } EntryPlan;
 
 struct Probe {

@@ -566,6 +566,17 @@ static void check_tracepoint_metrics(const Config *c, const ProbeFields *pf, siz
                                                           "match: '%s' is not a field of tracepoint %s", mf->name,
                                                           side[s]->target);
                 }
+                /* start: fields of the entry's events; end: of this one's. */
+                for (size_t f = 0; e && ef->tracepoint && f < m->n_start; f++)
+                        if (!probe_fields_has(e, ef, m->start[f].field.name))
+                                config_errors_add(errs, m->start[f].field.line, m->start[f].field.column,
+                                                  "start: '%s' is not a field of tracepoint %s",
+                                                  m->start[f].field.name, e->target);
+                for (size_t f = 0; e && pf[i].tracepoint && f < m->n_end; f++)
+                        if (!probe_fields_has(p, &pf[i], m->end[f].field.name))
+                                config_errors_add(errs, m->end[f].field.line, m->end[f].field.column,
+                                                  "end: '%s' is not a field of tracepoint %s", m->end[f].field.name,
+                                                  p->target);
         }
 }
 

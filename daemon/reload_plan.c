@@ -20,8 +20,18 @@ bool probe_kernel_side_same(const ProbeConfig *a, const ProbeConfig *b) {
                str_equal_or_null(a->filter, b->filter) && strv_equal(a->fetch, a->n_fetch, b->fetch, b->n_fetch);
 }
 
+static bool conditions_same(const Condition *a, size_t na, const Condition *b, size_t nb) {
+        if (na != nb)
+                return false;
+        for (size_t i = 0; i < na; i++)
+                if (strcmp(a[i].field.name, b[i].field.name) != 0 || strcmp(a[i].value, b[i].value) != 0)
+                        return false;
+        return true;
+}
+
 static bool match_same(const MetricConfig *a, const MetricConfig *b) {
-        if (a->n_match != b->n_match)
+        if (a->n_match != b->n_match || !conditions_same(a->start, a->n_start, b->start, b->n_start) ||
+            !conditions_same(a->end, a->n_end, b->end, b->n_end))
                 return false;
         for (size_t i = 0; i < a->n_match; i++)
                 if (strcmp(a->match[i].name, b->match[i].name) != 0)

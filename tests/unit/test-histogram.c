@@ -343,6 +343,54 @@ static unsigned column_of(const char *yaml, unsigned line, const char *at) {
 
 #define EXPECT(yaml, line, at, what) expect_error(yaml, line, column_of(yaml, line, at), what)
 
+/* Two kinds of events of one tracepoint paired: a TCP connection's
+ * lifetime from ESTABLISHED to CLOSE of the same 4-tuple (the kernel has
+ * one inet_sock_set_state event per instance, so start and end are
+ * conditions on its fields). Other transitions are neither entries nor
+ * unmatched; a CLOSE without its ESTABLISHED is. */
+static void test_latency_start_end_one_probe(void **state) {
+        (void) state;
+        Pipeline *p = make("probes:\n"
+                           "  - name: tcp_state\n"
+                           "    type: tracepoint\n"
+                           "    target: sock/inet_sock_set_state\n"
+                           "    metrics:\n"
+                           "      - name: tcp_lifetime_seconds\n"
+                           "        type: histogram\n"
+                           "        latency_from: tcp_state\n"
+                           "        start: {newstate: TCP_ESTABLISHED}\n"
+                           "        end: {newstate: TCP_CLOSE}\n"
+                           "        match: [sport, dport, saddrv6, daddrv6]\n"
+                           "        buckets: [0.1, 1, 10]\n"
+                           "        labels: [dport]\n");
+        const MetricPlan *m = metric(p, "tcp_lifetime_seconds");
+#define TCP(t, sport, dport, old, new)                                                                              \
+        feedf(p, "  curl-77  [000] .....  " t ": inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP sport=" \
+                 sport " dport=" dport " saddr=127.0.0.1 daddr=127.0.0.1 saddrv6=::ffff:127.0.0.1 "                 \
+                 "daddrv6=::ffff:127.0.0.1 oldstate=" old " newstate=" new)
+        for (int round = 1; round <= 2; round++) {
+                TCP("10.000000", "0", "25", "TCP_CLOSE", "TCP_SYN_SENT");
+                TCP("10.000100", "40001", "25", "TCP_SYN_SENT", "TCP_ESTABLISHED");
+                TCP("10.000200", "40002", "25", "TCP_SYN_SENT", "TCP_ESTABLISHED");
+                TCP("10.050200", "40002", "25", "TCP_ESTABLISHED", "TCP_FIN_WAIT1");
+                TCP("10.050300", "40002", "25", "TCP_FIN_WAIT1", "TCP_CLOSE");          /* 0.05 s */
+                TCP("12.000100", "40001", "25", "TCP_ESTABLISHED", "TCP_CLOSE_WAIT");
+                TCP("12.500100", "40001", "25", "TCP_LAST_ACK", "TCP_CLOSE");           /* 2.5 s */
+                TCP("13.000000", "40009", "25", "TCP_SYN_SENT", "TCP_CLOSE");           /* refused: no entry */
+                const StrView l[] = { SV("25") };
+                assert_int_equal(family_get_bucket(m->family, l, 0), round);     /* 0.05 <= 0.1 */
+                assert_int_equal(family_get_bucket(m->family, l, 2), round); /* 2.5 in (1, 10] */
+                assert_int_equal(m->no_entry, round);
+        }
+#undef TCP
+        Buf out = { 0 };
+        char *text = render(p, EXPO_TEXT, &out);
+        assert_non_null(strstr(text, "tcp_lifetime_seconds_count{dport=\"25\"} 4\n"));
+        assert_non_null(strstr(text, "tcp_lifetime_seconds_sum{dport=\"25\"} 5.1"));
+        buf_free(&out);
+        pipeline_free(p);
+}
+
 static void test_config_errors(void **state) {
         (void) state;
         EXPECT("      - {name: h, type: histogram, value: n, buckets: [1, 5, 3]}\n", 13, "3]",
@@ -365,6 +413,15 @@ static void test_config_errors(void **state) {
         EXPECT("      - {name: h, type: histogram, value: nope}\n", 13, "nope", "is not a field of probe 'back'");
         EXPECT("      - {name: h, type: histogram, latency_from: nope}\n", 13, "nope", "there is no probe 'nope'");
         EXPECT("      - {name: h, type: histogram, latency_from: back}\n", 13, "back", "is this metric's own probe");
+        EXPECT("      - {name: h, type: histogram, latency_from: back, end: {ret: '0'}}\n", 13, "back",
+               "give 'start' and 'end'");
+        EXPECT("      - {name: h, type: histogram, latency_from: entry, start: {zz: '1'}}\n", 13, "zz",
+               "start: 'zz' is not a field of probe 'entry'");
+        EXPECT("      - {name: h, type: histogram, latency_from: entry, end: {a: '1'}}\n", 13, "a:",
+               "end: 'a' is not a field of probe 'back'");
+        EXPECT("      - {name: h, type: histogram, latency_from: entry, end: [ret]}\n", 13, "[ret]",
+               "'end' must be a mapping");
+        EXPECT("      - {name: h_total, start: {ret: '0'}}\n", 13, "start", "only for latency histograms");
         EXPECT("      - {name: h, type: histogram, latency_from: entry, match: [ret]}\n", 13, "ret",
                "match: 'ret' is not a field of probe 'entry' (the entry, latency_from)");
         EXPECT("      - {name: h, type: histogram, latency_from: entry, match: [a]}\n", 13, "a]",
@@ -518,6 +575,7 @@ int main(void) {
                 cmocka_unit_test(test_latency_interleaved_nested_missing),
                 cmocka_unit_test(test_latency_evicted_and_expired),
                 cmocka_unit_test(test_latency_match_fields),
+                cmocka_unit_test(test_latency_start_end_one_probe),
                 cmocka_unit_test(test_openmetrics_exemplars),
                 cmocka_unit_test(test_accept_negotiation),
                 cmocka_unit_test(test_config_errors),

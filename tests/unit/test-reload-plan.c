@@ -44,6 +44,20 @@
         "      - name: tcp_connect_total\n" \
         "        labels: [daddr, dport]\n"
 #define BASE HEAD SEED_CONNECT PORTS TCP
+/* A lifetime histogram on the tracepoint itself: start/end conditions. */
+#define TCP_LIFE(end) \
+        "  - name: tcp_connect\n" \
+        "    type: tracepoint\n" \
+        "    target: sock/inet_sock_set_state\n" \
+        "    metrics:\n" \
+        "      - name: tcp_connect_total\n" \
+        "        labels: [daddr, dport]\n" \
+        "      - name: tcp_life_seconds\n" \
+        "        type: histogram\n" \
+        "        latency_from: tcp_connect\n" \
+        "        start: {newstate: TCP_ESTABLISHED}\n" \
+        "        end: {newstate: " end "}\n" \
+        "        match: [sport, dport]\n"
 
 typedef struct Case {
         const char *what;
@@ -75,6 +89,11 @@ static const Case cases[] = {
         { "decoder of an unlabelled field added", BASE,
           HEAD CONNECT(SEED_FETCH, SEED_DECODE ", type: {map: {2: AF_INET}}", "", "comm, addr, port") PORTS TCP,
           NULL, "0 1 2", "000", 3, 0, 0, "0 1;0;0", false, false },
+        { "a latency's end condition changed: that metric starts over, the probe stays",
+          HEAD SEED_CONNECT PORTS TCP_LIFE("TCP_CLOSE"), HEAD SEED_CONNECT PORTS TCP_LIFE("TCP_CLOSE_WAIT"),
+          NULL, "0 1 2", "000", 3, 0, 0, "0 1;0;0 -1", false, false },
+        { "the same conditions: kept", HEAD SEED_CONNECT PORTS TCP_LIFE("TCP_CLOSE"),
+          HEAD SEED_CONNECT PORTS TCP_LIFE("TCP_CLOSE"), NULL, "0 1 2", "000", 3, 0, 0, "0 1;0;0 1", false, false },
         { "probe removed", BASE, HEAD SEED_CONNECT TCP, NULL, "0 2", "010", 2, 1, 0, "0 1;0", false, false },
         { "probe added", HEAD SEED_CONNECT TCP, BASE, NULL, "0 -1 1", "00", 2, 0, 1, "0 1;-1;0", false, false },
         { "a failed probe is tried again", BASE, BASE, "1", "0 -1 2", "010", 2, 1, 1, "0 1;-1;0", false, false },
