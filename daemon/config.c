@@ -286,8 +286,7 @@ static void error_in(Loader *l, const char *file, unsigned line, unsigned column
         va_start(ap, fmt);
         config_errors_addv(l->yl.errs, line, column, fmt, ap);
         va_end(ap);
-        if (file)
-                l->yl.errs->items[l->yl.errs->n - 1].file = xstrdup(file);
+        config_errors_set_file(l->yl.errs, l->yl.errs->n - 1, file);
 }
 
 static const Seen *seen_find(const SeenList *l, const char *name) {
@@ -1375,9 +1374,7 @@ static void include_file(Loader *l, Config *c, const Include *inc, const char *p
         (void) yl_load(text, len, errs, &l->yl, walk_included, c);
         l->file = NULL;
         l->yl.errs = errs; /* yl_load clears it */
-        for (size_t i = before; i < errs->n; i++)
-                if (!errs->items[i].file)
-                        errs->items[i].file = xstrdup(file);
+        config_errors_set_file(errs, before, file);
 }
 
 /* Every "include:" entry, in order: a path, or a glob whose matches are

@@ -227,6 +227,9 @@ void config_errors_add(ConfigErrors *errs, unsigned line, unsigned column, const
         __attribute__((format(printf, 4, 5)));
 void config_errors_addv(ConfigErrors *errs, unsigned line, unsigned column, const char *fmt, va_list ap)
         __attribute__((format(printf, 4, 0)));
+/* Errors errs->items[from..] without a file are in file (an included
+ * one; NULL: leaves them in the config itself). */
+void config_errors_set_file(ConfigErrors *errs, size_t from, const char *file);
 /* Appends to out the report of every error of errs, each as
  * "path:line:col: message\n" followed by its source line and a caret under
  * the column (or "path: message\n" for an error without a place). Reads

@@ -24,6 +24,12 @@ void config_errors_add(ConfigErrors *errs, unsigned line, unsigned column, const
         va_end(ap);
 }
 
+void config_errors_set_file(ConfigErrors *errs, size_t from, const char *file) {
+        for (size_t i = from; file && i < errs->n; i++)
+                if (!errs->items[i].file)
+                        errs->items[i].file = xstrdup(file);
+}
+
 void config_errors_clear(ConfigErrors *errs) {
         if (!errs)
                 return;

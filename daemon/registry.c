@@ -580,13 +580,6 @@ static void check_tracepoint_metrics(const Config *c, const ProbeFields *pf, siz
         }
 }
 
-/* Errors errs[before..] are in file (an included one; NULL: the config). */
-static void errors_in_file(ConfigErrors *errs, size_t before, const char *file) {
-        for (size_t i = before; file && i < errs->n; i++)
-                if (!errs->items[i].file)
-                        errs->items[i].file = xstrdup(file);
-}
-
 /* Probe i against this kernel's tracefs: what the text reader refuses, a
  * tracepoint's format (its fields kept in pf[i]) and its decoders. */
 static void check_probe(const Config *c, size_t i, const char *root, bool readable, bool text_reader,
@@ -647,13 +640,13 @@ size_t registry_check_config(const Config *c, const char *root, bool text_reader
         for (size_t i = 0; i < c->n_probes; i++) {
                 size_t before = errs->n;
                 check_probe(c, i, root, readable, text_reader, pf, &attribution_refused, &unchecked, errs);
-                errors_in_file(errs, before, c->probes[i].file);
+                config_errors_set_file(errs, before, c->probes[i].file);
         }
         for (size_t i = 0; i < c->n_probes; i++)
                 if (!pf[i].tracepoint || pf[i].fields) {
                         size_t before = errs->n;
                         check_tracepoint_metrics(c, pf, i, errs);
-                        errors_in_file(errs, before, c->probes[i].file);
+                        config_errors_set_file(errs, before, c->probes[i].file);
                 }
         for (size_t i = 0; i < c->n_probes; i++) {
                 strv_free(pf[i].fields);
