@@ -4,7 +4,8 @@
 # TCP_ESTABLISHED to the same 4-tuple entering TCP_CLOSE (start: and end:
 # conditions on the one probe; the kernel has one such event per
 # instance). Asserted, over real connections to a listener of ours held
-# open 0.3 s, 0.3 s and 1.5 s, twice: _count 3 then 6, two in (0.1, 1] and
+# open 0.3 s, 0.3 s and 1.5 s, twice (the second time with a reload while
+# they are open): _count 3 then 6, two in (0.1, 1] and
 # one in (1, 10] per round, _sum within the sleeps' bounds; a connect to a
 # closed port (SYN_SENT -> CLOSE, never ESTABLISHED) is counted as
 # unmatched (no_entry), not observed.
@@ -62,7 +63,7 @@ KPE_EXTRA_PIDS="$KPE_EXTRA_PIDS $!"
 sleep 0.3
 
 for round in 1 2; do
-        python3 - "$PORT" "$CLOSED" <<'EOF' || fail "the client failed"
+        python3 - "$PORT" "$CLOSED" <<'EOF' &
 import socket, sys, threading, time
 port, closed = int(sys.argv[1]), int(sys.argv[2])
 def hold(secs):
@@ -80,6 +81,16 @@ try:
 except ConnectionRefusedError:
     pass
 EOF
+        client=$!
+        # Round 2 reloads (unchanged) while its connections are open: their
+        # starts wait in the pending table the new pipeline takes over.
+        if [ "$round" = 2 ]; then
+                sleep 0.15
+                reload_daemon
+                grep -qF 'Reloaded: 1 probe(s) kept with their counters' <<<"$KPE_RELOAD_LINE" ||
+                        fail "round 2: reload: $KPE_RELOAD_LINE"
+        fi
+        wait "$client" || fail "round $round: the client failed"
         v=$(wait_metric $((3 * round)) tcp_lifetime_seconds_count dport="$PORT")
         [ "$v" = $((3 * round)) ] || fail "round $round: tcp_lifetime_seconds_count is $v, want $((3 * round))"
         for b in "0.1:0" "1:$((2 * round))" "10:$((3 * round))"; do
