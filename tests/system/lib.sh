@@ -196,6 +196,39 @@ s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
 }
 
+# A TCP listener on 127.0.0.1, on a free port of its own choosing, with a
+# bounded life: it accepts (and closes) connections until it has taken $2
+# of them (0 or none: no limit) or $1 seconds have passed. Sets
+# LISTEN_PORT; its PID joins KPE_EXTRA_PIDS.
+start_listener() {
+        rm -f "$KPE_WORK/listen.port"
+        python3 - "$KPE_WORK/listen.port" "$1" "${2:-0}" <<'EOF' &
+import os, socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(128)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(s.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+deadline, limit, n = time.time() + float(sys.argv[2]), int(sys.argv[3]), 0
+while (limit == 0 or n < limit) and time.time() < deadline:
+    s.settimeout(max(0.1, deadline - time.time()))
+    try:
+        c, _ = s.accept()
+    except socket.timeout:
+        break
+    c.close()
+    n += 1
+EOF
+        KPE_EXTRA_PIDS="$KPE_EXTRA_PIDS $!"
+        local i
+        for ((i = 0; i < 100; i++)); do
+                [ -s "$KPE_WORK/listen.port" ] && break
+                sleep 0.1
+        done
+        LISTEN_PORT=$(cat "$KPE_WORK/listen.port" 2>/dev/null) || fail "the TCP listener did not start"
+}
+
 # The uprobe file offset of kpe_connect_target in the connector.
 connector_offset() {
         local off

@@ -149,24 +149,8 @@ EOF
 log "the test runs in $OUT_PATH (no unit, no container: $OUT_PLAIN)"
 
 # ---- a TCP listener and the journal receiver, each with a bounded life ---
-python3 - "$KPE_WORK/listen.port" <<'EOF' &
-import os, socket, sys, time
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen(128)
-with open(sys.argv[1] + ".tmp", "w") as f:
-    f.write(str(s.getsockname()[1]))
-os.rename(sys.argv[1] + ".tmp", sys.argv[1])
-deadline = time.time() + 110
-while time.time() < deadline:
-    s.settimeout(max(0.1, deadline - time.time()))
-    try:
-        c, _ = s.accept()
-    except socket.timeout:
-        break
-    c.close()
-EOF
-KPE_EXTRA_PIDS="$KPE_EXTRA_PIDS $!"
+start_listener 110
+PORT=$LISTEN_PORT
 
 JSOCK="$KPE_WORK/journal.sock"
 JOUT="$KPE_WORK/journal.jsonl"
@@ -214,10 +198,9 @@ with open(out, "a") as f:
 EOF
 KPE_EXTRA_PIDS="$KPE_EXTRA_PIDS $!"
 for ((i = 0; i < 100; i++)); do
-        [ -s "$KPE_WORK/listen.port" ] && [ -S "$JSOCK" ] && break
+        [ -S "$JSOCK" ] && break
         sleep 0.1
 done
-PORT=$(cat "$KPE_WORK/listen.port" 2>/dev/null) || fail "the TCP listener did not start"
 [ -S "$JSOCK" ] || fail "the journal receiver did not start"
 touch "$JOUT"
 

@@ -8,32 +8,9 @@ kpe_init tp
         skip "no tracepoint sock/inet_sock_set_state in $TRACEFS/events"
 CONNECTS=20
 
-# A listener on a free port of its own choosing, with a bounded life: it
-# accepts until it has seen every connection or 30 s have passed.
-python3 - "$KPE_WORK/listen.port" "$CONNECTS" <<'EOF' &
-import os, socket, sys, time
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen(64)
-with open(sys.argv[1] + ".tmp", "w") as f:
-    f.write(str(s.getsockname()[1]))
-os.rename(sys.argv[1] + ".tmp", sys.argv[1])
-deadline, n = time.time() + 30, 0
-while n < int(sys.argv[2]) and time.time() < deadline:
-    s.settimeout(max(0.1, deadline - time.time()))
-    try:
-        c, _ = s.accept()
-    except socket.timeout:
-        break
-    c.close()
-    n += 1
-EOF
-KPE_EXTRA_PIDS="$KPE_EXTRA_PIDS $!"
-for ((i = 0; i < 100; i++)); do
-        [ -s "$KPE_WORK/listen.port" ] && break
-        sleep 0.1
-done
-PORT=$(cat "$KPE_WORK/listen.port" 2>/dev/null) || fail "the TCP listener did not start"
+# A listener with a bounded life: until it has seen every connection, or 30 s.
+start_listener 30 "$CONNECTS"
+PORT=$LISTEN_PORT
 
 cat >"$KPE_WORK/probes.yaml" <<EOF
 probes:
