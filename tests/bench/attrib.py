@@ -55,7 +55,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchlib import (Gen, Proc, Tracefs, find_tracefs, log, machine_busy_secs, metric, on_cleanup,  # noqa: E402
+from benchlib import (Gen, Proc, Tracefs, uprobe_tracefs, log, machine_busy_secs, metric, on_cleanup,  # noqa: E402
                       perf_summary, proc_runtime_secs, proc_status_kib, run_main, wait_for)
 import contenders as C  # noqa: E402
 from hist import config, gen_offset, probe, settle  # noqa: E402
@@ -245,29 +245,38 @@ def start(kpe, cfg, tag, attributed):
             raise RuntimeError("the attribution table stayed empty: " + kpe.p.text("err")[-2000:])
 
 
+def measured(env, kpe, worker, loads, perf=None):
+    """Runs worker (a Gen or a Forker, started and in our cgroup) to its
+    end and until the daemon has read everything, optionally under perf
+    record. Returns its result and the daemon's CPU, the machine's busy
+    time and the clock, before and after."""
+    prof = None
+    if perf:
+        prof = Proc(["perf", "record", "-g", "-F", "2000", "-p", str(kpe.p.pid), "-o", perf], "perf",
+                    out=env.out("perf.out"), err=env.out("perf.err"))
+        time.sleep(0.5)
+    before = proc_runtime_secs(kpe.p.pid), machine_busy_secs(), time.monotonic()
+    worker.go()
+    result = worker.finish()
+    loads.append(os.getloadavg()[0])
+    env.tfs.wait_drained(kpe.inst)
+    after = proc_runtime_secs(kpe.p.pid), machine_busy_secs(), time.monotonic()
+    if prof:
+        prof.stop(signal.SIGINT, 30)
+    return result, before, after
+
+
 # ---------------------------------------------------------------- part 1
 
 def cpu_run(env, kpe, cg, key, cfg, tag, events, rate, loads, perf=None):
     attributed = key != "comm"
     start(kpe, cfg, tag, attributed)
     gen = None
-    prof = None
     try:
         gen = Gen(env.gen_exe, "leaf", events, rate)
         cg.move(gen.pid)  # before its first event: the attach event comes first
         ms0 = kpe.metrics()
-        if perf:
-            prof = Proc(["perf", "record", "-g", "-F", "2000", "-p", str(kpe.p.pid), "-o", perf], "perf",
-                        out=env.out("perf.out"), err=env.out("perf.err"))
-            time.sleep(0.5)
-        cpu0, busy0, t0 = proc_runtime_secs(kpe.p.pid), machine_busy_secs(), time.monotonic()
-        gen.go()
-        g = gen.finish()
-        loads.append(os.getloadavg()[0])
-        env.tfs.wait_drained(kpe.inst)
-        cpu1, busy1, t1 = proc_runtime_secs(kpe.p.pid), machine_busy_secs(), time.monotonic()
-        if prof:
-            prof.stop(signal.SIGINT, 30)
+        g, (cpu0, busy0, t0), (cpu1, busy1, t1) = measured(env, kpe, gen, loads, perf)
         st = env.tfs.stats(kpe.inst)
         hwm = proc_status_kib(kpe.p.pid, "VmHWM")
         ms = settle(kpe, ["leaf_in"], events, st["lost"])
@@ -345,25 +354,13 @@ def storm_run(env, kpe, cg, key, cfg, tag, forks, loads, perf=None):
     attributed = key != "comm"
     start(kpe, cfg, tag, attributed)
     fk = None
-    prof = None
     try:
         time.sleep(1.0)
         ms0 = kpe.metrics()
         rss0 = proc_status_kib(kpe.p.pid, "VmRSS")
         fk = Forker(env.forker_exe, forks, env.out(f"{tag}.forker.err"))
         cg.move(fk.pid)
-        if perf:
-            prof = Proc(["perf", "record", "-g", "-F", "2000", "-p", str(kpe.p.pid), "-o", perf], "perf",
-                        out=env.out("perf.out"), err=env.out("perf.err"))
-            time.sleep(0.5)
-        cpu0, busy0, t0 = proc_runtime_secs(kpe.p.pid), machine_busy_secs(), time.monotonic()
-        fk.go()
-        f = fk.finish()
-        loads.append(os.getloadavg()[0])
-        env.tfs.wait_drained(kpe.inst)
-        cpu1, busy1, t1 = proc_runtime_secs(kpe.p.pid), machine_busy_secs(), time.monotonic()
-        if prof:
-            prof.stop(signal.SIGINT, 30)
+        f, (cpu0, busy0, t0), (cpu1, busy1, t1) = measured(env, kpe, fk, loads, perf)
         st = env.tfs.stats(kpe.inst)
         ms1 = kpe.metrics()
         rss1 = proc_status_kib(kpe.p.pid, "VmRSS")
@@ -593,15 +590,9 @@ def main():
     args.storm_reps = args.storm_reps or (1 if q else 2)
     parts = set(args.parts.split(","))
 
-    if os.geteuid() != 0:
-        print("SKIP: not root (tracefs needs uid 0)")
-        return 77
-    root = find_tracefs()
-    if not root or not os.path.isdir(os.path.join(root, "instances")):
-        print("SKIP: no tracefs mounted")
-        return 77
-    if not os.access(os.path.join(root, "uprobe_events"), os.W_OK):
-        print("SKIP: no uprobe_events")
+    root, why = uprobe_tracefs()
+    if not root:
+        print(f"SKIP: {why}")
         return 77
     for ev in ("task/task_newtask", "sched/sched_process_exit", "cgroup/cgroup_attach_task"):
         if not os.path.isdir(os.path.join(root, "events", ev)):

@@ -57,6 +57,19 @@ def find_tracefs():
     return None
 
 
+def uprobe_tracefs():
+    """The tracefs root a uprobe bench can use, or (None, why) to skip:
+    root, a mounted tracefs with instances, uprobe_events writable."""
+    if os.geteuid() != 0:
+        return None, "not root (tracefs needs uid 0)"
+    root = find_tracefs()
+    if not root or not os.path.isdir(os.path.join(root, "instances")):
+        return None, "no tracefs mounted"
+    if not os.access(os.path.join(root, "uprobe_events"), os.W_OK):
+        return None, "no uprobe_events"
+    return root, None
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -40,7 +40,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchlib import (Gen, Proc, Tracefs, curl_times, find_tracefs, log, machine_busy_secs, metric,  # noqa: E402
+from benchlib import (Gen, Proc, Tracefs, curl_times, uprobe_tracefs, log, machine_busy_secs, metric,  # noqa: E402
                       perf_summary, proc_runtime_secs, proc_status_kib, run_main, wait_for)
 import contenders as C  # noqa: E402
 
@@ -442,15 +442,9 @@ def main():
     args.scrapes = args.scrapes or (5 if q else 20)
     parts = set(args.parts.split(","))
 
-    if os.geteuid() != 0:
-        print("SKIP: not root (tracefs needs uid 0)")
-        return 77
-    root = find_tracefs()
-    if not root or not os.path.isdir(os.path.join(root, "instances")):
-        print("SKIP: no tracefs mounted")
-        return 77
-    if not os.access(os.path.join(root, "uprobe_events"), os.W_OK):
-        print("SKIP: no uprobe_events")
+    root, why = uprobe_tracefs()
+    if not root:
+        print(f"SKIP: {why}")
         return 77
     tfs = Tracefs(root)
     work = tempfile.mkdtemp(prefix="kpe-bench-hist.")

@@ -54,7 +54,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchlib import (Gen, Proc, Tracefs, find_tracefs, free_port, log, metric, on_cleanup,  # noqa: E402
+from benchlib import (Gen, Proc, Tracefs, find_tracefs, uprobe_tracefs, free_port, log, metric, on_cleanup,  # noqa: E402
                       parse_metrics, proc_runtime_secs, proc_status_kib, run_main, wait_for)
 
 USER = "prometheus"
@@ -600,15 +600,9 @@ def main():
     args.handshakes = args.handshakes or (200 if q else 500)
     args.kpe = os.path.abspath(args.kpe)
 
-    if os.geteuid() != 0:
-        print("SKIP: not root (tracefs needs uid 0)")
-        return 77
-    root = find_tracefs()
-    if not root or not os.path.isdir(os.path.join(root, "instances")):
-        print("SKIP: no tracefs mounted")
-        return 77
-    if not os.access(os.path.join(root, "uprobe_events"), os.W_OK):
-        print("SKIP: no uprobe_events")
+    root, why = uprobe_tracefs()
+    if not root:
+        print(f"SKIP: {why}")
         return 77
     for tool, pkg in (("certtool", "gnutls-bin"), ("htpasswd", "apache2-utils")):
         if not shutil.which(tool):
