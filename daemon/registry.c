@@ -163,7 +163,7 @@ bool registry_register(Registry *r, size_t i, const char *config_path) {
                 buf_free(&def);
                 free(why); /* registering says it again */
         }
-        k = tfs_probe_register(r->tfs, c, &err);
+        k = tfs_probe_register_line(r->tfs, c, e->definition, &err);
         if (k < 0)
                 return probe_fail(r, e, k, err, config_path), false;
         e->defined = is_kprobe_kind(c);

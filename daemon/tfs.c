@@ -511,7 +511,9 @@ int tfs_probe_judge(Tracefs *t, const KernelFeatures *k, const ProbeConfig *p, c
         return verdict == SYMBOL_MISSING ? -ENOENT : verdict == SYMBOL_BLACKLISTED ? -EPERM : 0;
 }
 
-static int probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error) {
+/* definition: the line to write, when the caller has it (its uprobe
+ * symbol resolved already); NULL: made here. */
+static int probe_register(Tracefs *t, const ProbeConfig *p, const char *definition, char **ret_error) {
         if (p->type == PROBE_TRACEPOINT) {
                 if (!tracepoint_target_is_valid(p->target)) {
                         *ret_error = xstrdup("tracepoint target must be \"subsystem/event\"");
@@ -536,8 +538,9 @@ static int probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error) {
         }
 
         _cleanup_buf_ Buf line = { 0 };
-        r = tfs_probe_line(p, t->name, &line, ret_error);
-        if (r < 0)
+        if (definition)
+                buf_puts(&line, definition);
+        else if ((r = tfs_probe_line(p, t->name, &line, ret_error)) < 0)
                 return r;
         _cleanup_free_ char *command = xstrdup(line.data);
         buf_putc(&line, '\n');
@@ -643,8 +646,12 @@ int tfs_probe_line(const ProbeConfig *p, const char *group, Buf *out, char **ret
 }
 
 int tfs_probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error) {
+        return tfs_probe_register_line(t, p, NULL, ret_error);
+}
+
+int tfs_probe_register_line(Tracefs *t, const ProbeConfig *p, const char *definition, char **ret_error) {
         char *error = NULL;
-        int r = probe_register(t, p, &error);
+        int r = probe_register(t, p, definition, &error);
         if (ret_error)
                 *ret_error = error;
         else

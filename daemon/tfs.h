@@ -94,6 +94,9 @@ int tfs_instance_remove(Tracefs *t);
  * never probes (-ENOENT / -EPERM, symbols_check()'s message); when the
  * kernel refuses a notrace function, its words are followed by why. */
 int tfs_probe_register(Tracefs *t, const ProbeConfig *p, char **ret_error);
+/* The same with the line to write made by the caller (tfs_probe_line(),
+ * which resolves a uprobe's symbol: once); NULL: made here. */
+int tfs_probe_register_line(Tracefs *t, const ProbeConfig *p, const char *definition, char **ret_error);
 /* A uprobe target "/path:SYMBOL[+OFFSET]" as the kernel takes it,
  * "/path:0xOFFSET", from the file's ELF symbol tables (elfsym.h): *ret a
  * new string, or NULL for a target that needs nothing resolved (an offset
