@@ -40,7 +40,9 @@ typedef enum DecoderKind {
         DECODER_HEX,
         DECODER_ERRNO,
         DECODER_STRING,
-        DECODER_MAP,
+        DECODER_IP,   /* an IPv4 or IPv6 address, IPv4-mapped ones as IPv4 */
+        DECODER_DEVT, /* a kernel dev_t (major << 20 | minor) as MAJOR:MINOR */
+        DECODER_MAP,  /* last: config.c takes the names before it */
         _DECODER_KIND_MAX,
 } DecoderKind;
 
@@ -115,6 +117,11 @@ typedef struct MetricConfig {
          * transitions of one event: a TCP socket ESTABLISHED, then CLOSE). */
         Condition *start, *end;
         size_t n_start, n_end;
+        /* Counters and value histograms: only events that meet every
+         * condition count (several metrics of one tracepoint, each its
+         * own kind of event: a TCP socket entering SYN_SENT, or CLOSE). */
+        Condition *when;
+        size_t n_when;
         NamedAt *match; /* the fields both events must agree on; NULL: the same thread */
         size_t n_match;
         unsigned max_pending;
@@ -168,6 +175,10 @@ typedef struct ProbeConfig {
         /* Positions of keys, for messages about this probe found later
          * (e.g. a label that a tracepoint's format does not have). */
         unsigned target_line, target_column;
+        /* What this kernel's tracepoints lack of the fields the probe names
+         * ("FILE:LINE:COLUMN: ..."; NULL: nothing), from
+         * registry_check_config(): the probe is then unavailable. */
+        char *kernel_lacks;
 } ProbeConfig;
 
 typedef struct Config {

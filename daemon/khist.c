@@ -268,6 +268,8 @@ static bool plan_latency(KhPlan *r, const Config *c, const ProbeConfig *x, const
                 return refuse(r, "latency_from: no probe '%s'", m->latency_from.name);
         if (m->n_start > 0 || m->n_end > 0)
                 return refuse(r, "start and end conditions are checked in user space");
+        if (m->n_when > 0)
+                return refuse(r, "when conditions are checked in user space");
         if (e->type == PROBE_TRACEPOINT)
                 return refuse(r, "the entry '%s' is a tracepoint (its fields come from its print fmt)", e->name);
         r->entry_probe = (int) (e - c->probes);

@@ -268,6 +268,13 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
                         }
                 }
 
+                if (p->kernel_lacks) {
+                        fprintf(stderr, "%s:%u: %s: probe '%s' is unavailable on this kernel: %s\n",
+                                p->file ? p->file : c->path, p->line, c->strict ? "error" : "warning", p->name,
+                                p->kernel_lacks);
+                        unavailable++;
+                        continue;
+                }
                 _cleanup_free_ char *why = NULL;
                 /* Told already when its target could not be resolved. */
                 int r = resolve_failed ? 0 : tfs_probe_judge(t, k, p, &why);

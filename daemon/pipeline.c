@@ -105,6 +105,9 @@ static FieldRef match_ref(const ProbeConfig *c, const char *name) {
         return field_ref(c, name);
 }
 
+static void conditions_init(const ProbeConfig *pc, const Condition *c, size_t n, FieldRef **ret_fields,
+                            StrView **ret_values, size_t *ret_n);
+
 static void probe_init(Probe *p, const ProbeConfig *c, const Config *config) {
         unsigned max_series = config->max_series;
         p->config = c;
@@ -162,6 +165,7 @@ static void probe_init(Probe *p, const ProbeConfig *c, const Config *config) {
                         plan->value = field_ref(c, mc->value.name);
                         plan->value_decoder = probe_find_decoder(c, mc->value.name);
                 }
+                conditions_init(c, mc->when, mc->n_when, &plan->when, &plan->when_value, &plan->n_when);
         }
 }
 
@@ -181,6 +185,8 @@ static void probe_done(Probe *p) {
                 free(p->metrics[m].match);
                 free(p->metrics[m].end);
                 free(p->metrics[m].end_value);
+                free(p->metrics[m].when);
+                free(p->metrics[m].when_value);
                 free(p->metrics[m].entry_slot);
                 free(p->metrics[m].entry_decoder);
                 khist_plan_done(&p->metrics[m].kh);
@@ -762,6 +768,8 @@ static void probe_count(Probe *pr, const TraceLine *tl, const EventFields *ef, u
                         continue; /* adopted by a newer pipeline: see pipeline_adopt() */
                 if (plan->kh.kernel)
                         continue; /* the kernel counts it */
+                if (!conditions_hold(plan->when, plan->when_value, plan->n_when, ef))
+                        continue; /* another kind of this probe's events */
                 FamilyKind kind = family_kind(plan->family);
                 double v = 0;
                 PendingMatch entry, *matched = NULL;

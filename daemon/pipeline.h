@@ -74,6 +74,10 @@ typedef struct MetricPlan {
         FieldRef *end;
         StrView *end_value;
         size_t n_end;
+        /* The conditions of a counter or value histogram (config's "when"). */
+        FieldRef *when;
+        StrView *when_value;
+        size_t n_when;
         /* Raw label values (as the kernel printed them, before decoding)
          * -> series: an event whose raw tuple was seen before is counted
          * without decoding or formatting anything. Bounded; refers to

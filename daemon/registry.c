@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "rawrec.h"
+#include "symbols.h"
 
 const char *probe_state_to_string(ProbeState s) {
         switch (s) {
@@ -155,6 +156,8 @@ bool registry_register(Registry *r, size_t i, const char *config_path) {
         e->error = NULL;
         if ((err = kernel_metric_refused(r, i)))
                 return probe_fail(r, e, -EOPNOTSUPP, err, config_path), false;
+        if (c->kernel_lacks)
+                return probe_fail(r, e, -EOPNOTSUPP, xstrdup(c->kernel_lacks), config_path), false;
         if (is_kprobe_kind(c)) {
                 Buf def = { 0 };
                 char *why = NULL;
@@ -521,9 +524,36 @@ static bool probe_fields_has(const ProbeConfig *p, const ProbeFields *f, const c
         return !f->fields || strv_contains(f->fields, name); /* unknown: not reported */
 }
 
-/* What config.c could not check of a tracepoint's metrics: value, labels
- * and latency match fields against the formats of both probes. */
-static void check_tracepoint_metrics(const Config *c, const ProbeFields *pf, size_t i, ConfigErrors *errs) {
+/* One thing this kernel's tracepoint lacks that probe p names, added to
+ * why (p's reason to be unavailable) as "FILE:LINE:COLUMN: TEXT", with the
+ * nearest field names when `field` is the missing one. */
+static void lack(Buf *why, const Config *c, const ProbeConfig *p, unsigned line, unsigned column,
+                 const ProbeFields *f, const char *field, const char *fmt, ...) _printf_(8, 9);
+static void lack(Buf *why, const Config *c, const ProbeConfig *p, unsigned line, unsigned column,
+                 const ProbeFields *f, const char *field, const char *fmt, ...) {
+        va_list ap;
+        if (why->len > 0)
+                buf_puts(why, "; ");
+        buf_printf(why, "%s:%u:%u: ", p->file ? p->file : c->path, line, column);
+        va_start(ap, fmt);
+        buf_vprintf(why, fmt, ap);
+        va_end(ap);
+        const char *near[3];
+        size_t n_fields = 0, n = 0;
+        while (f && f->fields && f->fields[n_fields])
+                n_fields++;
+        if (field && n_fields > 0)
+                n = names_nearest((const char *const *) f->fields, n_fields, field, NULL, NULL, near, ELEMENTSOF(near));
+        for (size_t k = 0; k < n; k++)
+                buf_printf(why, "%s%s", k ? ", " : "; nearest: ", near[k]);
+}
+
+/* What config.c could not check of probe i's metrics: the fields that its
+ * value, labels, conditions and latency match name, against the formats
+ * of this kernel's tracepoints (its own and its entry's). A kernel whose
+ * tracepoint lacks one makes the probe unavailable (why), as a kernel
+ * without a function does a kprobe: the other probes run. */
+static void check_tracepoint_metrics(const Config *c, const ProbeFields *pf, size_t i, Buf *why) {
         const ProbeConfig *p = &c->probes[i];
         for (size_t k = 0; k < p->n_metrics; k++) {
                 const MetricConfig *m = &p->metrics[k];
@@ -534,12 +564,12 @@ static void check_tracepoint_metrics(const Config *c, const ProbeFields *pf, siz
                 if (pf[i].tracepoint && m->value.name && pf[i].fields) {
                         int numeric = tfs_format_field_is_numeric(pf[i].format, m->value.name);
                         if (numeric == -ENOENT || !strv_contains(pf[i].fields, m->value.name))
-                                config_errors_add(errs, m->value.line, m->value.column,
-                                                  "value: '%s' is not a field of tracepoint %s", m->value.name, p->target);
+                                lack(why, c, p, m->value.line, m->value.column, &pf[i], m->value.name,
+                                     "value: '%s' is not a field of tracepoint %s", m->value.name, p->target);
                         else if (numeric == 0)
-                                config_errors_add(errs, m->value.line, m->value.column,
-                                                  "value: field '%s' of tracepoint %s is a string, not a number",
-                                                  m->value.name, p->target);
+                                lack(why, c, p, m->value.line, m->value.column, NULL, NULL,
+                                     "value: field '%s' of tracepoint %s is a string, not a number", m->value.name,
+                                     p->target);
                 }
                 for (size_t l = 0; l < m->n_labels; l++) {
                         const char *label = m->labels[l];
@@ -547,12 +577,12 @@ static void check_tracepoint_metrics(const Config *c, const ProbeFields *pf, siz
                             (e && probe_fields_has(e, ef, label)))
                                 continue;
                         if (e)
-                                config_errors_add(errs, m->label_line[l], m->label_column[l],
-                                                  "label '%s' is a field of neither probe '%s' nor its entry '%s'",
-                                                  label, p->name, e->name);
+                                lack(why, c, p, m->label_line[l], m->label_column[l], pf[i].tracepoint ? &pf[i] : ef,
+                                     label, "label '%s' is a field of neither probe '%s' nor its entry '%s'", label,
+                                     p->name, e->name);
                         else
-                                config_errors_add(errs, m->label_line[l], m->label_column[l],
-                                                  "label '%s' is not a field of tracepoint %s", label, p->target);
+                                lack(why, c, p, m->label_line[l], m->label_column[l], &pf[i], label,
+                                     "label '%s' is not a field of tracepoint %s", label, p->target);
                 }
                 for (size_t f = 0; e && f < m->n_match; f++) {
                         const NamedAt *mf = &m->match[f];
@@ -562,28 +592,33 @@ static void check_tracepoint_metrics(const Config *c, const ProbeFields *pf, siz
                         const ProbeFields *sf[] = { &pf[i], ef };
                         for (size_t s = 0; s < 2; s++)
                                 if (sf[s]->tracepoint && !probe_fields_has(side[s], sf[s], mf->name))
-                                        config_errors_add(errs, mf->line, mf->column,
-                                                          "match: '%s' is not a field of tracepoint %s", mf->name,
-                                                          side[s]->target);
+                                        lack(why, c, p, mf->line, mf->column, sf[s], mf->name,
+                                             "match: '%s' is not a field of tracepoint %s", mf->name, side[s]->target);
                 }
-                /* start: fields of the entry's events; end: of this one's. */
-                for (size_t f = 0; e && ef->tracepoint && f < m->n_start; f++)
-                        if (!probe_fields_has(e, ef, m->start[f].field.name))
-                                config_errors_add(errs, m->start[f].field.line, m->start[f].field.column,
-                                                  "start: '%s' is not a field of tracepoint %s",
-                                                  m->start[f].field.name, e->target);
-                for (size_t f = 0; e && pf[i].tracepoint && f < m->n_end; f++)
-                        if (!probe_fields_has(p, &pf[i], m->end[f].field.name))
-                                config_errors_add(errs, m->end[f].field.line, m->end[f].field.column,
-                                                  "end: '%s' is not a field of tracepoint %s", m->end[f].field.name,
-                                                  p->target);
+                /* start: fields of the entry's events; end and when: of this one's. */
+                const struct {
+                        const Condition *cond;
+                        size_t n;
+                        const ProbeConfig *probe;
+                        const ProbeFields *fields;
+                        const char *what;
+                } conds[] = { { m->start, m->n_start, e, ef, "start" },
+                              { m->end, m->n_end, p, &pf[i], "end" },
+                              { m->when, m->n_when, p, &pf[i], "when" } };
+                for (size_t s = 0; s < ELEMENTSOF(conds); s++)
+                        for (size_t f = 0; conds[s].probe && conds[s].fields->tracepoint && f < conds[s].n; f++)
+                                if (!probe_fields_has(conds[s].probe, conds[s].fields, conds[s].cond[f].field.name))
+                                        lack(why, c, p, conds[s].cond[f].field.line, conds[s].cond[f].field.column,
+                                             conds[s].fields, conds[s].cond[f].field.name,
+                                             "%s: '%s' is not a field of tracepoint %s", conds[s].what,
+                                             conds[s].cond[f].field.name, conds[s].probe->target);
         }
 }
 
 /* Probe i against this kernel's tracefs: what the text reader refuses, a
  * tracepoint's format (its fields kept in pf[i]) and its decoders. */
 static void check_probe(const Config *c, size_t i, const char *root, bool readable, bool text_reader,
-                        ProbeFields *pf, bool *attribution_refused, size_t *unchecked, ConfigErrors *errs) {
+                        ProbeFields *pf, bool *attribution_refused, size_t *unchecked, ConfigErrors *errs, Buf *why) {
         const ProbeConfig *p = &c->probes[i];
         char hostile[256];
         if (p->added && text_reader) {
@@ -625,29 +660,31 @@ static void check_probe(const Config *c, size_t i, const char *root, bool readab
         pf[i].format = buf_steal(&format);
         for (size_t d = 0; d < p->n_decoders; d++)
                 if (!strv_contains(pf[i].fields, p->decoders[d].field))
-                        config_errors_add(errs, p->decoders[d].line, p->decoders[d].column,
-                                          "decode: '%s' is not a field of tracepoint %s",
-                                          p->decoders[d].field, p->target);
+                        lack(why, c, p, p->decoders[d].line, p->decoders[d].column, &pf[i], p->decoders[d].field,
+                             "decode: '%s' is not a field of tracepoint %s", p->decoders[d].field, p->target);
 }
 
-size_t registry_check_config(const Config *c, const char *root, bool text_reader, ConfigErrors *errs) {
+size_t registry_check_config(Config *c, const char *root, bool text_reader, ConfigErrors *errs) {
         size_t unchecked = 0;
         char events[PATH_MAX];
         bool readable = root && (size_t) snprintf(events, sizeof(events), "%s/events", root) < sizeof(events) &&
                         access(events, R_OK | X_OK) == 0;
         ProbeFields *pf = xcalloc(c->n_probes ? c->n_probes : 1, sizeof(ProbeFields));
         bool attribution_refused = false;
+        Buf *why = xcalloc(c->n_probes ? c->n_probes : 1, sizeof(Buf));
         for (size_t i = 0; i < c->n_probes; i++) {
                 size_t before = errs->n;
-                check_probe(c, i, root, readable, text_reader, pf, &attribution_refused, &unchecked, errs);
+                check_probe(c, i, root, readable, text_reader, pf, &attribution_refused, &unchecked, errs, &why[i]);
                 config_errors_set_file(errs, before, c->probes[i].file);
         }
-        for (size_t i = 0; i < c->n_probes; i++)
-                if (!pf[i].tracepoint || pf[i].fields) {
-                        size_t before = errs->n;
-                        check_tracepoint_metrics(c, pf, i, errs);
-                        config_errors_set_file(errs, before, c->probes[i].file);
-                }
+        for (size_t i = 0; i < c->n_probes; i++) {
+                if (!pf[i].tracepoint || pf[i].fields)
+                        check_tracepoint_metrics(c, pf, i, &why[i]);
+                free(c->probes[i].kernel_lacks);
+                c->probes[i].kernel_lacks = why[i].len > 0 ? buf_steal(&why[i]) : NULL;
+                buf_free(&why[i]);
+        }
+        free(why);
         for (size_t i = 0; i < c->n_probes; i++) {
                 strv_free(pf[i].fields);
                 free(pf[i].format);

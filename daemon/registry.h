@@ -122,11 +122,15 @@ int registry_teardown(Registry *r);
 void registry_status(const Registry *r, ProbeStatus *out);
 size_t registry_count(const Registry *r, ProbeState state);
 
-/* Checks what only the running kernel can tell (read-only): the labels and
- * decode keys of tracepoint probes against their format files, and, for
- * the text reader, that no probe has a field whose bytes a traced process
- * controls (a newline in it would forge records in trace_pipe). Appends to
- * errs; a tracepoint that does not exist is left to registration. Returns
+/* Checks what only the running kernel can tell (read-only): the fields that
+ * tracepoint probes name (labels, values, conditions, match, decode keys)
+ * against their format files, and, for the text reader, that no probe has
+ * a field whose bytes a traced process controls (a newline in it would
+ * forge records in trace_pipe). What a format lacks goes to each probe's
+ * kernel_lacks (registry_register() then makes it unavailable: this kernel
+ * lacks something, as with a missing function); the text reader's refusals
+ * are appended to errs. A tracepoint that does not exist is left to
+ * registration. Returns
  * how many tracepoint probes could not be checked (tracefs_root NULL or
  * unreadable). */
-size_t registry_check_config(const Config *c, const char *tracefs_root, bool text_reader, ConfigErrors *errs);
+size_t registry_check_config(Config *c, const char *tracefs_root, bool text_reader, ConfigErrors *errs);

@@ -31,6 +31,7 @@ static bool conditions_same(const Condition *a, size_t na, const Condition *b, s
 
 static bool match_same(const MetricConfig *a, const MetricConfig *b) {
         if (a->n_match != b->n_match || !conditions_same(a->start, a->n_start, b->start, b->n_start) ||
+            !conditions_same(a->when, a->n_when, b->when, b->n_when) ||
             !conditions_same(a->end, a->n_end, b->end, b->n_end))
                 return false;
         for (size_t i = 0; i < a->n_match; i++)

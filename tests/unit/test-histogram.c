@@ -391,6 +391,72 @@ static void test_latency_start_end_one_probe(void **state) {
         pipeline_free(p);
 }
 
+/* Several metrics of one tracepoint, each counting its own kind of event
+ * (when:), as the probe library's tcp.yaml does with inet_sock_set_state:
+ * connects (SYN_SENT), failed connects (SYN_SENT -> CLOSE), accepts
+ * (SYN_RECV -> ESTABLISHED); a value histogram with a condition too; other
+ * transitions count nowhere. Each twice. */
+static void test_when_conditions(void **state) {
+        (void) state;
+        Pipeline *p = make("probes:\n"
+                           "  - name: tcp_state\n"
+                           "    type: tracepoint\n"
+                           "    target: sock/inet_sock_set_state\n"
+                           "    metrics:\n"
+                           "      - name: connects_total\n"
+                           "        when: {newstate: TCP_SYN_SENT}\n"
+                           "        labels: [daddr, dport]\n"
+                           "      - name: failures_total\n"
+                           "        when: {oldstate: TCP_SYN_SENT, newstate: TCP_CLOSE}\n"
+                           "        labels: [dport]\n"
+                           "      - name: accepts_total\n"
+                           "        when: {oldstate: TCP_SYN_RECV, newstate: TCP_ESTABLISHED}\n"
+                           "        labels: [sport]\n"
+                           "      - name: closed_sport\n"
+                           "        type: histogram\n"
+                           "        value: sport\n"
+                           "        when: {newstate: TCP_CLOSE}\n"
+                           "        buckets: [1000, 50000]\n"
+                           "      - name: transitions_total\n");
+#define TCP(sport, dport, old, new)                                                                                 \
+        feedf(p, "  nc-77  [000] .....  10.000000: inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP sport=" \
+                 sport " dport=" dport " saddr=127.0.0.1 daddr=127.0.0.1 saddrv6=::ffff:127.0.0.1 "                 \
+                 "daddrv6=::ffff:127.0.0.1 oldstate=" old " newstate=" new)
+        Buf out = { 0 };
+        for (int round = 1; round <= 2; round++) {
+                TCP("0", "25", "TCP_CLOSE", "TCP_SYN_SENT");
+                TCP("40001", "25", "TCP_SYN_SENT", "TCP_ESTABLISHED");
+                TCP("25", "40001", "TCP_SYN_RECV", "TCP_ESTABLISHED");
+                TCP("40001", "25", "TCP_ESTABLISHED", "TCP_FIN_WAIT1");
+                TCP("40001", "25", "TCP_FIN_WAIT2", "TCP_CLOSE");
+                TCP("0", "26", "TCP_CLOSE", "TCP_SYN_SENT");
+                TCP("40002", "26", "TCP_SYN_SENT", "TCP_CLOSE");
+                char want[256];
+                char *text = render(p, EXPO_TEXT, &out);
+                snprintf(want, sizeof(want), "connects_total{daddr=\"127.0.0.1\",dport=\"25\"} %d\n", round);
+                assert_non_null(strstr(text, want));
+                snprintf(want, sizeof(want), "connects_total{daddr=\"127.0.0.1\",dport=\"26\"} %d\n", round);
+                assert_non_null(strstr(text, want));
+                snprintf(want, sizeof(want), "failures_total{dport=\"26\"} %d\n", round);
+                assert_non_null(strstr(text, want));
+                assert_null(strstr(text, "failures_total{dport=\"25\"}"));
+                snprintf(want, sizeof(want), "accepts_total{sport=\"25\"} %d\n", round);
+                assert_non_null(strstr(text, want));
+                assert_null(strstr(text, "accepts_total{sport=\"40001\"}"));
+                snprintf(want, sizeof(want), "closed_sport_count %d\n", 2 * round);
+                assert_non_null(strstr(text, want));
+                snprintf(want, sizeof(want), "closed_sport_bucket{le=\"50000\"} %d\n", 2 * round);
+                assert_non_null(strstr(text, want));
+                snprintf(want, sizeof(want), "closed_sport_sum %d\n", 80003 * round);
+                assert_non_null(strstr(text, want));
+                snprintf(want, sizeof(want), "transitions_total %d\n", 7 * round);
+                assert_non_null(strstr(text, want));
+                buf_free(&out);
+        }
+#undef TCP
+        pipeline_free(p);
+}
+
 static void test_config_errors(void **state) {
         (void) state;
         EXPECT("      - {name: h, type: histogram, value: n, buckets: [1, 5, 3]}\n", 13, "3]",
@@ -417,6 +483,10 @@ static void test_config_errors(void **state) {
                "give 'start' and 'end'");
         EXPECT("      - {name: h, type: histogram, latency_from: entry, start: {zz: '1'}}\n", 13, "zz",
                "start: 'zz' is not a field of probe 'entry'");
+        EXPECT("      - {name: h_total, when: {zz: '1'}}\n", 13, "zz", "when: 'zz' is not a field of probe 'back'");
+        EXPECT("      - {name: h_total, when: [ret]}\n", 13, "[ret]", "'when' must be a mapping");
+        EXPECT("      - {name: h, type: histogram, latency_from: entry, when: {ret: '0'}}\n", 13, "when",
+               "'when' is for counters and value histograms");
         EXPECT("      - {name: h, type: histogram, latency_from: entry, end: {a: '1'}}\n", 13, "a:",
                "end: 'a' is not a field of probe 'back'");
         EXPECT("      - {name: h, type: histogram, latency_from: entry, end: [ret]}\n", 13, "[ret]",
@@ -576,6 +646,7 @@ int main(void) {
                 cmocka_unit_test(test_latency_evicted_and_expired),
                 cmocka_unit_test(test_latency_match_fields),
                 cmocka_unit_test(test_latency_start_end_one_probe),
+                cmocka_unit_test(test_when_conditions),
                 cmocka_unit_test(test_openmetrics_exemplars),
                 cmocka_unit_test(test_accept_negotiation),
                 cmocka_unit_test(test_config_errors),

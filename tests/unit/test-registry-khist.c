@@ -108,6 +108,58 @@ static void make_tree(const char *root) {
                 put(root, files[i], "");
 }
 
+/* A tracepoint whose format (this kernel's) lacks a field the config names
+ * (oom/mark_victim before Linux 6.8 has only pid): that probe, and only
+ * it, is unavailable at registration, with the config's file:line:column
+ * and the nearest field names; no config error. A probe on a tracepoint
+ * that has its fields registers. Twice, as a reload checks again. */
+static void test_tracepoint_lacks_field(void **state) {
+        (void) state;
+        char tmp[] = "/tmp/test-registry-lacks-XXXXXX";
+        assert_non_null(mkdtemp(tmp));
+        static const char common[] = "format:\n"
+                                     "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
+                                     "\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n";
+        char *old = xstrdupf("name: mark_victim\nID: 506\n%s\tfield:int pid;\toffset:8;\tsize:4;\tsigned:1;\n\n"
+                             "print fmt: \"pid=%%d\", REC->pid\n", common);
+        char *exec = xstrdupf("name: sched_process_exec\nID: 307\n%s"
+                              "\tfield:__data_loc char[] filename;\toffset:8;\tsize:4;\tsigned:1;\n"
+                              "\tfield:pid_t pid;\toffset:12;\tsize:4;\tsigned:1;\n\n"
+                              "print fmt: \"filename=%%s pid=%%d\", __get_str(filename), REC->pid\n", common);
+        put(tmp, "events/oom/mark_victim/format", old);
+        put(tmp, "events/sched/sched_process_exec/format", exec);
+        free(old);
+        free(exec);
+        static const char text[] = "probes:\n"
+                                   "  - name: oom_kill\n"
+                                   "    type: tracepoint\n"
+                                   "    target: oom/mark_victim\n"
+                                   "    metrics:\n"
+                                   "      - name: oom_kills_total\n"
+                                   "        when: {pidd: '1'}\n"
+                                   "        labels: [comm, uid]\n"
+                                   "  - name: exec\n"
+                                   "    type: tracepoint\n"
+                                   "    target: sched/sched_process_exec\n"
+                                   "    metrics:\n"
+                                   "      - name: execs_total\n"
+                                   "        labels: [filename]\n";
+        Config *c = NULL;
+        ConfigErrors errs = { 0 };
+        assert_int_equal(config_load_string("lib.yaml", text, strlen(text), &c, &errs), 0);
+        for (int round = 0; round < 2; round++) {
+                assert_int_equal(registry_check_config(c, tmp, false, &errs), 0);
+                assert_int_equal(errs.n, 0);
+                assert_string_equal(c->probes[0].kernel_lacks,
+                                    "lib.yaml:8:24: label 'uid' is not a field of tracepoint oom/mark_victim; "
+                                    "nearest: pid; lib.yaml:7:16: when: 'pidd' is not a field of tracepoint "
+                                    "oom/mark_victim; nearest: pid");
+                assert_null(c->probes[1].kernel_lacks);
+        }
+        config_free(c);
+        rm_rf(tmp);
+}
+
 static void test_install_and_teardown(void **state) {
         (void) state;
         char tmp[] = "/tmp/test-registry-khist-XXXXXX";
@@ -241,6 +293,7 @@ static void test_refused_falls_back(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_install_and_teardown),
+                cmocka_unit_test(test_tracepoint_lacks_field),
                 cmocka_unit_test(test_refused_falls_back),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
