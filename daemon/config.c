@@ -49,6 +49,8 @@ static const char *const decoder_kind_table[_DECODER_KIND_MAX] = {
         [DECODER_HEX] = "hex",
         [DECODER_ERRNO] = "errno",
         [DECODER_STRING] = "string",
+        [DECODER_IP] = "ip",
+        [DECODER_DEVT] = "devt",
         [DECODER_MAP] = "map",
 };
 
@@ -146,6 +148,7 @@ unsigned config_max_label_bytes(const Config *c, const MetricConfig *m) {
 static void probe_config_done(ProbeConfig *p) {
         free(p->name);
         free(p->target);
+        free(p->kernel_lacks);
         for (size_t i = 0; i < p->n_fetch; i++)
                 free(p->fetch[i]);
         free(p->fetch);
@@ -189,6 +192,11 @@ static void probe_config_done(ProbeConfig *p) {
                         free(m->end[j].value);
                 }
                 free(m->end);
+                for (size_t j = 0; j < m->n_when; j++) {
+                        free(m->when[j].field.name);
+                        free(m->when[j].value);
+                }
+                free(m->when);
                 for (size_t j = 0; j < m->n_match; j++)
                         free(m->match[j].name);
                 free(m->match);
@@ -408,6 +416,31 @@ static bool parse_fetch_arg(Loader *l, const yaml_node_t *n, ProbeConfig *p, boo
         /* Stored before the name checks: any error discards the Config. */
         p->fields[p->n_fields++] = name;
 
+        /* The kernel has no $argN for uprobes: the probe line gets the
+         * register that holds the argument at the function's entry
+         * (tfs_probe_definition()), so it must have one. */
+        if (type_known && (p->type == PROBE_UPROBE || p->type == PROBE_URETPROBE)) {
+                _cleanup_buf_ Buf translated = { 0 };
+                const char *arch;
+                unsigned max = uprobe_arg_max(&arch);
+                unsigned long an = 0;
+                int r = uprobe_fetch_arg_translate(s, &translated, &an);
+                if (r != 0 && p->type == PROBE_URETPROBE)
+                        return yl_error(&l->yl, n, "fetch arg '%s': $argN is not available in a uretprobe: the "
+                                        "arguments' registers are overwritten by the time the function returns "
+                                        "(fetch them in a uprobe on the function's entry)", s);
+                if (r == -EOPNOTSUPP)
+                        return yl_error(&l->yl, n, "fetch arg '%s': the kernel has no $argN for uprobes, and this "
+                                        "daemon knows the argument registers of x86-64 and aarch64 only: write "
+                                        "the register", s);
+                if (r == -ERANGE && an != ULONG_MAX)
+                        return yl_error(&l->yl, n, "fetch arg '%s': $arg%lu has no register: a uprobe's $argN is the "
+                                        "register of the Nth integer argument, N = 1..%u on %s", s, an, max, arch);
+                if (r == -ERANGE)
+                        return yl_error(&l->yl, n, "fetch arg '%s': a uprobe's $argN is the register of the Nth "
+                                        "integer argument, N = 1..%u on %s", s, max, arch);
+        }
+
         if (!name_is_valid(name))
                 return yl_error(&l->yl, n, "invalid fetch arg name '%s': must match [A-Za-z_][A-Za-z0-9_]* "
                                 "and be at most %d characters", name, CONFIG_NAME_MAX);
@@ -504,8 +537,8 @@ static void parse_decode(Loader *l, yaml_node_t *n, ProbeConfig *p, bool type_kn
                                 if (strcmp(yl_value(v), decoder_kind_table[kind]) == 0)
                                         d->kind = kind;
                         if (d->kind == DECODER_NONE)
-                                yl_error(&l->yl, v, "unknown decoder '%s' (expected ntohs, ntohl, ipv4, ipv6, hex, errno, "
-                                         "string or {map: {...}})", yl_value(v));
+                                yl_error(&l->yl, v, "unknown decoder '%s' (expected ntohs, ntohl, ipv4, ipv6, ip, hex, "
+                                         "errno, string, devt or {map: {...}})", yl_value(v));
                 }
         }
 }
@@ -701,7 +734,7 @@ static char *default_help(const ProbeConfig *p, const MetricConfig *m) {
         return buf_steal(&b);
 }
 
-/* start:/end: a mapping of field names to the values they must have. */
+/* start:/end:/when: a mapping of field names to the values they must have. */
 static void parse_conditions(Loader *l, yaml_node_t *n, const char *what, Condition **ret, size_t *n_ret) {
         if (n->type != YAML_MAPPING_NODE) {
                 yl_error(&l->yl, n, "'%s' must be a mapping of fields to values, e.g. {newstate: TCP_CLOSE}", what);
@@ -735,11 +768,12 @@ static void parse_metric(Loader *l, yaml_node_t *n, const ProbeConfig *p, bool t
                 { .name = "buckets" },      { .name = "latency_from" }, { .name = "match" },
                 { .name = "max_pending" },  { .name = "pending_timeout" }, { .name = "max_label_bytes" },
                 { .name = "aggregate" },    { .name = "start" },        { .name = "end" },
+                { .name = "when" },
         };
         YlKey *name = &slots[0], *help = &slots[1], *labels = &slots[2], *type = &slots[3], *value = &slots[4],
                 *scale = &slots[5], *buckets = &slots[6], *latency = &slots[7], *match = &slots[8],
                 *max_pending = &slots[9], *timeout = &slots[10], *label_bytes = &slots[11], *aggregate = &slots[12],
-                *start = &slots[13], *end = &slots[14];
+                *start = &slots[13], *end = &slots[14], *when = &slots[15];
         const char *s;
         ssize_t count;
 
@@ -799,13 +833,25 @@ static void parse_metric(Loader *l, yaml_node_t *n, const ProbeConfig *p, bool t
                 yl_error(&l->yl, n, "a histogram needs 'value' (a field to observe) or 'latency_from' (a probe)");
         if (!m->latency_from.name)
                 for (size_t i = 8; i < ELEMENTSOF(slots); i++)
-                        if (slots[i].key && i != 11 && i != 12)
+                        if (slots[i].key && i != 11 && i != 12 && i != 15)
                                 yl_error(&l->yl, slots[i].key, "'%s' is only for latency histograms ('latency_from')",
                                          slots[i].name);
         if (start->value)
                 parse_conditions(l, start->value, "start", &m->start, &m->n_start);
         if (end->value)
                 parse_conditions(l, end->value, "end", &m->end, &m->n_end);
+        if (when->value && m->latency_from.name)
+                yl_error(&l->yl, when->key, "'when' is for counters and value histograms: a latency's events "
+                         "are chosen by 'start' and 'end'");
+        else if (when->value) {
+                parse_conditions(l, when->value, "when", &m->when, &m->n_when);
+                /* A tracepoint's fields are checked against its format. */
+                for (size_t i = 0; type_known && p->type != PROBE_TRACEPOINT && i < m->n_when; i++)
+                        if (!probe_has_field(p, m->when[i].field.name))
+                                error_in(l, p->file, m->when[i].field.line, m->when[i].field.column,
+                                         "when: '%s' is not a field of probe '%s' (fields are the fetch names)",
+                                         m->when[i].field.name, p->name ? p->name : "?");
+        }
         if (match->value && (count = yl_sequence(&l->yl, match->value, "match", CONFIG_LABELS_MAX)) >= 0) {
                 if (count == 0)
                         yl_error(&l->yl, match->value, "'match' must not be empty (leave it out to match the same thread)");

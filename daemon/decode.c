@@ -159,6 +159,26 @@ static int decode_ipv4(StrView in, char scratch[DECODE_SCRATCH], StrView *out) {
         return 0;
 }
 
+/* A u8[16] fetch as the kernel prints it, "{0x0,0x0,...,0x1}", into a. */
+static int parse_u8_16(StrView in, struct in6_addr *a) {
+        if (in.n < 2 || in.p[0] != '{' || in.p[in.n - 1] != '}')
+                return -EINVAL;
+        size_t i = 1, k = 0, end = in.n - 1;
+        for (;;) {
+                const char *c = memchr(in.p + i, ',', end - i);
+                size_t e = c ? (size_t) (c - in.p) : end;
+                uint64_t b;
+
+                if (k >= sizeof(a->s6_addr) || parse_unsigned_n((StrView){ in.p + i, e - i }, 8, &b) < 0)
+                        return -EINVAL;
+                a->s6_addr[k++] = (uint8_t) b;
+                if (e == end)
+                        break;
+                i = e + 1;
+        }
+        return k == sizeof(a->s6_addr) ? 0 : -EINVAL;
+}
+
 static int decode_ipv6(StrView in, char scratch[DECODE_SCRATCH], StrView *out) {
         struct in6_addr a;
 
@@ -170,27 +190,60 @@ static int decode_ipv6(StrView in, char scratch[DECODE_SCRATCH], StrView *out) {
                 return 0;
         }
 
-        /* A u8[16] fetch prints "{0x0,0x0,...,0x1}". */
-        if (in.n < 2 || in.p[0] != '{' || in.p[in.n - 1] != '}')
-                return -EINVAL;
-        size_t i = 1, k = 0, end = in.n - 1;
-        for (;;) {
-                const char *c = memchr(in.p + i, ',', end - i);
-                size_t e = c ? (size_t) (c - in.p) : end;
-                uint64_t b;
-
-                if (k >= sizeof(a.s6_addr) || parse_unsigned_n((StrView){ in.p + i, e - i }, 8, &b) < 0)
-                        return -EINVAL;
-                a.s6_addr[k++] = (uint8_t) b;
-                if (e == end)
-                        break;
-                i = e + 1;
-        }
-        if (k != sizeof(a.s6_addr))
-                return -EINVAL;
-        if (!inet_ntop(AF_INET6, &a, scratch, DECODE_SCRATCH))
+        if (parse_u8_16(in, &a) < 0 || !inet_ntop(AF_INET6, &a, scratch, DECODE_SCRATCH))
                 return -EINVAL;
         *out = sv_from(scratch);
+        return 0;
+}
+
+/* An address as people write it: the kernel keeps IPv4 peers of an IPv6
+ * socket IPv4-mapped (::ffff:a.b.c.d), and one label should not split an
+ * address into two spellings by the socket's family. */
+static int decode_ip(StrView in, char scratch[DECODE_SCRATCH], StrView *out) {
+        struct in6_addr a;
+        struct in_addr a4;
+
+        if (in.n > 0 && in.p[0] == '{') {
+                /* A u8[16] fetch of a kprobe or uprobe. */
+                if (parse_u8_16(in, &a) < 0)
+                        return -EINVAL;
+        } else if (in.n > 0 && memchr(in.p, ':', in.n)) {
+                /* A tracepoint's %pI6c, as the kernel or the binary reader
+                 * prints it; any other spelling is made canonical below. */
+                if (!scratch_cstr(scratch, in) || inet_pton(AF_INET6, scratch, &a) != 1)
+                        return -EINVAL;
+        } else {
+                /* %pI4: inet_pton() takes only the dotted quad, without
+                 * leading zeros, so what it takes is the usual form. */
+                if (!scratch_cstr(scratch, in) || inet_pton(AF_INET, scratch, &a4) != 1)
+                        return -EINVAL;
+                *out = in;
+                return 0;
+        }
+
+        if (IN6_IS_ADDR_V4MAPPED(&a)) {
+                memcpy(&a4, &a.s6_addr[12], sizeof(a4));
+                if (!inet_ntop(AF_INET, &a4, scratch, DECODE_SCRATCH))
+                        return -EINVAL;
+        } else if (!inet_ntop(AF_INET6, &a, scratch, DECODE_SCRATCH))
+                return -EINVAL;
+        *out = sv_from(scratch);
+        return 0;
+}
+
+/* The kernel's own dev_t (MINORBITS = 20), as tracepoints record it: not
+ * the one stat() returns, whose minor is split around the major. */
+static int decode_devt(StrView in, char scratch[DECODE_SCRATCH], StrView *out) {
+        uint64_t u;
+
+        if (parse_unsigned_n(in, 32, &u) < 0)
+                return -EINVAL;
+        /* "4095:1048575" at most: fits DECODE_SCRATCH. */
+        size_t n = fmt_u64(scratch, u >> 20);
+        scratch[n++] = ':';
+        n += fmt_u64(scratch + n, u & ((UINT64_C(1) << 20) - 1));
+        scratch[n] = 0;
+        *out = (StrView){ scratch, n };
         return 0;
 }
 
@@ -305,6 +358,12 @@ int decode_value(const Decoder *d, StrView in, char scratch[DECODE_SCRATCH], Str
                 break;
         case DECODER_STRING:
                 r = decode_string(in, out);
+                break;
+        case DECODER_IP:
+                r = decode_ip(in, scratch, out);
+                break;
+        case DECODER_DEVT:
+                r = decode_devt(in, scratch, out);
                 break;
         case DECODER_MAP:
                 r = decode_map(d, in, out);

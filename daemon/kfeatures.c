@@ -60,7 +60,10 @@ static unsigned fetch_needs(const char *arg, ProbeType probe_type) {
         const char *end = type ? type : expr + strlen(expr);
         unsigned needs = 0;
         for (const char *s = expr; s < end; s++) {
-                if (strncmp(s, "$arg", 4) == 0 && s[4] >= '0' && s[4] <= '9')
+                /* A uprobe's $argN reaches the kernel as a register
+                 * (uprobe_fetch_arg_translate()). */
+                if (strncmp(s, "$arg", 4) == 0 && s[4] >= '0' && s[4] <= '9' &&
+                    (probe_type == PROBE_KPROBE || probe_type == PROBE_KRETPROBE))
                         needs |= 1u << FEATURE_ARG_N;
                 if ((s[0] == '+' || s[0] == '-') && s[1] == 'u' && s[2] >= '0' && s[2] <= '9')
                         needs |= 1u << FEATURE_USER_DEREF;

@@ -108,7 +108,16 @@ int tfs_probe_definition_at(const ProbeConfig *p, const char *group, const char 
         buf_printf(out, "%c:%s/%s %s", kind, group, p->name, target);
         for (size_t i = 0; i < p->n_fetch; i++) {
                 buf_putc(out, ' ');
-                buf_puts(out, p->fetch[i]);
+                /* The kernel has no $argN for uprobes: its register,
+                 * here, so that every place that shows the line (/probes,
+                 * --config.check, uprobe_events) shows what runs. A
+                 * uretprobe's stays (the config refuses it). */
+                if (p->type != PROBE_UPROBE)
+                        buf_puts(out, p->fetch[i]);
+                else if (uprobe_fetch_arg_translate(p->fetch[i], out, NULL) < 0) {
+                        buf_clear(out);
+                        return -EINVAL;
+                }
         }
         return 0;
 }

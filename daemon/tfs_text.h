@@ -30,7 +30,9 @@ const char *tfs_probe_file(ProbeType t);
  * out (cleared first; no newline). Returns 0, or -EINVAL for tracepoints
  * (nothing is written for them), for a name, group or target that is empty
  * or has whitespace, and for a fetch arg that is empty or has a newline or
- * a '#' (the kernel would end the command there). */
+ * a '#' (the kernel would end the command there). A uprobe's $argN is
+ * written as its register (uprobe_fetch_arg_translate(); -EINVAL for an N
+ * without one); the fetch names stay. */
 int tfs_probe_definition(const ProbeConfig *p, const char *group, Buf *out);
 /* The same with target instead of the config's (a uprobe's symbol
  * resolved to its offset); NULL: the config's. */

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -366,6 +367,87 @@ bool group_name_is_valid(const char *s) {
                 if (!char_is_name(s[i]) && s[i] != '-')
                         return false;
         return true;
+}
+
+/* The registers of a function's first integer or pointer arguments at its
+ * entry, as probe fetch args name them (the kernel's
+ * regs_query_register_offset() names, after a '%'). By the daemon's own
+ * architecture: it runs on the kernel it traces, and traces programs of
+ * its own ABI (a 32-bit program on a 64-bit kernel passes them otherwise). */
+#if defined(__x86_64__)
+#define UPROBE_ARG_ARCH "x86-64"
+static const char *const uprobe_arg_regs[] = { "%di", "%si", "%dx", "%cx", "%r8", "%r9" };
+#elif defined(__aarch64__)
+#define UPROBE_ARG_ARCH "aarch64"
+static const char *const uprobe_arg_regs[] = { "%x0", "%x1", "%x2", "%x3", "%x4", "%x5", "%x6", "%x7" };
+#endif
+
+unsigned uprobe_arg_max(const char **ret_arch) {
+#ifdef UPROBE_ARG_ARCH
+        if (ret_arch)
+                *ret_arch = UPROBE_ARG_ARCH;
+        return (unsigned) ELEMENTSOF(uprobe_arg_regs);
+#else
+        if (ret_arch)
+                *ret_arch = NULL;
+        return 0;
+#endif
+}
+
+static const char *uprobe_arg_register(unsigned long n) {
+#ifdef UPROBE_ARG_ARCH
+        if (n >= 1 && n <= ELEMENTSOF(uprobe_arg_regs))
+                return uprobe_arg_regs[n - 1];
+#else
+        (void) n;
+#endif
+        return NULL;
+}
+
+int uprobe_fetch_arg_translate(const char *s, Buf *out, unsigned long *ret_n) {
+        const char *eq = strchr(s, '=');
+        const char *arg = eq ? eq + 1 : s;
+        /* The kernel splits the type off at the FETCHARG's first ':'. */
+        const char *colon = strchr(arg, ':');
+        const char *end = colon ? colon : arg + strlen(arg);
+        int replaced = 0;
+
+        buf_append(out, s, (size_t) (arg - s));
+        if (arg[0] == '\\') {
+                /* An immediate: a string's text is the user's own. */
+                buf_puts(out, arg);
+                return 0;
+        }
+        for (const char *p = arg; p < end;) {
+                const char *q = p + 4;
+                if ((size_t) (end - p) < 5 || memcmp(p, "$arg", 4) != 0 || *q < '0' || *q > '9') {
+                        buf_putc(out, *p++);
+                        continue;
+                }
+                unsigned long n = 0;
+                size_t digits = 0;
+                for (; q < end && *q >= '0' && *q <= '9'; q++, digits++)
+                        n = n * 10 + (unsigned long) (*q - '0');
+                if (digits > 9)
+                        n = ULONG_MAX; /* no table has a thousand million registers */
+                if (q < end && char_is_name(*q)) {
+                        /* "$arg1x" is no $argN: the kernel says what it is. */
+                        buf_append(out, p, (size_t) (q - p));
+                        p = q;
+                        continue;
+                }
+                const char *reg = uprobe_arg_register(n);
+                if (!reg) {
+                        if (ret_n)
+                                *ret_n = n;
+                        return uprobe_arg_max(NULL) == 0 ? -EOPNOTSUPP : -ERANGE;
+                }
+                buf_puts(out, reg);
+                replaced++;
+                p = q;
+        }
+        buf_puts(out, end);
+        return replaced;
 }
 
 void strv_free(char **v) {

@@ -178,6 +178,25 @@ void utf8_sanitize(Buf *out, StrView s);
  * or -EINVAL. */
 int listen_address_split(const char *address, char **ret_host, char *port, size_t port_size);
 
+/* A uprobe's $argN. The kernel's uprobe_events have no $argN (kprobes
+ * have it since 4.20; 6.18 still tells a uprobe "$arg* can be used only
+ * on function entry or exit"), so the daemon writes in its place the
+ * register that holds the Nth integer or pointer argument at the
+ * function's entry in this build's C calling convention: x86-64 (System
+ * V) %di %si %dx %cx %r8 %r9, aarch64 %x0..%x7. uprobe_arg_max() is how
+ * many there are (0: this architecture has no table), *ret_arch its name
+ * for messages ("x86-64"; ret_arch may be NULL). */
+unsigned uprobe_arg_max(const char **ret_arch);
+/* Appends the fetch arg s ("NAME=FETCHARG[:TYPE]", or a bare FETCHARG) to
+ * out with each $argN of its FETCHARG replaced by the Nth argument's
+ * register ("name=+0($arg1):ustring" -> "name=+0(%di):ustring"; $arg10 is
+ * the 10th). An immediate (a FETCHARG that starts with a backslash) is
+ * left alone. Returns how many were replaced (0: s as it is); or -ERANGE
+ * when an N has no register (N = 0, or past uprobe_arg_max()),
+ * -EOPNOTSUPP when this architecture has no table: then *ret_n is that N
+ * (ULONG_MAX: too many digits) and what out holds is not to be used. */
+int uprobe_fetch_arg_translate(const char *s, Buf *out, unsigned long *ret_n);
+
 /* 64-bit FNV-1a; cheap and good enough for label-set hashing. */
 static inline uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
         const unsigned char *c = p;

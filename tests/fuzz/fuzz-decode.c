@@ -77,6 +77,25 @@ static void check_one(const Decoder *d, StrView in, char *scratch) {
         case DECODER_IPV6:
                 fuzz_check(to_cstr(out, tmp, sizeof(tmp)) && inet_pton(AF_INET6, tmp, addr) == 1);
                 break;
+        case DECODER_IP: {
+                /* IPv4-mapped addresses come out as IPv4. */
+                struct in6_addr a6;
+                fuzz_check(to_cstr(out, tmp, sizeof(tmp)));
+                fuzz_check(inet_pton(AF_INET, tmp, addr) == 1 ||
+                           (inet_pton(AF_INET6, tmp, &a6) == 1 && !IN6_IS_ADDR_V4MAPPED(&a6)));
+                break;
+        }
+        case DECODER_DEVT: {
+                /* MAJOR:MINOR, 12 and 20 bits. */
+                fuzz_check(to_cstr(out, tmp, sizeof(tmp)));
+                char *colon = strchr(tmp, ':');
+                fuzz_check(colon != NULL);
+                *colon = 0;
+                StrView ma = sv_from(tmp), mi = sv_from(colon + 1);
+                fuzz_check(all_digits(ma) && all_digits(mi) && ma.n <= 4 && mi.n <= 7);
+                fuzz_check(strtoul(tmp, NULL, 10) <= 0xfffUL && strtoul(colon + 1, NULL, 10) <= 0xfffffUL);
+                break;
+        }
         case DECODER_HEX:
                 fuzz_check(out.n > 2 && out.n <= 18 && memcmp(out.p, "0x", 2) == 0);
                 break;

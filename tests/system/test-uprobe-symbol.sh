@@ -5,7 +5,9 @@
 # reports (--config.check prints it, uprobe_events holds it) and counts its
 # 5 calls as port="25", addr="127.0.0.1"; getaddrinfo in this machine's
 # libc (a stripped shared library: .dynsym only), given as
-# libc.so.6:getaddrinfo (found where the dynamic linker looks), counts 3
+# libc.so.6:getaddrinfo (found where the dynamic linker looks) with its
+# name as +0($arg1) (written as the 1st argument's register: in
+# --config.check, /probes and uprobe_events), counts 3
 # `getent ahosts localhost` lookups with name="localhost"; a misspelt
 # symbol fails that probe alone, with the nearest name in /probes; an
 # unchanged reload, twice, keeps the counters; nothing is left at the end.
@@ -31,7 +33,7 @@ probes:
   - name: gai
     type: uprobe
     target: libc.so.6:getaddrinfo
-    fetch: [host=+0($REG1):ustring]
+    fetch: [host=+0(\$arg1):ustring]
     metrics:
       - name: getaddrinfo_total
         labels: [comm, host]
@@ -47,7 +49,9 @@ grep -Eq "^# libc.so.6:getaddrinfo is at file offset 0x[0-9a-f]+ of /.*/libc.so.
         fail "--config.check does not resolve libc.so.6:getaddrinfo: $(grep -F 'getaddrinfo' <<<"$check")"
 grep -q "probe 'typo' would fail: .*no function 'kpe_connect_targte'.*nearest: kpe_connect_target" <<<"$check" ||
         fail "--config.check does not say the typo would fail: $(grep typo <<<"$check")"
-log "--config.check: kpe_connect_target at $OFF (as the connector says), typo would fail with the nearest name"
+grep -Eq "^p:$KPE_NAME/gai /.*/libc.so.6:0x[0-9a-f]+ host=\+0\($REG1\):ustring( |$)" <<<"$check" ||
+        fail "--config.check does not write \$arg1 as $REG1: $(grep -F 'p:' <<<"$check")"
+log "--config.check: kpe_connect_target at $OFF (as the connector says), typo would fail with the nearest name, \$arg1 is $REG1"
 
 start_daemon "$KPE_WORK/probes.yaml"
 # The kernel prints the offset with leading zeros.
@@ -55,9 +59,14 @@ group_probe_lines "$KPE_NAME" | grep -q "^p:$KPE_NAME/connect $KPE_CONNECTOR:0x0
         fail "uprobe_events does not hold connect at $OFF: $(group_probe_lines "$KPE_NAME")"
 group_probe_lines "$KPE_NAME" | grep -q "^p:$KPE_NAME/gai /.*/libc.so.6:0x[0-9a-f]* " ||
         fail "uprobe_events does not hold gai on libc by path: $(group_probe_lines "$KPE_NAME")"
+# The kernel has no $argN for uprobes: the daemon wrote the register.
+group_probe_lines "$KPE_NAME" | grep -Eq "^p:$KPE_NAME/gai .* host=\+0\($REG1\):ustring( |$)" ||
+        fail "uprobe_events does not hold gai's \$arg1 as $REG1: $(group_probe_lines "$KPE_NAME")"
 fetch_ok /probes "$KPE_WORK/probes.json"
 v=$(json_get "$KPE_WORK/probes.json" '[p["state"] for p in j["probes"]]')
 [ "$v" = '["registered", "registered", "failed"]' ] || fail "/probes states: $v"
+v=$(json_get "$KPE_WORK/probes.json" '[p["definition"] for p in j["probes"] if p["name"] == "gai"][0]')
+grep -Eq " host=\+0\($REG1\):ustring( |$)" <<<"$v" || fail "/probes' definition of gai: $v"
 v=$(json_get "$KPE_WORK/probes.json" '[p["error"] for p in j["probes"] if p["name"] == "typo"][0]')
 grep -q "nearest: kpe_connect_target" <<<"$v" || fail "the typo's error names no nearest function: $v"
 for round in 1 2; do

@@ -461,11 +461,60 @@ static void test_error_fetch(void **state) {
         buf_free(&b);
 }
 
+#define UPROBE_A "probes:\n  - name: a\n    type: uprobe\n    target: /bin/true:0x10\n"
+#define URETPROBE_A "probes:\n  - name: a\n    type: uretprobe\n    target: /bin/true:0x10\n"
+
+/* A uprobe's $argN becomes a register in the probe line (tfs_text.c): the
+ * config keeps it as written, and refuses what has no register. */
+static void test_uprobe_arg_n(void **state) {
+        (void) state;
+        Config *c = load_ok(UPROBE_A "    fetch: [\"name=+0($arg1):ustring\", \"x=+8(+0($arg2)):u64\"]\n"
+                            "    decode: {x: hex}\n");
+        assert_string_equal(c->probes[0].fetch[0], "name=+0($arg1):ustring");
+        assert_string_equal(c->probes[0].fields[0], "name");
+        assert_string_equal(c->probes[0].fields[1], "x");
+        assert_true(c->probes[0].field_is_string[0]);
+        config_free(c);
+        /* A kprobe's is the kernel's own, any N. */
+        c = load_ok(PROBE_A "    fetch: [\"a=$arg10:u64\"]\n");
+        config_free(c);
+        c = load_ok("probes:\n  - name: a\n    type: kretprobe\n    target: vfs_read\n    fetch: [\"a=$arg1:u64\"]\n");
+        config_free(c);
+
+        expect_error(URETPROBE_A "    fetch: [\"ret=$retval:s32\", \"name=+0($arg1):ustring\"]\n", 5, 32,
+                     "fetch arg 'name=+0($arg1):ustring': $argN is not available in a uretprobe: the arguments' "
+                     "registers are overwritten by the time the function returns");
+        expect_error(URETPROBE_A "    fetch: [\"a=$arg99\"]\n", 5, 13, "not available in a uretprobe");
+        /* Not $argN: nothing to refuse here (the kernel says what it is). */
+        c = load_ok(URETPROBE_A "    fetch: [\"a=$args\"]\n");
+        config_free(c);
+#if defined(__x86_64__) || defined(__aarch64__)
+        const char *arch;
+        unsigned max = uprobe_arg_max(&arch);
+        char text[256], want[128];
+        snprintf(text, sizeof(text), UPROBE_A "    fetch: [\"a=$arg%u\"]\n", max);
+        c = load_ok(text);
+        config_free(c);
+        snprintf(text, sizeof(text), UPROBE_A "    fetch: [\"a=$arg%u\"]\n", max + 1);
+        snprintf(want, sizeof(want), "fetch arg 'a=$arg%u': $arg%u has no register: a uprobe's $argN is the "
+                 "register of the Nth integer argument, N = 1..%u on %s", max + 1, max + 1, max, arch);
+        expect_error(text, 5, 13, want);
+        expect_error(UPROBE_A "    fetch: [\"a=+0($arg10):u64\"]\n", 5, 13, "$arg10 has no register");
+        expect_error(UPROBE_A "    fetch: [\"a=$arg0\"]\n", 5, 13, "$arg0 has no register");
+        expect_error(UPROBE_A "    fetch: [\"a=$arg123456789012\"]\n", 5, 13,
+                     "fetch arg 'a=$arg123456789012': a uprobe's $argN is the register of the Nth integer argument");
+#else
+        expect_error(UPROBE_A "    fetch: [\"a=$arg1\"]\n", 5, 13, "the kernel has no $argN for uprobes");
+#endif
+}
+
 #define PROBE_F PROBE_A "    fetch: [port=+2(%si):u16]\n"
 
 static void test_error_decode(void **state) {
         (void) state;
-        expect_error(PROBE_F "    decode: {port: ntohz}\n", 6, 20, "unknown decoder 'ntohz'");
+        expect_error(PROBE_F "    decode: {port: ntohz}\n", 6, 20,
+                     "unknown decoder 'ntohz' (expected ntohs, ntohl, ipv4, ipv6, ip, hex, errno, string, devt or "
+                     "{map: {...}})");
         expect_error(PROBE_F "    decode: {addr: ipv4}\n", 6, 14, "'addr' is not a field of probe 'a'");
         expect_error(PROBE_F "    decode: {port: ntohs, port: ntohl}\n", 6, 27, "duplicate key 'port'");
         expect_error(PROBE_F "    decode: [port]\n", 6, 13, "'decode' must be a mapping");
@@ -479,6 +528,16 @@ static void test_error_decode(void **state) {
         Config *c = load_ok("probes: [{name: t, type: tracepoint, target: a/b, decode: {anything: errno}}]\n");
         assert_int_equal(probe_find_decoder(&c->probes[0], "anything")->kind, DECODER_ERRNO);
         config_free(c);
+        /* The probe library's: tcp.yaml's daddrv6, block.yaml's dev. */
+        c = load_ok("probes: [{name: t, type: tracepoint, target: a/b, decode: {daddrv6: ip, dev: devt}}]\n");
+        assert_int_equal(probe_find_decoder(&c->probes[0], "daddrv6")->kind, DECODER_IP);
+        assert_int_equal(probe_find_decoder(&c->probes[0], "dev")->kind, DECODER_DEVT);
+        config_free(c);
+        /* Neither is a number: not for a value. */
+        expect_error(PROBE_F "    decode: {port: devt}\n    metrics: [{name: p_total, value: port}]\n", 7, 38,
+                     "value: field 'port' is decoded as devt, which is not a number");
+        expect_error(PROBE_F "    decode: {port: ip}\n    metrics: [{name: p_total, value: port}]\n", 7, 38,
+                     "value: field 'port' is decoded as ip, which is not a number");
         expect_error("probes: [{name: t, type: tracepoint, target: a/b, decode: {a-b: hex}}]\n", 1, 60,
                      "invalid field name 'a-b'");
 }
@@ -895,6 +954,8 @@ static void test_helpers(void **state) {
         assert_string_equal(probe_type_to_string(PROBE_TRACEPOINT), "tracepoint");
         assert_null(probe_type_to_string(_PROBE_TYPE_MAX));
         assert_string_equal(decoder_kind_to_string(DECODER_NTOHS), "ntohs");
+        assert_string_equal(decoder_kind_to_string(DECODER_IP), "ip");
+        assert_string_equal(decoder_kind_to_string(DECODER_DEVT), "devt");
         assert_string_equal(decoder_kind_to_string(DECODER_MAP), "map");
         assert_null(decoder_kind_to_string(_DECODER_KIND_MAX));
 
@@ -941,6 +1002,7 @@ int main(void) {
                 cmocka_unit_test(test_error_duplicates),
                 cmocka_unit_test(test_error_targets),
                 cmocka_unit_test(test_error_fetch),
+                cmocka_unit_test(test_uprobe_arg_n),
                 cmocka_unit_test(test_error_decode),
                 cmocka_unit_test(test_error_metrics),
                 cmocka_unit_test(test_many_errors),

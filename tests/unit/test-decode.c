@@ -65,7 +65,8 @@ static int decode(DecoderKind kind, const MapEntry *map, size_t n_map, const cha
         } while (0)
 
 static const char *decoder_name(DecoderKind k) {
-        static const char *const names[] = { "none", "ntohs", "ntohl", "ipv4", "ipv6", "hex", "errno", "string", "map" };
+        static const char *const names[] = { "none", "ntohs", "ntohl", "ipv4", "ipv6", "hex", "errno", "string", "ip",
+                                             "devt", "map" };
         return (size_t) k < ELEMENTSOF(names) ? names[k] : "?";
 }
 
@@ -168,6 +169,77 @@ static void test_ipv6(void **state) {
         assert_rejects(DECODER_IPV6, "}");
         assert_rejects(DECODER_IPV6, "16777343");
         assert_rejects(DECODER_IPV6, "(fault)");
+}
+
+static void test_ip(void **state) {
+        (void) state;
+
+        /* sock/inet_sock_set_state's daddr_v6 (%pI6c) of an IPv4 peer: the
+         * kernel keeps it IPv4-mapped. */
+        assert_decodes(DECODER_IP, "::ffff:127.0.0.1", "127.0.0.1");
+        assert_decodes(DECODER_IP, "::ffff:192.168.0.147", "192.168.0.147");
+        assert_decodes(DECODER_IP, "::ffff:0.0.0.0", "0.0.0.0");
+        assert_decodes(DECODER_IP, "::1", "::1");
+        assert_decodes(DECODER_IP, "2001:db8::1", "2001:db8::1");
+        assert_decodes(DECODER_IP, "fe80::1", "fe80::1");
+        assert_decodes(DECODER_IP, "::", "::");
+        /* Other spellings come out canonical. */
+        assert_decodes(DECODER_IP, "0:0:0:0:0:0:0:1", "::1");
+        assert_decodes(DECODER_IP, "2001:DB8:0:0:0:0:0:1", "2001:db8::1");
+        assert_decodes(DECODER_IP, "::FFFF:7f00:1", "127.0.0.1");
+        /* The IPv4 form of an IPv4 socket's saddr (%pI4). */
+        assert_decodes(DECODER_IP, "127.0.0.1", "127.0.0.1");
+        assert_keeps(DECODER_IP, "10.0.2.15");
+        /* A kprobe's u8[16] fetch, as the ipv6 decoder takes it. */
+        assert_decodes(DECODER_IP, "{0,0,0,0,0,0,0,0,0,0,255,255,127,0,0,1}", "127.0.0.1");
+        assert_decodes(DECODER_IP, "{0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0xff,0xff,0xc0,0xa8,0x0,0x93}",
+                       "192.168.0.147");
+        assert_decodes(DECODER_IP, "{0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x1}", "::1");
+        assert_decodes(DECODER_IP, "{0x20,0x1,0xd,0xb8,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x0,0x1}", "2001:db8::1");
+        assert_decodes(DECODER_IP, "{0xfe,0x80,0,0,0,0,0,0,0x12,0x34,0x56,0x78,0x9a,0xbc,0xde,0xf0}",
+                       "fe80::1234:5678:9abc:def0");
+        assert_decodes(DECODER_IP,
+                       "{0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff,0xff}",
+                       "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+
+        assert_rejects(DECODER_IP, "garbage");
+        assert_rejects(DECODER_IP, ":::1");
+        assert_rejects(DECODER_IP, "fe80::1%eth0");
+        assert_rejects(DECODER_IP, "127.0.0");
+        assert_rejects(DECODER_IP, "127.0.0.256");
+        assert_rejects(DECODER_IP, "127.000.0.1");
+        assert_rejects(DECODER_IP, "16777343"); /* a u32: that is the ipv4 decoder's */
+        assert_rejects(DECODER_IP, "{127,0,0,1}");
+        assert_rejects(DECODER_IP, "{0,0,0,0,0,0,0,0,0,0,0,0,0,0,1}");
+        assert_rejects(DECODER_IP, "{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0x100}");
+        assert_rejects(DECODER_IP, "{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1");
+        assert_rejects(DECODER_IP, "\"::1\"");
+        assert_rejects(DECODER_IP, "::ffff:127.0.0.1 ");
+        assert_rejects(DECODER_IP, "0123456789:0123456789:0123456789:0123456789:0123456789:0123456789::1");
+        assert_rejects(DECODER_IP, "");
+        assert_rejects(DECODER_IP, "(fault)");
+}
+
+static void test_devt(void **state) {
+        (void) state;
+
+        /* block/block_rq_issue's dev of /dev/dm-0 and /dev/sda1. */
+        assert_decodes(DECODER_DEVT, "265289728", "253:0");
+        assert_decodes(DECODER_DEVT, "0xfd00000", "253:0");
+        assert_decodes(DECODER_DEVT, "8388609", "8:1");
+        assert_decodes(DECODER_DEVT, "0x800001", "8:1");
+        assert_decodes(DECODER_DEVT, "0x800001 (8388609)", "8:1"); /* options/fields */
+        assert_decodes(DECODER_DEVT, "271581184", "259:0");         /* nvme0n1 */
+        assert_decodes(DECODER_DEVT, "0", "0:0");
+        assert_decodes(DECODER_DEVT, "1048575", "0:1048575");
+        assert_decodes(DECODER_DEVT, "4294967295", "4095:1048575");
+        assert_decodes(DECODER_DEVT, "-1", "4095:1048575"); /* the same bits fetched as s32 */
+        assert_rejects(DECODER_DEVT, "4294967296");
+        assert_rejects(DECODER_DEVT, "253:0");
+        assert_rejects(DECODER_DEVT, "253,0");
+        assert_rejects(DECODER_DEVT, "garbage");
+        assert_rejects(DECODER_DEVT, "");
+        assert_rejects(DECODER_DEVT, "(fault)");
 }
 
 static void test_hex(void **state) {
@@ -331,6 +403,7 @@ static void test_formatting_matches_libc(void **state) {
         (void) state;
         const Decoder d_ntohs = { .kind = DECODER_NTOHS }, d_ntohl = { .kind = DECODER_NTOHL };
         const Decoder ipv4 = { .kind = DECODER_IPV4 }, hex = { .kind = DECODER_HEX };
+        const Decoder devt = { .kind = DECODER_DEVT };
         char scratch[DECODE_SCRATCH], in[32], want[64];
         uint64_t x = 0x9e3779b97f4a7c15ULL;
         StrView out;
@@ -368,6 +441,13 @@ static void test_formatting_matches_libc(void **state) {
                 assert_int_equal(out.n, strlen(want));
                 assert_string_equal(scratch, want);
 
+                /* The kernel's MAJOR() and MINOR(). */
+                snprintf(in, sizeof(in), "%u", v32);
+                assert_int_equal(decode_value(&devt, sv_from(in), scratch, &out), 0);
+                snprintf(want, sizeof(want), "%u:%u", v32 >> 20, v32 & ((1u << 20) - 1));
+                assert_int_equal(out.n, strlen(want));
+                assert_string_equal(scratch, want);
+
                 char buf[FMT_INT_MAX];
                 int64_t sv = (int64_t) v;
                 snprintf(want, sizeof(want), "%lld", (long long) sv);
@@ -385,7 +465,8 @@ static void test_formatting_matches_libc(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ntohs),     cmocka_unit_test(test_ntohl),  cmocka_unit_test(test_ipv4),
-                cmocka_unit_test(test_ipv6),      cmocka_unit_test(test_hex),    cmocka_unit_test(test_errno),
+                cmocka_unit_test(test_ipv6),      cmocka_unit_test(test_ip),     cmocka_unit_test(test_devt),
+                cmocka_unit_test(test_hex),       cmocka_unit_test(test_errno),
                 cmocka_unit_test(test_string),    cmocka_unit_test(test_map),    cmocka_unit_test(test_no_decoder),
                 cmocka_unit_test(test_errno_name), cmocka_unit_test(test_garbage),
                 cmocka_unit_test(test_formatting_matches_libc),

@@ -127,6 +127,10 @@ static void test_probe_needs(void **state) {
         assert_non_null(strstr(msg, "fetch arg 'family=+0($arg2):u16' needs $arg<N> fetch args"));
         assert_non_null(strstr(msg, "kernel 4.19.0-test (x86_64)"));
         free(msg);
+        /* A uprobe's $argN reaches the kernel as a register. */
+        p.type = PROBE_UPROBE;
+        p.target = "/usr/lib/x86_64-linux-gnu/libc.so.6:getaddrinfo";
+        assert_int_equal(features_probe_missing(&k, &p, &what), _FEATURE_MAX);
 
         /* The first missing feature of an arg, whatever its order in it. */
         char *user[] = { "path=+u0($arg2):string" };

@@ -61,6 +61,41 @@ static void test_definition_kinds(void **state) {
         buf_free(&b);
 }
 
+/* The kernel has no $argN for uprobes: the line has the register, the
+ * field keeps its name. Kprobes keep $argN (the kernel has it). */
+static void test_definition_uprobe_args(void **state) {
+        (void) state;
+        char *gai[] = { "name=+0($arg1):ustring", "x=+8(+0($arg2)):u64", "flags=$arg4:x32" };
+        char *far[] = { "a=+0($arg10):u64" };
+        Buf b = { 0 };
+
+        ProbeConfig p = probe(PROBE_KPROBE, "connect", "__sys_connect_file", gai, ELEMENTSOF(gai));
+        assert_int_equal(tfs_probe_definition(&p, "grp", &b), 0);
+        assert_string_equal(b.data, "p:grp/connect __sys_connect_file "
+                                    "name=+0($arg1):ustring x=+8(+0($arg2)):u64 flags=$arg4:x32");
+
+        p = probe(PROBE_UPROBE, "gai", "/usr/lib/x86_64-linux-gnu/libc.so.6:getaddrinfo", gai, ELEMENTSOF(gai));
+#if defined(__x86_64__)
+        assert_int_equal(tfs_probe_definition_at(&p, "grp", "/usr/lib/x86_64-linux-gnu/libc.so.6:0xefc70", &b), 0);
+        assert_string_equal(b.data, "p:grp/gai /usr/lib/x86_64-linux-gnu/libc.so.6:0xefc70 "
+                                    "name=+0(%di):ustring x=+8(+0(%si)):u64 flags=%cx:x32");
+#elif defined(__aarch64__)
+        assert_int_equal(tfs_probe_definition_at(&p, "grp", "/usr/lib/aarch64-linux-gnu/libc.so.6:0xd1e40", &b), 0);
+        assert_string_equal(b.data, "p:grp/gai /usr/lib/aarch64-linux-gnu/libc.so.6:0xd1e40 "
+                                    "name=+0(%x0):ustring x=+8(+0(%x1)):u64 flags=%x3:x32");
+#else
+        /* No table of argument registers: the config refuses it first. */
+        assert_int_equal(tfs_probe_definition(&p, "grp", &b), -EINVAL);
+#endif
+        /* The config would have refused these. */
+        p = probe(PROBE_UPROBE, "far", "/bin/true:0x1000", far, 1);
+        assert_int_equal(tfs_probe_definition(&p, "grp", &b), -EINVAL);
+        p = probe(PROBE_URETPROBE, "gai_ret", "/bin/true:0x1000", gai, 1);
+        assert_int_equal(tfs_probe_definition(&p, "grp", &b), 0);
+        assert_string_equal(b.data, "r:grp/gai_ret /bin/true:0x1000 name=+0($arg1):ustring");
+        buf_free(&b);
+}
+
 static void test_definition_rejects(void **state) {
         (void) state;
         char *inject[] = { "x=%di\n-:kprobes/theirs" };
@@ -555,6 +590,7 @@ static void test_kprobe_profile(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_definition_kinds),
+                cmocka_unit_test(test_definition_uprobe_args),
                 cmocka_unit_test(test_definition_rejects),
                 cmocka_unit_test(test_probe_file),
                 cmocka_unit_test(test_probe_line_split),

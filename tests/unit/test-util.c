@@ -1,8 +1,9 @@
 /* Tests of the helpers of daemon/util.h that config.c, tfs.c and the
  * parsers share: the kernel's whitespace, names, strv, the file reader,
- * line iteration and the hash pieces. */
+ * line iteration, the hash pieces and a uprobe's $argN as registers. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -211,6 +212,88 @@ static void test_proc_name_unescape(void **state) {
         assert_int_equal(proc_name_unescape(SV("x"), out, 0), -1);
 }
 
+/* The translation's result for one fetch arg, and the N of a failure. */
+static int translate(const char *in, char *got, size_t size, unsigned long *n) {
+        Buf b = { 0 };
+        *n = 0;
+        buf_puts(&b, "x "); /* it appends */
+        int r = uprobe_fetch_arg_translate(in, &b, n);
+        assert_true(b.len >= 2 && memcmp(b.data, "x ", 2) == 0);
+        snprintf(got, size, "%s", b.data + 2);
+        buf_free(&b);
+        return r;
+}
+
+#define assert_translates(in, want, count)                                                               \
+        do {                                                                                             \
+                char _got[128];                                                                          \
+                unsigned long _n;                                                                        \
+                int _r = translate(in, _got, sizeof(_got), &_n);                                         \
+                if (_r != (count) || strcmp(_got, want) != 0)                                            \
+                        fail_msg("\"%s\": %d \"%s\", want %d \"%s\"", in, _r, _got, count, want);         \
+        } while (0)
+
+static void test_uprobe_args(void **state) {
+        (void) state;
+        char got[128];
+        unsigned long n;
+        const char *arch = "unset";
+        unsigned max = uprobe_arg_max(&arch);
+
+        /* Without $argN: as it is, whatever the architecture. */
+        assert_translates("name=+0(%di):ustring", "name=+0(%di):ustring", 0);
+        assert_translates("ret=$retval:s32", "ret=$retval:s32", 0);
+        assert_translates("c=$comm", "c=$comm", 0);
+        assert_translates("s=$stack2:u64", "s=$stack2:u64", 0);
+        assert_translates("a=$args", "a=$args", 0);
+        assert_translates("a=$arg", "a=$arg", 0);
+        assert_translates("a=$arg1x:u64", "a=$arg1x:u64", 0); /* no $argN: the kernel's to refuse */
+        assert_translates("s=\\\"$arg1\"", "s=\\\"$arg1\"", 0); /* an immediate string */
+        assert_translates("", "", 0);
+
+#if defined(__x86_64__)
+        assert_int_equal(max, 6);
+        assert_string_equal(arch, "x86-64");
+        /* dns.yaml's getaddrinfo(node, ...) */
+        assert_translates("name=+0($arg1):ustring", "name=+0(%di):ustring", 1);
+        assert_translates("x=+8(+0($arg2)):u64", "x=+8(+0(%si)):u64", 1);
+        assert_translates("a=$arg1", "a=%di", 1);
+        assert_translates("$arg3", "%dx", 1); /* a bare FETCHARG */
+        assert_translates("a=$arg4:x64", "a=%cx:x64", 1);
+        assert_translates("a=+0($arg5):u8[16]", "a=+0(%r8):u8[16]", 1);
+        assert_translates("a=$arg6:s32", "a=%r9:s32", 1);
+        assert_translates("a=$arg01", "a=%di", 1);
+        assert_translates("a=+u16($arg2):string", "a=+u16(%si):string", 1);
+        /* The type is not looked into (nor the name: a name has no '$'). */
+        assert_translates("a=+0($arg1):b4@$arg2/32", "a=+0(%di):b4@$arg2/32", 1);
+        assert_translates("a=+0($arg2)", "a=+0(%si)", 1);
+        /* $arg10 is not $arg1 followed by 0. */
+        assert_int_equal(translate("a=+0($arg10):u64", got, sizeof(got), &n), -ERANGE);
+        assert_int_equal(n, 10);
+        assert_int_equal(translate("a=$arg7", got, sizeof(got), &n), -ERANGE);
+        assert_int_equal(n, 7);
+        assert_int_equal(translate("a=$arg0", got, sizeof(got), &n), -ERANGE);
+        assert_int_equal(n, 0);
+        assert_int_equal(translate("a=+0($arg1)+$arg99999999999", got, sizeof(got), &n), -ERANGE);
+        assert_int_equal(n, ULONG_MAX);
+#elif defined(__aarch64__)
+        assert_int_equal(max, 8);
+        assert_string_equal(arch, "aarch64");
+        assert_translates("name=+0($arg1):ustring", "name=+0(%x0):ustring", 1);
+        assert_translates("x=+8(+0($arg2)):u64", "x=+8(+0(%x1)):u64", 1);
+        assert_translates("a=$arg8", "a=%x7", 1);
+        assert_int_equal(translate("a=$arg9", got, sizeof(got), &n), -ERANGE);
+        assert_int_equal(n, 9);
+        assert_int_equal(translate("a=+0($arg10):u64", got, sizeof(got), &n), -ERANGE);
+        assert_int_equal(n, 10);
+#else
+        assert_int_equal(max, 0);
+        assert_null(arch);
+        assert_int_equal(translate("name=+0($arg1):ustring", got, sizeof(got), &n), -EOPNOTSUPP);
+        assert_int_equal(n, 1);
+#endif
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_space),
@@ -220,6 +303,7 @@ int main(void) {
                 cmocka_unit_test(test_lines),
                 cmocka_unit_test(test_hash_pieces),
                 cmocka_unit_test(test_proc_name_unescape),
+                cmocka_unit_test(test_uprobe_args),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
