@@ -46,6 +46,7 @@ typedef enum SegKind {
         SEG_STRING, /* %s of __get_str() */
         SEG_IPV4,   /* %pI4 of a 4-byte array */
         SEG_IPV6,   /* %pI6c of a 16-byte array */
+        SEG_CHARS,  /* a char array, to its NUL (fields_plan()) */
 } SegKind;
 
 typedef struct TpSeg {
@@ -446,6 +447,55 @@ no:
         return false;
 }
 
+/* Whether a print fmt names what it prints ("family=%s ...", a syscall's
+ * "fd: 0x%08lx"), rather than printing values by position (block's
+ * "%d,%d %s %u (%s) %llu + %u [%s]"). */
+static bool fmt_is_keyed(const char *p) {
+        if (!p || !char_is_name(*p))
+                return false;
+        while (char_is_name(*p))
+                p++;
+        return *p == '=' || *p == ':';
+}
+
+/* A tracepoint whose print fmt prints by position: its text has no names
+ * for the values, so each field of its format is rendered from the
+ * record's bytes under its own name (integers in decimal, strings as they
+ * are); arrays other than strings are left out. */
+static bool fields_plan(RawEvent *e) {
+        struct tep_format_field **fields = tep_event_fields(e->event);
+        TpSeg *segs = NULL;
+        size_t n = 0;
+        for (size_t i = 0; fields && fields[i]; i++) {
+                const struct tep_format_field *f = fields[i];
+                TpSeg seg = { .offset = f->offset, .size = f->size, .is_signed = (f->flags & TEP_FIELD_IS_SIGNED) != 0,
+                              .length = 2 };
+                if (strlen(f->name) >= sizeof(seg.key))
+                        continue;
+                snprintf(seg.key, sizeof(seg.key), "%s", f->name);
+                if (field_is_string(f))
+                        seg.kind = (f->flags & TEP_FIELD_IS_DYNAMIC) ? SEG_STRING : SEG_CHARS;
+                else if (!(f->flags & (TEP_FIELD_IS_ARRAY | TEP_FIELD_IS_DYNAMIC)) &&
+                         (f->size == 1 || f->size == 2 || f->size == 4 || f->size == 8)) {
+                        seg.kind = SEG_INT;
+                        seg.conv = seg.is_signed ? 'd' : 'u';
+                } else
+                        continue;
+                segs = xrealloc(segs, (n + 1) * sizeof(TpSeg));
+                segs[n++] = seg;
+        }
+        free(fields);
+        if (n == 0)
+                return false;
+        e->segs = segs;
+        e->n_segs = n;
+        e->seg_names = xcalloc(n, sizeof(StrView));
+        for (size_t i = 0; i < n; i++)
+                e->seg_names[i] = sv_from(e->segs[i].key);
+        e->direct = true;
+        return true;
+}
+
 static void put_int_spec(Buf *b, const TpSeg *g, uint64_t raw) {
         char tmp[FMT_INT_MAX + 4];
         size_t n;
@@ -483,6 +533,12 @@ static bool fields_direct(RawDecoder *d, const RawEvent *e, const unsigned char 
                         if (!data_loc_string(data, size, g->offset, &str))
                                 return false;
                         buf_put_sv(&d->text, str);
+                } else if (g->kind == SEG_CHARS) {
+                        if (g->offset < 0 || (size_t) g->offset + (size_t) g->size > size)
+                                return false;
+                        const char *p = (const char *) data + g->offset;
+                        const char *nul = memchr(p, 0, (size_t) g->size);
+                        buf_append(&d->text, p, nul ? (size_t) (nul - p) : (size_t) g->size);
                 } else {
                         if (g->offset < 0 || (size_t) g->offset + (size_t) g->size > size)
                                 return false;
@@ -545,7 +601,7 @@ int rawdec_add_probe(RawDecoder *d, uint32_t probe, const ProbeConfig *c, const 
                           : strncmp(name, "sys_enter_", 10) == 0 ? TRACE_FORM_SYSCALL_ENTER
                           : strncmp(name, "sys_exit_", 9) == 0   ? TRACE_FORM_SYSCALL_EXIT
                                                                  : TRACE_FORM_NAMED;
-                if (d->tep_only || !tp_plan(e))
+                if (d->tep_only || !(tp_plan(e) || (!fmt_is_keyed(ev->print_fmt.format) && fields_plan(e))))
                         find_hidden_strings(e);
                 d->n_events++;
                 return 0;
