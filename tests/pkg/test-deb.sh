@@ -89,6 +89,10 @@ cat >"$WORK/want" <<'LIST'
 /usr/share/doc/kprobe-exporter/examples/kprobe-exporter.rules.yml
 /usr/share/doc/kprobe-exporter/examples/prometheus.yml
 /usr/share/doc/kprobe-exporter/examples/web-config.yml
+/usr/share/kprobe-exporter/probes/block.yaml
+/usr/share/kprobe-exporter/probes/dns.yaml
+/usr/share/kprobe-exporter/probes/process.yaml
+/usr/share/kprobe-exporter/probes/tcp.yaml
 /usr/share/man/man5/probes.yaml.5.gz
 /usr/share/man/man8/kprobe-exporter.8.gz
 LIST

@@ -63,6 +63,12 @@ cat >"$WORK/want" <<'LIST'
 /usr/share/doc/kprobe-exporter/examples/kprobe-exporter.rules.yml
 /usr/share/doc/kprobe-exporter/examples/prometheus.yml
 /usr/share/doc/kprobe-exporter/examples/web-config.yml
+/usr/share/kprobe-exporter
+/usr/share/kprobe-exporter/probes
+/usr/share/kprobe-exporter/probes/block.yaml
+/usr/share/kprobe-exporter/probes/dns.yaml
+/usr/share/kprobe-exporter/probes/process.yaml
+/usr/share/kprobe-exporter/probes/tcp.yaml
 LIST
 # Man pages may be compressed by the distribution's brp scripts.
 grep -qE '^/usr/share/man/man8/kprobe-exporter\.8(\.gz|\.xz|\.bz2)?$' "$WORK/files" || fail "no kprobe-exporter(8) in the rpm"
