@@ -458,6 +458,24 @@ static bool fmt_is_keyed(const char *p) {
         return *p == '=' || *p == ':';
 }
 
+/* Whether a print fmt has a key that is no field name ("total-vm=%lu" of
+ * oom/mark_victim): text split at " name=" would run a string before it
+ * into the key, so such an event's fields are taken by name instead. */
+static bool fmt_has_odd_keys(const char *p) {
+        for (const char *pc = p ? strchr(p, '%') : NULL; pc; pc = strchr(pc + 1, '%')) {
+                const char *k = pc;
+                if (k > p && (k[-1] == '=' || k[-1] == ':')) {
+                        k--;
+                        while (k > p && k[-1] != ' ' && k[-1] != '"')
+                                k--;
+                        for (const char *c = k; c < pc - 1; c++)
+                                if (!char_is_name(*c))
+                                        return true;
+                }
+        }
+        return false;
+}
+
 /* A tracepoint whose print fmt prints by position: its text has no names
  * for the values, so each field of its format is rendered from the
  * record's bytes under its own name (integers in decimal, strings as they
@@ -601,7 +619,8 @@ int rawdec_add_probe(RawDecoder *d, uint32_t probe, const ProbeConfig *c, const 
                           : strncmp(name, "sys_enter_", 10) == 0 ? TRACE_FORM_SYSCALL_ENTER
                           : strncmp(name, "sys_exit_", 9) == 0   ? TRACE_FORM_SYSCALL_EXIT
                                                                  : TRACE_FORM_NAMED;
-                if (d->tep_only || !(tp_plan(e) || (!fmt_is_keyed(ev->print_fmt.format) && fields_plan(e))))
+                if (d->tep_only || !(tp_plan(e) || ((!fmt_is_keyed(ev->print_fmt.format) || fmt_has_odd_keys(ev->print_fmt.format)) &&
+                                            fields_plan(e))))
                         find_hidden_strings(e);
                 d->n_events++;
                 return 0;
