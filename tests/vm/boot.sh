@@ -16,6 +16,9 @@
 # KPE_VM_MEM (MiB, default 512) and KPE_VM_APPEND (the kernel command line,
 # default "console=ttyS0 quiet panic=-1", on arm64 console=ttyAMA0) are for
 # larger guests, such as tests/pkg's Debian with systemd as PID 1.
+# KPE_VM_DISK=FILE gives the guest FILE (raw) as a virtio disk, /dev/vda
+# once the image's virtio_blk is loaded (KPE_VM_MODULES in mkimage.sh): a
+# virtio-blk PCI device, on x86-64 as on arm64's virt board.
 # KPE_VM_KERNEL (see mkimage.sh) picks the machine: a *-arm64 flavor boots
 # under qemu-system-aarch64 (virt board, Cortex-A57, its PL011 serial port),
 # the others under qemu-system-x86_64.
@@ -30,6 +33,13 @@ for fwd in "$@"; do
         nic="$nic,hostfwd=tcp:127.0.0.1:${fwd%%:*}-:${fwd#*:}"
 done
 accel=${KPE_VM_ACCEL:-tcg}
+disk=()
+if [ -n "${KPE_VM_DISK:-}" ]; then
+        [ -f "$KPE_VM_DISK" ] || { echo "boot.sh: KPE_VM_DISK=$KPE_VM_DISK is not a file" >&2; exit 2; }
+        # The file name goes into qemu's option syntax, where a comma separates.
+        case $KPE_VM_DISK in *,*) echo "boot.sh: KPE_VM_DISK=$KPE_VM_DISK has a comma" >&2; exit 2 ;; esac
+        disk=(-drive "file=$KPE_VM_DISK,if=none,id=d0,format=raw" -device "virtio-blk-pci,drive=d0")
+fi
 
 qemu_pid=""
 # Whoever stops us (the test's cleanup, meson's timeout) stops the VM too.
@@ -49,7 +59,7 @@ esac
 "${machine[@]}" -nodefaults -no-user-config -accel "$accel" -m "${KPE_VM_MEM:-512}" -smp 1 \
         -display none -monitor none -serial "file:$serial" -no-reboot \
         -kernel "$kernel" -initrd "$initrd" -append "${KPE_VM_APPEND:-console=$console quiet panic=-1}" \
-        -nic "$nic" </dev/null &
+        -nic "$nic" "${disk[@]}" </dev/null &
 qemu_pid=$!
 
 # True while qemu runs (a zombie does not count).

@@ -3,12 +3,13 @@
 # host's: a meson build dir of its own with the cross file cross/arm64.ini
 # (Debian's crossbuild-essential-arm64 and the -dev:arm64 libraries of
 # multiarch, see .ci/build.sh), configured once, then only the daemon's
-# target is built, incrementally like the main build.
+# target is built (and the VM tests' helper gai, tests/vm/gai.c),
+# incrementally like the main build.
 #
 # Usage: cross-build.sh SRC BUILDDIR
 #   SRC       the source tree (the meson project's root)
 #   BUILDDIR  the cross build dir, e.g. build/cross-arm64; gets
-#             BUILDDIR/kprobe-exporter
+#             BUILDDIR/kprobe-exporter and BUILDDIR/tests/vm/gai
 # Exit 0, or 77 after "SKIP: <reason>" when the cross toolchain or an
 # arm64 library is missing, or 1 after "FAIL: <reason>".
 set -eu -o pipefail
@@ -47,5 +48,11 @@ if [ ! -f "$BUILD/build.ninja" ]; then
 fi
 out=$(meson compile -C "$BUILD" kprobe-exporter 2>&1) ||
         fail "meson compile -C $BUILD kprobe-exporter failed: $(tail -n 20 <<<"$out")"
+# Apart: meson compile finds a target by name in the build dir's
+# introspection data, which the first compile brings up to date after a
+# change of the meson.build files (a target new since the setup).
+out=$(meson compile -C "$BUILD" gai 2>&1) ||
+        fail "meson compile -C $BUILD gai failed: $(tail -n 20 <<<"$out")"
 [ -x "$BUILD/kprobe-exporter" ] || fail "no $BUILD/kprobe-exporter after the build"
+[ -x "$BUILD/tests/vm/gai" ] || fail "no $BUILD/tests/vm/gai after the build"
 echo "# arm64 daemon: $BUILD/kprobe-exporter"

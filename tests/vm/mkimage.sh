@@ -22,6 +22,9 @@
 # linux-image-*-cloud-ARCH that linux-image-cloud-ARCH depends on, resolved
 # at run time; busybox is busybox-static.
 #
+# KPE_VM_MODULES (names) adds kernel modules to the virtio network's, see
+# below.
+#
 # KPE_VM_KERNEL picks the guest (the flavor):
 #   debian11-amd64  Debian 11's cloud kernel (5.10, long-term), x86-64
 #   debian12-amd64  Debian 12's cloud kernel (6.1), x86-64 (the default); from
@@ -236,10 +239,18 @@ flock -u 9
 
 # virtio_net for the user-mode network, virtio_pci for its PCI device (on
 # arm64's virt machine too: virtio-net-pci on its PCIe host bridge, which
-# the kernel has built in).
+# the kernel has built in). KPE_VM_MODULES adds modules (names, separated
+# by blanks, e.g. "virtio_blk" for boot.sh's KPE_VM_DISK), after those and
+# with their dependencies; /init loads them all in this order.
 MODDIR="$MODROOT/$KVER"
 SEEN=""
-MODULES=$(modules_for virtio_pci; modules_for virtio_net)
+MODULES=$(
+        modules_for virtio_pci
+        modules_for virtio_net
+        for m in ${KPE_VM_MODULES:-}; do
+                modules_for "$m"
+        done
+)
 
 # Copies module $1 (relative to $MODDIR) into folder $2 as plain NAME.ko:
 # busybox's insmod loads uncompressed modules only. Prints NAME.ko.
