@@ -74,6 +74,7 @@ int manager_new(Config *config, const ManagerOptions *opts, Manager **ret) {
                 free(m);
                 return r;
         }
+        m->pipeline->forget_comm = pidinfo_forget;
         /* Attribution's hierarchy and the journal are set up whether this
          * config needs them or not: a reload may turn them on. */
         char what[128];

@@ -107,6 +107,13 @@ bool pidinfo_resolve(void *userdata, int32_t pid, char *comm, size_t size, int32
         return true;
 }
 
+void pidinfo_forget(void *userdata, int32_t pid) {
+        PidInfo *p = userdata;
+        Slot *s = &p->slots[(uint32_t) pid & (SLOTS - 1)];
+        if (pid > 0 && s->pid == pid)
+                s->pid = 0;
+}
+
 uint64_t pidinfo_proc_reads(const PidInfo *p) {
         return p ? p->proc_reads : 0;
 }

@@ -19,6 +19,8 @@ PidInfo *pidinfo_free(PidInfo *p); /* accepts NULL */
 
 /* A CommResolver (pipeline.h) over the cache; userdata is the PidInfo. */
 bool pidinfo_resolve(void *userdata, int32_t pid, char *comm, size_t size, int32_t *tgid);
+/* A CommForget (pipeline.h): pid exec'd, its cached comm is stale. */
+void pidinfo_forget(void *userdata, int32_t pid);
 
 uint64_t pidinfo_proc_reads(const PidInfo *p);
 

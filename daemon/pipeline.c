@@ -112,6 +112,7 @@ static void probe_init(Probe *p, const ProbeConfig *c, const Config *config) {
         unsigned max_series = config->max_series;
         p->config = c;
         p->comm_field = -1;
+        p->is_exec = c->type == PROBE_TRACEPOINT && strcmp(c->target, "sched/sched_process_exec") == 0;
         probe_event_name(c, &p->event, &p->form);
         p->decoders = xcalloc(c->n_fields ? c->n_fields : 1, sizeof(Decoder *));
         p->field_names = xcalloc(c->n_fields ? c->n_fields : 1, sizeof(StrView));
@@ -832,6 +833,11 @@ static const Probe *count_event(Pipeline *p, Probe *pr, TraceLine *tl, EventFiel
                         return pr;
                 }
         }
+        /* A task's comm changes at exec: from this event on, what the
+         * resolver has cached of it (read from /proc for an event of its
+         * before the exec: the shell that forked it) is stale. */
+        if (pr->is_exec && p->forget_comm)
+                p->forget_comm(p->resolve_userdata, tl->pid);
         /* A probe that fetches comm itself ($comm) knows it exactly. */
         bool comm_unknown = pr->comm_field < 0 && (tl->comm.n == 0 || sv_eq(tl->comm, SV("<...>")));
         if (comm_unknown || tl->tgid < 0) {

@@ -142,6 +142,7 @@ struct Probe {
          * not its events. */
         bool live;
         bool needs_cgroup; /* its events' cgroups are looked up: a label, /events or the journal shows them */
+        bool is_exec;      /* sched/sched_process_exec: its task's comm changed (forget_comm) */
         uint32_t id;      /* index into Pipeline.names, stable across reloads */
         uint64_t events;
         /* journal: true: entries sent, dropped by journal_rate, refused by
@@ -166,6 +167,9 @@ typedef struct ProbeStatus {
  * does. Fills comm (NUL-terminated) and *tgid; returns false if it cannot
  * tell (the task is gone). */
 typedef bool (*CommResolver)(void *userdata, int32_t pid, char *comm, size_t size, int32_t *tgid);
+/* Tells the resolver that what it knows of pid's comm is stale: the task
+ * exec'd (an exec event of the config's). */
+typedef void (*CommForget)(void *userdata, int32_t pid);
 
 /* Reads the cgroup of task pid from /proc, for a task the kernel's events
  * did not show (it started before us, or they were lost): appends its path
@@ -180,6 +184,7 @@ typedef void (*JournalHook)(void *userdata, Probe *pr, const RingEventView *ev);
 typedef struct Pipeline {
         Config *config; /* owned */
         CommResolver resolve_comm; /* optional */
+        CommForget forget_comm;    /* optional; with resolve_userdata */
         void *resolve_userdata;
         uint64_t comm_unknown; /* events whose comm stayed "<...>" */
         Probe *probes;

@@ -41,6 +41,7 @@ int reload_apply(const Reloader *ctx, ReloadSummary *ret) {
         int r = pipeline_new(config, prev->resolve_comm, prev->resolve_userdata, &next);
         if (r < 0)
                 return log_error_errno(r, "Reload failed: %m");
+        next->forget_comm = prev->forget_comm;
 
         pipeline_plan_kernel(next, &old->tfs->features, old->tfs->name, old->tfs->clock);
         bool *live = xcalloc(old->n_probes ? old->n_probes : 1, sizeof(bool));

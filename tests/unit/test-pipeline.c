@@ -395,6 +395,85 @@ static void test_events_decoded_across_reload(void **state) {
 /* Once every slot of the ring and every label set has been seen, a line
  * costs no allocation at all: the raw cache finds its series, the ring
  * reuses its slots. */
+/* A resolver with a one-entry cache, as pidinfo's: the comm of pid 500
+ * is what /proc says when first asked, kept until forgotten. */
+typedef struct FakeProc {
+        const char *now;    /* what /proc/500/status would say */
+        char cached[16];
+        bool have;
+        int reads;
+} FakeProc;
+
+static bool fake_comm(void *userdata, int32_t pid, char *comm, size_t size, int32_t *tgid) {
+        FakeProc *f = userdata;
+        if (pid != 500)
+                return false;
+        if (!f->have) {
+                snprintf(f->cached, sizeof(f->cached), "%s", f->now);
+                f->have = true;
+                f->reads++;
+        }
+        snprintf(comm, size, "%s", f->cached);
+        *tgid = 500;
+        return true;
+}
+
+static void fake_forget(void *userdata, int32_t pid) {
+        FakeProc *f = userdata;
+        if (pid == 500)
+                f->have = false;
+}
+
+/* A shell forks, its child execs python3, which connects: the comm
+ * resolved for an event of the child before the exec (the shell's) is
+ * forgotten at the exec event, so the connects count under python3. */
+static void test_exec_forgets_comm(void **state) {
+        (void) state;
+        Pipeline *p = fixture_pipeline("probes:\n"
+                                       "  - name: exec\n"
+                                       "    type: tracepoint\n"
+                                       "    target: sched/sched_process_exec\n"
+                                       "  - name: tcp_state\n"
+                                       "    type: tracepoint\n"
+                                       "    target: sock/inet_sock_set_state\n"
+                                       "    metrics:\n"
+                                       "      - name: connects_total\n"
+                                       "        when: {newstate: TCP_SYN_SENT}\n"
+                                       "        labels: [comm, dport]\n");
+        FakeProc f = { .now = "bash" };
+        p->resolve_comm = fake_comm;
+        p->forget_comm = fake_forget;
+        p->resolve_userdata = &f;
+        static const char connect_line[] =
+                "            <...>-500     [001] .....   10.000100: inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP "
+                "sport=0 dport=25 saddr=127.0.0.1 daddr=127.0.0.1 saddrv6=::ffff:127.0.0.1 daddrv6=::ffff:127.0.0.1 "
+                "oldstate=TCP_CLOSE newstate=TCP_SYN_SENT";
+        static const char exec_line[] =
+                "            <...>-500     [001] .....   10.000050: sched_process_exec: filename=/usr/bin/python3 pid=500 old_pid=500";
+        Buf out = { 0 };
+        for (int round = 1; round <= 2; round++) {
+                f.now = "bash";
+                feed(p, connect_line); /* the shell, before its exec */
+                f.now = "python3";
+                feed(p, exec_line);
+                feed(p, connect_line);
+                feed(p, connect_line);
+                buf_clear(&out);
+                pipeline_render_metrics(p, &(Expo){ .out = &out });
+                const char *text = out.data;
+                char want[128];
+                snprintf(want, sizeof(want), "connects_total{comm=\"python3\",dport=\"25\"} %d\n", 2 * round);
+                assert_non_null(strstr(text, want));
+                snprintf(want, sizeof(want), "connects_total{comm=\"bash\",dport=\"25\"} %d\n", round);
+                assert_non_null(strstr(text, want));
+                buf_free(&out);
+                /* The exec's /proc read, then the shell's next round's. */
+                assert_int_equal(f.reads, 2 * round);
+                f.have = false;
+        }
+        pipeline_free(p);
+}
+
 static void test_process_line_does_not_allocate(void **state) {
 #ifdef HAVE_ALLOC_HOOKS
         Pipeline *p = make();
@@ -440,6 +519,7 @@ int main(void) {
                 cmocka_unit_test(test_raw_cache_bounded),
                 cmocka_unit_test(test_events_decoded_across_reload),
                 cmocka_unit_test(test_process_line_does_not_allocate),
+                cmocka_unit_test(test_exec_forgets_comm),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
