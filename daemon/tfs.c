@@ -12,6 +12,7 @@
 
 #include "elfsym.h"
 #include "khist.h"
+#include "symbols.h"
 
 /* tracefs control files are small, but kprobe_events can list thousands of
  * probes of other users; anything beyond this is not a tracefs file. */
@@ -511,6 +512,32 @@ int tfs_probe_judge(Tracefs *t, const KernelFeatures *k, const ProbeConfig *p, c
         return verdict == SYMBOL_MISSING ? -ENOENT : verdict == SYMBOL_BLACKLISTED ? -EPERM : 0;
 }
 
+/* For a tracepoint this kernel lacks: the names of its subsystem's events
+ * nearest to the one asked for (a typo, or a rename between kernels),
+ * appended to m as "; nearest: a/b, a/c". */
+static void tracepoint_nearest(const char *events, const char *target, Buf *m) {
+        const char *slash = strchr(target, '/');
+        if (!slash)
+                return;
+        _cleanup_free_ char *sys = xstrndup(target, (size_t) (slash - target));
+        _cleanup_free_ char *sysdir = path_join(events, sys);
+        DIR *d = opendir(sysdir);
+        if (!d)
+                return;
+        char **names = NULL;
+        size_t n = 0;
+        struct dirent *de;
+        while ((de = readdir(d)) && n < 4096)
+                if (de->d_type == DT_DIR && de->d_name[0] != '.')
+                        strv_push(&names, &n, sv_from(de->d_name));
+        closedir(d);
+        const char *near[3];
+        size_t k = n ? names_nearest((const char *const *) names, n, slash + 1, NULL, NULL, near, ELEMENTSOF(near)) : 0;
+        for (size_t i = 0; i < k; i++)
+                buf_printf(m, "%s%s/%s", i ? ", " : "; nearest: ", sys, near[i]);
+        strv_free(names);
+}
+
 /* definition: the line to write, when the caller has it (its uprobe
  * symbol resolved already); NULL: made here. */
 static int probe_register(Tracefs *t, const ProbeConfig *p, const char *definition, char **ret_error) {
@@ -523,10 +550,14 @@ static int probe_register(Tracefs *t, const ProbeConfig *p, const char *definiti
                 _cleanup_free_ char *dir = path_join(events, p->target);
                 struct stat st;
                 if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                        /* The kernel defines its tracepoints: one it lacks
+                         * makes the probe unavailable, like a feature. */
                         Buf m = { 0 };
-                        buf_printf(&m, "no tracepoint %s in this kernel (%s does not exist)", p->target, dir);
+                        buf_printf(&m, "this kernel has no tracepoint %s (%s does not exist; kernel %s, %s)", p->target,
+                                   dir, t->features.release, t->features.machine);
+                        tracepoint_nearest(events, p->target, &m);
                         *ret_error = buf_steal(&m);
-                        return -ENOENT;
+                        return -EOPNOTSUPP;
                 }
                 return 0;
         }
