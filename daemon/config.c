@@ -174,6 +174,9 @@ static void probe_config_done(ProbeConfig *p) {
                 for (size_t j = 0; j < m->n_labels; j++)
                         free(m->labels[j]);
                 free(m->labels);
+                for (size_t j = 0; m->label_fields && j < m->n_labels; j++)
+                        free(m->label_fields[j]);
+                free(m->label_fields);
                 free(m->label_line);
                 free(m->label_column);
                 free(m->value.name);
@@ -544,9 +547,11 @@ static void parse_decode(Loader *l, yaml_node_t *n, ProbeConfig *p, bool type_kn
 }
 
 static bool check_label(Loader *l, const yaml_node_t *n, const ProbeConfig *p, bool type_known,
-                        const MetricConfig *m, const char *s) {
+                        const MetricConfig *m, const char *s, const char *field) {
         if (!name_is_valid(s))
                 return yl_error(&l->yl, n, "invalid label name '%s'", s);
+        if (!name_is_valid(field))
+                return yl_error(&l->yl, n, "invalid field name '%s' for label '%s'", field, s);
         if (strncmp(s, "__", 2) == 0)
                 return yl_error(&l->yl, n, "label name '%s' is reserved (starts with __)", s);
         if (m->type == METRIC_HISTOGRAM && strcmp(s, "le") == 0)
@@ -556,10 +561,10 @@ static bool check_label(Loader *l, const yaml_node_t *n, const ProbeConfig *p, b
                         return yl_error(&l->yl, n, "duplicate label '%s'", s);
         /* A latency metric's labels may be fields of the entry probe too:
          * check_latency() checks those once all probes are read. */
-        if (type_known && p->type != PROBE_TRACEPOINT && !m->latency_from.name && !label_is_builtin(s) &&
-            !probe_has_field(p, s))
+        if (type_known && p->type != PROBE_TRACEPOINT && !m->latency_from.name && !label_is_builtin(field) &&
+            !probe_has_field(p, field))
                 return yl_error(&l->yl, n, "label '%s' is neither a field of probe '%s' nor a builtin "
-                                "(" CONFIG_BUILTIN_LABELS ")", s, p->name ? p->name : "?");
+                                "(" CONFIG_BUILTIN_LABELS ")", field, p->name ? p->name : "?");
         return true;
 }
 
@@ -906,14 +911,32 @@ static void parse_metric(Loader *l, yaml_node_t *n, const ProbeConfig *p, bool t
         if (!labels->value || (count = yl_sequence(&l->yl, labels->value, "labels", CONFIG_LABELS_MAX)) < 0)
                 return;
         m->labels = xcalloc((size_t) count, sizeof(char *));
+        m->label_fields = xcalloc((size_t) count, sizeof(char *));
         m->label_line = xcalloc((size_t) count, sizeof(unsigned));
         m->label_column = xcalloc((size_t) count, sizeof(unsigned));
         for (yaml_node_item_t *i = labels->value->data.sequence.items.start;
              i < labels->value->data.sequence.items.top; i++) {
                 yaml_node_t *item = yl_node(&l->yl, *i);
-                if ((s = yl_string(&l->yl, item, "labels")) && check_label(l, item, p, type_known, m, s)) {
+                const char *field = NULL;
+                /* NAME, or {NAME: FIELD}: the label NAME shows FIELD. */
+                if (item->type == YAML_MAPPING_NODE) {
+                        if (item->data.mapping.pairs.top - item->data.mapping.pairs.start != 1) {
+                                yl_error(&l->yl, item, "a label is NAME or {NAME: FIELD}, one pair");
+                                continue;
+                        }
+                        yaml_node_pair_t *pair = item->data.mapping.pairs.start;
+                        yaml_node_t *k = yl_node(&l->yl, pair->key), *v = yl_node(&l->yl, pair->value);
+                        s = yl_string(&l->yl, k, "labels");
+                        field = yl_string(&l->yl, v, "labels");
+                        if (!s || !field)
+                                continue;
+                        item = k;
+                } else if (!(s = yl_string(&l->yl, item, "labels")))
+                        continue;
+                if (check_label(l, item, p, type_known, m, s, field ? field : s)) {
                         m->label_line[m->n_labels] = yl_line(item);
                         m->label_column[m->n_labels] = yl_column(item);
+                        m->label_fields[m->n_labels] = field && strcmp(field, s) != 0 ? xstrdup(field) : NULL;
                         m->labels[m->n_labels++] = xstrdup(s);
                 }
         }
@@ -963,7 +986,7 @@ static void check_latency(Loader *l, const Config *c, const ProbeConfig *p, cons
                                                   k ? " (the entry, latency_from)" : " (this metric's probe)");
         }
         for (size_t i = 0; i < m->n_labels; i++) {
-                const char *s = m->labels[i];
+                const char *s = metric_label_field(m, i);
                 if (label_is_builtin(s) || p->type == PROBE_TRACEPOINT || e->type == PROBE_TRACEPOINT)
                         continue;
                 if (!probe_has_field(p, s) && !probe_has_field(e, s))
@@ -1039,7 +1062,7 @@ static void check_event_name(Loader *l, const ProbeConfig *p, const yaml_node_t 
 static bool probe_uses_label(const ProbeConfig *p, const char *label) {
         for (size_t m = 0; m < p->n_metrics; m++)
                 for (size_t i = 0; i < p->metrics[m].n_labels; i++)
-                        if (strcmp(p->metrics[m].labels[i], label) == 0)
+                        if (strcmp(metric_label_field(&p->metrics[m], i), label) == 0)
                                 return true;
         return false;
 }
@@ -1178,8 +1201,9 @@ static bool needs_attribution(const Loader *l, const Config *c) {
                 /* A label that is one of the probe's own fields is that field. */
                 for (size_t m = 0; m < p->n_metrics; m++)
                         for (size_t k = 0; k < p->metrics[m].n_labels; k++)
-                                if (label_is_attribution(p->metrics[m].labels[k]) &&
-                                    (p->type == PROBE_TRACEPOINT || !probe_has_field(p, p->metrics[m].labels[k])))
+                                if (label_is_attribution(metric_label_field(&p->metrics[m], k)) &&
+                                    (p->type == PROBE_TRACEPOINT ||
+                                     !probe_has_field(p, metric_label_field(&p->metrics[m], k))))
                                         return true;
         }
         return l->attribution_said != 0 ? l->attribution_said > 0 : journal;

@@ -97,6 +97,10 @@ typedef struct MetricConfig {
         char *help;  /* never NULL: a default is filled in */
         MetricType type;
         char **labels;
+        /* Per label, the field (or builtin) its value comes from when it is
+         * not the label's own name ({daddr: daddrv6}); NULL entries, or no
+         * array: the same name. See metric_label_field(). */
+        char **label_fields;
         unsigned *label_line, *label_column; /* where each label is written */
         size_t n_labels;
         /* value: the field added (counter) or observed (histogram); NULL:
@@ -131,6 +135,11 @@ typedef struct MetricConfig {
         unsigned aggregate_line, aggregate_column;
         unsigned line, column;
 } MetricConfig;
+
+/* The field (or builtin) that label l of m shows. */
+static inline const char *metric_label_field(const MetricConfig *m, size_t l) {
+        return m->label_fields && m->label_fields[l] ? m->label_fields[l] : m->labels[l];
+}
 
 /* The kernel's events the daemon follows tasks' cgroups by (attrib.h):
  * probes it adds to a config that needs them, or a user's tracepoint

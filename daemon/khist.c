@@ -169,7 +169,7 @@ bool khist_name_is_ours(const char *group, const char *name) {
 /* The labels of a metric on its own probe's event: keys. */
 static bool plan_own_keys(KhPlan *r, const ProbeConfig *p, const MetricConfig *m) {
         for (size_t i = 0; i < m->n_labels; i++) {
-                const char *l = m->labels[i];
+                const char *l = metric_label_field(m, i);
                 FieldType t;
                 if (field_index(p, l) >= 0) {
                         field_type(p, l, &t);
@@ -321,7 +321,7 @@ static bool plan_latency(KhPlan *r, const Config *c, const ProbeConfig *x, const
         buf_printf(&synth, "%s u64 lat", r->synth_name);
         bool ok = true;
         for (size_t i = 0; ok && i < m->n_labels; i++) {
-                const char *l = m->labels[i];
+                const char *l = metric_label_field(m, i);
                 FieldType t;
                 const ProbeConfig *from = field_index(x, l) >= 0 ? x : field_index(e, l) >= 0 ? e : NULL;
                 if (!from) {

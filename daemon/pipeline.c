@@ -147,12 +147,13 @@ static void probe_init(Probe *p, const ProbeConfig *c, const Config *config) {
                 plan->label_names = xcalloc(mc->n_labels ? mc->n_labels : 1, sizeof(StrView));
                 plan->label_fallback = xcalloc(mc->n_labels ? mc->n_labels : 1, sizeof(int));
                 for (size_t l = 0; l < mc->n_labels; l++) {
-                        int idx = c->type == PROBE_TRACEPOINT ? -1 : probe_field_index(c, mc->labels[l]);
-                        plan->label_source[l] = idx >= 0 ? idx : builtin_source(mc->labels[l]);
+                        const char *field = metric_label_field(mc, l);
+                        int idx = c->type == PROBE_TRACEPOINT ? -1 : probe_field_index(c, field);
+                        plan->label_source[l] = idx >= 0 ? idx : builtin_source(field);
                         if (c->type == PROBE_TRACEPOINT)
                                 plan->label_source[l] = LABEL_SOURCE_NAMED;
-                        plan->label_names[l] = sv_from(mc->labels[l]);
-                        plan->label_fallback[l] = builtin_source(mc->labels[l]);
+                        plan->label_names[l] = sv_from(field);
+                        plan->label_fallback[l] = builtin_source(field);
                 }
                 /* Every part of a raw key is at most max_label_bytes (see
                  * metric_series()), so every key fits. */
@@ -245,7 +246,7 @@ static void latency_init(Probe *x, MetricPlan *plan, Probe *e) {
         plan->entry_decoder = xcalloc(mc->n_labels ? mc->n_labels : 1, sizeof(Decoder *));
         ep->saved = xcalloc(mc->n_labels ? mc->n_labels : 1, sizeof(FieldRef));
         for (size_t l = 0; l < mc->n_labels; l++) {
-                const char *name = mc->labels[l];
+                const char *name = metric_label_field(mc, l);
                 plan->entry_slot[l] = -1;
                 /* This event's own field or builtin wins. */
                 if (label_is_builtin(name) || (xc->type != PROBE_TRACEPOINT && probe_field_index(xc, name) >= 0))

@@ -572,7 +572,7 @@ static void check_tracepoint_metrics(const Config *c, const ProbeFields *pf, siz
                                      p->target);
                 }
                 for (size_t l = 0; l < m->n_labels; l++) {
-                        const char *label = m->labels[l];
+                        const char *label = metric_label_field(m, l);
                         if (label_is_builtin(label) || probe_fields_has(p, &pf[i], label) ||
                             (e && probe_fields_has(e, ef, label)))
                                 continue;

@@ -61,7 +61,9 @@ static bool metric_same(const ProbeConfig *pa, const MetricConfig *a, const Prob
             !strv_equal(a->labels, a->n_labels, b->labels, b->n_labels) || !measure_same(pa, a, pb, b))
                 return false;
         for (size_t l = 0; l < a->n_labels; l++)
-                if (!decoder_same(probe_find_decoder(pa, a->labels[l]), probe_find_decoder(pb, b->labels[l])))
+                if (strcmp(metric_label_field(a, l), metric_label_field(b, l)) != 0 ||
+                    !decoder_same(probe_find_decoder(pa, metric_label_field(a, l)),
+                                  probe_find_decoder(pb, metric_label_field(b, l))))
                         return false;
         return true;
 }

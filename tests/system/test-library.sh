@@ -127,10 +127,10 @@ for round in 1 2; do
         # then is gone ("<...>"). What it read for an event of the shell's
         # child before its exec is forgotten at the exec (process.yaml's
         # exec probe): no connect of ours counts under the shell's name.
-        for q in "$((4 * round)) tcp_connects_total daddrv6=127.0.0.1 dport=$LISTEN_PORT" \
-                "$((3 * round)) tcp_connects_total daddrv6=127.0.0.1 dport=$CLOSED" \
-                "2 tcp_connects_total daddrv6=::1 dport=$V6PORT" \
-                "$((3 * round)) tcp_connect_failures_total daddrv6=127.0.0.1 dport=$CLOSED" \
+        for q in "$((4 * round)) tcp_connects_total daddr=127.0.0.1 dport=$LISTEN_PORT" \
+                "$((3 * round)) tcp_connects_total daddr=127.0.0.1 dport=$CLOSED" \
+                "2 tcp_connects_total daddr=::1 dport=$V6PORT" \
+                "$((3 * round)) tcp_connect_failures_total daddr=127.0.0.1 dport=$CLOSED" \
                 "$((4 * round)) tcp_accepts_total sport=$LISTEN_PORT" \
                 "2 tcp_accepts_total sport=$V6PORT" \
                 "$((4 * round)) tcp_outbound_lifetime_seconds_count dport=$LISTEN_PORT" \
@@ -142,10 +142,10 @@ for round in 1 2; do
                 [ "$v" = "$1" ] || fail "round $round: ${*:2} is $v, want $1: $(curl -s "http://127.0.0.1:$KPE_PORT/metrics" | grep -E "^(tcp_|kprobe_exporter_(events|parse|lost))" | grep -v _bucket)"
         done
         fetch_ok /metrics "$KPE_WORK/metrics.txt"
-        v=$(grep -E "^tcp_connects_total\{comm=\"[^\"]*\",daddrv6=\"[^\"]*\",dport=\"($LISTEN_PORT|$CLOSED|$V6PORT)\"\}" \
+        v=$(grep -E "^tcp_connects_total\{comm=\"[^\"]*\",daddr=\"[^\"]*\",dport=\"($LISTEN_PORT|$CLOSED|$V6PORT)\"\}" \
                 "$KPE_WORK/metrics.txt" | grep -vE '^tcp_connects_total\{comm="(python3|<\.\.\.>)"')
         [ -z "$v" ] || fail "round $round: connects of ours under another comm than python3: $v"
-        v=$(wait_metric_sum $((3 * round)) tcp_socket_errors_total error=ECONNREFUSED daddrv6=127.0.0.1)
+        v=$(wait_metric_sum $((3 * round)) tcp_socket_errors_total error=ECONNREFUSED daddr=127.0.0.1)
         [ "$v" -ge $((3 * round)) ] || fail "round $round: tcp_socket_errors_total{error=ECONNREFUSED} is $v, want >= $((3 * round))"
         # process.yaml
         v=$(wait_metric $((5 * round)) execs_total filename="$KPE_WORK/kpe-lib-true")
@@ -192,7 +192,7 @@ fetch_ok /probes "$KPE_WORK/probes.json"
 v=$(json_get "$KPE_WORK/probes.json" '[p["state"] + ": " + p["error"] for p in j["probes"] if p["name"] == "exit_typo"][0]')
 want="unavailable: $KPE_WORK/conf/probes.d/typo.yaml:7:24: label 'prios' is not a field of tracepoint sched/sched_process_exit; nearest: prio"
 [[ $v == "$want"* ]] || fail "exit_typo: '$v', want '$want...'"
-v=$(wait_metric_sum 8 tcp_connects_total daddrv6=127.0.0.1 dport="$LISTEN_PORT")
+v=$(wait_metric_sum 8 tcp_connects_total daddr=127.0.0.1 dport="$LISTEN_PORT")
 [ "$v" = 8 ] || fail "tcp_connects_total after the reload with typo.yaml: $v, want 8 (kept)"
 log "a probe naming a field its tracepoint lacks: $v"
 

@@ -457,6 +457,54 @@ static void test_when_conditions(void **state) {
         pipeline_free(p);
 }
 
+/* A label that shows a field of another name ({daddr: daddrv6}): the
+ * series is labelled daddr with daddrv6's decoded value; a latency's label
+ * from its entry's field under a name of its own; twice. */
+static void test_label_from_field(void **state) {
+        (void) state;
+        Pipeline *p = make("probes:\n"
+                           "  - name: tcp_state\n"
+                           "    type: tracepoint\n"
+                           "    target: sock/inet_sock_set_state\n"
+                           "    decode: {daddrv6: ip}\n"
+                           "    metrics:\n"
+                           "      - name: connects_total\n"
+                           "        when: {newstate: TCP_SYN_SENT}\n"
+                           "        labels: [{process: comm}, {daddr: daddrv6}, {port: dport}]\n"
+                           "      - name: lifetime_seconds\n"
+                           "        type: histogram\n"
+                           "        latency_from: tcp_state\n"
+                           "        start: {newstate: TCP_ESTABLISHED}\n"
+                           "        end: {newstate: TCP_CLOSE}\n"
+                           "        match: [sport, dport]\n"
+                           "        buckets: [1]\n"
+                           "        labels: [{remote: daddrv6}]\n");
+#define TCP(t, sport, addr, old, new)                                                                              \
+        feedf(p, "  curl-77  [000] .....  " t ": inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP sport=" \
+                 sport " dport=25 saddr=127.0.0.1 daddr=127.0.0.1 saddrv6=::ffff:127.0.0.1 "                      \
+                 "daddrv6=" addr " oldstate=" old " newstate=" new)
+        Buf out = { 0 };
+        for (int round = 1; round <= 2; round++) {
+                TCP("10.000000", "0", "::ffff:127.0.0.1", "TCP_CLOSE", "TCP_SYN_SENT");
+                TCP("10.000000", "0", "::1", "TCP_CLOSE", "TCP_SYN_SENT");
+                TCP("10.000100", "40001", "::1", "TCP_SYN_SENT", "TCP_ESTABLISHED");
+                TCP("10.500100", "40001", "::1", "TCP_FIN_WAIT2", "TCP_CLOSE");
+                char *text = render(p, EXPO_TEXT, &out);
+                char want[160];
+                snprintf(want, sizeof(want), "connects_total{process=\"curl\",daddr=\"127.0.0.1\",port=\"25\"} %d\n",
+                         round);
+                assert_non_null(strstr(text, want));
+                snprintf(want, sizeof(want), "connects_total{process=\"curl\",daddr=\"::1\",port=\"25\"} %d\n", round);
+                assert_non_null(strstr(text, want));
+                snprintf(want, sizeof(want), "lifetime_seconds_count{remote=\"::1\"} %d\n", round);
+                assert_non_null(strstr(text, want));
+                assert_null(strstr(text, "daddrv6="));
+                buf_free(&out);
+        }
+#undef TCP
+        pipeline_free(p);
+}
+
 static void test_config_errors(void **state) {
         (void) state;
         EXPECT("      - {name: h, type: histogram, value: n, buckets: [1, 5, 3]}\n", 13, "3]",
@@ -483,6 +531,9 @@ static void test_config_errors(void **state) {
                "give 'start' and 'end'");
         EXPECT("      - {name: h, type: histogram, latency_from: entry, start: {zz: '1'}}\n", 13, "zz",
                "start: 'zz' is not a field of probe 'entry'");
+        EXPECT("      - {name: h_total, labels: [{a: zz}]}\n", 13, "a:", "label 'zz' is neither a field of probe 'back'");
+        EXPECT("      - {name: h_total, labels: [{a: ret, b: ret}]}\n", 13, "{a", "a label is NAME or {NAME: FIELD}, one pair");
+        EXPECT("      - {name: h_total, labels: [{x: ret}, {x: comm}]}\n", 13, "x: comm", "duplicate label 'x'");
         EXPECT("      - {name: h_total, when: {zz: '1'}}\n", 13, "zz", "when: 'zz' is not a field of probe 'back'");
         EXPECT("      - {name: h_total, when: [ret]}\n", 13, "[ret]", "'when' must be a mapping");
         EXPECT("      - {name: h, type: histogram, latency_from: entry, when: {ret: '0'}}\n", 13, "when",
@@ -647,6 +698,7 @@ int main(void) {
                 cmocka_unit_test(test_latency_match_fields),
                 cmocka_unit_test(test_latency_start_end_one_probe),
                 cmocka_unit_test(test_when_conditions),
+                cmocka_unit_test(test_label_from_field),
                 cmocka_unit_test(test_openmetrics_exemplars),
                 cmocka_unit_test(test_accept_negotiation),
                 cmocka_unit_test(test_config_errors),

@@ -92,6 +92,17 @@ static const Case cases[] = {
         { "a latency's end condition changed: that metric starts over, the probe stays",
           HEAD SEED_CONNECT PORTS TCP_LIFE("TCP_CLOSE"), HEAD SEED_CONNECT PORTS TCP_LIFE("TCP_CLOSE_WAIT"),
           NULL, "0 1 2", "000", 3, 0, 0, "0 1;0;0 -1", false, false },
+        { "a label shows another field under its name: that metric starts over",
+          BASE, HEAD CONNECT(SEED_FETCH, SEED_DECODE, "", "comm, {addr: port}, port") PORTS TCP,
+          NULL, "0 1 2", "000", 3, 0, 0, "-1 1;0;0", false, false },
+        { "a label renamed over the same field: that metric starts over (its series are others)",
+          BASE, HEAD CONNECT(SEED_FETCH, SEED_DECODE, "", "comm, {address: addr}, port") PORTS TCP,
+          NULL, "0 1 2", "000", 3, 0, 0, "-1 1;0;0", false, false },
+        { "a when: condition added: that metric starts over, the probe stays", BASE,
+          HEAD SEED_CONNECT PORTS "  - name: tcp_connect\n    type: tracepoint\n    target: sock/inet_sock_set_state\n"
+          "    metrics:\n      - name: tcp_connect_total\n        when: {newstate: TCP_SYN_SENT}\n"
+          "        labels: [daddr, dport]\n",
+          NULL, "0 1 2", "000", 3, 0, 0, "0 1;0;-1", false, false },
         { "the same conditions: kept", HEAD SEED_CONNECT PORTS TCP_LIFE("TCP_CLOSE"),
           HEAD SEED_CONNECT PORTS TCP_LIFE("TCP_CLOSE"), NULL, "0 1 2", "000", 3, 0, 0, "0 1;0;0 1", false, false },
         { "probe removed", BASE, HEAD SEED_CONNECT TCP, NULL, "0 2", "010", 2, 1, 0, "0 1;0", false, false },

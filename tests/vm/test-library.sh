@@ -280,24 +280,24 @@ CHECKS=$(
         # /proc/self/exe, then renamed) has had three names by its connect
         # ("timeout", "exe", "nc"): the label is one of them, or "<...>".
         # Nothing else in the guest connects to these destinations.
-        echo "sum $K tcp_connects_total daddrv6=127.0.0.1 dport=25"
-        echo "sum $V tcp_connects_total daddrv6=::1 dport=25"
-        echo "sum $R tcp_connects_total daddrv6=127.0.0.1 dport=26"
-        echo "sum $((Q + 1)) tcp_connects_total daddrv6=127.0.0.1 dport=27"
-        echo "sum 1 tcp_connects_total daddrv6=10.0.2.99 dport=80"
+        echo "sum $K tcp_connects_total daddr=127.0.0.1 dport=25"
+        echo "sum $V tcp_connects_total daddr=::1 dport=25"
+        echo "sum $R tcp_connects_total daddr=127.0.0.1 dport=26"
+        echo "sum $((Q + 1)) tcp_connects_total daddr=127.0.0.1 dport=27"
+        echo "sum 1 tcp_connects_total daddr=10.0.2.99 dport=80"
         # SYN_SENT to CLOSE: refused (RST), dropped then given up (nc
         # killed), unreachable (ARP unanswered).
-        echo "exact $R tcp_connect_failures_total daddrv6=127.0.0.1 dport=26"
-        echo "exact 1 tcp_connect_failures_total daddrv6=127.0.0.1 dport=27"
-        echo "exact 1 tcp_connect_failures_total daddrv6=10.0.2.99 dport=80"
+        echo "exact $R tcp_connect_failures_total daddr=127.0.0.1 dport=26"
+        echo "exact 1 tcp_connect_failures_total daddr=127.0.0.1 dport=27"
+        echo "exact 1 tcp_connect_failures_total daddr=10.0.2.99 dport=80"
         if [ -z "$UNAVAILABLE" ]; then
-                echo "exact $R tcp_socket_errors_total error=ECONNREFUSED daddrv6=127.0.0.1"
-                echo "exact 1 tcp_socket_errors_total error=EHOSTUNREACH daddrv6=10.0.2.99"
+                echo "exact $R tcp_socket_errors_total error=ECONNREFUSED daddr=127.0.0.1"
+                echo "exact 1 tcp_socket_errors_total error=EHOSTUNREACH daddr=10.0.2.99"
                 # The listener on 27 killed with Q connections in its accept
                 # queue: the kernel resets each (tcp_disconnect, ECONNRESET).
-                echo "exact $Q tcp_socket_errors_total error=ECONNRESET daddrv6=127.0.0.1"
+                echo "exact $Q tcp_socket_errors_total error=ECONNRESET daddr=127.0.0.1"
         else
-                echo "exact absent tcp_socket_errors_total error=ECONNREFUSED daddrv6=127.0.0.1"
+                echo "exact absent tcp_socket_errors_total error=ECONNREFUSED daddr=127.0.0.1"
         fi
         # Accepts: the kernel's handshake (SYN_RECV to ESTABLISHED), whether
         # or not the listener calls accept().
@@ -403,8 +403,8 @@ done
 # 10.0.2.99 waits in the ARP queue (no retransmit while it is there) until
 # the neighbour fails at 3 s, when the RTO timer fires too: 0 or 1,
 # whichever comes first; not asserted.
-RETRANS=$(metric_value "$KPE_WORK/metrics.txt" tcp_retransmits_total daddrv6=127.0.0.1)
-[ "$RETRANS" = 1 ] || [ "$RETRANS" = 2 ] || fail "tcp_retransmits_total{daddrv6=\"127.0.0.1\"} is $RETRANS, want 1 (or 2)"
+RETRANS=$(metric_value "$KPE_WORK/metrics.txt" tcp_retransmits_total daddr=127.0.0.1)
+[ "$RETRANS" = 1 ] || [ "$RETRANS" = 2 ] || fail "tcp_retransmits_total{daddr=\"127.0.0.1\"} is $RETRANS, want 1 (or 2)"
 # The daemon read everything.
 for m in kprobe_exporter_parse_errors_total kprobe_exporter_unknown_records_total kprobe_exporter_lost_events_total; do
         v=$(metric_sum "$KPE_WORK/metrics.txt" $m)
@@ -415,7 +415,7 @@ done
 series() {
         grep -E "$1" "$KPE_WORK/metrics.txt" | tr '\n' ' ' | sed 's/ $//'
 }
-log "tcp.yaml ($RELEASE): $(series '^tcp_(connects|connect_failures)_total\{[^}]*daddrv6="(127\.0\.0\.1|::1|10\.0\.2\.99)"')"
+log "tcp.yaml ($RELEASE): $(series '^tcp_(connects|connect_failures)_total\{[^}]*daddr="(127\.0\.0\.1|::1|10\.0\.2\.99)"')"
 log "tcp.yaml ($RELEASE): $(series '^tcp_socket_errors_total\{')"
 log "tcp.yaml ($RELEASE): $(series '^tcp_(accepts_total\{sport|(outbound|inbound)_lifetime_seconds_count\{[sd]port)="2[57]"')"
 log "tcp.yaml ($RELEASE): $(series '^tcp_retransmits_total\{') (10.0.2.99's: timing, not asserted)"
@@ -440,8 +440,8 @@ check_probes "after 2 reloads"
 fetch_ok /metrics "$KPE_WORK/metrics.txt"
 bad=$(check_all no)
 [ -z "$bad" ] || fail "after 2 reloads (the counts must be kept): $bad"
-v=$(metric_value "$KPE_WORK/metrics.txt" tcp_retransmits_total daddrv6=127.0.0.1)
-[ "$v" = "$RETRANS" ] || fail "after 2 reloads, tcp_retransmits_total{daddrv6=\"127.0.0.1\"} is $v, was $RETRANS"
+v=$(metric_value "$KPE_WORK/metrics.txt" tcp_retransmits_total daddr=127.0.0.1)
+[ "$v" = "$RETRANS" ] || fail "after 2 reloads, tcp_retransmits_total{daddr=\"127.0.0.1\"} is $v, was $RETRANS"
 log "2 unchanged reloads: $((10 - $#)) probes kept, every count kept"
 guest_go reloaded
 
