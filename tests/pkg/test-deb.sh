@@ -158,6 +158,16 @@ v=$(/usr/sbin/kprobe-exporter --version) || fail "--version failed"
 grep -qxF 'p:kprobe_exporter/connect __sys_connect_file family=+0($arg2):u16 port=+2($arg2):u16 addr=+4($arg2):u32 comm=$comm:string >> kprobe_events' "$WORK/check.out" ||
         fail "--config.check printed no line for the connect probe: $(cat "$WORK/check.out")"
 log "--config.check on /etc/kprobe-exporter/probes.yaml: $(head -n 1 "$WORK/check.out")"
+# The probe library, included as the shipped config's comment shows: every
+# file loads (what this kernel lacks is reported, not refused).
+printf 'include: /usr/share/kprobe-exporter/probes/*.yaml\n' >"$WORK/library.yaml"
+/usr/sbin/kprobe-exporter --config.file="$WORK/library.yaml" --config.check >"$WORK/library.out" 2>"$WORK/library.err" ||
+        fail "--config.check of the installed library failed: $(cat "$WORK/library.err")"
+for f in block dns process tcp; do
+        grep -qF "/usr/share/kprobe-exporter/probes/$f.yaml" "$WORK/library.out" "$WORK/library.err" ||
+                fail "--config.check does not list the installed $f.yaml: $(cat "$WORK/library.out" "$WORK/library.err")"
+done
+log "--config.check of the installed library: $(grep -c "^# probe '" "$WORK/library.out") probes from 4 files"
 # A broken config is refused with its line:column, and the conffile is
 # what the daemon reads by default.
 printf 'probes:\n  - name: x\n    type: kprobe\n    target: f\n    bogus: 1\n' >"$WORK/bad.yaml"
