@@ -61,6 +61,17 @@ daemon_start() {
         WATCHER=$!
 }
 
+# Waits (at most $2 seconds) until the daemon whose stderr is file $1 says
+# that it registered its probes (read without a connect); false if not.
+wait_registered() {
+        local i=0
+        while ! grep -q 'probes registered in' "$1" 2>/dev/null; do
+                [ $i -lt $(($2 * 10)) ] || return 1
+                sleep 0.1
+                i=$((i + 1))
+        done
+}
+
 # The state of process $1 ("" when it is gone; Z for a zombie).
 proc_state() {
         sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1

@@ -67,12 +67,7 @@ daemon_start /kpe/kprobes.yaml
 # one in flight meanwhile could be seen returning but not entering, and the
 # latency metrics' unmatched counts are asserted exactly. Its log says when,
 # read without a connect.
-i=0
-while ! grep -q 'probes registered in' /tmp/daemon.1.err; do
-        [ $i -lt 100 ] || die "the daemon did not say within 10 s that it registered its probes"
-        sleep 0.1
-        i=$((i + 1))
-done
+wait_registered /tmp/daemon.1.err 10 || die "the daemon did not say within 10 s that it registered its probes"
 # The shipped config, unchanged, in an instance (and group) of its own.
 kprobe-exporter --config.file=/kpe/default.yaml --tracefs.instance=kpe_default \
         --web.listen-address=127.0.0.1:9418 2>/tmp/default.err &
@@ -94,12 +89,8 @@ if grep -q "hist trigger" "$TRACEFS/README"; then
         kprobe-exporter --config.file=/tmp/kagg.yaml --tracefs.instance=kpe_kagg \
                 --web.listen-address=127.0.0.1:9420 2>/tmp/kagg.err &
         KAGG_PID=$!
-        i=0
-        while ! grep -q 'probes registered in' /tmp/kagg.err; do
-                [ $i -lt 100 ] || { show kagg.err /tmp/kagg.err; die "the kernel-aggregating daemon did not start within 10 s"; }
-                sleep 0.1
-                i=$((i + 1))
-        done
+        wait_registered /tmp/kagg.err 10 ||
+                { show kagg.err /tmp/kagg.err; die "the kernel-aggregating daemon did not start within 10 s"; }
 else
         kprobe-exporter --config.file=/kpe/kagg.yaml --config.check >/dev/null 2>/tmp/kagg.check
         show kagg-check /tmp/kagg.check
@@ -300,12 +291,8 @@ if [ -n "$KAGG_PID" ]; then
                 kprobe-exporter --config.file=/kpe/kagg.yaml --tracefs.instance=kpe_kagg \
                         --web.listen-address=127.0.0.1:9420 2>/tmp/kagg.crash.$run.err &
                 KAGG_PID=$!
-                i=0
-                while ! grep -q 'probes registered in' /tmp/kagg.crash.$run.err 2>/dev/null; do
-                        [ $i -lt 100 ] || die "the kernel-aggregating daemon did not start again within 10 s"
-                        sleep 0.1
-                        i=$((i + 1))
-                done
+                wait_registered /tmp/kagg.crash.$run.err 10 ||
+                        die "the kernel-aggregating daemon did not start again within 10 s"
                 kill -KILL "$KAGG_PID"
                 wait "$KAGG_PID"
                 before="$(grep -c kpe_kagg "$TRACEFS/synthetic_events") $(ls "$TRACEFS/instances" | grep -c kpe_kagg)"

@@ -100,12 +100,7 @@ READS0=$(vda_reads)
 
 nc -ll -p 25 -e /bin/true &
 daemon_start /kpe/library.yaml
-i=0
-while ! grep -q 'probes registered in' /tmp/daemon.1.err; do
-        [ $i -lt 200 ] || die "the daemon did not say within 20 s that it registered its probes"
-        sleep 0.1
-        i=$((i + 1))
-done
+wait_registered /tmp/daemon.1.err 20 || die "the daemon did not say within 20 s that it registered its probes"
 host_wait workload
 
 # tcp.yaml
