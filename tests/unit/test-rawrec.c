@@ -477,6 +477,138 @@ static RawPass run(MergeFixture *f, unsigned budget) {
 
 /* A cursor walks a page record by record: peek, emit one, emit up to a
  * time; rawdec_page() is load and emit all. */
+/* ---- tracepoints whose print fmt names no fields ---- */
+
+#define COMMON_FIELDS "format:\n" \
+        "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n" \
+        "\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n" \
+        "\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n" \
+        "\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n"
+/* Debian 12's 6.1: block_rq_issue prints by position. */
+static const char block_format[] =
+        "name: block_rq_issue\nID: 1190\n" COMMON_FIELDS
+        "\tfield:dev_t dev;\toffset:8;\tsize:4;\tsigned:0;\n"
+        "\tfield:sector_t sector;\toffset:16;\tsize:8;\tsigned:0;\n"
+        "\tfield:unsigned int nr_sector;\toffset:24;\tsize:4;\tsigned:0;\n"
+        "\tfield:unsigned int bytes;\toffset:28;\tsize:4;\tsigned:0;\n"
+        "\tfield:char rwbs[8];\toffset:32;\tsize:8;\tsigned:1;\n"
+        "\tfield:char comm[16];\toffset:40;\tsize:16;\tsigned:1;\n"
+        "\tfield:__data_loc char[] cmd;\toffset:56;\tsize:4;\tsigned:1;\n\n"
+        "print fmt: \"%d,%d %s %u (%s) %llu + %u [%s]\", ((unsigned int) ((REC->dev) >> 20)), "
+        "((unsigned int) ((REC->dev) & ((1U << 20) - 1))), REC->rwbs, REC->bytes, __get_str(cmd), "
+        "(unsigned long long)REC->sector, REC->nr_sector, REC->comm\n";
+/* oom/mark_victim (6.8+, and Debian's backports): keys that are no names
+ * ("total-vm=", "file-rss:") after its comm string. */
+static const char victim_format[] =
+        "name: mark_victim\nID: 506\n" COMMON_FIELDS
+        "\tfield:int pid;\toffset:8;\tsize:4;\tsigned:1;\n"
+        "\tfield:__data_loc char[] comm;\toffset:12;\tsize:4;\tsigned:1;\n"
+        "\tfield:unsigned long total_vm;\toffset:16;\tsize:8;\tsigned:0;\n"
+        "\tfield:unsigned long anon_rss;\toffset:24;\tsize:8;\tsigned:0;\n"
+        "\tfield:unsigned long file_rss;\toffset:32;\tsize:8;\tsigned:0;\n"
+        "\tfield:unsigned long shmem_rss;\toffset:40;\tsize:8;\tsigned:0;\n"
+        "\tfield:uid_t uid;\toffset:48;\tsize:4;\tsigned:0;\n"
+        "\tfield:unsigned long pgtables;\toffset:56;\tsize:8;\tsigned:0;\n"
+        "\tfield:short oom_score_adj;\toffset:64;\tsize:2;\tsigned:1;\n\n"
+        "print fmt: \"pid=%d comm=%s total-vm=%lukB anon-rss=%lukB file-rss:%lukB shmem-rss:%lukB uid=%u "
+        "pgtables=%lukB oom_score_adj=%hd\", REC->pid, __get_str(comm), REC->total_vm, REC->anon_rss, "
+        "REC->file_rss, REC->shmem_rss, REC->uid, REC->pgtables, REC->oom_score_adj\n";
+
+typedef struct Fields {
+        char text[1024];
+        size_t n;
+} Fields;
+
+static void on_fields(void *userdata, const Record *rec) {
+        Fields *f = userdata;
+        f->n++;
+        size_t at = strlen(f->text);
+        for (size_t i = 0; i < rec->n_fields && at < sizeof(f->text); i++)
+                at += (size_t) snprintf(f->text + at, sizeof(f->text) - at, "%s%.*s=%.*s", i ? " " : "",
+                                        (int) rec->names[i].n, rec->names[i].p, (int) rec->values[i].n,
+                                        rec->values[i].p);
+}
+
+/* One record of n bytes on a page of its own, given to the decoder. */
+static void decode_one(RawDecoder *d, const unsigned char *rec, size_t n, Fields *f) {
+        Page pg;
+        page_start(&pg, 1000);
+        put32(&pg, (uint32_t) (n / 4));
+        memcpy(pg.data + pg.len, rec, n);
+        pg.len += n;
+        page_end(&pg, 0);
+        memset(f, 0, sizeof(*f));
+        uint64_t unknown = 0;
+        assert_int_equal(rawdec_page(d, pg.data, pg.len, 0, &(RawSink){ f, on_fields, NULL }, &unknown), 1);
+        assert_int_equal(unknown, 0);
+}
+
+/* Each field by its name, from the record's bytes: a positional print fmt
+ * has no names to split its text by, and mark_victim's comm would run into
+ * "total-vm=..." (a hostile comm could then forge the fields after it). */
+static void test_fields_by_name(void **state) {
+        (void) state;
+        static const char text[] = "probes:\n"
+                                   "  - {name: issue, type: tracepoint, target: block/block_rq_issue}\n"
+                                   "  - {name: victim, type: tracepoint, target: oom/mark_victim}\n";
+        Config *c = NULL;
+        ConfigErrors errs = { 0 };
+        assert_int_equal(config_load_string("t.yaml", text, sizeof(text) - 1, &c, &errs), 0);
+        RawDecoder *d = rawdec_new();
+        char *err = NULL;
+        assert_int_equal(rawdec_add_probe(d, 0, &c->probes[0], block_format, &err), 0);
+        assert_int_equal(rawdec_add_probe(d, 1, &c->probes[1], victim_format, &err), 0);
+        assert_true(rawdec_probe_is_direct(d, 0));
+        assert_true(rawdec_probe_is_direct(d, 1));
+
+        unsigned char blk[64] = { 0 };
+        uint16_t type = 1190;
+        uint32_t dev = (254u << 20) | 0, nr = 8, bytes = 4096, loc = 60u | (1u << 16);
+        uint64_t sector = 22407000;
+        memcpy(blk, &type, 2);
+        memcpy(blk + 8, &dev, 4);
+        memcpy(blk + 16, &sector, 8);
+        memcpy(blk + 24, &nr, 4);
+        memcpy(blk + 28, &bytes, 4);
+        memcpy(blk + 32, "RS", 2);
+        memcpy(blk + 40, "dd", 2);
+        memcpy(blk + 56, &loc, 4);
+        Fields f;
+        for (int round = 0; round < 2; round++) {
+                decode_one(d, blk, sizeof(blk), &f);
+                assert_string_equal(f.text, "dev=266338304 sector=22407000 nr_sector=8 bytes=4096 rwbs=RS comm=dd cmd=");
+        }
+
+        unsigned char vic[76] = { 0 };
+        int32_t pid = 4242;
+        uint64_t total_vm = 18384, anon = 16260, file = 4, shmem = 1344, pgt = 60;
+        uint32_t uid = 0;
+        int16_t adj = -17;
+        static const char comm[] = "tail total-vm=1 uid=7";
+        type = 506;
+        loc = 68u | ((uint32_t) sizeof(comm) << 16);
+        memcpy(vic, &type, 2);
+        memcpy(vic + 8, &pid, 4);
+        memcpy(vic + 12, &loc, 4);
+        memcpy(vic + 16, &total_vm, 8);
+        memcpy(vic + 24, &anon, 8);
+        memcpy(vic + 32, &file, 8);
+        memcpy(vic + 40, &shmem, 8);
+        memcpy(vic + 48, &uid, 4);
+        memcpy(vic + 56, &pgt, 8);
+        memcpy(vic + 64, &adj, 2);
+        unsigned char big[100] = { 0 };
+        memcpy(big, vic, sizeof(vic));
+        memcpy(big + 68, comm, sizeof(comm));
+        for (int round = 0; round < 2; round++) {
+                decode_one(d, big, 92, &f);
+                assert_string_equal(f.text, "pid=4242 comm=tail total-vm=1 uid=7 total_vm=18384 anon_rss=16260 "
+                                            "file_rss=4 shmem_rss=1344 uid=0 pgtables=60 oom_score_adj=-17");
+        }
+        rawdec_free(d);
+        config_free(c);
+}
+
 static void test_cursor(void **state) {
         (void) state;
         Pipeline *p = make();
@@ -737,6 +869,7 @@ int main(void) {
                 cmocka_unit_test(test_hostile_fields),
                 cmocka_unit_test(test_direct_equals_tep),
                 cmocka_unit_test(test_cursor),
+                cmocka_unit_test(test_fields_by_name),
                 cmocka_unit_test(test_merge_order),
                 cmocka_unit_test(test_merge_late_cpu),
                 cmocka_unit_test(test_merge_poll),
