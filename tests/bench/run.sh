@@ -28,6 +28,13 @@
 #           while the host forks 20,000 short-lived processes (attribution
 #           on and off); about 3 minutes, --quick under one.
 #
+#   sh tests/bench/run.sh --library [--quick|--help|...]
+#           instead: what the probe library's files cost (tests/bench/library.py):
+#           daemon CPU per 1,000 TCP connections (tcp.yaml against the
+#           shipped tcp_connect), execs, direct reads of a loop device, and
+#           getaddrinfo() calls, whose caller pays the uprobe's trap (timed
+#           with and without); about 2 minutes, --quick under one.
+#
 # KPE_BIN=path overrides the daemon (default: build/kprobe-exporter).
 # Installs what it needs from Debian's packages (trace-cmd,
 # perf-tools-unstable, bpftrace, wrk, curl, file, binutils) when missing; a
@@ -50,6 +57,7 @@ case "${1:-}" in
 --hist) harness=hist.py && shift ;;
 --tls) harness=tls.py && shift ;;
 --attrib) harness=attrib.py && shift ;;
+--library) harness=library.py && shift ;;
 esac
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -67,6 +75,7 @@ pairs="trace-cmd:trace-cmd tpoint-perf:perf-tools-unstable bpftrace:bpftrace wrk
 [ "$harness" = hist.py ] && pairs="curl:curl"
 [ "$harness" = tls.py ] && pairs="certtool:gnutls-bin htpasswd:apache2-utils"
 [ "$harness" = attrib.py ] && pairs=""
+[ "$harness" = library.py ] && pairs="losetup:mount"
 for pair in $pairs cc:gcc python3:python3; do
         cmd=${pair%%:*}
         pkg=${pair#*:}
