@@ -268,8 +268,6 @@ static bool plan_latency(KhPlan *r, const Config *c, const ProbeConfig *x, const
                 return refuse(r, "latency_from: no probe '%s'", m->latency_from.name);
         if (m->n_start > 0 || m->n_end > 0)
                 return refuse(r, "start and end conditions are checked in user space");
-        if (m->n_when > 0)
-                return refuse(r, "when conditions are checked in user space");
         if (e->type == PROBE_TRACEPOINT)
                 return refuse(r, "the entry '%s' is a tracepoint (its fields come from its print fmt)", e->name);
         r->entry_probe = (int) (e - c->probes);
@@ -400,6 +398,8 @@ void khist_plan(const Config *c, size_t pi, size_t mi, const KernelFeatures *k, 
         if (p->type == PROBE_TRACEPOINT)
                 ok = refuse(r, "a tracepoint's fields are shown through its print fmt, which the kernel's hist file "
                             "does not apply; kernel aggregation takes kprobe and uprobe fields");
+        else if (m->n_when > 0)
+                ok = refuse(r, "when: conditions are checked in user space");
         else if (m->latency_from.name)
                 ok = plan_latency(r, c, p, m, k, group, clock);
         else

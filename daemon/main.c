@@ -272,7 +272,7 @@ static size_t print_check(const Config *c, const char *name, Tracefs *t) {
                         fprintf(stderr, "%s:%u: %s: probe '%s' is unavailable on this kernel: %s\n",
                                 p->file ? p->file : c->path, p->line, c->strict ? "error" : "warning", p->name,
                                 p->kernel_lacks);
-                        unavailable++;
+                        unavailable += !resolve_failed; /* counted above */
                         continue;
                 }
                 _cleanup_free_ char *why = NULL;

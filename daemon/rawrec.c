@@ -447,31 +447,36 @@ no:
         return false;
 }
 
-/* Whether a print fmt names what it prints ("family=%s ...", a syscall's
- * "fd: 0x%08lx"), rather than printing values by position (block's
- * "%d,%d %s %u (%s) %llu + %u [%s]"). */
-static bool fmt_is_keyed(const char *p) {
-        if (!p || !char_is_name(*p))
-                return false;
-        while (char_is_name(*p))
-                p++;
-        return *p == '=' || *p == ':';
-}
-
-/* Whether a print fmt has a key that is no field name ("total-vm=%lu" of
- * oom/mark_victim): text split at " name=" would run a string before it
- * into the key, so such an event's fields are taken by name instead. */
-static bool fmt_has_odd_keys(const char *p) {
+/* Whether a print fmt names any value it prints: "name=%" somewhere
+ * ("family=%s ...", "bdi %s: ino=%lu"), or a syscall's "name: %" ("fd:
+ * 0x%08lx"). One that names none prints by position (block's "%d,%d %s %u
+ * (%s) %llu + %u [%s]"): its text has nothing to split by. */
+static bool fmt_names_values(const char *p) {
         for (const char *pc = p ? strchr(p, '%') : NULL; pc; pc = strchr(pc + 1, '%')) {
                 const char *k = pc;
-                if (k > p && (k[-1] == '=' || k[-1] == ':')) {
+                while (k > p && (k[-1] == ' ' || k[-1] == 'x' || k[-1] == '0') && k[-1] != '=' && k[-1] != ':')
+                        k--; /* "name: 0x%08lx" */
+                if (k > p && (k[-1] == '=' || k[-1] == ':') && k - 1 > p && char_is_name(k[-2]))
+                        return true;
+        }
+        return false;
+}
+
+/* Whether a print fmt has a key that no field name can be, a hyphenated
+ * one after a blank (oom/mark_victim's "comm=%s total-vm=%lukB"): text
+ * split at " name=" would run the string before it into it. */
+static bool fmt_has_odd_keys(const char *p) {
+        for (const char *pc = p ? strchr(p, '%') : NULL; pc; pc = strchr(pc + 1, '%')) {
+                if (pc - p < 2 || pc[-1] != '=')
+                        continue;
+                const char *k = pc - 1;
+                bool hyphen = false;
+                while (k > p && (char_is_name(k[-1]) || k[-1] == '-')) {
+                        hyphen |= k[-1] == '-';
                         k--;
-                        while (k > p && k[-1] != ' ' && k[-1] != '"')
-                                k--;
-                        for (const char *c = k; c < pc - 1; c++)
-                                if (!char_is_name(*c))
-                                        return true;
                 }
+                if (hyphen && (k == p || k[-1] == ' '))
+                        return true;
         }
         return false;
 }
@@ -488,7 +493,8 @@ static bool fields_plan(RawEvent *e) {
                 const struct tep_format_field *f = fields[i];
                 TpSeg seg = { .offset = f->offset, .size = f->size, .is_signed = (f->flags & TEP_FIELD_IS_SIGNED) != 0,
                               .length = 2 };
-                if (strlen(f->name) >= sizeof(seg.key))
+                /* __rel_loc strings (offset from the field): not read here. */
+                if (strlen(f->name) >= sizeof(seg.key) || (f->flags & TEP_FIELD_IS_RELATIVE))
                         continue;
                 snprintf(seg.key, sizeof(seg.key), "%s", f->name);
                 if (field_is_string(f))
@@ -619,8 +625,11 @@ int rawdec_add_probe(RawDecoder *d, uint32_t probe, const ProbeConfig *c, const 
                           : strncmp(name, "sys_enter_", 10) == 0 ? TRACE_FORM_SYSCALL_ENTER
                           : strncmp(name, "sys_exit_", 9) == 0   ? TRACE_FORM_SYSCALL_EXIT
                                                                  : TRACE_FORM_NAMED;
-                if (d->tep_only || !(tp_plan(e) || ((!fmt_is_keyed(ev->print_fmt.format) || fmt_has_odd_keys(ev->print_fmt.format)) &&
-                                            fields_plan(e))))
+                /* Where the print fmt names no value, or a key no field
+                 * name can be, the fields by their format names. */
+                const char *pf = ev->print_fmt.format;
+                bool by_name = e->form == TRACE_FORM_NAMED && (!fmt_names_values(pf) || fmt_has_odd_keys(pf));
+                if (d->tep_only || !(tp_plan(e) || (by_name && fields_plan(e))))
                         find_hidden_strings(e);
                 d->n_events++;
                 return 0;

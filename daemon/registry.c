@@ -680,6 +680,17 @@ size_t registry_check_config(Config *c, const char *root, bool text_reader, Conf
         for (size_t i = 0; i < c->n_probes; i++) {
                 if (!pf[i].tracepoint || pf[i].fields)
                         check_tracepoint_metrics(c, pf, i, &why[i]);
+                /* A user's probe that serves attribution (its fork, exit or
+                 * cgroup events) cannot be left out: every probe's cgroup
+                 * labels depend on it. An error, as before. */
+                if (why[i].len > 0 && c->probes[i].role != ATTRIB_ROLE_NONE) {
+                        size_t before = errs->n;
+                        config_errors_add(errs, c->probes[i].line, c->probes[i].column,
+                                          "probe '%s' follows tasks for attribution, and names what this kernel's "
+                                          "tracepoint lacks: %s", c->probes[i].name, why[i].data);
+                        config_errors_set_file(errs, before, c->probes[i].file);
+                        buf_clear(&why[i]);
+                }
                 free(c->probes[i].kernel_lacks);
                 c->probes[i].kernel_lacks = why[i].len > 0 ? buf_steal(&why[i]) : NULL;
                 buf_free(&why[i]);

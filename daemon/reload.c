@@ -38,6 +38,26 @@ int reload_apply(const Reloader *ctx, ReloadSummary *ret) {
 
         Pipeline *prev = *ctx->pipeline, *next = NULL;
         Registry *old = *ctx->registry;
+        /* A probe running now that the new config would make unavailable
+         * (a label, condition or decoder naming a field its tracepoint
+         * lacks): a mistake in the new config, not a kernel that lacks
+         * something, since it is the same kernel. Refused, as any error. */
+        size_t lacking = 0;
+        for (size_t i = 0; i < config->n_probes; i++) {
+                const ProbeConfig *np = &config->probes[i];
+                for (size_t o = 0; np->kernel_lacks && o < old->n_probes; o++)
+                        if (old->probes[o].state == PROBE_STATE_REGISTERED &&
+                            strcmp(old->probes[o].config->name, np->name) == 0) {
+                                log_error("%s:%u: probe '%s', registered now, would be unavailable: %s",
+                                          np->file ? np->file : config->path, np->line, np->name, np->kernel_lacks);
+                                lacking++;
+                        }
+        }
+        if (lacking > 0) {
+                log_error("%s: %zu error(s); the running config stays as it was", ctx->config_path, lacking);
+                config_free(config);
+                return -EINVAL;
+        }
         int r = pipeline_new(config, prev->resolve_comm, prev->resolve_userdata, &next);
         if (r < 0)
                 return log_error_errno(r, "Reload failed: %m");

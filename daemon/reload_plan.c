@@ -86,7 +86,8 @@ void reload_plan_compute(const Config *old, const bool *old_live, const Config *
                 /* Names are unique in a config: at most one old probe can match. */
                 for (size_t o = 0; o < old->n_probes; o++) {
                         const ProbeConfig *op = &old->probes[o];
-                        if (!old_live[o] || !plan->remove[o] || !probe_kernel_side_same(op, np))
+                        /* One this kernel lacks something for is never kept. */
+                        if (!old_live[o] || !plan->remove[o] || np->kernel_lacks || !probe_kernel_side_same(op, np))
                                 continue;
                         plan->probe_from[i] = (ssize_t) o;
                         plan->remove[o] = false;

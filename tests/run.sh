@@ -7,8 +7,9 @@
 #   3. the system suite once more with the daemon under valgrind memcheck;
 #   4. the libFuzzer targets for 60 s in all (tests/fuzz/run.sh), counted as
 #      one test.
-# The systemd guest of step 1 (suite vm-systemd) runs in the background
-# beside steps 2 to 4; its output follows theirs.
+# The systemd guest of step 1 (suite vm-systemd), then the probe library's
+# guests (suite vm-library), run in the background beside steps 2 to 4;
+# their output follows theirs.
 # Usage (as root, from anywhere): sh tests/run.sh [meson test args, e.g. --suite unit]
 # With arguments, only step 1 runs, with those arguments.
 set -u
@@ -24,12 +25,18 @@ fi
 logs=""
 rc=0
 if [ $# -eq 0 ]; then
-        # The systemd guest (about 4 minutes, one core) runs beside steps 2
+        # The systemd guest (about 4 minutes, one core), then the library's
+        # four guests (about 2 minutes, one at a time), run beside steps 2
         # to 4, which mostly wait on their daemons: CI stays under 20 min.
-        meson test -C build --print-errorlogs --no-suite vm-systemd || rc=1
-        meson test -C build --no-rebuild --print-errorlogs --suite vm-systemd --logbase testlog-vm-systemd \
-                >build/vm-systemd.out 2>&1 &
-        vm_systemd=$!
+        meson test -C build --print-errorlogs --no-suite vm-systemd --no-suite vm-library || rc=1
+        (
+                bg=0
+                meson test -C build --no-rebuild --print-errorlogs --suite vm-systemd --logbase testlog-vm-systemd || bg=1
+                meson test -C build --no-rebuild --print-errorlogs --num-processes 1 --suite vm-library \
+                        --logbase testlog-vm-library || bg=1
+                exit $bg
+        ) >build/vm-background.out 2>&1 &
+        vm_background=$!
 else
         meson test -C build --print-errorlogs "$@" || rc=1
 fi
@@ -60,10 +67,10 @@ if [ $# -eq 0 ]; then
 fi
 
 if [ $# -eq 0 ]; then
-        echo "== the systemd guest (vm-systemd), run beside the steps above =="
-        wait $vm_systemd || rc=1
-        cat build/vm-systemd.out
-        logs="$logs build/meson-logs/testlog-vm-systemd.json"
+        echo "== the systemd guest (vm-systemd) and the library's guests (vm-library), run beside the steps above =="
+        wait $vm_background || rc=1
+        cat build/vm-background.out
+        logs="$logs build/meson-logs/testlog-vm-systemd.json build/meson-logs/testlog-vm-library.json"
 fi
 
 python3 - "$fuzz" $logs <<'PY'

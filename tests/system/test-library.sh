@@ -19,7 +19,9 @@
 #               by symbol, $arg1 translated to this architecture's register);
 # then two unchanged reloads (counts kept), a probes.d file naming a field
 # the tracepoint lacks (only that probe unavailable, with the file:line:
-# column and the nearest field names), and nothing left at the end.
+# column and the nearest field names), a reload that would make a running
+# probe name a missing field (refused: it runs on), and nothing left at the
+# end.
 . "$(dirname "$0")/lib.sh"
 
 kpe_init lib
@@ -194,7 +196,28 @@ want="unavailable: $KPE_WORK/conf/probes.d/typo.yaml:7:24: label 'prios' is not 
 [[ $v == "$want"* ]] || fail "exit_typo: '$v', want '$want...'"
 v=$(wait_metric_sum 8 tcp_connects_total daddr=127.0.0.1 dport="$LISTEN_PORT")
 [ "$v" = 8 ] || fail "tcp_connects_total after the reload with typo.yaml: $v, want 8 (kept)"
-log "a probe naming a field its tracepoint lacks: $v"
+log "a new probe naming a field its tracepoint lacks is unavailable; the others kept their counts ($v)"
+
+# A probe that runs, then a reload that would make it name a field its
+# tracepoint lacks: on the same kernel that is a mistake in the config, so
+# the reload is refused and the probe runs on.
+fork_yaml() {
+        printf 'probes:\n  - name: forks\n    type: tracepoint\n    target: sched/sched_process_fork\n    metrics:\n      - name: forks_total\n        labels: [%s]\n' \
+                "$1" >"$KPE_WORK/conf/probes.d/fork.yaml"
+}
+fork_yaml child_comm
+reload_daemon
+grep -qF 'Reloaded: 9 probe(s) kept with their counters, 2 removed, 1 registered' <<<"$KPE_RELOAD_LINE" || fail "reload with fork.yaml: $KPE_RELOAD_LINE"
+fork_yaml child_comn
+before=$(log_count 'the running config stays')
+reload_daemon
+[ "$(log_count 'the running config stays')" = $((before + 1)) ] || fail "the reload naming child_comn was not refused"
+grep -qF "probe 'forks', registered now, would be unavailable: $KPE_WORK/conf/probes.d/fork.yaml:7:18: label 'child_comn' is not a field of tracepoint sched/sched_process_fork; nearest: child_comm" "$KPE_ERR" ||
+        fail "the refused reload does not say why: $(grep -F forks "$KPE_ERR" | tail -n 3)"
+fetch_ok /probes "$KPE_WORK/probes.json"
+v=$(json_get "$KPE_WORK/probes.json" '[p["state"] for p in j["probes"] if p["name"] == "forks"][0]')
+[ "$v" = registered ] || fail "forks after the refused reload: $v"
+log "a reload that would make a running probe name a missing field is refused; it runs on"
 
 stop_daemon TERM || fail "the daemon exited with $? on SIGTERM"
 v=$(group_probe_lines "$KPE_NAME")

@@ -169,6 +169,23 @@ static void test_plan_user(void **state) {
         assert_non_null(strstr(p.why, "tracepoint"));
         khist_plan_done(&p);
 
+        /* A counter with when: counts only some events, which the kernel
+         * cannot tell: in user space, where the condition is applied. */
+        {
+                static const char text[] = "probes:\n"
+                                           "  - name: rd\n"
+                                           "    type: kprobe\n"
+                                           "    target: ksys_read\n"
+                                           "    fetch: [fd=$arg1:u32]\n"
+                                           "    metrics: [{name: rd0_total, when: {fd: '0'}, labels: [fd]}]\n";
+                Config *w = fixture_config(text);
+                plan_of(w, 0, 0, &p);
+                assert_false(p.kernel);
+                assert_string_equal(p.why, "when: conditions are checked in user space");
+                khist_plan_done(&p);
+                config_free(w);
+        }
+
         /* A kernel without hist triggers says so. */
         KernelFeatures none = hist_kernel();
         none.state[FEATURE_HIST_TRIGGERS] = FEATURE_NO;

@@ -560,6 +560,21 @@ static void test_fields_by_name(void **state) {
         assert_int_equal(rawdec_add_probe(d, 1, &c->probes[1], victim_format, &err), 0);
         assert_true(rawdec_probe_is_direct(d, 0));
         assert_true(rawdec_probe_is_direct(d, 1));
+        /* A print fmt that names its values after a leading text keeps
+         * them as the kernel prints them (flag names, not numbers). */
+        static const char writeback_format[] =
+                "name: writeback_dirty_inode_start\nID: 700\n" COMMON_FIELDS
+                "\tfield:char name[32];\toffset:8;\tsize:32;\tsigned:1;\n"
+                "\tfield:ino_t ino;\toffset:40;\tsize:8;\tsigned:0;\n"
+                "\tfield:unsigned long state;\toffset:48;\tsize:8;\tsigned:0;\n\n"
+                "print fmt: \"bdi %s: ino=%lu state=%s\", REC->name, REC->ino, __print_flags(REC->state, \"|\", "
+                "{ (1 << 0), \"I_DIRTY_SYNC\" })\n";
+        static const char wb_text[] = "probes:\n  - {name: wb, type: tracepoint, target: writeback/writeback_dirty_inode_start}\n";
+        Config *wc = NULL;
+        assert_int_equal(config_load_string("w.yaml", wb_text, sizeof(wb_text) - 1, &wc, &errs), 0);
+        assert_int_equal(rawdec_add_probe(d, 2, &wc->probes[0], writeback_format, &err), 0);
+        assert_false(rawdec_probe_is_direct(d, 2));
+        config_free(wc);
 
         unsigned char blk[64] = { 0 };
         uint16_t type = 1190;

@@ -157,6 +157,38 @@ static void test_tracepoint_lacks_field(void **state) {
                 assert_null(c->probes[1].kernel_lacks);
         }
         config_free(c);
+
+        /* A probe of the user's that serves attribution (its fork events)
+         * cannot be left out: what its tracepoint lacks is a config error. */
+        char *newtask = xstrdupf("name: task_newtask\nID: 127\n%s\tfield:pid_t pid;\toffset:8;\tsize:4;\tsigned:1;\n"
+                                 "\tfield:char comm[16];\toffset:12;\tsize:16;\tsigned:1;\n"
+                                 "\tfield:unsigned long clone_flags;\toffset:32;\tsize:8;\tsigned:0;\n\n"
+                                 "print fmt: \"pid=%%d comm=%%s clone_flags=%%lx\", REC->pid, REC->comm, "
+                                 "REC->clone_flags\n", common);
+        put(tmp, "events/task/task_newtask/format", newtask);
+        free(newtask);
+        static const char attr[] = "probes:\n"
+                                   "  - name: forks\n"
+                                   "    type: tracepoint\n"
+                                   "    target: task/task_newtask\n"
+                                   "    metrics:\n"
+                                   "      - name: forks_total\n"
+                                   "        labels: [clone_flagz]\n"
+                                   "  - name: exec\n"
+                                   "    type: tracepoint\n"
+                                   "    target: sched/sched_process_exec\n"
+                                   "    metrics:\n"
+                                   "      - name: execs_total\n"
+                                   "        labels: [unit]\n";
+        assert_int_equal(config_load_string("attr.yaml", attr, strlen(attr), &c, &errs), 0);
+        assert_true(c->probes[0].role != ATTRIB_ROLE_NONE);
+        assert_int_equal(registry_check_config(c, tmp, false, &errs), 0);
+        assert_int_equal(errs.n, 1);
+        assert_non_null(strstr(errs.items[0].message, "probe 'forks' follows tasks for attribution"));
+        assert_non_null(strstr(errs.items[0].message, "nearest: clone_flags"));
+        assert_null(c->probes[0].kernel_lacks);
+        config_errors_clear(&errs);
+        config_free(c);
         rm_rf(tmp);
 }
 
