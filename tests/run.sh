@@ -8,8 +8,8 @@
 #   4. the libFuzzer targets for 60 s in all (tests/fuzz/run.sh), counted as
 #      one test.
 # The systemd guest of step 1 (suite vm-systemd), then the probe library's
-# guests (suite vm-library), run in the background beside steps 2 to 4;
-# their output follows theirs.
+# guests (suite vm-library), then the packages (suite pkg) run in the
+# background beside steps 2 to 4; their output follows theirs.
 # Usage (as root, from anywhere): sh tests/run.sh [meson test args, e.g. --suite unit]
 # With arguments, only step 1 runs, with those arguments.
 set -u
@@ -26,14 +26,16 @@ logs=""
 rc=0
 if [ $# -eq 0 ]; then
         # The systemd guest (about 4 minutes, one core), then the library's
-        # four guests (about 2 minutes, one at a time), run beside steps 2
-        # to 4, which mostly wait on their daemons: CI stays under 20 min.
-        meson test -C build --print-errorlogs --no-suite vm-systemd --no-suite vm-library || rc=1
+        # four guests (about 2 minutes, one at a time), then the packages
+        # (1 minute) run beside steps 2 to 4, which mostly wait on their
+        # daemons: CI stays under 20 min.
+        meson test -C build --print-errorlogs --no-suite vm-systemd --no-suite vm-library --no-suite pkg || rc=1
         (
                 bg=0
                 meson test -C build --no-rebuild --print-errorlogs --suite vm-systemd --logbase testlog-vm-systemd || bg=1
                 meson test -C build --no-rebuild --print-errorlogs --num-processes 1 --suite vm-library \
                         --logbase testlog-vm-library || bg=1
+                meson test -C build --no-rebuild --print-errorlogs --suite pkg --logbase testlog-pkg || bg=1
                 exit $bg
         ) >build/vm-background.out 2>&1 &
         vm_background=$!
@@ -67,10 +69,11 @@ if [ $# -eq 0 ]; then
 fi
 
 if [ $# -eq 0 ]; then
-        echo "== the systemd guest (vm-systemd) and the library's guests (vm-library), run beside the steps above =="
+        echo "== the systemd guest (vm-systemd), the library's guests (vm-library) and the packages (pkg), run beside the steps above =="
         wait $vm_background || rc=1
         cat build/vm-background.out
         logs="$logs build/meson-logs/testlog-vm-systemd.json build/meson-logs/testlog-vm-library.json"
+        logs="$logs build/meson-logs/testlog-pkg.json"
 fi
 
 python3 - "$fuzz" $logs <<'PY'
