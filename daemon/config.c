@@ -739,6 +739,17 @@ static char *default_help(const ProbeConfig *p, const MetricConfig *m) {
         return buf_steal(&b);
 }
 
+/* Conditions (start, end, when) on a kprobe kind's events name its fetch
+ * fields; a tracepoint's are checked against its format by the daemon
+ * (registry_check_config()). Errors go to file, the metric's. */
+static void check_condition_fields(Loader *l, const char *file, const ProbeConfig *probe, const Condition *c, size_t n,
+                                   const char *what) {
+        for (size_t i = 0; probe->type != PROBE_TRACEPOINT && i < n; i++)
+                if (!probe_has_field(probe, c[i].field.name))
+                        error_in(l, file, c[i].field.line, c[i].field.column, "%s: '%s' is not a field of probe '%s'",
+                                 what, c[i].field.name, probe->name ? probe->name : "?");
+}
+
 /* start:/end:/when: a mapping of field names to the values they must have. */
 static void parse_conditions(Loader *l, yaml_node_t *n, const char *what, Condition **ret, size_t *n_ret) {
         if (n->type != YAML_MAPPING_NODE) {
@@ -850,12 +861,8 @@ static void parse_metric(Loader *l, yaml_node_t *n, const ProbeConfig *p, bool t
                          "are chosen by 'start' and 'end'");
         else if (when->value) {
                 parse_conditions(l, when->value, "when", &m->when, &m->n_when);
-                /* A tracepoint's fields are checked against its format. */
-                for (size_t i = 0; type_known && p->type != PROBE_TRACEPOINT && i < m->n_when; i++)
-                        if (!probe_has_field(p, m->when[i].field.name))
-                                error_in(l, p->file, m->when[i].field.line, m->when[i].field.column,
-                                         "when: '%s' is not a field of probe '%s' (fields are the fetch names)",
-                                         m->when[i].field.name, p->name ? p->name : "?");
+                if (type_known)
+                        check_condition_fields(l, p->file, p, m->when, m->n_when, "when");
         }
         if (match->value && (count = yl_sequence(&l->yl, match->value, "match", CONFIG_LABELS_MAX)) >= 0) {
                 if (count == 0)
@@ -955,19 +962,8 @@ static void check_latency(Loader *l, const Config *c, const ProbeConfig *p, cons
         }
         if (e == p && (m->n_start == 0 || m->n_end == 0))
                 return; /* reported */
-        const struct {
-                const Condition *c;
-                size_t n;
-                const ProbeConfig *probe;
-                const char *what;
-        } conds[] = { { m->start, m->n_start, e, "start" }, { m->end, m->n_end, p, "end" } };
-        for (size_t k = 0; k < ELEMENTSOF(conds); k++)
-                for (size_t i = 0; i < conds[k].n; i++)
-                        if (conds[k].probe->type != PROBE_TRACEPOINT &&
-                            !probe_has_field(conds[k].probe, conds[k].c[i].field.name))
-                                error_in(l, p->file, conds[k].c[i].field.line, conds[k].c[i].field.column,
-                                         "%s: '%s' is not a field of probe '%s'", conds[k].what,
-                                         conds[k].c[i].field.name, conds[k].probe->name);
+        check_condition_fields(l, p->file, e, m->start, m->n_start, "start");
+        check_condition_fields(l, p->file, p, m->end, m->n_end, "end");
         if (e->type == PROBE_KRETPROBE || e->type == PROBE_URETPROBE) {
                 error_in(l, p->file, lf->line, lf->column, "latency_from: probe '%s' is a %s: an interval "
                                   "starts at an entry (kprobe, uprobe or tracepoint)", lf->name,

@@ -454,9 +454,9 @@ no:
 static bool fmt_names_values(const char *p) {
         for (const char *pc = p ? strchr(p, '%') : NULL; pc; pc = strchr(pc + 1, '%')) {
                 const char *k = pc;
-                while (k > p && (k[-1] == ' ' || k[-1] == 'x' || k[-1] == '0') && k[-1] != '=' && k[-1] != ':')
+                while (k > p && (k[-1] == ' ' || k[-1] == 'x' || k[-1] == '0'))
                         k--; /* "name: 0x%08lx" */
-                if (k > p && (k[-1] == '=' || k[-1] == ':') && k - 1 > p && char_is_name(k[-2]))
+                if (k - p >= 2 && (k[-1] == '=' || k[-1] == ':') && char_is_name(k[-2]))
                         return true;
         }
         return false;

@@ -70,6 +70,15 @@ static void feedf(Pipeline *p, const char *fmt, ...) {
         assert_int_equal(p->parse_errors, errors);
 }
 
+/* An inet_sock_set_state line of curl's (pid 77) at time t: its TCP socket
+ * from 127.0.0.1:sport to daddrv6:dport going from state old to new. */
+static void tcp_state(Pipeline *p, const char *t, const char *sport, const char *dport, const char *daddrv6,
+                      const char *old, const char *new) {
+        feedf(p, "  curl-77  [000] .....  %s: inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP sport=%s "
+                 "dport=%s saddr=127.0.0.1 daddr=127.0.0.1 saddrv6=::ffff:127.0.0.1 daddrv6=%s oldstate=%s newstate=%s",
+              t, sport, dport, daddrv6, old, new);
+}
+
 /* trace_pipe lines of the sleeper: thread tid, time in µs. */
 static void entry(Pipeline *p, int tid, uint64_t usec, long us) {
         feedf(p, "         sleeper-%d    (%7d) [000] %5" PRIu64 ".%06" PRIu64 ": sl_in: (0x55d0c0a01139) us=%ld addr=16777343",
@@ -364,25 +373,20 @@ static void test_latency_start_end_one_probe(void **state) {
                            "        buckets: [0.1, 1, 10]\n"
                            "        labels: [dport]\n");
         const MetricPlan *m = metric(p, "tcp_lifetime_seconds");
-#define TCP(t, sport, dport, old, new)                                                                              \
-        feedf(p, "  curl-77  [000] .....  " t ": inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP sport=" \
-                 sport " dport=" dport " saddr=127.0.0.1 daddr=127.0.0.1 saddrv6=::ffff:127.0.0.1 "                 \
-                 "daddrv6=::ffff:127.0.0.1 oldstate=" old " newstate=" new)
         for (int round = 1; round <= 2; round++) {
-                TCP("10.000000", "0", "25", "TCP_CLOSE", "TCP_SYN_SENT");
-                TCP("10.000100", "40001", "25", "TCP_SYN_SENT", "TCP_ESTABLISHED");
-                TCP("10.000200", "40002", "25", "TCP_SYN_SENT", "TCP_ESTABLISHED");
-                TCP("10.050200", "40002", "25", "TCP_ESTABLISHED", "TCP_FIN_WAIT1");
-                TCP("10.050300", "40002", "25", "TCP_FIN_WAIT1", "TCP_CLOSE");          /* 0.05 s */
-                TCP("12.000100", "40001", "25", "TCP_ESTABLISHED", "TCP_CLOSE_WAIT");
-                TCP("12.500100", "40001", "25", "TCP_LAST_ACK", "TCP_CLOSE");           /* 2.5 s */
-                TCP("13.000000", "40009", "25", "TCP_SYN_SENT", "TCP_CLOSE");           /* refused: no entry */
+                tcp_state(p, "10.000000", "0", "25", "::ffff:127.0.0.1", "TCP_CLOSE", "TCP_SYN_SENT");
+                tcp_state(p, "10.000100", "40001", "25", "::ffff:127.0.0.1", "TCP_SYN_SENT", "TCP_ESTABLISHED");
+                tcp_state(p, "10.000200", "40002", "25", "::ffff:127.0.0.1", "TCP_SYN_SENT", "TCP_ESTABLISHED");
+                tcp_state(p, "10.050200", "40002", "25", "::ffff:127.0.0.1", "TCP_ESTABLISHED", "TCP_FIN_WAIT1");
+                tcp_state(p, "10.050300", "40002", "25", "::ffff:127.0.0.1", "TCP_FIN_WAIT1", "TCP_CLOSE");          /* 0.05 s */
+                tcp_state(p, "12.000100", "40001", "25", "::ffff:127.0.0.1", "TCP_ESTABLISHED", "TCP_CLOSE_WAIT");
+                tcp_state(p, "12.500100", "40001", "25", "::ffff:127.0.0.1", "TCP_LAST_ACK", "TCP_CLOSE");           /* 2.5 s */
+                tcp_state(p, "13.000000", "40009", "25", "::ffff:127.0.0.1", "TCP_SYN_SENT", "TCP_CLOSE");           /* refused: no entry */
                 const StrView l[] = { SV("25") };
                 assert_int_equal(family_get_bucket(m->family, l, 0), round);     /* 0.05 <= 0.1 */
                 assert_int_equal(family_get_bucket(m->family, l, 2), round); /* 2.5 in (1, 10] */
                 assert_int_equal(m->no_entry, round);
         }
-#undef TCP
         Buf out = { 0 };
         char *text = render(p, EXPO_TEXT, &out);
         assert_non_null(strstr(text, "tcp_lifetime_seconds_count{dport=\"25\"} 4\n"));
@@ -418,42 +422,28 @@ static void test_when_conditions(void **state) {
                            "        when: {newstate: TCP_CLOSE}\n"
                            "        buckets: [1000, 50000]\n"
                            "      - name: transitions_total\n");
-#define TCP(sport, dport, old, new)                                                                                 \
-        feedf(p, "  nc-77  [000] .....  10.000000: inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP sport=" \
-                 sport " dport=" dport " saddr=127.0.0.1 daddr=127.0.0.1 saddrv6=::ffff:127.0.0.1 "                 \
-                 "daddrv6=::ffff:127.0.0.1 oldstate=" old " newstate=" new)
         Buf out = { 0 };
         for (int round = 1; round <= 2; round++) {
-                TCP("0", "25", "TCP_CLOSE", "TCP_SYN_SENT");
-                TCP("40001", "25", "TCP_SYN_SENT", "TCP_ESTABLISHED");
-                TCP("25", "40001", "TCP_SYN_RECV", "TCP_ESTABLISHED");
-                TCP("40001", "25", "TCP_ESTABLISHED", "TCP_FIN_WAIT1");
-                TCP("40001", "25", "TCP_FIN_WAIT2", "TCP_CLOSE");
-                TCP("0", "26", "TCP_CLOSE", "TCP_SYN_SENT");
-                TCP("40002", "26", "TCP_SYN_SENT", "TCP_CLOSE");
-                char want[256];
-                char *text = render(p, EXPO_TEXT, &out);
-                snprintf(want, sizeof(want), "connects_total{daddr=\"127.0.0.1\",dport=\"25\"} %d\n", round);
-                assert_non_null(strstr(text, want));
-                snprintf(want, sizeof(want), "connects_total{daddr=\"127.0.0.1\",dport=\"26\"} %d\n", round);
-                assert_non_null(strstr(text, want));
-                snprintf(want, sizeof(want), "failures_total{dport=\"26\"} %d\n", round);
-                assert_non_null(strstr(text, want));
+                tcp_state(p, "10.000000", "0", "25", "::ffff:127.0.0.1", "TCP_CLOSE", "TCP_SYN_SENT");
+                tcp_state(p, "10.000000", "40001", "25", "::ffff:127.0.0.1", "TCP_SYN_SENT", "TCP_ESTABLISHED");
+                tcp_state(p, "10.000000", "25", "40001", "::ffff:127.0.0.1", "TCP_SYN_RECV", "TCP_ESTABLISHED");
+                tcp_state(p, "10.000000", "40001", "25", "::ffff:127.0.0.1", "TCP_ESTABLISHED", "TCP_FIN_WAIT1");
+                tcp_state(p, "10.000000", "40001", "25", "::ffff:127.0.0.1", "TCP_FIN_WAIT2", "TCP_CLOSE");
+                tcp_state(p, "10.000000", "0", "26", "::ffff:127.0.0.1", "TCP_CLOSE", "TCP_SYN_SENT");
+                tcp_state(p, "10.000000", "40002", "26", "::ffff:127.0.0.1", "TCP_SYN_SENT", "TCP_CLOSE");
+                const char *text = fixture_metrics(p, &out);
+                assert_has_line(text, "connects_total{daddr=\"127.0.0.1\",dport=\"25\"} %d", round);
+                assert_has_line(text, "connects_total{daddr=\"127.0.0.1\",dport=\"26\"} %d", round);
+                assert_has_line(text, "failures_total{dport=\"26\"} %d", round);
                 assert_null(strstr(text, "failures_total{dport=\"25\"}"));
-                snprintf(want, sizeof(want), "accepts_total{sport=\"25\"} %d\n", round);
-                assert_non_null(strstr(text, want));
+                assert_has_line(text, "accepts_total{sport=\"25\"} %d", round);
                 assert_null(strstr(text, "accepts_total{sport=\"40001\"}"));
-                snprintf(want, sizeof(want), "closed_sport_count %d\n", 2 * round);
-                assert_non_null(strstr(text, want));
-                snprintf(want, sizeof(want), "closed_sport_bucket{le=\"50000\"} %d\n", 2 * round);
-                assert_non_null(strstr(text, want));
-                snprintf(want, sizeof(want), "closed_sport_sum %d\n", 80003 * round);
-                assert_non_null(strstr(text, want));
-                snprintf(want, sizeof(want), "transitions_total %d\n", 7 * round);
-                assert_non_null(strstr(text, want));
-                buf_free(&out);
+                assert_has_line(text, "closed_sport_count %d", 2 * round);
+                assert_has_line(text, "closed_sport_bucket{le=\"50000\"} %d", 2 * round);
+                assert_has_line(text, "closed_sport_sum %d", 80003 * round);
+                assert_has_line(text, "transitions_total %d", 7 * round);
         }
-#undef TCP
+        buf_free(&out);
         pipeline_free(p);
 }
 
@@ -479,29 +469,19 @@ static void test_label_from_field(void **state) {
                            "        match: [sport, dport]\n"
                            "        buckets: [1]\n"
                            "        labels: [{remote: daddrv6}]\n");
-#define TCP(t, sport, addr, old, new)                                                                              \
-        feedf(p, "  curl-77  [000] .....  " t ": inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP sport=" \
-                 sport " dport=25 saddr=127.0.0.1 daddr=127.0.0.1 saddrv6=::ffff:127.0.0.1 "                      \
-                 "daddrv6=" addr " oldstate=" old " newstate=" new)
         Buf out = { 0 };
         for (int round = 1; round <= 2; round++) {
-                TCP("10.000000", "0", "::ffff:127.0.0.1", "TCP_CLOSE", "TCP_SYN_SENT");
-                TCP("10.000000", "0", "::1", "TCP_CLOSE", "TCP_SYN_SENT");
-                TCP("10.000100", "40001", "::1", "TCP_SYN_SENT", "TCP_ESTABLISHED");
-                TCP("10.500100", "40001", "::1", "TCP_FIN_WAIT2", "TCP_CLOSE");
-                char *text = render(p, EXPO_TEXT, &out);
-                char want[160];
-                snprintf(want, sizeof(want), "connects_total{process=\"curl\",daddr=\"127.0.0.1\",port=\"25\"} %d\n",
-                         round);
-                assert_non_null(strstr(text, want));
-                snprintf(want, sizeof(want), "connects_total{process=\"curl\",daddr=\"::1\",port=\"25\"} %d\n", round);
-                assert_non_null(strstr(text, want));
-                snprintf(want, sizeof(want), "lifetime_seconds_count{remote=\"::1\"} %d\n", round);
-                assert_non_null(strstr(text, want));
+                tcp_state(p, "10.000000", "0", "25", "::ffff:127.0.0.1", "TCP_CLOSE", "TCP_SYN_SENT");
+                tcp_state(p, "10.000000", "0", "25", "::1", "TCP_CLOSE", "TCP_SYN_SENT");
+                tcp_state(p, "10.000100", "40001", "25", "::1", "TCP_SYN_SENT", "TCP_ESTABLISHED");
+                tcp_state(p, "10.500100", "40001", "25", "::1", "TCP_FIN_WAIT2", "TCP_CLOSE");
+                const char *text = fixture_metrics(p, &out);
+                assert_has_line(text, "connects_total{process=\"curl\",daddr=\"127.0.0.1\",port=\"25\"} %d", round);
+                assert_has_line(text, "connects_total{process=\"curl\",daddr=\"::1\",port=\"25\"} %d", round);
+                assert_has_line(text, "lifetime_seconds_count{remote=\"::1\"} %d", round);
                 assert_null(strstr(text, "daddrv6="));
-                buf_free(&out);
         }
-#undef TCP
+        buf_free(&out);
         pipeline_free(p);
 }
 
