@@ -72,6 +72,18 @@ wait_registered() {
         done
 }
 
+# Sends SIGHUP to process $1 and waits (at most 10 s) until its stderr,
+# file $2, has $3 "Reloaded" lines; false if not.
+reload_wait() {
+        local i=0
+        kill -HUP "$1"
+        while [ "$(grep -c '^<6>Reloaded' "$2")" -lt "$3" ]; do
+                [ $i -lt 100 ] || return 1
+                sleep 0.1
+                i=$((i + 1))
+        done
+}
+
 # The state of process $1 ("" when it is gone; Z for a zombie).
 proc_state() {
         sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1

@@ -150,13 +150,8 @@ if [ -n "$KAGG_PID" ]; then
         for cfg in kagg kagg kagg-less kagg; do
                 cp "/kpe/$cfg.yaml" /tmp/kagg.yaml
                 n=$((n + 1))
-                kill -HUP "$KAGG_PID"
-                i=0
-                while [ "$(grep -c '^<6>Reloaded' /tmp/kagg.err)" -lt $n ]; do
-                        [ $i -lt 100 ] || die "reload $n of the kernel-aggregating daemon: no 'Reloaded' within 10 s"
-                        sleep 0.1
-                        i=$((i + 1))
-                done
+                reload_wait "$KAGG_PID" /tmp/kagg.err $n ||
+                        die "reload $n of the kernel-aggregating daemon: no 'Reloaded' within 10 s"
                 sleep 0.3 # /metrics' cache
                 wget -q -O /tmp/kagg.reload.$n http://127.0.0.1:9420/metrics
                 show kagg-reload-$n /tmp/kagg.reload.$n
@@ -259,13 +254,8 @@ if [ -n "$KAGG_PID" ]; then
         connect_n 127.0.0.1 25 "$F" &
         FLOW=$!
         for n in 5 6; do
-                kill -HUP "$KAGG_PID"
-                i=0
-                while [ "$(grep -c '^<6>Reloaded' /tmp/kagg.err)" -lt $n ]; do
-                        [ $i -lt 100 ] || die "reload $n of the kernel-aggregating daemon: no 'Reloaded' within 10 s"
-                        sleep 0.1
-                        i=$((i + 1))
-                done
+                reload_wait "$KAGG_PID" /tmp/kagg.err $n ||
+                        die "reload $n of the kernel-aggregating daemon: no 'Reloaded' within 10 s"
                 sleep 0.2
         done
         wait "$FLOW"

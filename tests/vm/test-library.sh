@@ -38,6 +38,7 @@ F=3  # /tmp/false
 N=32 # dd bs=4096 count=N iflag=direct
 G=3  # gai kpe-lib-host G
 M=2  # gai kpe-no-such-host M
+W=8  # nc 127.0.0.1 28, one every 0.2 s while the daemon reloads twice
 # In the order of the files (the glob's, by name) and of their probes.
 PROBES="block_issue block_done getaddrinfo getaddrinfo_ret exec exit oom_kill tcp_state tcp_retransmit tcp_error"
 # What a kernel lacks: Debian 11's 5.10 has no sock/inet_sk_error_report
@@ -71,7 +72,7 @@ echo "include: [/kpe/probes/*.yaml]" >"$KPE_WORK/files/library.yaml"
 truncate -s 16M "$KPE_WORK/disk.img" || fail "truncate $KPE_WORK/disk.img"
 export KPE_VM_DISK=$KPE_WORK/disk.img KPE_VM_MODULES=virtio_blk
 
-guest_script K R V Q E F N G M <<'EOF'
+guest_script K R V Q E F N G M W <<'EOF'
 # Name lookups through /etc/hosts only: a name missing there is EAI_NONAME
 # at once (no DNS server to ask).
 echo "10.0.2.15 kpe-lib-host" >>/etc/hosts
@@ -181,21 +182,31 @@ say gai-missing $?
 show gai /tmp/gai.out
 host_wait counted
 
-# Two unchanged reloads: every probe kept, with its counts.
+# Two unchanged reloads while W connects flow to a listener of their own
+# (port 28; cat ends each when the client's stdin ends): every probe kept,
+# with its counts, and none of the flow's events lost.
+nc -ll -p 28 -e /bin/cat &
+LISTEN28=$!
+sleep 0.5
+(
+        i=0
+        while [ $i -lt "$W" ]; do
+                timeout 5 nc 127.0.0.1 28 </dev/null >/dev/null 2>&1
+                sleep 0.2
+                i=$((i + 1))
+        done
+) &
+FLOW=$!
 n=0
 while [ $n -lt 2 ]; do
         n=$((n + 1))
-        kill -HUP "$DPID"
-        i=0
-        while [ "$(grep -c '^<6>Reloaded' /tmp/daemon.1.err)" -lt $n ]; do
-                [ $i -lt 100 ] || die "reload $n: no 'Reloaded' within 10 s"
-                sleep 0.1
-                i=$((i + 1))
-        done
+        reload_wait "$DPID" /tmp/daemon.1.err $n || die "reload $n: no 'Reloaded' within 10 s"
 done
+wait "$FLOW"
 grep '^<6>Reloaded' /tmp/daemon.1.err >/tmp/reloaded
 show reloaded /tmp/reloaded
 host_wait reloaded
+kill "$LISTEN28" # after the host's checks: its exit (SIGTERM) is not one of theirs
 
 daemon_stop TERM
 show_tracefs stopped
@@ -437,7 +448,17 @@ bad=$(check_all no)
 [ -z "$bad" ] || fail "after 2 reloads (the counts must be kept): $bad"
 v=$(metric_value "$KPE_WORK/metrics.txt" tcp_retransmits_total daddr=127.0.0.1)
 [ "$v" = "$RETRANS" ] || fail "after 2 reloads, tcp_retransmits_total{daddr=\"127.0.0.1\"} is $v, was $RETRANS"
-log "2 unchanged reloads: $((10 - $#)) probes kept, every count kept"
+# The connects made while it reloaded: each counted once, paired once.
+for q in "sum $W tcp_connects_total daddr=127.0.0.1 dport=28" "exact $W tcp_accepts_total sport=28" \
+        "exact $W tcp_outbound_lifetime_seconds_count dport=28" "exact $W tcp_inbound_lifetime_seconds_count sport=28" \
+        "exact $W execs_total filename=/bin/cat"; do
+        # shellcheck disable=SC2086 # the words of q
+        set -- $q
+        v=$(wait_metric_query "$@")
+        [ "$v" = "$2" ] || fail "the connects made during the reloads: ${*:3} is $v, want $2"
+done
+set -- $UNAVAILABLE
+log "2 unchanged reloads while $W connects flowed: $((10 - $#)) probes kept, every count kept, the flow's $W connects, accepts and lifetimes counted once"
 guest_go reloaded
 
 log "SIGTERM: nothing of the daemon left in kprobe_events, uprobe_events, instances"
