@@ -15,12 +15,33 @@ void log_config_errors(const ConfigErrors *errs, const char *path) {
         }
 }
 
+/* A probe running now that the new config would make unavailable (a
+ * label, condition or decoder naming a field its tracepoint lacks) is a
+ * mistake in the new config, not a kernel that lacks something: it is the
+ * same kernel. An error, as any other. */
+static void check_running_probes(const Registry *running, const Config *config, ConfigErrors *errs) {
+        for (size_t i = 0; i < config->n_probes; i++) {
+                const ProbeConfig *np = &config->probes[i];
+                for (size_t o = 0; np->kernel_lacks && o < running->n_probes; o++)
+                        if (running->probes[o].state == PROBE_STATE_REGISTERED &&
+                            strcmp(running->probes[o].config->name, np->name) == 0) {
+                                size_t before = errs->n;
+                                config_errors_add(errs, np->line, np->column,
+                                                  "probe '%s', registered now, would be unavailable: %s", np->name,
+                                                  np->kernel_lacks);
+                                config_errors_set_file(errs, before, np->file);
+                        }
+        }
+}
+
 static Config *load(const Reloader *ctx) {
         Config *config = NULL;
         ConfigErrors errs = { 0 };
         int r = config_load_file(ctx->config_path, &config, &errs);
-        if (r >= 0)
+        if (r >= 0) {
                 registry_check_config(config, ctx->tracefs_root, ctx->text_reader, &errs);
+                check_running_probes(*ctx->registry, config, &errs);
+        }
         if (r < 0 || errs.n > 0) {
                 log_config_errors(&errs, ctx->config_path);
                 log_error("%s: %zu error(s); the running config stays as it was", ctx->config_path, errs.n);
@@ -38,26 +59,6 @@ int reload_apply(const Reloader *ctx, ReloadSummary *ret) {
 
         Pipeline *prev = *ctx->pipeline, *next = NULL;
         Registry *old = *ctx->registry;
-        /* A probe running now that the new config would make unavailable
-         * (a label, condition or decoder naming a field its tracepoint
-         * lacks): a mistake in the new config, not a kernel that lacks
-         * something, since it is the same kernel. Refused, as any error. */
-        size_t lacking = 0;
-        for (size_t i = 0; i < config->n_probes; i++) {
-                const ProbeConfig *np = &config->probes[i];
-                for (size_t o = 0; np->kernel_lacks && o < old->n_probes; o++)
-                        if (old->probes[o].state == PROBE_STATE_REGISTERED &&
-                            strcmp(old->probes[o].config->name, np->name) == 0) {
-                                log_error("%s:%u: probe '%s', registered now, would be unavailable: %s",
-                                          np->file ? np->file : config->path, np->line, np->name, np->kernel_lacks);
-                                lacking++;
-                        }
-        }
-        if (lacking > 0) {
-                log_error("%s: %zu error(s); the running config stays as it was", ctx->config_path, lacking);
-                config_free(config);
-                return -EINVAL;
-        }
         int r = pipeline_new(config, prev->resolve_comm, prev->resolve_userdata, &next);
         if (r < 0)
                 return log_error_errno(r, "Reload failed: %m");
